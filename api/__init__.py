@@ -1,0 +1,1 @@
+"""The HTTP edge: app factory, one router per resource, schemas, auth, error table."""

@@ -1,0 +1,117 @@
+"""``/v1/events``: append one or many events, read the log, read one event."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Response
+
+from api.deps import Auditor, LedgerDep, PrincipalDep, Reader
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    AppendResponse,
+    BatchRequest,
+    BatchResponse,
+    LogPage,
+)
+from ledger.appending import AppendResult
+from ledger.errors import InvalidEventError, NotFoundError, Problem
+from ledger.schema import AnyEvent, EventBase
+from ledger.store.lookups import StoredRecord
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+def _out(r: AppendResult) -> AppendResponse:
+    return AppendResponse(
+        event_id=r.event_id, position=r.position, recorded_at=r.recorded_at, hash=r.hash
+    )
+
+
+def stored_out(s: StoredRecord) -> dict[str, Any]:
+    return {**s.record, "position": s.position, "hash": s.hash.hex()}
+
+
+def _if_match(event: EventBase, if_match: str | None) -> EventBase:
+    if if_match is None:
+        return event
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise InvalidEventError(
+            "If-Match must be an asset version", [Problem("If-Match", "not a version number")]
+        )
+    if event.expected_version is not None:
+        raise InvalidEventError(
+            "give expected_version or If-Match, not both", [Problem("If-Match", "duplicate")]
+        )
+    return event.model_copy(update={"expected_version": int(raw)})
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AppendResponse,
+    responses={200: {"description": "A retry of an event already stored", "model": AppendResponse}, **PROBLEM_RESPONSES},
+    summary="Append one event",
+)
+def append_event(
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    response: Response,
+    event: Annotated[AnyEvent, Body()],  # type: ignore[valid-type]
+    if_match: Annotated[str | None, Header(description="Expected asset version")] = None,
+) -> AppendResponse:
+    """Append one event of DOMAIN.md §3. The same ``event_id`` with the same body returns
+    the first result (200); with a different body, 409."""
+    result = ledger.appender.append([_if_match(event, if_match)], principal, single=True)[0]
+    if result.replayed:
+        response.status_code = 200
+    return _out(result)
+
+
+@router.post(
+    ":batch",
+    status_code=201,
+    response_model=BatchResponse,
+    responses={200: {"description": "Every event was already stored", "model": BatchResponse}, **PROBLEM_RESPONSES},
+    summary="Append up to 1000 events atomically",
+)
+def append_batch(
+    ledger: LedgerDep, principal: PrincipalDep, response: Response, batch: BatchRequest
+) -> BatchResponse:
+    """All or none: one bad event rejects the batch, and ``errors`` names it as
+    ``events[i].field``."""
+    limit = ledger.settings.max_batch_events
+    if len(batch.events) > limit:
+        raise InvalidEventError(
+            f"a batch holds at most {limit} events", [Problem("events", f"at most {limit}")]
+        )
+    results = ledger.appender.append(batch.events, principal)
+    if all(r.replayed for r in results):
+        response.status_code = 200
+    return BatchResponse(results=[_out(r) for r in results])
+
+
+@router.get("", response_model=LogPage, responses=PROBLEM_RESPONSES, summary="Read the log")
+def read_log(
+    ledger: LedgerDep,
+    _: Auditor,
+    response: Response,
+    after: Annotated[int, Query(ge=0, description="Position to read after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> LogPage:
+    """The global log in ``position`` order, with the integrity fields."""
+    rows = ledger.lookups.read_log(after, limit)
+    head, _h = ledger.lookups.head()
+    response.headers["X-Ledger-Position"] = str(head)
+    events = [stored_out(s) for s in rows]
+    next_after = rows[-1].position if rows and rows[-1].position < head else None
+    return LogPage(events=events, next_after=next_after, head=head)
+
+
+@router.get("/{event_id}", responses=PROBLEM_RESPONSES, summary="One event")
+def get_event(ledger: LedgerDep, _: Reader, event_id: str) -> dict[str, Any]:
+    found = ledger.lookups.events_by_id([event_id]).get(event_id)
+    if found is None:
+        raise NotFoundError(f"no event {event_id!r}", [Problem("event_id", "unknown")])
+    return stored_out(found)

@@ -1,0 +1,37 @@
+"""Instants as the ledger stores them: UTC, fixed width, microsecond precision.
+
+A fixed-width form (``2014-06-10T08:00:00.000000Z``) sorts correctly as text, which
+the stores and the canonical JSON both rely on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+KEY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def to_stored(t: datetime) -> str:
+    if t.tzinfo is None:
+        raise ValueError("instant without a UTC offset")
+    return t.astimezone(UTC).strftime(STORED_FORMAT)
+
+
+def parse(text: str) -> datetime:
+    """Parse an RFC 3339 instant; an offset is required."""
+    t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError("instant without a UTC offset")
+    return t.astimezone(UTC)
+
+
+def to_key(t: datetime) -> str:
+    return t.astimezone(UTC).strftime(KEY_FORMAT)
+
+
+def days(n: float) -> timedelta:
+    return timedelta(hours=24 * n)
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)

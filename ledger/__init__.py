@@ -1,0 +1,1 @@
+"""The ledger application: use cases, persistence, projections, integrity and the CLI."""

@@ -1,0 +1,67 @@
+"""The composition root: one function builds the ledger from settings.
+
+Nothing is built at import time. Tests pass other settings through the same function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from ledger.appending import Appender
+from ledger.keys import KeyStore
+from ledger.settings import Settings
+from ledger.store.eventstore import EventStore, eventsourcing_env
+from ledger.store.lookups import Lookups
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = settings.sqlalchemy_url()
+    if settings.is_sqlite:
+        path = sa.engine.make_url(url).database
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_size=settings.db_pool_size, max_overflow=8, pool_pre_ping=True)
+
+
+@dataclass
+class Ledger:
+    """Everything a process needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    store: EventStore
+    lookups: Lookups
+    keys: KeyStore
+    appender: Appender
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.appender.close()
+        self.store.close()
+        self.engine.dispose()
+
+
+def build_ledger(settings: Settings | None = None) -> Ledger:
+    settings = settings or Settings()
+    engine = make_engine(settings)
+    store = EventStore(env=eventsourcing_env(settings))
+    lookups = Lookups(engine)
+    keys = KeyStore(engine, settings.key_cache_seconds)
+    appender = Appender(store, lookups, settings.group_commit_max_events)
+    return Ledger(settings, engine, store, lookups, keys, appender)

@@ -1,0 +1,51 @@
+"""Settings, validated once at start (pydantic-settings, prefix ``LEDGER_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///data/ledger.db",
+        description="sqlite:///PATH or postgresql+psycopg://USER[:PASS]@HOST:PORT/DB",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_batch_events: int = Field(default=1000, ge=1, le=100_000)
+    group_commit_max_events: int = Field(default=2000, ge=1)
+    db_pool_size: int = Field(default=8, ge=1)
+    key_cache_seconds: float = Field(default=2.0, ge=0)
+    signing_key_file: Path = Path("data/signing-key.pem")
+    checkpoint_interval_seconds: float = Field(default=300.0, ge=0)
+    projection_poll_seconds: float = Field(default=1.0, gt=0)
+    read_your_writes_timeout_seconds: float = Field(default=3.0, ge=0)
+    log_level: str = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        url = make_url(v)
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("LEDGER_DATABASE_URL must be sqlite:// or postgresql+psycopg://")
+        if url.get_backend_name() == "sqlite" and not url.database:
+            raise ValueError("an in-memory SQLite database cannot be shared: give a file path")
+        return v
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
+    def sqlalchemy_url(self) -> str:
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)

@@ -1,0 +1,300 @@
+"""The ledger's event-store recorders: eventsourcing's native SQLite and PostgreSQL
+application recorders, extended so that an append also
+
+* assigns ``position`` (the notification id) as previous + 1 under the write lock,
+  so positions are gap-free and in commit order with any number of writer processes;
+* fills each stored event's ``prev_hash`` and computes its ``hash`` in the same
+  transaction (the bytes arrive canonical with a hole for ``prev_hash``, see
+  ``ledger.canonical``);
+* registers natural keys and counts asset versions in ``ledger_registry`` and checks
+  ``expected_version`` — all inside the one transaction, so nothing is stored unless
+  everything is.
+
+Both recorders take the same keyword arguments through ``Application.save``:
+``registrations`` (kind, natural_id, event_id, attrs), ``asset_counts``
+(asset_id → events naming it), ``expected`` (asset_id, expected version, events of this
+transaction before it) and ``results`` (a list the recorder fills with one
+``(position, hash)`` per stored event).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from ledger.canonical import ZERO_HASH
+
+EVENTS_TABLE = "ledger_events"
+REGISTRY_TABLE = "ledger_registry"
+_PREV_KEY = b'"prev_hash":"'
+
+
+class VersionConflictError(Exception):
+    """``expected_version`` did not match the asset's current version."""
+
+    def __init__(self, asset_id: str, expected: int, actual: int | None) -> None:
+        super().__init__(f"asset {asset_id}: expected version {expected}, found {actual}")
+        self.asset_id = asset_id
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: str
+    natural_id: str
+    event_id: str
+    attrs: str | None = None
+
+
+def _chain(
+    stored_events: Sequence[StoredEvent], head_position: int, head_hash: str
+) -> tuple[list[int], list[bytes], list[bytes]]:
+    positions: list[int] = []
+    states: list[bytes] = []
+    hashes: list[bytes] = []
+    prev = head_hash.encode("ascii")
+    position = head_position
+    for s in stored_events:
+        at = s.state.rindex(_PREV_KEY) + len(_PREV_KEY)
+        state = s.state[:at] + prev + s.state[at + 64 :]
+        digest = hashlib.sha256(state)
+        position += 1
+        positions.append(position)
+        states.append(state)
+        hashes.append(digest.digest())
+        prev = digest.hexdigest().encode("ascii")
+    return positions, states, hashes
+
+
+def _check_expected(
+    expected: Sequence[tuple[str, int, int]], current: dict[str, int]
+) -> None:
+    for asset_id, version, offset in expected:
+        actual = current.get(asset_id)
+        if actual is None or actual + offset != version:
+            raise VersionConflictError(
+                asset_id, version, None if actual is None else actual + offset
+            )
+
+
+class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE
+    ) -> None:
+        super().__init__(datastore, events_table_name=EVENTS_TABLE)
+        schema = Identifier(self.datastore.schema)
+        table = Identifier(EVENTS_TABLE)
+        registry = Identifier(REGISTRY_TABLE)
+        self._select_head = SQL(
+            "SELECT notification_id, hash FROM {0}.{1} ORDER BY notification_id DESC LIMIT 1"
+        ).format(schema, table)
+        self._insert = SQL(
+            "INSERT INTO {0}.{1} (notification_id, originator_id, originator_version,"
+            " topic, state, hash) SELECT * FROM unnest(%s::bigint[], %s::uuid[],"
+            " %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) RETURNING notification_id"
+        ).format(schema, table)
+        self._select_versions = SQL(
+            "SELECT natural_id, version FROM {0}.{1} WHERE kind = 'asset'"
+            " AND natural_id = ANY(%s)"
+        ).format(schema, registry)
+        self._register = SQL(
+            "INSERT INTO {0}.{1} (kind, natural_id, event_id, version, attrs)"
+            " SELECT k, n, e, 0, a FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " AS r(k, n, e, a)"
+        ).format(schema, registry)
+        self._bump = SQL(
+            "UPDATE {0}.{1} AS r SET version = r.version + v.n FROM"
+            " unnest(%s::text[], %s::bigint[]) AS v(id, n)"
+            " WHERE r.kind = 'asset' AND r.natural_id = v.id"
+        ).format(schema, registry)
+
+    def _insert_stored_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self._select_head, prepare=True)
+        head = curs.fetchone()
+        head_position = head["notification_id"] if head else 0
+        head_hash = bytes(head["hash"]).hex() if head else ZERO_HASH
+
+        expected: Sequence[tuple[str, int, int]] = kwargs.get("expected") or ()
+        if expected:
+            curs.execute(self._select_versions, ([e[0] for e in expected],), prepare=True)
+            current = {r["natural_id"]: r["version"] for r in curs.fetchall()}
+            _check_expected(expected, current)
+
+        registrations: Sequence[Registration] = kwargs.get("registrations") or ()
+        if registrations:
+            curs.execute(
+                self._register,
+                (
+                    [r.kind for r in registrations],
+                    [r.natural_id for r in registrations],
+                    [r.event_id for r in registrations],
+                    [r.attrs for r in registrations],
+                ),
+                prepare=True,
+            )
+        counts: dict[str, int] = kwargs.get("asset_counts") or {}
+        if counts:
+            curs.execute(self._bump, (list(counts), list(counts.values())), prepare=True)
+
+        positions, states, hashes = _chain(stored_events, head_position, head_hash)
+        results: list[tuple[int, bytes]] | None = kwargs.get("results")
+        if results is not None:
+            results.extend(zip(positions, hashes, strict=True))
+        curs.execute(
+            self._insert,
+            (
+                positions,
+                [s.originator_id for s in stored_events],
+                [s.originator_version for s in stored_events],
+                [s.topic for s in stored_events],
+                states,
+                hashes,
+            ),
+            prepare=True,
+        )
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE) -> None:
+        super().__init__(datastore, EVENTS_TABLE)
+        self._select_head = (
+            f"SELECT notification_id, hash FROM {EVENTS_TABLE}"
+            " ORDER BY notification_id DESC LIMIT 1"
+        )
+        self._insert = (
+            f"INSERT INTO {EVENTS_TABLE} (notification_id, originator_id, originator_version,"
+            " topic, state, hash) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self.datastore.get_connection(commit=True) as conn:
+            raw: sqlite3.Connection = conn._sqlite_conn  # type: ignore[attr-defined]
+            try:
+                # IMMEDIATE takes the write lock before reading the head, so another
+                # process cannot interleave between our read and our insert.
+                raw.execute("BEGIN IMMEDIATE")
+                ids = self._insert_chained(raw, stored_events, **kwargs)
+                raw.execute("COMMIT")
+            except sqlite3.IntegrityError as e:
+                raw.execute("ROLLBACK")
+                raise IntegrityError(e) from e
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+            return ids
+
+    def _insert_chained(
+        self, raw: sqlite3.Connection, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> list[int]:
+        head = raw.execute(self._select_head).fetchone()
+        head_position = head[0] if head else 0
+        head_hash = bytes(head[1]).hex() if head else ZERO_HASH
+
+        expected: Sequence[tuple[str, int, int]] = kwargs.get("expected") or ()
+        if expected:
+            ids = [e[0] for e in expected]
+            marks = ",".join("?" * len(ids))
+            rows = raw.execute(
+                f"SELECT natural_id, version FROM {REGISTRY_TABLE}"
+                f" WHERE kind = 'asset' AND natural_id IN ({marks})",
+                ids,
+            ).fetchall()
+            _check_expected(expected, {r[0]: r[1] for r in rows})
+        registrations: Sequence[Registration] = kwargs.get("registrations") or ()
+        if registrations:
+            raw.executemany(
+                f"INSERT INTO {REGISTRY_TABLE} (kind, natural_id, event_id, version, attrs)"
+                " VALUES (?, ?, ?, 0, ?)",
+                [(r.kind, r.natural_id, r.event_id, r.attrs) for r in registrations],
+            )
+        counts: dict[str, int] = kwargs.get("asset_counts") or {}
+        if counts:
+            raw.executemany(
+                f"UPDATE {REGISTRY_TABLE} SET version = version + ?"
+                " WHERE kind = 'asset' AND natural_id = ?",
+                [(n, a) for a, n in counts.items()],
+            )
+        positions, states, hashes = _chain(stored_events, head_position, head_hash)
+        results: list[tuple[int, bytes]] | None = kwargs.get("results")
+        if results is not None:
+            results.extend(zip(positions, hashes, strict=True))
+        raw.executemany(
+            self._insert,
+            [
+                (
+                    p,
+                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    st,
+                    h,
+                )
+                for p, s, st, h in zip(positions, stored_events, states, hashes, strict=True)
+            ],
+        )
+        return positions
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if start is not None:
+            clauses.append("notification_id >= ?" if inclusive_of_start else "notification_id > ?")
+            params.append(start)
+        if stop is not None:
+            clauses.append("notification_id <= ?")
+            params.append(stop)
+        if topics:
+            clauses.append(f"topic IN ({','.join('?' * len(topics))})")
+            params.extend(topics)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                f" FROM {EVENTS_TABLE}{where} ORDER BY notification_id LIMIT ?",
+                params,
+            )
+            return [
+                Notification(
+                    id=row[0],
+                    originator_id=self.convert_originator_id(row[1]),
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=row[4],
+                )
+                for row in c.fetchall()
+            ]
+
+    def _max_notification_id(self, c: Any) -> int:
+        c.execute(f"SELECT MAX(notification_id) FROM {EVENTS_TABLE}")
+        return int(c.fetchone()[0] or 0)
