@@ -149,7 +149,7 @@ class Appender:
                 problems.append(Problem(name(p.field), p.message))
             prepared.append(_Prepared(i, record, self._expected(event, record, name, problems)))
         if forbidden:
-            raise ForbiddenError(forbidden[0].message, forbidden)
+            raise ForbiddenError(_detail(forbidden), forbidden)
         if problems:
             raise InvalidEventError(_detail(problems), problems)
         req.events = prepared
@@ -241,7 +241,7 @@ class Appender:
             _field(req, index, "expected_version"),
             f"asset {e.asset_id} is at version {e.actual}, not {e.expected}",
         )
-        return VersionConflict(problem.message, [problem])
+        return VersionConflict(_detail([problem]), [problem])
 
     def _save(self, plans: list[_Plan]) -> list[list[tuple[int, bytes]]]:
         entries: list[LedgerEntry] = []
@@ -403,7 +403,7 @@ class Appender:
                         )
                     )
         if forbidden:
-            raise ForbiddenError(forbidden[0].message, forbidden)
+            raise ForbiddenError(_detail(forbidden), forbidden)
         if problems:
             raise InvalidEventError(_detail(problems), problems)
         if conflicts:
