@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from ledger.bootstrap import Ledger
 from ledger.errors import ForbiddenError, Problem, UnauthenticatedError
@@ -15,7 +16,7 @@ from ledger.principal import Principal
 bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger keys create`.")
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
@@ -23,18 +24,24 @@ def get_ledger(request: Request) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
-def get_principal(
+async def get_principal(
     ledger: LedgerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    # Async so that a cached key costs no thread hop; a miss asks the database in
+    # the thread pool, never on the event loop.
     if credentials is None or not credentials.credentials:
         raise UnauthenticatedError(
             "an API key is required: Authorization: Bearer <key>",
             [Problem("Authorization", "missing")],
         )
-    principal = ledger.keys.authenticate(credentials.credentials)
+    found, principal = ledger.keys.cached(credentials.credentials)
+    if not found:
+        principal = await run_in_threadpool(ledger.keys.authenticate, credentials.credentials)
     if principal is None:
-        raise UnauthenticatedError("unknown or revoked API key", [Problem("Authorization", "unknown key")])
+        raise UnauthenticatedError(
+            "unknown or revoked API key", [Problem("Authorization", "unknown key")]
+        )
     return principal
 
 
@@ -42,7 +49,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def requires(permission: str) -> Callable[[Principal], Principal]:
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if not principal.may(permission):
             raise ForbiddenError(
                 f"role {principal.role} may not {permission}",

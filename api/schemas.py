@@ -48,7 +48,9 @@ class StoredEventOut(BaseModel):
 
 class LogPage(BaseModel):
     events: list[dict[str, Any]]
-    next_after: int | None = Field(description="Pass as `after` for the next page; null at the head.")
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null at the head."
+    )
     head: int
 
 

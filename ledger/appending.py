@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +115,17 @@ class Appender:
     def append(
         self, events: Sequence[EventBase], principal: Principal, *, single: bool = False
     ) -> list[AppendResult]:
+        """Append ``events`` atomically and wait for the outcome."""
+        results: list[AppendResult] = self.submit(events, principal, single=single).result()
+        return results
+
+    def submit(
+        self, events: Sequence[EventBase], principal: Principal, *, single: bool = False
+    ) -> Future[list[AppendResult]]:
+        """Check ``events`` and queue them for the next group commit.
+
+        Raises at once for what the events alone show to be wrong; the future carries
+        the outcome of the checks against the store and of the save."""
         now = datetime.now(UTC)
         recorded_at = to_stored(now)
         problems: list[Problem] = []
@@ -124,10 +136,15 @@ class Appender:
         for i, event in enumerate(events):
             record = to_record(event)
             etype = EventType(record["type"])
-            name = (lambda f, i=i: _field(req, i, f))  # noqa: E731
+
+            def name(f: str, i: int = i) -> str:
+                return _field(req, i, f)
+
             if etype in REFERENCE_TYPES:
                 if not principal.may("append_reference"):
-                    forbidden.append(Problem(name("type"), f"{etype} is reference data: admin only"))
+                    forbidden.append(
+                        Problem(name("type"), f"{etype} is reference data: admin only")
+                    )
             elif not principal.may("append"):
                 forbidden.append(Problem(name("type"), f"role {principal.role} may not append"))
             if event.reported_at is not None and not principal.may("append_historical"):
@@ -153,8 +170,7 @@ class Appender:
         if problems:
             raise InvalidEventError(_detail(problems), problems)
         req.events = prepared
-        result: list[AppendResult] = self._committer.submit(req, max(1, len(prepared)))
-        return result
+        return self._committer.submit(req, max(1, len(prepared)))
 
     @staticmethod
     def _expected(
@@ -176,17 +192,31 @@ class Appender:
             return {assets[0]: ev}
         stray = [a for a in ev if a not in assets]
         if stray:
-            problems.append(Problem(name("expected_version"), f"names assets not in asset_ids: {stray}"))
+            problems.append(
+                Problem(name("expected_version"), f"names assets not in asset_ids: {stray}")
+            )
         return dict(ev)
 
     # --- steps 2 and 3: in the commit thread -------------------------------------
 
     def _process_group(self, group: list[Pending]) -> None:
+        """Plan every request of the group, then store the valid ones together.
+
+        The common case costs no read at all: references hit the positive cache and
+        event ids are assumed new. A reused event id, a concurrent registration or a
+        moved version makes the shared transaction fail; then each request is planned
+        again on its own, this time looking up its event ids (replay or 409)."""
+        targets = self._prefetch(group)
         ctx = _Group()
         plans: list[tuple[Pending, _Plan]] = []
+        deferred: list[Pending] = []
         for pending in group:
+            req: _Request = pending.payload
+            if any(p.record["event_id"] in ctx.records for p in req.events):
+                deferred.append(pending)  # same id as an earlier request: after it
+                continue
             try:
-                plan = self._plan(pending.payload, ctx)
+                plan = self._plan(req, ctx, check_stored=False, targets=targets)
             except LedgerError as e:
                 pending.future.set_exception(e)
                 continue
@@ -196,47 +226,54 @@ class Appender:
             for a, n in plan.counts.items():
                 ctx.asset_counts[a] = ctx.asset_counts.get(a, 0) + n
             plans.append((pending, plan))
-        if not plans:
-            return
-        try:
-            outcomes = self._save([p for _, p in plans])
-        except (IntegrityError, VersionConflictError) as e:
-            if len(plans) > 1:
-                # Someone else (another process) got in between: isolate each request.
+        if plans:
+            try:
+                outcomes = self._save([p for _, p in plans])
+            except (IntegrityError, VersionConflictError):
                 for pending, _ in plans:
                     self._process_alone(pending)
-                return
-            pending = plans[0][0]
-            if isinstance(e, VersionConflictError):
-                pending.future.set_exception(self._version_conflict(pending.payload, e))
             else:
-                self._process_alone(pending, retried=True)
-            return
-        for (pending, plan), saved in zip(plans, outcomes, strict=True):
-            pending.future.set_result(self._results(pending.payload, plan, saved))
+                for (pending, plan), saved in zip(plans, outcomes, strict=True):
+                    pending.future.set_result(self._results(pending.payload, plan, saved))
+        for pending in deferred:
+            self._process_alone(pending)
 
-    def _process_alone(self, pending: Pending, retried: bool = False) -> None:
-        try:
-            plan = self._plan(pending.payload, _Group())
-            saved = self._save([plan])[0]
-        except VersionConflictError as e:
-            pending.future.set_exception(self._version_conflict(pending.payload, e))
-            return
-        except IntegrityError as e:
-            if retried:
+    def _prefetch(self, group: list[Pending]) -> dict[str, dict[str, Any]]:
+        """One read for the whole group: registered keys (into the cache) and targets."""
+        wanted: set[tuple[str, str]] = set()
+        targets: set[str] = set()
+        for pending in group:
+            for p in pending.payload.events:
+                for r in refs.references(p.record):
+                    if r.kind == refs.EVENT:
+                        targets.add(r.natural_id)
+                    else:
+                        wanted.add((r.kind, r.natural_id))
+        if wanted:
+            self.lookups.registered(wanted)
+        return {e: s.record for e, s in self.lookups.events_by_id(targets).items()}
+
+    def _process_alone(self, pending: Pending) -> None:
+        for attempt in range(2):
+            try:
+                plan = self._plan(pending.payload, _Group(), check_stored=True, targets=None)
+                saved = self._save([plan])[0]
+            except VersionConflictError as e:
+                pending.future.set_exception(self._version_conflict(pending.payload, e))
+            except IntegrityError:
+                if attempt == 0:
+                    continue  # a concurrent append got in between our read and our write
+                pending.future.set_exception(
+                    DuplicateError("conflicts with a concurrent append; retry the request")
+                )
+            except LedgerError as e:
                 pending.future.set_exception(e)
             else:
-                self._process_alone(pending, retried=True)
+                pending.future.set_result(self._results(pending.payload, plan, saved))
             return
-        except LedgerError as e:
-            pending.future.set_exception(e)
-            return
-        pending.future.set_result(self._results(pending.payload, plan, saved))
 
     def _version_conflict(self, req: _Request, e: VersionConflictError) -> VersionConflict:
-        index = next(
-            (p.index for p in req.events if e.asset_id in p.expected), 0
-        )
+        index = next((p.index for p in req.events if e.asset_id in p.expected), 0)
         problem = Problem(
             _field(req, index, "expected_version"),
             f"asset {e.asset_id} is at version {e.actual}, not {e.expected}",
@@ -289,9 +326,16 @@ class Appender:
                 results.append(AppendResult(eid, position, p.record["recorded_at"], digest.hex()))
         return results
 
-    def _plan(self, req: _Request, ctx: _Group) -> _Plan:
+    def _plan(
+        self,
+        req: _Request,
+        ctx: _Group,
+        *,
+        check_stored: bool,
+        targets: dict[str, dict[str, Any]] | None,
+    ) -> _Plan:
         records = [p.record for p in req.events]
-        stored = self.lookups.events_by_id(r["event_id"] for r in records)
+        stored = self.lookups.events_by_id(r["event_id"] for r in records) if check_stored else {}
         problems: list[Problem] = []
         conflicts: list[Problem] = []
         replays: dict[str, StoredRecord] = {}
@@ -336,10 +380,12 @@ class Appender:
                 wanted.add((refs.PARTY, p.record["reporter"]))
         known = self.lookups.registered(wanted - ctx.keys.keys())
         known.update({k: v for k, v in ctx.keys.items()})
-        target_records = {
-            e: s.record
-            for e, s in self.lookups.events_by_id(event_targets - ctx.records.keys()).items()
-        }
+        if targets is None:
+            targets = {
+                e: s.record
+                for e, s in self.lookups.events_by_id(event_targets - ctx.records.keys()).items()
+            }
+        target_records = {e: targets[e] for e in event_targets if e in targets}
         target_records.update({e: r for e, r in ctx.records.items() if e in event_targets})
 
         mine: dict[tuple[str, str], dict[str, Any] | None] = {}

@@ -36,7 +36,9 @@ def make_engine(settings: Settings) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_size=settings.db_pool_size, max_overflow=8, pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=8, pool_pre_ping=True
+    )
 
 
 @dataclass

@@ -39,7 +39,7 @@ def _orjson_safe(value: Any) -> bool:
             return False
         if t is dict:
             for k, item in v.items():
-                if type(k) is not str or any(ord(c) > 0xFFFF for c in k):
+                if type(k) is not str or (not k.isascii() and any(ord(c) > 0xFFFF for c in k)):
                     return False
                 stack.append(item)
             continue

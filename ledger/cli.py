@@ -43,6 +43,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         log_level=settings.log_level,
+        access_log=settings.access_log,
+        workers=settings.workers,
         proxy_headers=True,
     )
     return 0
@@ -57,7 +59,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
         keys = KeyStore(engine)
         if args.keys_command == "create":
             key = keys.create(args.name, args.role, args.party)
-            print(f"created key {args.name!r} with role {args.role}" + (f" for party {args.party}" if args.party else ""))
+            print(
+                f"created key {args.name!r} with role {args.role}"
+                + (f" for party {args.party}" if args.party else "")
+            )
             print("store it now: it is shown once and kept only as a hash")
             print(key)
         elif args.keys_command == "list":

@@ -41,13 +41,13 @@ class GroupCommitter:
         self._closed = False
         self._thread.start()
 
-    def submit(self, payload: Any, size: int) -> Any:
-        """Queue one request and wait for its outcome (or its exception)."""
+    def submit(self, payload: Any, size: int) -> Future[Any]:
+        """Queue one request; the future carries its outcome (or its exception)."""
         if self._closed:
             raise RuntimeError("the ledger is closed")
         pending = Pending(payload, size)
         self._queue.put(pending)
-        return pending.future.result()
+        return pending.future
 
     def close(self) -> None:
         if not self._closed:

@@ -35,7 +35,7 @@ class DuplicateError(LedgerError):
     title = "Conflict"
 
 
-class VersionConflict(LedgerError):  # noqa: N818 - the HTTP meaning reads better
+class VersionConflict(LedgerError):
     """``expected_version`` did not match: 409."""
 
     title = "Version conflict"

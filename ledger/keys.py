@@ -68,15 +68,15 @@ class KeyStore:
                     )
                 )
         except IntegrityError:
-            raise DuplicateError(f"a key named {name!r} exists", [Problem("name", "exists")]) from None
+            raise DuplicateError(
+                f"a key named {name!r} exists", [Problem("name", "exists")]
+            ) from None
         return key
 
     def list(self) -> list[KeyInfo]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.name)).all()
-        return [
-            KeyInfo(r.name, r.role, r.party, r.created_at, r.revoked_at) for r in rows
-        ]
+        return [KeyInfo(r.name, r.role, r.party, r.created_at, r.revoked_at) for r in rows]
 
     def revoke(self, name: str) -> None:
         with self.engine.begin() as conn:
@@ -88,13 +88,20 @@ class KeyStore:
         if done.rowcount == 0:
             raise NotFoundError(f"no active key named {name!r}", [Problem("name", "unknown")])
 
+    def cached(self, key: str) -> tuple[bool, Principal | None]:
+        """``(True, principal-or-None)`` if the answer is cached and fresh."""
+        with self._lock:
+            hit = self._cache.get(hash_key(key))
+        if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
+            return True, hit[1]
+        return False, None
+
     def authenticate(self, key: str) -> Principal | None:
+        found, principal = self.cached(key)
+        if found:
+            return principal
         digest = hash_key(key)
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit is not None and now - hit[0] < self.cache_seconds:
-            return hit[1]
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(api_keys.c.name, api_keys.c.role, api_keys.c.party).where(

@@ -339,7 +339,9 @@ def _event(type_name: str, payload_model: type[BaseModel], doc: str) -> type[Eve
 
 PartyRegisteredEvent = _event("party_registered", PartyRegisteredPayload, "A party enters.")
 PartyReclassifiedEvent = _event(
-    "party_reclassified", PartyReclassifiedPayload, "Parties change legal kind (no effect on authorisation)."
+    "party_reclassified",
+    PartyReclassifiedPayload,
+    "Parties change legal kind (no effect on authorisation).",
 )
 FacilityRegisteredEvent = _event("facility_registered", FacilityRegisteredPayload, "A facility.")
 ContractRegisteredEvent = _event("contract_registered", ContractRegisteredPayload, "A contract.")

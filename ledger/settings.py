@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     projection_poll_seconds: float = Field(default=1.0, gt=0)
     read_your_writes_timeout_seconds: float = Field(default=3.0, ge=0)
     log_level: str = "info"
+    access_log: bool = True
+    workers: int = Field(default=1, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod

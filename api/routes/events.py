@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
@@ -51,10 +52,13 @@ def _if_match(event: EventBase, if_match: str | None) -> EventBase:
     "",
     status_code=201,
     response_model=AppendResponse,
-    responses={200: {"description": "A retry of an event already stored", "model": AppendResponse}, **PROBLEM_RESPONSES},
+    responses={
+        200: {"description": "A retry of an event already stored", "model": AppendResponse},
+        **PROBLEM_RESPONSES,
+    },
     summary="Append one event",
 )
-def append_event(
+async def append_event(
     ledger: LedgerDep,
     principal: PrincipalDep,
     response: Response,
@@ -63,7 +67,11 @@ def append_event(
 ) -> AppendResponse:
     """Append one event of DOMAIN.md §3. The same ``event_id`` with the same body returns
     the first result (200); with a different body, 409."""
-    result = ledger.appender.append([_if_match(event, if_match)], principal, single=True)[0]
+    # Async on purpose: the route only validates and hands the event to the commit
+    # thread (the one place that calls the synchronous event store), then awaits it —
+    # no worker thread is held per request while the group commits.
+    future = ledger.appender.submit([_if_match(event, if_match)], principal, single=True)
+    result = (await asyncio.wrap_future(future))[0]
     if result.replayed:
         response.status_code = 200
     return _out(result)
@@ -73,10 +81,13 @@ def append_event(
     ":batch",
     status_code=201,
     response_model=BatchResponse,
-    responses={200: {"description": "Every event was already stored", "model": BatchResponse}, **PROBLEM_RESPONSES},
+    responses={
+        200: {"description": "Every event was already stored", "model": BatchResponse},
+        **PROBLEM_RESPONSES,
+    },
     summary="Append up to 1000 events atomically",
 )
-def append_batch(
+async def append_batch(
     ledger: LedgerDep, principal: PrincipalDep, response: Response, batch: BatchRequest
 ) -> BatchResponse:
     """All or none: one bad event rejects the batch, and ``errors`` names it as
@@ -86,7 +97,7 @@ def append_batch(
         raise InvalidEventError(
             f"a batch holds at most {limit} events", [Problem("events", f"at most {limit}")]
         )
-    results = ledger.appender.append(batch.events, principal)
+    results = await asyncio.wrap_future(ledger.appender.submit(batch.events, principal))
     if all(r.replayed for r in results):
         response.status_code = 200
     return BatchResponse(results=[_out(r) for r in results])

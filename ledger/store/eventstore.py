@@ -79,7 +79,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             POSTGRES_MAX_OVERFLOW="4",
             POSTGRES_CONNECT_TIMEOUT="5",
             POSTGRES_LOCK_TIMEOUT="30",
-            POSTGRES_PRE_PING="y",
+            POSTGRES_PRE_PING="n",
             POSTGRES_ENABLE_DB_FUNCTIONS="n",
             APPLICATION_RECORDER_TOPIC="ledger.store.recorders:LedgerPostgresRecorder",
         )

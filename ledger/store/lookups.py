@@ -38,7 +38,9 @@ class Lookups:
         self.engine = engine
         self._known: dict[tuple[str, str], dict[str, Any] | None] = {}
 
-    def registered(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any] | None]:
+    def registered(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any] | None]:
         """The subset of ``keys`` that is registered, with each one's attributes."""
         wanted = set(keys)
         found = {k: self._known[k] for k in wanted if k in self._known}

@@ -78,9 +78,7 @@ def _chain(
     return positions, states, hashes
 
 
-def _check_expected(
-    expected: Sequence[tuple[str, int, int]], current: dict[str, int]
-) -> None:
+def _check_expected(expected: Sequence[tuple[str, int, int]], current: dict[str, int]) -> None:
     for asset_id, version, offset in expected:
         actual = current.get(asset_id)
         if actual is None or actual + offset != version:
@@ -106,8 +104,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             " %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) RETURNING notification_id"
         ).format(schema, table)
         self._select_versions = SQL(
-            "SELECT natural_id, version FROM {0}.{1} WHERE kind = 'asset'"
-            " AND natural_id = ANY(%s)"
+            "SELECT natural_id, version FROM {0}.{1} WHERE kind = 'asset' AND natural_id = ANY(%s)"
         ).format(schema, registry)
         self._register = SQL(
             "INSERT INTO {0}.{1} (kind, natural_id, event_id, version, attrs)"

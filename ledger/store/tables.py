@@ -27,9 +27,7 @@ events = sa.Table(
     sa.Column("topic", sa.Text(), nullable=False),
     sa.Column("state", sa.LargeBinary(), nullable=False),
     sa.Column("hash", sa.LargeBinary(), nullable=False),
-    sa.UniqueConstraint(
-        "originator_id", "originator_version", name="ledger_events_originator_uq"
-    ),
+    sa.UniqueConstraint("originator_id", "originator_version", name="ledger_events_originator_uq"),
 )
 
 # Natural keys registered by the log (parties, assets, serials, …), written in the same

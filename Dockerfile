@@ -1,0 +1,29 @@
+# Custody ledger API / projection worker image. Non-root, with a healthcheck.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md alembic.ini ./
+COPY domain ./domain
+COPY ledger ./ledger
+COPY api ./api
+COPY migrations ./migrations
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    LEDGER_HOST=0.0.0.0 \
+    LEDGER_PORT=8000 \
+    LEDGER_DATABASE_URL=sqlite:////var/lib/ledger/ledger.db \
+    LEDGER_SIGNING_KEY_FILE=/var/lib/ledger/signing-key.pem
+RUN groupadd --system --gid 10001 ledger && useradd --system --uid 10001 --gid ledger --home-dir /var/lib/ledger ledger \
+    && mkdir -p /var/lib/ledger && chown ledger:ledger /var/lib/ledger
+COPY --from=build /install /usr/local
+WORKDIR /app
+COPY --chown=ledger:ledger alembic.ini ./
+COPY --chown=ledger:ledger migrations ./migrations
+USER 10001:10001
+EXPOSE 8000
+VOLUME ["/var/lib/ledger"]
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('LEDGER_PORT', '8000')}/healthz\", timeout=2)"]
+CMD ["ledger", "serve"]

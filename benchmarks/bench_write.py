@@ -1,0 +1,150 @@
+"""Write path (issue: foundation): direct eventsourcing single-event saves (the
+baseline a team would hand-roll), HTTP single appends at 1, 8 and 32 clients against a
+real uvicorn process, HTTP batches of 1000, and raw psycopg ``executemany`` — on SQLite
+and PostgreSQL, in one run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from sqlalchemy.engine import make_url
+
+from benchmarks.common import ROOT, fresh_postgres, fresh_sqlite, median_of, server
+from benchmarks.load import body
+from ledger.keys import KeyStore
+from ledger.bootstrap import make_engine
+from ledger.settings import Settings
+
+ASSETS = 64
+
+
+class Tank(Aggregate):
+    @event("Delivered")
+    def __init__(self, custodian: str) -> None:
+        self.custodian = custodian
+
+
+def direct_single_saves(url: str, n: int) -> float:
+    """eventsourcing's own recorder and tables, one event per save."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(u.database), "CREATE_TABLE": "y"}
+    else:
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(u.database),
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_PORT": "5432",
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_PASSWORD": "",
+            "CREATE_TABLE": "y",
+        }
+    env["PERSISTENCE_MODULE"] = env["PERSISTENCE_MODULE"]
+    app = Application(env={**env, "NAME": "Baseline"})
+    start = time.perf_counter()
+    for i in range(n):
+        app.save(Tank(custodian=f"unit-{i}"))
+    seconds = time.perf_counter() - start
+    app.close()
+    return n / seconds
+
+
+def seed(base: str, key: str) -> None:
+    from tests import wire
+
+    events = wire.reference_world() + [wire.asset(f"t{i}") for i in range(ASSETS)]
+    r = httpx.post(f"{base}/v1/events:batch", json={"events": events}, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    r.raise_for_status()
+
+
+def http_singles(base: str, key: str, concurrency: int, count: int) -> float:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.load", base, key, str(concurrency), str(count), uuid.uuid4().hex[:8], str(ASSETS)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["errors"]:
+        raise RuntimeError(f"load errors: {result}")
+    return float(result["events"] / result["seconds"])
+
+
+def http_batches(base: str, key: str, batches: int, size: int = 1000) -> float:
+    prefix = uuid.uuid4().hex[:8]
+    payloads = [
+        json.dumps({"events": [body(f"{prefix}-{b}", i, ASSETS) for i in range(size)]}).encode()
+        for b in range(batches)
+    ]
+    with httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {key}", "content-type": "application/json"}) as client:
+        start = time.perf_counter()
+        for p in payloads:
+            r = client.post("/v1/events:batch", content=p)
+            if r.status_code != 201:
+                raise RuntimeError(r.text[:500])
+        seconds = time.perf_counter() - start
+    return batches * size / seconds
+
+
+def raw_executemany(url: str, batches: int, size: int = 1000) -> float:
+    """Rows shaped like the ledger's (uuid, version, topic, ~560 bytes of state, hash)."""
+    u = make_url(url)
+    state = json.dumps(body("raw", 1, ASSETS)).encode() * 2
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=u.database) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS raw_events (id bigint PRIMARY KEY, originator_id uuid NOT NULL,"
+            " originator_version bigint NOT NULL, topic text NOT NULL, state bytea NOT NULL, hash bytea NOT NULL,"
+            " UNIQUE (originator_id, originator_version))"
+        )
+        conn.execute("TRUNCATE raw_events")
+        conn.commit()
+        next_id = 1
+        start = time.perf_counter()
+        for _ in range(batches):
+            rows = []
+            for _ in range(size):
+                rows.append((next_id, uuid.uuid4(), 1, "domain.entries:CustodyTransferred", state, b"\x00" * 32))
+                next_id += 1
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO raw_events (id, originator_id, originator_version, topic, state, hash)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
+            conn.commit()
+        seconds = time.perf_counter() - start
+    return batches * size / seconds
+
+
+def run(report: dict[str, Any]) -> None:
+    results: dict[str, Any] = {}
+    for backend in ("postgres", "sqlite"):
+        ctx = fresh_postgres() if backend == "postgres" else fresh_sqlite()
+        with ctx as url:
+            r: dict[str, Any] = {}
+            with (fresh_postgres(migrate=False) if backend == "postgres" else fresh_sqlite()) as base_url:
+                r["direct_single_save"] = median_of(lambda: direct_single_saves(base_url, 1500))
+            engine = make_engine(Settings(database_url=url))
+            key = KeyStore(engine).create("bench", "admin")
+            engine.dispose()
+            # PostgreSQL is the multi-process deployment: two API processes (this machine
+            # has two cores); SQLite is the embedded one: one process.
+            workers = "2" if backend == "postgres" else "1"
+            r["api_processes"] = (int(workers), [int(workers)])
+            with server(url, LEDGER_WORKERS=workers) as base:
+                seed(base, key)
+                for c, n in ((1, 1000), (8, 3000), (32, 4000)):
+                    r[f"http_single_c{c}"] = median_of(lambda c=c, n=n: http_singles(base, key, c, n))
+                r["http_batch_1000"] = median_of(lambda: http_batches(base, key, 10))
+            if backend == "postgres":
+                r["raw_executemany_1000"] = median_of(lambda: raw_executemany(url, 20))
+            results[backend] = r
+            print(backend, {k: round(v[0]) for k, v in r.items()}, flush=True)
+    report["write"] = results
