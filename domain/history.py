@@ -1,0 +1,509 @@
+"""What the ledger knew, and when: logged events as typed values, and the effective
+history as known at a knowledge time (DOMAIN.md §1.4, §1.5, §4).
+
+The ledger hands the domain ``(position, record)`` pairs; :class:`Event` parses a
+record once. :class:`Log` holds every logged event and answers :meth:`Log.at` — the
+*effective* events known at ``k``: those reported by ``k``, less the ones retracted by
+a retraction reported by ``k``, with the corrections reported by ``k`` applied in
+knowledge order ``(reported_at, position)``. The result is in *world order*
+``(occurred_at, reported_at, position)`` and indexed by asset. :meth:`Log.of_asset`
+and :meth:`Log.reference_events` give the same for one asset, or for the reference
+data, without building the whole view.
+
+Choices where DOMAIN.md is silent (each is tested):
+
+* A correction path may name any stored field except ``event_id``, ``type``,
+  ``asset_ids`` (DOMAIN.md §3) and the knowledge and server fields ``reported_at``,
+  ``recorded_at``, ``recorded_by``, ``prev_hash``: knowledge time is a fact about the
+  ledger, not about the world, so a correction cannot move it. Such paths are ignored
+  and the rest of the correction applies. A corrected event keeps its original
+  ``reported_at`` and ``position`` for ordering.
+* A path walks nested objects (``payload.terms.unaccounted_max_days``) and list indexes
+  (``payload.results.0.result``); missing objects along the way are created. A
+  ``null`` value removes the field, because stored records omit absent optionals.
+* A correction whose path cannot be applied, or whose result no longer parses (an
+  ``occurred_at`` that is not an instant), is skipped as a whole; the write side
+  should have rejected it.
+* Retractions and corrections are not themselves corrected: a correction aimed at one
+  is moot (retract it and record anew). A retraction of a retraction (rejected by the
+  write side) has no effect.
+* An ``inventory_completed`` concerns the assets it names in ``asset_ids`` and also any
+  asset listed in its ``results``: an auditor would not let a result line count for
+  nothing because the envelope forgot the asset.
+"""
+
+from __future__ import annotations
+
+import copy
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from domain.instants import parse
+from domain.vocabulary import REFERENCE_TYPES, Confidence, EventType
+
+Logged = tuple[int, Mapping[str, Any]]
+"""One logged event as the ledger hands it over: its position and stored record."""
+
+WorldKey = tuple[datetime, datetime, int]
+KnowledgeKey = tuple[datetime, int]
+
+IMMUTABLE_FIELDS: frozenset[str] = frozenset(
+    {"event_id", "type", "asset_ids", "reported_at", "recorded_at", "recorded_by", "prev_hash"}
+)
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy of JSON: objects become mapping proxies, arrays tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain, mutable JSON copy of a frozen value."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
+
+
+def _instant(value: Any) -> datetime | None:
+    return None if value is None else parse(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    uri: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    kind: str
+    ref: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    name: str | None = None
+    admin1: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    facility_id: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Any) -> Location | None:
+        if not isinstance(value, Mapping):
+            return None
+        return cls(
+            name=value.get("name"),
+            admin1=value.get("admin1"),
+            country=value.get("country"),
+            lat=value.get("lat"),
+            lon=value.get("lon"),
+            facility_id=value.get("facility_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Event:
+    """One logged event, parsed once; immutable.
+
+    When the event is the effective version of a corrected event, ``original`` is the
+    event as recorded and ``corrections`` the correction events applied to it, in
+    knowledge order; otherwise ``original`` is ``None`` and ``corrections`` empty.
+    """
+
+    position: int
+    event_id: str
+    type: EventType
+    asset_ids: tuple[str, ...]
+    contract_id: str | None
+    occurred_at: datetime
+    occurred_earliest: datetime | None
+    occurred_latest: datetime | None
+    discovered_at: datetime | None
+    reported_at: datetime
+    recorded_at: datetime | None
+    reporter: str
+    source: Source
+    confidence: Confidence
+    admiralty_code: str | None
+    location: Location | None
+    payload: Mapping[str, Any]
+    narrative: str | None
+    record: Mapping[str, Any] = field(repr=False)
+    original: Event | None = field(default=None, repr=False)
+    corrections: tuple[Event, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def parse(cls, position: int, record: Mapping[str, Any]) -> Event:
+        """Parse a stored record; raises ``KeyError``/``ValueError`` if malformed."""
+        frozen: Mapping[str, Any] = freeze(record)
+        recorded_at = _instant(frozen.get("recorded_at"))
+        reported = _instant(frozen.get("reported_at")) or recorded_at
+        if reported is None:
+            raise ValueError(f"event {frozen.get('event_id')!r} has no knowledge time")
+        src = frozen.get("source") or _EMPTY
+        return cls(
+            position=position,
+            event_id=str(frozen["event_id"]),
+            type=EventType(frozen["type"]),
+            asset_ids=tuple(str(a) for a in frozen.get("asset_ids") or ()),
+            contract_id=frozen.get("contract_id"),
+            occurred_at=parse(str(frozen["occurred_at"])),
+            occurred_earliest=_instant(frozen.get("occurred_earliest")),
+            occurred_latest=_instant(frozen.get("occurred_latest")),
+            discovered_at=_instant(frozen.get("discovered_at")),
+            reported_at=reported,
+            recorded_at=recorded_at,
+            reporter=str(frozen.get("reporter", "")),
+            source=Source(
+                kind=str(src.get("kind", "")),
+                ref=str(src.get("ref", "")),
+                evidence=tuple(
+                    Evidence(uri=str(e["uri"]), sha256=str(e["sha256"]))
+                    for e in src.get("evidence") or ()
+                ),
+            ),
+            confidence=Confidence(frozen["confidence"]),
+            admiralty_code=frozen.get("admiralty_code"),
+            location=Location.from_json(frozen.get("location")),
+            payload=frozen.get("payload") or _EMPTY,
+            narrative=frozen.get("narrative"),
+            record=frozen,
+        )
+
+    # -- identity: by position and recorded content, never by object ----------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self.position == other.position and self.record == other.record
+
+    def __hash__(self) -> int:
+        return hash((self.position, self.event_id))
+
+    # -- orderings ------------------------------------------------------------------
+
+    @property
+    def world_key(self) -> WorldKey:
+        """World order (DOMAIN.md §4): ``(occurred_at, reported_at, position)``."""
+        return (self.occurred_at, self.reported_at, self.position)
+
+    @property
+    def knowledge_key(self) -> KnowledgeKey:
+        return (self.reported_at, self.position)
+
+    @property
+    def corrected(self) -> bool:
+        return bool(self.corrections)
+
+    @property
+    def as_recorded(self) -> Event:
+        return self.original or self
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The assets this event is evaluated for (see the module notes on inventories)."""
+        if self.type is not EventType.INVENTORY_COMPLETED:
+            return self.asset_ids
+        extra = [a for a in self.inventory_results() if a not in self.asset_ids]
+        return self.asset_ids + tuple(dict.fromkeys(extra))
+
+    # -- typed payload access -------------------------------------------------------
+
+    def text(self, name: str) -> str | None:
+        value = self.payload.get(name)
+        return None if value is None else str(value)
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in self.payload.get(name) or ())
+
+    def instant(self, name: str) -> datetime | None:
+        return _instant(self.payload.get(name))
+
+    def flag(self, name: str) -> bool:
+        return bool(self.payload.get(name, False))
+
+    def payload_location(self, name: str) -> Location | None:
+        return Location.from_json(self.payload.get(name))
+
+    @property
+    def target_event_id(self) -> str | None:
+        """The event a retraction or correction points at."""
+        return self.text("target_event_id")
+
+    @property
+    def corrected_fields(self) -> Mapping[str, Any]:
+        value = self.payload.get("corrected_fields")
+        return value if isinstance(value, Mapping) else _EMPTY
+
+    def inventory_results(self) -> dict[str, tuple[str, str | None]]:
+        """``asset_id → (result, found_at_party)``; a repeated asset counts ``present``
+        if any of its lines says so (the asset was seen)."""
+        out: dict[str, tuple[str, str | None]] = {}
+        for line in self.payload.get("results") or ():
+            asset, result = str(line.get("asset_id")), str(line.get("result"))
+            if out.get(asset, ("",))[0] != "present":
+                found = line.get("found_at_party")
+                out[asset] = (result, None if found is None else str(found))
+        return out
+
+
+def parse_logged(logged: Iterable[Logged | Event]) -> list[Event]:
+    return [e if isinstance(e, Event) else Event.parse(e[0], e[1]) for e in logged]
+
+
+# -- corrections ---------------------------------------------------------------------
+
+
+class _Unapplicable(Exception):
+    """A correction path that does not fit the record."""
+
+
+def _set_path(record: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    if parts[0] in IMMUTABLE_FIELDS:
+        return
+    if any(p == "" for p in parts):
+        raise _Unapplicable(path)
+    node: Any = record
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, dict):
+            if last:
+                if value is None:
+                    node.pop(part, None)
+                else:
+                    node[part] = copy.deepcopy(value)
+                return
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            if last:
+                if value is None:
+                    raise _Unapplicable(path)
+                node[int(part)] = copy.deepcopy(value)
+                return
+            node = node[int(part)]
+        else:
+            raise _Unapplicable(path)
+
+
+def apply_correction(event: Event, correction: Event) -> Event | None:
+    """``event`` with ``correction`` applied, or ``None`` when it cannot apply."""
+    record = thaw(event.record)
+    try:
+        for path, value in correction.corrected_fields.items():
+            _set_path(record, path, thaw(value))
+        fixed = Event.parse(event.position, record)
+    except (_Unapplicable, KeyError, ValueError, TypeError, AttributeError):
+        return None
+    return Event(
+        **{
+            **{name: getattr(fixed, name) for name in _FIELD_NAMES},
+            "original": event.as_recorded,
+            "corrections": (*event.corrections, correction),
+        }
+    )
+
+
+_FIELD_NAMES = tuple(
+    name for name in Event.__dataclass_fields__ if name not in {"original", "corrections"}
+)
+
+
+# -- effective events known at k -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectiveLog:
+    """The effective history as known at ``known_at`` (``None``: all knowledge).
+
+    ``events`` are the effective events in world order — retracted ones removed,
+    corrected ones replaced by their corrected version; ``known`` are all events
+    reported by then as recorded, in knowledge order (what the timeline strikes
+    through or shows before/after); ``retracted_by`` maps a retracted event id to the
+    retraction that removed it.
+    """
+
+    known_at: datetime | None
+    known: tuple[Event, ...]
+    events: tuple[Event, ...]
+    by_id: Mapping[str, Event]
+    by_asset: Mapping[str, tuple[Event, ...]]
+    retracted_by: Mapping[str, Event]
+
+    def of_asset(self, asset_id: str) -> tuple[Event, ...]:
+        """The effective events concerning ``asset_id``, in world order."""
+        return self.by_asset.get(asset_id, ())
+
+    def of_type(self, *types: EventType) -> Iterator[Event]:
+        wanted = frozenset(types)
+        return (e for e in self.events if e.type in wanted)
+
+    def get(self, event_id: str) -> Event | None:
+        return self.by_id.get(event_id)
+
+
+class Log:
+    """Every logged event; answers the effective history at any knowledge time.
+
+    Retractions and corrections are indexed by target and events by asset, so the
+    effective events of one asset, or the reference data, at a new ``k`` cost only
+    their own size; a whole view (:meth:`at`) is computed once per knowledge cut.
+    """
+
+    def __init__(self, logged: Iterable[Logged | Event]) -> None:
+        events = parse_logged(logged)
+        self._by_position: tuple[Event, ...] = tuple(sorted(events, key=lambda e: e.position))
+        self._knowledge: tuple[Event, ...] = tuple(sorted(events, key=lambda e: e.knowledge_key))
+        self._reported: list[datetime] = [e.reported_at for e in self._knowledge]
+        self._by_id: dict[str, Event] = {}
+        for e in self._by_position:
+            self._by_id.setdefault(e.event_id, e)
+
+        self._retractions: dict[str, list[Event]] = {}
+        self._corrections: dict[str, list[Event]] = {}
+        self._by_asset: dict[str, list[Event]] = {}
+        # Inventories whose results a correction rewrites may concern any asset.
+        self._roaming: list[Event] = []
+        self._reference: list[Event] = []
+        for e in self._knowledge:
+            target = self._by_id.get(e.target_event_id or "")
+            if e.type is EventType.EVENT_RETRACTED:
+                if target is not None and target.type is not EventType.EVENT_RETRACTED:
+                    self._retractions.setdefault(target.event_id, []).append(e)
+            elif e.type is EventType.EVENT_CORRECTED:
+                if target is not None and target.type not in _META:
+                    self._corrections.setdefault(target.event_id, []).append(e)
+                    if target.type is EventType.INVENTORY_COMPLETED and any(
+                        path.startswith("payload") for path in e.corrected_fields
+                    ):
+                        self._roaming.append(target)
+            elif e.type in REFERENCE_TYPES:
+                self._reference.append(e)
+            for a in e.subjects:
+                self._by_asset.setdefault(a, []).append(e)
+        self._versions: dict[tuple[str, ...], Event | None] = {}
+        self._cache: dict[int, EffectiveLog] = {}
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """All logged events as recorded, in position order."""
+        return self._by_position
+
+    def get(self, event_id: str) -> Event | None:
+        """The event as recorded, whatever is known of it."""
+        return self._by_id.get(event_id)
+
+    def cut(self, k: datetime | None) -> int:
+        """How many events are known at ``k`` (an identifier of the knowledge cut)."""
+        return len(self._knowledge) if k is None else bisect_right(self._reported, k)
+
+    def knowledge_instants(self) -> tuple[datetime, ...]:
+        """The distinct instants at which knowledge changed, ascending."""
+        return tuple(dict.fromkeys(self._reported))
+
+    # -- one event -------------------------------------------------------------------
+
+    def retraction(self, event_id: str, k: datetime | None) -> Event | None:
+        """The first retraction of the event known at ``k``, if any."""
+        found = self._retractions.get(event_id)
+        if found and _known(found[0], k):
+            return found[0]
+        return None
+
+    def version(self, event: Event, k: datetime | None) -> Event | None:
+        """The effective version of ``event`` at ``k``: ``None`` if it is not yet known
+        or is retracted, else it with the corrections known and not retracted at ``k``
+        applied in knowledge order."""
+        if not _known(event, k) or self.retraction(event.event_id, k) is not None:
+            return None
+        key: tuple[str, ...] = (event.event_id,)
+        current = event
+        for c in self._corrections.get(event.event_id, ()):
+            if not _known(c, k):
+                break  # knowledge order: the rest are later still
+            if self.retraction(c.event_id, k) is not None:
+                continue
+            key = (*key, c.event_id)
+            if key not in self._versions:
+                self._versions[key] = apply_correction(current, c)
+            fixed = self._versions[key]
+            if fixed is None:
+                key = key[:-1]  # skipped: the next correction applies to ``current``
+            else:
+                current = fixed
+        return current
+
+    # -- views -----------------------------------------------------------------------
+
+    def of_asset(self, asset_id: str, k: datetime | None) -> tuple[Event, ...]:
+        """The effective events concerning ``asset_id`` at ``k``, in world order."""
+        candidates = dict.fromkeys([*self._by_asset.get(asset_id, ()), *self._roaming])
+        out = [
+            v
+            for e in candidates
+            if (v := self.version(e, k)) is not None and asset_id in v.subjects
+        ]
+        return tuple(sorted(out, key=lambda e: e.world_key))
+
+    def reference_events(self, k: datetime | None) -> tuple[Event, ...]:
+        """The effective reference-data events (DOMAIN.md §2) at ``k``, in world order."""
+        out = [v for e in self._reference if (v := self.version(e, k)) is not None]
+        return tuple(sorted(out, key=lambda e: e.world_key))
+
+    def at(self, k: datetime | None) -> EffectiveLog:
+        """The whole effective history known at ``k``; ``None`` means all knowledge."""
+        n = self.cut(k)
+        view = self._cache.get(n)
+        if view is None:
+            view = self._effective(self._knowledge[:n], k)
+            self._cache[n] = view
+        return view if view.known_at == k else replace(view, known_at=k)
+
+    def _effective(self, known: Sequence[Event], k: datetime | None) -> EffectiveLog:
+        current: dict[str, Event] = {}
+        retracted_by: dict[str, Event] = {}
+        for e in known:
+            r = self.retraction(e.event_id, k)
+            if r is not None:
+                retracted_by[e.event_id] = r
+            elif e.event_id not in current:
+                v = self.version(e, k)
+                if v is not None:
+                    current[e.event_id] = v
+        events = tuple(sorted(current.values(), key=lambda e: e.world_key))
+        by_asset: dict[str, list[Event]] = {}
+        for e in events:
+            for a in e.subjects:
+                by_asset.setdefault(a, []).append(e)
+        return EffectiveLog(
+            known_at=k,
+            known=tuple(known),
+            events=events,
+            by_id=MappingProxyType(current),
+            by_asset=MappingProxyType({a: tuple(es) for a, es in by_asset.items()}),
+            retracted_by=MappingProxyType(retracted_by),
+        )
+
+
+_META = (EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED)
+
+
+def _known(event: Event, k: datetime | None) -> bool:
+    return k is None or event.reported_at <= k

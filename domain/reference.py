@@ -1,0 +1,459 @@
+"""Reference data as known at a knowledge time, and the predicates the rules ask of
+it (DOMAIN.md §2, §6): who a party is and answers to, what a contract says, and who is
+authorised under it when.
+
+:meth:`Reference.build` folds the effective §2 events (:mod:`domain.history`) in world
+order. Reference data has no valid time of its own except authorisations (validity
+and revocation); the party hierarchy is timeless, so ``descends`` and friends take no
+instant.
+
+Choices where DOMAIN.md is silent:
+
+* The first registration of a party, facility, contract or authorisation id in world
+  order counts; a later one with the same id is ignored (the write side rejects it).
+* ``party_reclassified`` changes only the kind; ``Party.kind`` is the kind after every
+  known reclassification and ``Party.kind_at(t)`` the kind at a valid time.
+  Authorisation never looks at the kind (DOMAIN.md §1.2).
+* An authorisation revoked more than once is revoked from the earliest
+  ``effective_at``; a revocation naming an unknown authorisation does nothing.
+* ``seller_side`` follows DOMAIN.md literally: p descends from the seller, or p's own
+  ``acts_for`` is seller-side. A sub-unit of a contractor is not seller-side through its
+  parent's ``acts_for``.
+* ``includes_descendants`` widens a ``maintainer`` authorisation to the subject's
+  descendants as it does for ``end_user``; facilities have no hierarchy.
+* Hierarchy cycles (a parent chain that loops) end the walk at the first repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from domain.history import Event
+from domain.instants import days, hours
+from domain.vocabulary import AuthorizationKind, Confidence, EventType, PartyKind
+
+# -- contract terms (DOMAIN.md §6) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RepairLimits:
+    """``repair_open_max_days`` per work type; any other work type uses ``other``."""
+
+    field_maintenance: int = 30
+    battle_damage_repair: int = 180
+    overhaul: int = 365
+    other: int = 90
+
+    def days_for(self, work_type: str | None) -> int:
+        named = {
+            "field_maintenance": self.field_maintenance,
+            "battle_damage_repair": self.battle_damage_repair,
+            "overhaul": self.overhaul,
+        }
+        return named.get(work_type or "", self.other)
+
+    @classmethod
+    def from_json(cls, value: Any) -> RepairLimits:
+        if not isinstance(value, Mapping):
+            return cls()
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in value.items() if k in known and v is not None})
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """Contract parameters with the defaults of DOMAIN.md §6."""
+
+    unaccounted_max_days: int = 30
+    inventory_period_days: int = 365
+    reentry_inventory_days: int = 90
+    loss_notice_hours: int = 24
+    record_limit_days: int = 7
+    enforcement_grace_days: int = 30
+    repair_open_max_days: RepairLimits = RepairLimits()
+    terminal_min_confidence: Confidence = Confidence.CONFIRMED
+    conflict_min_confidence: Confidence = Confidence.PROBABLE
+
+    @classmethod
+    def from_json(cls, value: Any) -> Terms:
+        """Terms from a contract payload's ``terms``; any field may be omitted."""
+        if not isinstance(value, Mapping):
+            return cls()
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            v = value.get(f.name)
+            if v is None:
+                continue
+            if f.name == "repair_open_max_days":
+                kw[f.name] = RepairLimits.from_json(v)
+            elif f.name.endswith("_confidence"):
+                kw[f.name] = Confidence(v)
+            else:
+                kw[f.name] = int(v)
+        return cls(**kw)
+
+    @property
+    def unaccounted_max(self) -> timedelta:
+        return days(self.unaccounted_max_days)
+
+    @property
+    def inventory_period(self) -> timedelta:
+        return days(self.inventory_period_days)
+
+    @property
+    def reentry_inventory(self) -> timedelta:
+        return days(self.reentry_inventory_days)
+
+    @property
+    def loss_notice(self) -> timedelta:
+        return hours(self.loss_notice_hours)
+
+    @property
+    def record_limit(self) -> timedelta:
+        return days(self.record_limit_days)
+
+    @property
+    def enforcement_grace(self) -> timedelta:
+        return days(self.enforcement_grace_days)
+
+    def repair_open_max(self, work_type: str | None) -> timedelta:
+        return days(self.repair_open_max_days.days_for(work_type))
+
+
+# -- reference records -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    party_id: str
+    name: str
+    kind: PartyKind
+    parent: str | None
+    acts_for: str | None
+    designations: tuple[str, ...]
+    event_id: str
+    # (from, kind, event id): the registered kind, then each reclassification in world
+    # order; ``kind`` is the last of them.
+    kinds: tuple[tuple[datetime, PartyKind, str], ...]
+
+    def kind_at(self, t: datetime) -> PartyKind:
+        """The kind at valid time ``t``: the last reclassification effective by then,
+        else the registered kind."""
+        kind = self.kinds[0][1]
+        for since, k, _ in self.kinds[1:]:
+            if since <= t:
+                kind = k
+        return kind
+
+
+@dataclass(frozen=True, slots=True)
+class Facility:
+    facility_id: str
+    name: str
+    operator_party: str
+    country: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    contract_id: str
+    title_holder: str
+    seller: str
+    item: str
+    quantity: int
+    terms: Terms
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    authorization_id: str
+    contract_id: str
+    kind: AuthorizationKind
+    subject_id: str
+    includes_descendants: bool
+    work_types: tuple[str, ...] | None
+    valid_from: datetime
+    valid_to: datetime | None
+    event_id: str
+    revocations: tuple[tuple[datetime, str], ...] = ()  # (effective_at, event id)
+
+    @property
+    def revoked_at(self) -> datetime | None:
+        return min((at for at, _ in self.revocations), default=None)
+
+    def valid_at(self, t: datetime) -> bool:
+        """``valid_from ≤ t < valid_to`` and not revoked at t (``effective_at ≤ t``)."""
+        if t < self.valid_from or (self.valid_to is not None and t >= self.valid_to):
+            return False
+        revoked = self.revoked_at
+        return revoked is None or t < revoked
+
+    def covers_work(self, work_type: str | None) -> bool:
+        return self.work_types is None or (work_type is not None and work_type in self.work_types)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorisationChange:
+    """An instant at which an authorisation starts or stops, and the event saying so."""
+
+    at: datetime
+    authorization_id: str
+    event_id: str
+
+
+# -- the fold ----------------------------------------------------------------------
+
+
+class Reference:
+    """Parties, facilities, contracts and authorisations as known; read-only."""
+
+    def __init__(
+        self,
+        parties: Mapping[str, Party],
+        facilities: Mapping[str, Facility],
+        contracts: Mapping[str, Contract],
+        authorizations: Mapping[str, Authorization],
+    ) -> None:
+        self.parties: Mapping[str, Party] = MappingProxyType(dict(parties))
+        self.facilities: Mapping[str, Facility] = MappingProxyType(dict(facilities))
+        self.contracts: Mapping[str, Contract] = MappingProxyType(dict(contracts))
+        self.authorizations: Mapping[str, Authorization] = MappingProxyType(dict(authorizations))
+        by_contract: dict[str, list[Authorization]] = {}
+        for a in sorted(self.authorizations.values(), key=lambda a: a.authorization_id):
+            by_contract.setdefault(a.contract_id, []).append(a)
+        self._by_contract = {c: tuple(v) for c, v in by_contract.items()}
+        self._ancestors: dict[str, tuple[str, ...]] = {}
+
+    @classmethod
+    def build(cls, events: Iterable[Event]) -> Reference:
+        """Fold effective events (any types; non-reference ones are skipped) in world
+        order."""
+        ordered = sorted(events, key=lambda e: e.world_key)
+        parties: dict[str, Party] = {}
+        facilities: dict[str, Facility] = {}
+        contracts: dict[str, Contract] = {}
+        auths: dict[str, Authorization] = {}
+        reclassified: list[Event] = []
+        revoked: list[Event] = []
+        for e in ordered:
+            p = e.payload
+            if e.type is EventType.PARTY_REGISTERED:
+                pid = str(p["party_id"])
+                if pid not in parties:
+                    kind = PartyKind(p["kind"])
+                    parties[pid] = Party(
+                        party_id=pid,
+                        name=str(p.get("name", pid)),
+                        kind=kind,
+                        parent=e.text("parent"),
+                        acts_for=e.text("acts_for"),
+                        designations=e.texts("designations"),
+                        event_id=e.event_id,
+                        kinds=((e.occurred_at, kind, e.event_id),),
+                    )
+            elif e.type is EventType.PARTY_RECLASSIFIED:
+                reclassified.append(e)
+            elif e.type is EventType.FACILITY_REGISTERED:
+                fid = str(p["facility_id"])
+                facilities.setdefault(
+                    fid,
+                    Facility(
+                        facility_id=fid,
+                        name=str(p.get("name", fid)),
+                        operator_party=str(p.get("operator_party", "")),
+                        country=str(p.get("country", "")),
+                        event_id=e.event_id,
+                    ),
+                )
+            elif e.type is EventType.CONTRACT_REGISTERED:
+                cid = str(p["contract_id"])
+                contracts.setdefault(
+                    cid,
+                    Contract(
+                        contract_id=cid,
+                        title_holder=str(p["title_holder"]),
+                        seller=str(p["seller"]),
+                        item=str(p.get("item", "")),
+                        quantity=int(p.get("quantity", 0)),
+                        terms=Terms.from_json(p.get("terms")),
+                        event_id=e.event_id,
+                    ),
+                )
+            elif e.type is EventType.AUTHORIZATION_GRANTED:
+                aid = str(p["authorization_id"])
+                valid_from = e.instant("valid_from")
+                if aid in auths or valid_from is None:
+                    continue
+                work_types = p.get("work_types")
+                auths[aid] = Authorization(
+                    authorization_id=aid,
+                    contract_id=str(p["contract_id"]),
+                    kind=AuthorizationKind(p["kind"]),
+                    subject_id=str(p["subject_id"]),
+                    includes_descendants=e.flag("includes_descendants"),
+                    work_types=None if work_types is None else tuple(map(str, work_types)),
+                    valid_from=valid_from,
+                    valid_to=e.instant("valid_to"),
+                    event_id=e.event_id,
+                )
+            elif e.type is EventType.AUTHORIZATION_REVOKED:
+                revoked.append(e)
+
+        for e in reclassified:  # already in world order
+            kind = PartyKind(e.payload["new_kind"])
+            for pid in e.texts("party_ids"):
+                old = parties.get(pid)
+                if old is not None:
+                    kinds = (*old.kinds, (e.occurred_at, kind, e.event_id))
+                    parties[pid] = replace(old, kind=kind, kinds=kinds)
+        for e in revoked:
+            aid = e.text("authorization_id") or ""
+            at = e.instant("effective_at")
+            old_auth = auths.get(aid)
+            if old_auth is not None and at is not None:
+                auths[aid] = replace(
+                    old_auth, revocations=(*old_auth.revocations, (at, e.event_id))
+                )
+        return cls(parties, facilities, contracts, auths)
+
+    # -- look-ups --------------------------------------------------------------------
+
+    def party(self, party_id: str | None) -> Party | None:
+        return None if party_id is None else self.parties.get(party_id)
+
+    def contract(self, contract_id: str | None) -> Contract | None:
+        return None if contract_id is None else self.contracts.get(contract_id)
+
+    def terms(self, contract_id: str | None) -> Terms:
+        """The contract's terms; the defaults when the contract is not known."""
+        c = self.contract(contract_id)
+        return Terms() if c is None else c.terms
+
+    def authorisations_of(self, contract_id: str | None) -> tuple[Authorization, ...]:
+        return self._by_contract.get(contract_id or "", ())
+
+    # -- hierarchy (DOMAIN.md §2) ------------------------------------------------------
+
+    def ancestors(self, party_id: str) -> tuple[str, ...]:
+        """``party_id``, its parent, its parent's parent, … (stops at a cycle)."""
+        cached = self._ancestors.get(party_id)
+        if cached is not None:
+            return cached
+        chain: list[str] = []
+        seen: set[str] = set()
+        p: str | None = party_id
+        while p is not None and p not in seen:
+            seen.add(p)
+            chain.append(p)
+            party = self.parties.get(p)
+            p = None if party is None else party.parent
+        result = tuple(chain)
+        self._ancestors[party_id] = result
+        return result
+
+    def descends(self, p: str | None, q: str | None) -> bool:
+        """p is q, or q is reached by following ``parent`` from p."""
+        return p is not None and q is not None and q in self.ancestors(p)
+
+    def descends_from_any(self, p: str | None, qs: Iterable[str]) -> bool:
+        return p is not None and not set(self.ancestors(p)).isdisjoint(qs)
+
+    def related(self, p: str | None, q: str | None) -> bool:
+        return self.descends(p, q) or self.descends(q, p)
+
+    def partner(self, p: str | None, contract_id: str | None) -> bool:
+        """p descends from the contract's title holder."""
+        c = self.contract(contract_id)
+        return c is not None and self.descends(p, c.title_holder)
+
+    def seller_side(self, p: str | None, contract_id: str | None) -> bool:
+        """p descends from the seller, or p's ``acts_for`` is seller-side."""
+        c = self.contract(contract_id)
+        if c is None:
+            return False
+        seen: set[str] = set()
+        while p is not None and p not in seen:
+            if self.descends(p, c.seller):
+                return True
+            seen.add(p)
+            party = self.parties.get(p)
+            p = None if party is None else party.acts_for
+        return False
+
+    # -- authorisation (DOMAIN.md §2) ------------------------------------------------
+
+    def _subject_matches(self, a: Authorization, subject: str) -> bool:
+        return a.subject_id == subject or (
+            a.includes_descendants and self.descends(subject, a.subject_id)
+        )
+
+    def end_user_authorisations(
+        self, p: str | None, contract_id: str | None, t: datetime
+    ) -> tuple[Authorization, ...]:
+        """The ``end_user`` authorisations of the contract that authorise p at t."""
+        if p is None:
+            return ()
+        return tuple(
+            a
+            for a in self.authorisations_of(contract_id)
+            if a.kind is AuthorizationKind.END_USER
+            and self._subject_matches(a, p)
+            and a.valid_at(t)
+        )
+
+    def authorised(self, p: str | None, contract_id: str | None, t: datetime) -> bool:
+        return bool(self.end_user_authorisations(p, contract_id, t))
+
+    def authorisation_changes(
+        self, p: str | None, contract_id: str | None
+    ) -> tuple[AuthorisationChange, ...]:
+        """Every instant at which ``authorised(p, contract, ·)`` may change: the
+        ``valid_from``, ``valid_to`` and revocation ``effective_at`` of each ``end_user``
+        authorisation that names p or an ancestor with ``includes_descendants``."""
+        if p is None:
+            return ()
+        out: list[AuthorisationChange] = []
+        for a in self.authorisations_of(contract_id):
+            if a.kind is not AuthorizationKind.END_USER or not self._subject_matches(a, p):
+                continue
+            out.append(AuthorisationChange(a.valid_from, a.authorization_id, a.event_id))
+            if a.valid_to is not None:
+                out.append(AuthorisationChange(a.valid_to, a.authorization_id, a.event_id))
+            out.extend(AuthorisationChange(at, a.authorization_id, ev) for at, ev in a.revocations)
+        return tuple(sorted(out, key=lambda c: (c.at, c.authorization_id, c.event_id)))
+
+    def repair_facility_authorisation(
+        self, facility_id: str | None, contract_id: str | None, t: datetime, work_type: str | None
+    ) -> Authorization | None:
+        """A ``repair_facility`` authorisation of the facility valid at t for the work."""
+        for a in self.authorisations_of(contract_id):
+            if (
+                a.kind is AuthorizationKind.REPAIR_FACILITY
+                and a.subject_id == facility_id
+                and a.valid_at(t)
+                and a.covers_work(work_type)
+            ):
+                return a
+        return None
+
+    def maintainer_authorisation(
+        self, party_id: str | None, contract_id: str | None, t: datetime, work_type: str | None
+    ) -> Authorization | None:
+        """A ``maintainer`` authorisation of the party valid at t for the work."""
+        if party_id is None:
+            return None
+        for a in self.authorisations_of(contract_id):
+            if (
+                a.kind is AuthorizationKind.MAINTAINER
+                and self._subject_matches(a, party_id)
+                and a.valid_at(t)
+                and a.covers_work(work_type)
+            ):
+                return a
+        return None

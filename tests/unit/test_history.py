@@ -1,0 +1,241 @@
+"""Effective events known at k: parsing, retraction, correction, world order."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+
+from domain.history import Event, Log
+from domain.vocabulary import Confidence, EventType
+from tests.unit.builders import (
+    T,
+    capture,
+    correct,
+    event,
+    inventory,
+    observe,
+    register,
+    retract,
+    transfer,
+)
+
+
+def test_event_is_parsed_once_into_typed_read_only_fields() -> None:
+    pos, record = capture(
+        ["A1", "A2"],
+        "isis",
+        from_party="9th-div",
+        at="2014-06-10T08:00",
+        reported="2014-06-12",
+        confidence="probable",
+        location={"name": "Mosul", "lat": 36.3},
+        discovered_at="2014-06-11",
+    )
+    e = Event.parse(pos, record)
+
+    assert e.type is EventType.ASSET_CAPTURED
+    assert e.asset_ids == ("A1", "A2")
+    assert e.occurred_at == T("2014-06-10T08:00")
+    assert e.reported_at == T("2014-06-12")
+    assert e.discovered_at == T("2014-06-11")
+    assert e.confidence is Confidence.PROBABLE
+    assert e.location is not None and e.location.name == "Mosul"
+    assert e.text("captor_party") == "isis"
+    assert isinstance(e.payload, MappingProxyType)
+    with pytest.raises(TypeError):
+        e.payload["captor_party"] = "pmf"  # type: ignore[index]
+
+
+def test_parsing_does_not_keep_a_reference_to_the_callers_record() -> None:
+    pos, record = capture("A1", "isis")
+    e = Event.parse(pos, record)
+    record["payload"]["captor_party"] = "pmf"
+    assert e.text("captor_party") == "isis"
+
+
+def test_knowledge_time_falls_back_to_recorded_at() -> None:
+    pos, record = capture("A1", "isis", reported="2014-07-01")
+    del record["reported_at"]
+    assert Event.parse(pos, record).reported_at == T("2014-07-01")
+
+
+def test_only_events_reported_by_k_are_known() -> None:
+    early = capture("A1", "isis", at="2014-06-10", reported="2014-06-10")
+    late = observe("A1", "isis", at="2014-06-09", reported="2014-08-01")
+    log = Log([early, late])
+
+    assert [e.event_id for e in log.at(T("2014-07-01")).events] == [early[1]["event_id"]]
+    assert [e.event_id for e in log.at(T("2014-08-01")).events] == [
+        late[1]["event_id"],
+        early[1]["event_id"],
+    ]
+    assert len(log.at(None).events) == 2
+
+
+def test_world_order_is_occurred_then_reported_then_position() -> None:
+    a = observe("A1", at="2014-06-10", reported="2014-06-12", pos=10, event_id="a")
+    b = observe("A1", at="2014-06-10", reported="2014-06-11", pos=11, event_id="b")
+    c = observe("A1", at="2014-06-10", reported="2014-06-11", pos=9, event_id="c")
+    d = observe("A1", at="2014-06-09", reported="2014-06-13", pos=12, event_id="d")
+    log = Log([a, b, c, d])
+    assert [e.event_id for e in log.at(None).events] == ["d", "c", "b", "a"]
+
+
+def test_an_event_with_several_assets_is_indexed_under_each() -> None:
+    e = capture(["A1", "A2", "A3"], "isis")
+    view = Log([e]).at(None)
+    assert [len(view.of_asset(a)) for a in ("A1", "A2", "A3", "A4")] == [1, 1, 1, 0]
+
+
+def test_inventory_concerns_assets_listed_only_in_its_results() -> None:
+    inv = inventory({"A1": "present", "A2": "absent"}, assets=["A1"])
+    view = Log([inv]).at(None)
+    assert view.of_asset("A2") and view.of_asset("A1")
+
+
+def test_retraction_removes_the_target_from_knowledge_after_it_is_reported() -> None:
+    cap = capture("A1", "isis", reported="2014-06-10")
+    ret = retract(cap, at="2014-07-01", reported="2014-07-01")
+    log = Log([cap, ret])
+
+    before = log.at(T("2014-06-30"))
+    after = log.at(T("2014-07-01"))
+    assert before.get(cap[1]["event_id"]) is not None
+    assert after.get(cap[1]["event_id"]) is None
+    assert after.retracted_by[cap[1]["event_id"]].event_id == ret[1]["event_id"]
+    assert cap[1]["event_id"] in {e.event_id for e in after.known}
+
+
+def test_correction_of_from_party_applies_from_its_knowledge_time() -> None:
+    tr = transfer("A1", "army", "9th-div", reported="2014-06-10")
+    fix = correct(tr, {"payload.from_party": "kurds"}, reported="2014-07-01")
+    log = Log([tr, fix])
+
+    assert log.at(T("2014-06-30")).by_id[tr[1]["event_id"]].text("from_party") == "army"
+    corrected = log.at(T("2014-07-01")).by_id[tr[1]["event_id"]]
+    assert corrected.text("from_party") == "kurds"
+    assert corrected.original is not None
+    assert corrected.original.text("from_party") == "army"
+    assert [c.event_id for c in corrected.corrections] == [fix[1]["event_id"]]
+
+
+def test_correction_of_occurred_at_moves_the_event_in_world_order() -> None:
+    first = observe("A1", at="2014-06-10", event_id="first")
+    second = observe("A1", at="2014-06-20", event_id="second")
+    fix = correct(first, {"occurred_at": "2014-06-30T00:00:00Z"}, reported="2014-07-01")
+    view = Log([first, second, fix]).at(None)
+    assert [e.event_id for e in view.of_asset("A1")] == ["second", "first"]
+    assert view.by_id["first"].occurred_at == T("2014-06-30")
+
+
+def test_corrections_apply_in_knowledge_order_not_position_order() -> None:
+    tr = transfer("A1", "army", "9th-div", reported="2014-06-10")
+    later = correct(tr, {"payload.from_party": "pmf"}, reported="2014-08-01", pos=500)
+    earlier = correct(tr, {"payload.from_party": "kurds"}, reported="2014-07-01", pos=501)
+    view = Log([tr, later, earlier]).at(None)
+    assert view.by_id[tr[1]["event_id"]].text("from_party") == "pmf"
+
+
+def test_nested_and_new_paths_are_set_and_null_removes_a_field() -> None:
+    tr = transfer("A1", "army", "9th-div", consent="CONSENT-1")
+    fix = correct(
+        tr,
+        {
+            "location.name": "Baiji",
+            "payload.transfer_consent_ref": None,
+            "confidence": "possible",
+        },
+    )
+    e = Log([tr, fix]).at(None).by_id[tr[1]["event_id"]]
+    assert e.location is not None and e.location.name == "Baiji"
+    assert "transfer_consent_ref" not in e.payload
+    assert e.confidence is Confidence.POSSIBLE
+
+
+def test_list_items_can_be_corrected_by_index() -> None:
+    inv = inventory({"A1": "absent"})
+    fix = correct(inv, {"payload.results.0.result": "present"})
+    e = Log([inv, fix]).at(None).by_id[inv[1]["event_id"]]
+    assert e.inventory_results()["A1"][0] == "present"
+
+
+def test_type_asset_ids_event_id_and_knowledge_time_are_never_corrected() -> None:
+    cap = capture("A1", "isis", reported="2014-06-10")
+    fix = correct(
+        cap,
+        {
+            "type": "asset_recovered",
+            "asset_ids": ["A2"],
+            "event_id": "other",
+            "reported_at": "2014-01-01T00:00:00Z",
+            "payload.captor_party": "pmf",
+        },
+    )
+    e = Log([cap, fix]).at(None).by_id[cap[1]["event_id"]]
+    assert e.type is EventType.ASSET_CAPTURED
+    assert e.asset_ids == ("A1",)
+    assert e.event_id == cap[1]["event_id"]
+    assert e.reported_at == T("2014-06-10")
+    assert e.text("captor_party") == "pmf"
+
+
+def test_a_correction_that_would_not_parse_is_skipped() -> None:
+    cap = capture("A1", "isis")
+    fix = correct(cap, {"occurred_at": "last tuesday", "payload.captor_party": "pmf"})
+    e = Log([cap, fix]).at(None).by_id[cap[1]["event_id"]]
+    assert e.text("captor_party") == "isis"
+    assert not e.corrected
+
+
+def test_a_retracted_correction_stops_applying() -> None:
+    tr = transfer("A1", "army", "9th-div", reported="2014-06-10")
+    fix = correct(tr, {"payload.from_party": "kurds"}, reported="2014-07-01")
+    ret = retract(fix, reported="2014-08-01")
+    log = Log([tr, fix, ret])
+    assert log.at(T("2014-07-15")).by_id[tr[1]["event_id"]].text("from_party") == "kurds"
+    restored = log.at(T("2014-08-01")).by_id[tr[1]["event_id"]]
+    assert restored.text("from_party") == "army"
+    assert not restored.corrected
+
+
+def test_a_correction_of_a_retracted_event_is_moot() -> None:
+    cap = capture("A1", "isis", reported="2014-06-10")
+    ret = retract(cap, reported="2014-07-01")
+    fix = correct(cap, {"payload.captor_party": "pmf"}, reported="2014-08-01")
+    view = Log([cap, ret, fix]).at(None)
+    assert view.get(cap[1]["event_id"]) is None
+    assert view.of_asset("A1") == ()
+
+
+def test_a_retraction_of_a_retraction_has_no_effect() -> None:
+    cap = capture("A1", "isis")
+    ret = retract(cap)
+    ret2 = retract(ret)
+    view = Log([cap, ret, ret2]).at(None)
+    assert view.get(cap[1]["event_id"]) is None
+    assert view.get(ret[1]["event_id"]) is not None
+
+
+def test_corrections_of_corrections_are_moot() -> None:
+    tr = transfer("A1", "army", "9th-div")
+    fix = correct(tr, {"payload.from_party": "kurds"})
+    fix2 = correct(fix, {"payload.corrected_fields": {"payload.from_party": "pmf"}})
+    view = Log([tr, fix, fix2]).at(None)
+    assert view.by_id[tr[1]["event_id"]].text("from_party") == "kurds"
+
+
+def test_views_at_the_same_knowledge_cut_are_shared_but_keep_their_k() -> None:
+    log = Log([register("A1", reported="2011-01-01"), capture("A1", "isis", reported="2014-06-10")])
+    a, b = log.at(T("2012-01-01")), log.at(T("2013-01-01"))
+    assert a.events is b.events
+    assert (a.known_at, b.known_at) == (T("2012-01-01"), T("2013-01-01"))
+    assert log.knowledge_instants() == (T("2011-01-01"), T("2014-06-10"))
+
+
+def test_a_record_without_optional_fields_parses() -> None:
+    pos, record = event("observation", {"condition": "x", "activity": "y"}, asset_ids=["A1"])
+    for key in ("recorded_at", "recorded_by", "prev_hash"):
+        del record[key]
+    e = Event.parse(pos, record)
+    assert e.location is None and e.recorded_at is None and e.narrative is None
