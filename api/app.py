@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import events, health
+from api.routes import assets, events, health, reference
 from ledger.bootstrap import Ledger, build_ledger
 from ledger.settings import Settings
 
@@ -87,6 +87,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = ledger or build_ledger(settings)
+        if owned and settings.projections_in_process:
+            app.state.ledger.start_projections()
         try:
             yield
         finally:
@@ -104,6 +106,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     errors.install(app)
     app.include_router(health.router)
     app.include_router(events.router)
+    app.include_router(assets.router)
+    app.include_router(reference.router)
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]
         single=settings.max_body_bytes,

@@ -14,7 +14,11 @@ from domain.instants import parse
 from domain.vocabulary import ASSET_TYPES, REFERENCE_TYPES, EventType
 
 CLOCK_SKEW = timedelta(minutes=5)
-UNCORRECTABLE = frozenset({"type", "asset_ids", "event_id"})
+# A correction changes what happened in the world, never the ledger's own record of
+# when it learnt it (knowledge and server fields): those are fixed by the chain.
+UNCORRECTABLE = frozenset(
+    {"type", "asset_ids", "event_id", "reported_at", "recorded_at", "recorded_by", "prev_hash"}
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,10 @@ def check_event(record: Mapping[str, Any], knowledge_time: datetime) -> list[Fie
         problems.append(
             FieldProblem("discovered_at", "is more than 5 minutes after the knowledge time")
         )
-    if record.get("occurred_earliest") is not None and parse(record["occurred_earliest"]) > occurred:
+    if (
+        record.get("occurred_earliest") is not None
+        and parse(record["occurred_earliest"]) > occurred
+    ):
         problems.append(FieldProblem("occurred_earliest", "must not be after occurred_at"))
     if record.get("occurred_latest") is not None and parse(record["occurred_latest"]) < occurred:
         problems.append(FieldProblem("occurred_latest", "must not be before occurred_at"))
@@ -68,7 +75,7 @@ def check_event(record: Mapping[str, Any], knowledge_time: datetime) -> list[Fie
                 problems.append(
                     FieldProblem(
                         f"payload.corrected_fields.{path}",
-                        "type, asset_ids and event_id cannot be corrected: retract and record anew",
+                        "identity and knowledge fields cannot be corrected: retract and record anew",
                     )
                 )
     if etype is EventType.INVENTORY_COMPLETED:

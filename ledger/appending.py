@@ -19,7 +19,7 @@ is enforced again inside the transaction by unique keys and the version check.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +106,7 @@ class Appender:
         self.store = store
         self.lookups = lookups
         self._committer = GroupCommitter(self._process_group, max_group_events)
+        self.on_commit: Callable[[], None] | None = None
 
     def close(self) -> None:
         self._committer.close()
@@ -217,6 +218,10 @@ class Appender:
                 continue
             try:
                 plan = self._plan(req, ctx, check_stored=False, targets=targets)
+            except DuplicateError:
+                # Perhaps a retry of events already stored: decide with a lookup.
+                deferred.append(pending)
+                continue
             except LedgerError as e:
                 pending.future.set_exception(e)
                 continue
@@ -302,6 +307,8 @@ class Appender:
             if entries
             else []
         )
+        if entries and self.on_commit is not None:
+            self.on_commit()
         out: list[list[tuple[int, bytes]]] = []
         at = 0
         for plan in plans:

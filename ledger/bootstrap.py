@@ -14,7 +14,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from ledger.appending import Appender
+from ledger.errors import LedgerError
 from ledger.keys import KeyStore
+from ledger.projections.custody import CustodyProjection
+from ledger.projections.runner import Runner
+from ledger.reads import Reads
 from ledger.settings import Settings
 from ledger.store.eventstore import EventStore, eventsourcing_env
 from ledger.store.lookups import Lookups
@@ -51,19 +55,53 @@ class Ledger:
     lookups: Lookups
     keys: KeyStore
     appender: Appender
+    reads: Reads
+    runner: Runner
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def start_projections(self) -> None:
+        """Follow the log in this process (the embedded, single-process deployment)."""
+        self.appender.on_commit = self.runner.wake.set
+        self.runner.start(self.settings.projection_poll_seconds)
+
     def close(self) -> None:
+        self.runner.stop()
         self.appender.close()
         self.store.close()
         self.engine.dispose()
 
 
-def build_ledger(settings: Settings | None = None) -> Ledger:
+class SchemaNotReadyError(LedgerError):
+    title = "Database not migrated"
+
+
+def check_schema(engine: Engine) -> None:
+    """Fail fast, with the fix, on a database that is not at the code's revision."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from ledger.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise SchemaNotReadyError(
+            f"the database is at revision {current or 'none'}, the code needs {head}: "
+            "run `ledger migrate` (or `make migrate`)"
+        )
+
+
+def build_ledger(settings: Settings | None = None, *, check: bool = True) -> Ledger:
     settings = settings or Settings()
     engine = make_engine(settings)
+    if check:
+        check_schema(engine)
     store = EventStore(env=eventsourcing_env(settings))
     lookups = Lookups(engine)
     keys = KeyStore(engine, settings.key_cache_seconds)
     appender = Appender(store, lookups, settings.group_commit_max_events)
-    return Ledger(settings, engine, store, lookups, keys, appender)
+    projections = [CustodyProjection()]
+    runner = Runner(engine, store, projections, settings.projection_batch_size)
+    reads = Reads(engine, [p.name for p in projections])
+    return Ledger(settings, engine, store, lookups, keys, appender, reads, runner)

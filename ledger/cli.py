@@ -77,6 +77,72 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    import signal
+
+    from ledger.bootstrap import build_ledger
+    from ledger.projections.runner import PostgresListener
+
+    settings = _settings(args)
+    ledger = build_ledger(settings)
+    listen = None
+    if not settings.is_sqlite:
+        from sqlalchemy.engine import make_url
+
+        u = make_url(settings.database_url)
+        conninfo = (
+            f"host={u.host or '127.0.0.1'} port={u.port or 5432} dbname={u.database} "
+            f"user={u.username or 'postgres'}" + (f" password={u.password}" if u.password else "")
+        )
+        listen = PostgresListener(conninfo, "ledger_events")
+
+    def stop(*_: object) -> None:
+        ledger.runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"following the log on {settings.database_url.split('@')[-1]}", flush=True)
+    try:
+        ledger.runner.follow(settings.projection_poll_seconds, listen)
+    finally:
+        ledger.close()
+    return 0
+
+
+def cmd_projections(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ledger.bootstrap import build_ledger
+    from ledger.projections.runner import positions
+
+    ledger = build_ledger(_settings(args))
+    try:
+        head, _ = ledger.lookups.head()
+        names = [p.name for p in ledger.runner.projections]
+        if args.projections_command == "status":
+            for name, position in positions(ledger.engine, names).items():
+                print(f"{name}\tposition {position}\thead {head}\tlag {head - position}")
+            return 0
+        with tqdm(total=head * len(names), unit="ev", desc="rebuild", disable=args.quiet) as bar:
+            applied = ledger.runner.rebuild(lambda n: bar.update(n) and None)
+        print(f"rebuilt {', '.join(names)}: {applied} event applications up to position {head}")
+        return 0
+    finally:
+        ledger.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ledger.bootstrap import build_ledger
+    from ledger.demo import load_demo
+
+    ledger = build_ledger(_settings(args))
+    try:
+        print(load_demo(ledger))
+    finally:
+        ledger.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ledger", description="Custody ledger")
     p.add_argument("--database", help="database URL (default: LEDGER_DATABASE_URL)")
@@ -102,6 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     kr = ks.add_parser("revoke", help="revoke a key by name")
     kr.add_argument("name")
     k.set_defaults(func=cmd_keys)
+
+    pr = sub.add_parser("project", help="projection worker: follow the log (PostgreSQL)")
+    pr.set_defaults(func=cmd_project)
+
+    ps = sub.add_parser("projections", help="projection status and rebuild")
+    pss = ps.add_subparsers(dest="projections_command", required=True)
+    pss.add_parser("status", help="each projection's position and lag")
+    rb = pss.add_parser("rebuild", help="rebuild every projection from zero")
+    rb.add_argument("--quiet", action="store_true", help="no progress bar")
+    ps.set_defaults(func=cmd_projections)
+
+    d = sub.add_parser("demo", help="load a small worked example")
+    d.set_defaults(func=cmd_demo)
     return p
 
 

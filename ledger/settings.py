@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     log_level: str = "info"
     access_log: bool = True
     workers: int = Field(default=1, ge=1, le=64)
+    run_projections: Literal["auto", "yes", "no"] = Field(
+        default="auto",
+        description="Run projections inside `ledger serve`: auto = yes on SQLite, no on PostgreSQL",
+    )
+    projection_batch_size: int = Field(default=2000, ge=1, le=100_000)
 
     @field_validator("database_url")
     @classmethod
@@ -41,6 +47,10 @@ class Settings(BaseSettings):
         if url.get_backend_name() == "sqlite" and not url.database:
             raise ValueError("an in-memory SQLite database cannot be shared: give a file path")
         return v
+
+    @property
+    def projections_in_process(self) -> bool:
+        return self.run_projections == "yes" or (self.run_projections == "auto" and self.is_sqlite)
 
     @property
     def is_sqlite(self) -> bool:

@@ -27,7 +27,15 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-TABLES = ("ledger_events", "ledger_registry", "api_keys")
+TABLES = (
+    "ledger_events",
+    "ledger_registry",
+    "api_keys",
+    "projection_tracking",
+    "proj_event_index",
+    "proj_event_amendments",
+    "proj_assets",
+)
 
 
 def _pg_conninfo(url: str) -> str:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+import orjson
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import Auditor, LedgerDep, PrincipalDep, Reader
 from api.schemas import (
@@ -120,9 +124,50 @@ def read_log(
     return LogPage(events=events, next_after=next_after, head=head)
 
 
-@router.get("/{event_id}", responses=PROBLEM_RESPONSES, summary="One event")
+@router.get(
+    "/stream",
+    summary="The log, live, as server-sent events",
+    responses={200: {"content": {"text/event-stream": {}}}, **PROBLEM_RESPONSES},
+)
+async def stream(
+    request: Request,
+    ledger: LedgerDep,
+    _: Auditor,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Each event is an SSE message whose ``id`` is its position; reconnecting with
+    ``Last-Event-ID`` resumes after it. Heartbeats every 15 s keep proxies open. Memory
+    per client is one page of at most 200 events."""
+    start = after or 0
+    if last_event_id is not None and last_event_id.isdigit():
+        start = max(start, int(last_event_id))
+
+    async def messages() -> AsyncIterator[dict[str, Any]]:
+        position = start
+        while not await request.is_disconnected():
+            page = await run_in_threadpool(ledger.lookups.read_log, position, 200)
+            for s in page:
+                position = s.position
+                yield {
+                    "id": str(s.position),
+                    "event": "ledger_event",
+                    "data": orjson.dumps(stored_out(s)).decode(),
+                }
+            if len(page) < 200:
+                await asyncio.sleep(0.25)
+
+    return EventSourceResponse(messages(), ping=15)
+
+
+@router.get("/{event_id}", responses=PROBLEM_RESPONSES, summary="One event with its amendments")
 def get_event(ledger: LedgerDep, _: Reader, event_id: str) -> dict[str, Any]:
+    """The stored event, and the retractions and corrections that point at it."""
     found = ledger.lookups.events_by_id([event_id]).get(event_id)
     if found is None:
         raise NotFoundError(f"no event {event_id!r}", [Problem("event_id", "unknown")])
-    return stored_out(found)
+    out = stored_out(found)
+    amendments = ledger.reads.amendments(event_id)
+    out["retracted_by"] = [a for a in amendments if a["type"] == "event_retracted"]
+    out["corrected_by"] = [a for a in amendments if a["type"] == "event_corrected"]
+    return out

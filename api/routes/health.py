@@ -25,8 +25,10 @@ def readyz(ledger: LedgerDep) -> JSONResponse:
         with ledger.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         head, _ = ledger.lookups.head()
+        position = ledger.reads.position()
         body["database"] = "ok"
         body["head"] = head
+        body["projections"] = {"position": position, "lag": head - position}
     except Exception as e:  # readiness reports, it does not raise
         body.update(status="unavailable", database=type(e).__name__)
         return JSONResponse(body, status_code=503)

@@ -59,7 +59,9 @@ Framing bytes carry no meaning: whitespace around JSON values, ``\\r\\n`` line e
 a missing final newline and blank lines are accepted and ignored, and everything that
 does carry meaning is either hashed, signed, proven or cross-checked, so no other
 change to a bundle goes unnoticed. Uppercase hex and non-canonical base64, which
-would decode to the same bytes, are refused for the same reason.
+would decode to the same bytes, are refused for the same reason. A last line that is
+not JSON and has no newline is a bundle cut off mid-line (incomplete); anywhere else a
+line that is not JSON is damage (tampered).
 
 What the verifier checks
 ========================
@@ -208,9 +210,15 @@ class Failure:
 class VerifyReport:
     """The outcome of :func:`verify_bundle`.
 
-    ``first_position`` is the lowest event position named by any failure, with its
-    ``reason``; failures that concern no single event (a bad signature, a failing
-    proof) have no position, and then ``reason`` is the first one found.
+    ``first_position`` and ``reason`` headline the findings of the worst kind (those
+    that set the verdict): the lowest event position any of them names, or, if none
+    names an event (a bad signature, a failing proof, another key), no position and the
+    first such finding's reason. An edited event is named itself; a broken link names
+    the event whose ``prev_hash`` no longer matches (the reason names the one before it
+    too, since either may be the altered one), except that an event linking to the one
+    two back names the inserted event between them; a re-hashed rewrite that keeps the
+    chain intact is named by the first checkpoint size whose root differs.
+    ``failures`` keeps the first 100 findings of any kind; ``failures_total`` counts all.
     ``signed_through`` is the largest tree size in the bundle's range whose computed root
     is authenticated by a signature (or the trusted checkpoint).
     """
@@ -863,7 +871,7 @@ class _Verifier:
                     f.tampered(
                         f"event position {position!r} is repeated, out of order or not a "
                         f"number (expected {expected})",
-                        expected,
+                        position if type(position) is int and position > self.after else expected,
                         line,
                     )
                     self.merkle_ok = False
@@ -1015,7 +1023,7 @@ class _Verifier:
         computed = self.computed
         # Once the events are known to be broken, roots and proofs that could not be
         # computed are consequences, not separate findings.
-        quiet = not (self.merkle_ok and self.ended)
+        quiet = not (self.merkle_ok and self.ended and self.last_position == self.until)
         for size, (root, line) in sorted(self.signed.items()):
             if size in computed and computed[size] != root:
                 f.tampered(
@@ -1161,12 +1169,15 @@ class _Verifier:
         report.failures = f.items
         report.failures_total = f.total
         report.last_position = self.last_position
-        positioned = [x for x in f.items if x.position is not None]
+        # The headline is the worst kind of finding: a missing signature on a tampered
+        # bundle is a consequence, not the news.
+        worst = [x for x in f.items if x.verdict == f.worst]
+        positioned = [x for x in worst if x.position is not None]
         if positioned:
             first = min(positioned, key=lambda x: x.position or 0)
             report.first_position, report.reason = first.position, first.reason
-        elif f.items:
-            report.reason = f.items[0].reason
+        elif worst:
+            report.reason = worst[0].reason
         return report
 
 

@@ -100,6 +100,10 @@ def _is_digest(value: object) -> bool:
     return isinstance(value, bytes) and len(value) == HASH_SIZE
 
 
+def _is_path(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray, str))
+
+
 def _is_size(value: object) -> bool:
     # bool is an int subclass; True must not pass for a tree size of 1.
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -386,7 +390,7 @@ def verify_inclusion(
     """
     if not (_is_digest(leaf_hash) and _is_digest(root)):
         return False
-    if not (_is_size(index) and _is_size(size)) or index >= size:
+    if not (_is_size(index) and _is_size(size)) or index >= size or not _is_path(proof):
         return False
     if len(proof) != _inclusion_proof_length(index, size):
         return False
@@ -424,7 +428,7 @@ def verify_consistency(
     tree's root); ``size1 = 0 < size2`` is refused, because such a "proof" is empty and
     would vouch for any ``root2``; ``size1 > size2`` is refused.
     """
-    if not (_is_size(size1) and _is_size(size2)):
+    if not (_is_size(size1) and _is_size(size2) and _is_path(proof)):
         return False
     if not (isinstance(root1, bytes) and isinstance(root2, bytes)):
         return False

@@ -53,3 +53,50 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+# --- projections (rebuilt from the log alone; see ledger.projections) -----------------
+
+# Each projection's position, written in the same transaction as its rows.
+projection_tracking = sa.Table(
+    "projection_tracking",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Which events concern which subject (``asset:ID``, ``contract:ID``, ``ref`` for
+# reference data, ``finding`` for dispositions). Retractions and corrections are
+# filed under their target's subjects, so folding one subject needs only its rows.
+event_index = sa.Table(
+    "proj_event_index",
+    metadata,
+    sa.Column("subject", sa.String(160), primary_key=True),
+    sa.Column("position", sa.BigInteger(), primary_key=True),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Index("proj_event_index_event_id", "event_id"),
+)
+
+# Retractions and corrections of each event, for GET /v1/events/{id}.
+event_amendments = sa.Table(
+    "proj_event_amendments",
+    metadata,
+    sa.Column("target_event_id", sa.String(128), primary_key=True),
+    sa.Column("position", sa.BigInteger(), primary_key=True),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+)
+
+# Each asset's state at (now, all knowledge), for list queries and current reads.
+assets = sa.Table(
+    "proj_assets",
+    metadata,
+    sa.Column("asset_id", sa.String(128), primary_key=True),
+    sa.Column("contract_id", sa.String(128), nullable=True, index=True),
+    sa.Column("custodian", sa.String(128), nullable=True, index=True),
+    sa.Column("status", sa.String(16), nullable=True),
+    sa.Column("accounted_for", sa.Boolean(), nullable=False),
+    sa.Column("last_world_key", sa.String(80), nullable=False),
+    sa.Column("state", sa.Text(), nullable=False),
+    sa.Column("position", sa.BigInteger(), nullable=False),
+)

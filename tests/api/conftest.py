@@ -33,7 +33,9 @@ class Api:
         return self.client.post("/v1/events", json=body, headers=headers, **kw)
 
     def batch(self, events: list[dict[str, Any]], role: str = "admin", **kw: Any) -> Any:
-        return self.client.post("/v1/events:batch", json={"events": events}, headers=self.headers(role), **kw)
+        return self.client.post(
+            "/v1/events:batch", json={"events": events}, headers=self.headers(role), **kw
+        )
 
     def get(self, path: str, role: str = "admin", **kw: Any) -> Any:
         return self.client.get(path, headers=self.headers(role), **kw)

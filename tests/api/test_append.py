@@ -39,7 +39,9 @@ def test_same_event_id_and_body_returns_the_first_result_and_stores_nothing(seed
 
 
 def test_retry_of_a_historical_import_is_idempotent(seeded: Api) -> None:
-    body = wire.transfer(["t1"], "iq-army", "iq-9th", event_id="imp-1", reported_at="2015-01-01T00:00:00+01:00")
+    body = wire.transfer(
+        ["t1"], "iq-army", "iq-9th", event_id="imp-1", reported_at="2015-01-01T00:00:00+01:00"
+    )
     first = seeded.post(body, role="importer")
     assert first.status_code == 201
     again = seeded.post(body, role="importer")
@@ -83,7 +85,7 @@ def test_expected_version_counts_the_events_naming_the_asset(seeded: Api) -> Non
 
 def test_a_batch_is_stored_in_order_with_consecutive_positions(api: Api) -> None:
     before = api.log_size()
-    events = wire.reference_world() + [wire.asset("t1"), wire.capture(["t1"], "isil")]
+    events = [*wire.reference_world(), wire.asset("t1"), wire.capture(["t1"], "isil")]
     r = api.batch(events)
     assert r.status_code == 201, r.text
     positions = [x["position"] for x in r.json()["results"]]
@@ -91,7 +93,12 @@ def test_a_batch_is_stored_in_order_with_consecutive_positions(api: Api) -> None
 
 
 def test_one_bad_event_in_a_batch_of_1000_stores_none(seeded: Api) -> None:
-    events = [wire.transfer(["t1"], "iq-army" if i % 2 == 0 else "iq-9th", "iq-9th" if i % 2 == 0 else "iq-army") for i in range(1000)]
+    events = [
+        wire.transfer(
+            ["t1"], "iq-army" if i % 2 == 0 else "iq-9th", "iq-9th" if i % 2 == 0 else "iq-army"
+        )
+        for i in range(1000)
+    ]
     events[737] = wire.transfer(["t1"], "iq-army", "ghost")
     before = seeded.log_size()
     r = seeded.batch(events)
@@ -120,7 +127,10 @@ def test_schema_errors_in_a_batch_name_the_event(seeded: Api) -> None:
 
 
 def test_a_replayed_batch_returns_the_first_results(seeded: Api) -> None:
-    events = [wire.transfer(["t1"], "iq-army", "iq-9th"), wire.transfer(["t1"], "iq-9th", "iq-army")]
+    events = [
+        wire.transfer(["t1"], "iq-army", "iq-9th"),
+        wire.transfer(["t1"], "iq-9th", "iq-army"),
+    ]
     first = seeded.batch(events)
     size = seeded.log_size()
     again = seeded.batch(events)
@@ -130,8 +140,16 @@ def test_a_replayed_batch_returns_the_first_results(seeded: Api) -> None:
 
 
 def test_events_registered_earlier_in_a_batch_can_be_referenced(api: Api) -> None:
-    r = api.batch([wire.party("us-gov"), wire.party("iq-gov", reporter="us-gov"), wire.contract(title_holder="iq-gov"),
-                   wire.asset("t1", custodian="iq-gov"), wire.capture(["t1"], "iq-gov", event_id="c1"), wire.retraction("c1")])
+    r = api.batch(
+        [
+            wire.party("us-gov"),
+            wire.party("iq-gov", reporter="us-gov"),
+            wire.contract(title_holder="iq-gov"),
+            wire.asset("t1", custodian="iq-gov"),
+            wire.capture(["t1"], "iq-gov", event_id="c1"),
+            wire.retraction("c1"),
+        ]
+    )
     assert r.status_code == 201, r.text
 
 
@@ -151,10 +169,22 @@ READS = ["/v1/events/ev-x", "/v1/events?after=0"]
     ],
 )
 def test_role_matrix(
-    seeded: Api, role: str, asset_event: int, reference_event: int, historical: int, read_event: int, read_log: int
+    seeded: Api,
+    role: str,
+    asset_event: int,
+    reference_event: int,
+    historical: int,
+    read_event: int,
+    read_log: int,
 ) -> None:
-    assert seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th"), role=role).status_code == asset_event
-    assert seeded.post(wire.party(f"p-{role}", reporter="us-gov"), role=role).status_code == reference_event
+    assert (
+        seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th"), role=role).status_code
+        == asset_event
+    )
+    assert (
+        seeded.post(wire.party(f"p-{role}", reporter="us-gov"), role=role).status_code
+        == reference_event
+    )
     imported = wire.transfer(["t2"], "iq-army", "iq-9th", reported_at="2015-01-01T00:00:00Z")
     assert seeded.post(imported, role=role).status_code == historical
     assert seeded.get("/v1/events/ev-x", role=role).status_code == read_event
@@ -185,3 +215,11 @@ def test_openapi_documents_each_event_type_and_the_errors(api: Api) -> None:
     schemas = spec["components"]["schemas"]
     assert "AssetCapturedEvent" in schemas
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_a_retried_batch_of_registrations_is_a_replay_not_a_conflict(api: Api) -> None:
+    world = wire.reference_world()
+    first = api.batch(world)
+    again = api.batch(world)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()

@@ -12,7 +12,9 @@ from tests import wire
 from tests.api.conftest import Api
 
 
-def rejected(api: Api, body: Any, status: int, field: str, role: str = "admin", **kw: Any) -> dict[str, Any]:
+def rejected(
+    api: Api, body: Any, status: int, field: str, role: str = "admin", **kw: Any
+) -> dict[str, Any]:
     before = api.log_size()
     r = api.post(body, role=role, **kw)
     assert r.status_code == status, r.text
@@ -32,8 +34,11 @@ def soon(minutes: float) -> str:
 
 # --- schema and enums -----------------------------------------------------------------
 
+
 def test_unknown_top_level_field_is_rejected_not_dropped(seeded: Api) -> None:
-    rejected(seeded, {**wire.transfer(["t1"], "iq-army", "iq-9th"), "narative": "typo"}, 422, "narative")
+    rejected(
+        seeded, {**wire.transfer(["t1"], "iq-army", "iq-9th"), "narative": "typo"}, 422, "narative"
+    )
 
 
 def test_unknown_payload_field_is_rejected(seeded: Api) -> None:
@@ -43,7 +48,9 @@ def test_unknown_payload_field_is_rejected(seeded: Api) -> None:
 
 
 def test_bad_enum_value_names_the_field(seeded: Api) -> None:
-    rejected(seeded, wire.transfer(["t1"], "iq-army", "iq-9th", confidence="sure"), 422, "confidence")
+    rejected(
+        seeded, wire.transfer(["t1"], "iq-army", "iq-9th", confidence="sure"), 422, "confidence"
+    )
 
 
 def test_missing_required_field_names_the_field(seeded: Api) -> None:
@@ -53,15 +60,27 @@ def test_missing_required_field_names_the_field(seeded: Api) -> None:
 
 
 def test_unknown_event_type_names_type(seeded: Api) -> None:
-    rejected(seeded, {**wire.transfer(["t1"], "iq-army", "iq-9th"), "type": "asset_teleported"}, 422, "type")
+    rejected(
+        seeded,
+        {**wire.transfer(["t1"], "iq-army", "iq-9th"), "type": "asset_teleported"},
+        422,
+        "type",
+    )
 
 
 def test_instant_without_offset_is_rejected(seeded: Api) -> None:
-    rejected(seeded, wire.transfer(["t1"], "iq-army", "iq-9th", occurred_at="2015-01-01T00:00:00"), 422, "occurred_at")
+    rejected(
+        seeded,
+        wire.transfer(["t1"], "iq-army", "iq-9th", occurred_at="2015-01-01T00:00:00"),
+        422,
+        "occurred_at",
+    )
 
 
 def test_bad_event_id_is_rejected(seeded: Api) -> None:
-    rejected(seeded, wire.transfer(["t1"], "iq-army", "iq-9th", event_id="has space"), 422, "event_id")
+    rejected(
+        seeded, wire.transfer(["t1"], "iq-army", "iq-9th", event_id="has space"), 422, "event_id"
+    )
 
 
 def test_extensions_over_16_kib_are_rejected(seeded: Api) -> None:
@@ -75,8 +94,11 @@ def test_asset_event_without_assets_is_rejected(seeded: Api) -> None:
 
 # --- times -------------------------------------------------------------------------------
 
+
 def test_occurred_at_more_than_five_minutes_ahead_is_rejected(seeded: Api) -> None:
-    rejected(seeded, wire.transfer(["t1"], "iq-army", "iq-9th", occurred_at=soon(6)), 422, "occurred_at")
+    rejected(
+        seeded, wire.transfer(["t1"], "iq-army", "iq-9th", occurred_at=soon(6)), 422, "occurred_at"
+    )
 
 
 def test_occurred_at_within_five_minutes_of_clock_skew_is_accepted(seeded: Api) -> None:
@@ -90,12 +112,24 @@ def test_discovered_at_in_the_future_is_rejected(seeded: Api) -> None:
 
 
 def test_occurred_earliest_after_occurred_at_is_rejected(seeded: Api) -> None:
-    body = wire.transfer(["t1"], "iq-army", "iq-9th", occurred_at="2015-01-01T00:00:00Z", occurred_earliest="2015-01-02T00:00:00Z")
+    body = wire.transfer(
+        ["t1"],
+        "iq-army",
+        "iq-9th",
+        occurred_at="2015-01-01T00:00:00Z",
+        occurred_earliest="2015-01-02T00:00:00Z",
+    )
     rejected(seeded, body, 422, "occurred_earliest")
 
 
 def test_occurred_latest_before_occurred_at_is_rejected(seeded: Api) -> None:
-    body = wire.transfer(["t1"], "iq-army", "iq-9th", occurred_at="2015-01-02T00:00:00Z", occurred_latest="2015-01-01T00:00:00Z")
+    body = wire.transfer(
+        ["t1"],
+        "iq-army",
+        "iq-9th",
+        occurred_at="2015-01-02T00:00:00Z",
+        occurred_latest="2015-01-01T00:00:00Z",
+    )
     rejected(seeded, body, 422, "occurred_latest")
 
 
@@ -106,6 +140,7 @@ def test_historical_reported_at_in_the_future_is_rejected(seeded: Api) -> None:
 
 # --- references --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -113,23 +148,47 @@ def test_historical_reported_at_in_the_future_is_rejected(seeded: Api) -> None:
         (lambda: wire.transfer(["t1"], "iq-army", "nobody"), "payload.to_party"),
         (lambda: wire.transfer(["t1"], "iq-army", "iq-9th", reporter="ghost"), "reporter"),
         (lambda: wire.asset("t9", contract_id="no-contract"), "payload.contract_id"),
-        (lambda: wire.authorization("a9", "iq-army", contract_id="no-contract"), "payload.contract_id"),
+        (
+            lambda: wire.authorization("a9", "iq-army", contract_id="no-contract"),
+            "payload.contract_id",
+        ),
         (lambda: wire.retraction("no-such-event"), "payload.target_event_id"),
         (
             lambda: wire._event(
                 "repair_started",
-                {"work_order_id": "wo1", "facility_id": "no-facility", "performed_by_party": "iq-army", "work_type": "overhaul"},
+                {
+                    "work_order_id": "wo1",
+                    "facility_id": "no-facility",
+                    "performed_by_party": "iq-army",
+                    "work_type": "overhaul",
+                },
                 asset_ids=["t1"],
             ),
             "payload.facility_id",
         ),
         (
-            lambda: wire._event("authorization_revoked", {"authorization_id": "no-auth", "effective_at": wire.T0, "reason": "r"}),
+            lambda: wire._event(
+                "authorization_revoked",
+                {"authorization_id": "no-auth", "effective_at": wire.T0, "reason": "r"},
+            ),
             "payload.authorization_id",
         ),
-        (lambda: wire.transfer(["t1"], "iq-army", "iq-9th", location={"facility_id": "nowhere"}), "location.facility_id"),
+        (
+            lambda: wire.transfer(["t1"], "iq-army", "iq-9th", location={"facility_id": "nowhere"}),
+            "location.facility_id",
+        ),
     ],
-    ids=["asset", "party", "reporter", "contract", "authorization-contract", "target-event", "facility", "authorization", "location-facility"],
+    ids=[
+        "asset",
+        "party",
+        "reporter",
+        "contract",
+        "authorization-contract",
+        "target-event",
+        "facility",
+        "authorization",
+        "location-facility",
+    ],
 )
 def test_unknown_reference_is_rejected(seeded: Api, body: Any, field: str) -> None:
     rejected(seeded, body(), 422, field)
@@ -145,6 +204,7 @@ def test_transfer_to_the_same_party_is_rejected(seeded: Api) -> None:
 
 
 # --- duplicates --------------------------------------------------------------------------
+
 
 def test_registering_an_existing_asset_id_is_a_conflict(seeded: Api) -> None:
     rejected(seeded, wire.asset("t1", serial="other-serial"), 409, "asset_ids[0]")
@@ -175,32 +235,55 @@ def test_event_id_reused_with_another_body_is_a_conflict(seeded: Api) -> None:
 
 
 def test_retracting_a_retraction_is_rejected(seeded: Api) -> None:
-    assert seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th", event_id="tr-1")).status_code == 201
+    assert (
+        seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th", event_id="tr-1")).status_code == 201
+    )
     assert seeded.post(wire.retraction("tr-1", event_id="re-1")).status_code == 201
     rejected(seeded, wire.retraction("re-1"), 422, "payload.target_event_id")
 
 
 @pytest.mark.parametrize("path", ["type", "asset_ids", "event_id"])
 def test_a_correction_cannot_touch_identity_fields(seeded: Api, path: str) -> None:
-    assert seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th", event_id="tr-1")).status_code == 201
+    assert (
+        seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th", event_id="tr-1")).status_code == 201
+    )
     rejected(seeded, wire.correction("tr-1", {path: "x"}), 422, f"payload.corrected_fields.{path}")
 
 
 def test_a_correction_that_would_make_the_event_invalid_is_rejected(seeded: Api) -> None:
-    assert seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th", event_id="tr-1")).status_code == 201
-    problem = rejected(seeded, wire.correction("tr-1", {"payload.colour": "red"}), 422, "payload.corrected_fields.payload.colour")
+    assert (
+        seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th", event_id="tr-1")).status_code == 201
+    )
+    problem = rejected(
+        seeded,
+        wire.correction("tr-1", {"payload.colour": "red"}),
+        422,
+        "payload.corrected_fields.payload.colour",
+    )
     assert "invalid" in problem["errors"][0]["message"]
 
 
 def test_expected_version_mismatch_is_a_conflict(seeded: Api) -> None:
-    rejected(seeded, wire.transfer(["t1"], "iq-army", "iq-9th", expected_version=5), 409, "expected_version")
+    rejected(
+        seeded,
+        wire.transfer(["t1"], "iq-army", "iq-9th", expected_version=5),
+        409,
+        "expected_version",
+    )
 
 
 def test_if_match_mismatch_is_a_conflict(seeded: Api) -> None:
-    rejected(seeded, wire.transfer(["t1"], "iq-army", "iq-9th"), 409, "expected_version", headers={"If-Match": '"7"'})
+    rejected(
+        seeded,
+        wire.transfer(["t1"], "iq-army", "iq-9th"),
+        409,
+        "expected_version",
+        headers={"If-Match": '"7"'},
+    )
 
 
 # --- permission --------------------------------------------------------------------------
+
 
 def test_writer_may_not_append_reference_data(seeded: Api) -> None:
     rejected(seeded, wire.party("newcomer", reporter="us-gov"), 403, "type", role="writer")
@@ -226,14 +309,22 @@ def test_party_bound_key_may_not_report_as_another_party(seeded: Api) -> None:
 
 
 def test_party_bound_key_may_report_as_a_unit_under_its_party(seeded: Api) -> None:
-    r = seeded.post(wire.transfer(["t1"], "iq-army", "iq-9th", reporter="iq-9th"), role="writer", party="iq-army")
+    r = seeded.post(
+        wire.transfer(["t1"], "iq-army", "iq-9th", reporter="iq-9th"),
+        role="writer",
+        party="iq-army",
+    )
     assert r.status_code == 201, r.text
 
 
 def test_contract_action_needs_a_seller_side_reporter(seeded: Api) -> None:
     body = wire._event(
         "contract_action",
-        {"action": "SUPPORT_SUSPENDED", "target_contract_id": "fms-1", "decided_by_party": "us-gov"},
+        {
+            "action": "SUPPORT_SUSPENDED",
+            "target_contract_id": "fms-1",
+            "decided_by_party": "us-gov",
+        },
         reporter="iq-gov",
     )
     rejected(seeded, body, 403, "reporter", role="writer")
@@ -242,13 +333,18 @@ def test_contract_action_needs_a_seller_side_reporter(seeded: Api) -> None:
 def test_contractor_acting_for_the_seller_may_record_a_contract_action(seeded: Api) -> None:
     body = wire._event(
         "contract_action",
-        {"action": "SUPPORT_SUSPENDED", "target_contract_id": "fms-1", "decided_by_party": "us-gov"},
+        {
+            "action": "SUPPORT_SUSPENDED",
+            "target_contract_id": "fms-1",
+            "decided_by_party": "us-gov",
+        },
         reporter="us-contractor",
     )
     assert seeded.post(body, role="writer").status_code == 201
 
 
 # --- authentication and size ---------------------------------------------------------------
+
 
 def test_missing_key_is_401(seeded: Api) -> None:
     before = seeded.log_size()
@@ -260,7 +356,9 @@ def test_missing_key_is_401(seeded: Api) -> None:
 
 def test_unknown_key_is_401(seeded: Api) -> None:
     r = seeded.client.post(
-        "/v1/events", json=wire.transfer(["t1"], "iq-army", "iq-9th"), headers={"Authorization": "Bearer lk_nope"}
+        "/v1/events",
+        json=wire.transfer(["t1"], "iq-army", "iq-9th"),
+        headers={"Authorization": "Bearer lk_nope"},
     )
     assert r.status_code == 401
 
@@ -268,7 +366,9 @@ def test_unknown_key_is_401(seeded: Api) -> None:
 def test_revoked_key_is_401(seeded: Api) -> None:
     headers = seeded.headers("writer")
     seeded.ledger.keys.revoke("writer")
-    r = seeded.client.post("/v1/events", json=wire.transfer(["t1"], "iq-army", "iq-9th"), headers=headers)
+    r = seeded.client.post(
+        "/v1/events", json=wire.transfer(["t1"], "iq-army", "iq-9th"), headers=headers
+    )
     assert r.status_code == 401
 
 

@@ -1,0 +1,52 @@
+"""Query parameters every read shares: ``as_of``, ``known_at`` and ``min_position``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import LedgerDep
+from ledger.reads import parse_instant_param
+
+
+@dataclass(frozen=True)
+class ViewParams:
+    as_of: datetime | None
+    known_at: datetime | None
+    position: int
+
+
+async def view_params(
+    ledger: LedgerDep,
+    response: Response,
+    as_of: Annotated[
+        str | None, Query(description="Valid time (RFC 3339 with offset); default now")
+    ] = None,
+    known_at: Annotated[
+        str | None,
+        Query(description="Knowledge time: what the ledger knew then; default now"),
+    ] = None,
+    min_position: Annotated[
+        int | None,
+        Query(ge=0, description="Wait until projections have applied this position, else 503"),
+    ] = None,
+) -> ViewParams:
+    t = parse_instant_param("as_of", as_of)
+    k = parse_instant_param("known_at", known_at)
+
+    def wait() -> int:
+        head = ledger.lookups.head()[0] if min_position is not None else 0
+        return ledger.reads.wait_for(
+            min_position, ledger.settings.read_your_writes_timeout_seconds, head
+        )
+
+    position = await run_in_threadpool(wait)
+    response.headers["X-Ledger-Position"] = str(position)
+    return ViewParams(t, k, position)
+
+
+View = Annotated[ViewParams, Depends(view_params)]

@@ -1,0 +1,294 @@
+"""The custody projection: an index of which events concern which subject, the
+amendments (retractions, corrections) of each event, and every asset's state at
+(now, all knowledge).
+
+Events usually arrive in world order for their asset, so each is applied to the
+stored state (``domain.state.apply``). An event that lands earlier in world order
+than one already applied (a late report), or that amends an earlier one, makes the
+projection fold that asset again from its indexed events. A change to an
+authorisation re-evaluates ``accounted_for`` for the assets of that contract.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from domain.history import Event, Log
+from domain.reference import Reference
+from domain.state import AssetState, apply, fold, unaccounted_reason
+from domain.vocabulary import REFERENCE_TYPES, EventType
+from ledger.projections.codec import observation_json, state_from_json, state_to_json, world_key
+from ledger.store.tables import assets, event_amendments, event_index, events
+from ledger.store.upsert import upsert
+
+AMENDMENTS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
+AUTHORISATION_TYPES = frozenset({EventType.AUTHORIZATION_GRANTED, EventType.AUTHORIZATION_REVOKED})
+REF = "ref"
+
+
+def asset_subject(asset_id: str) -> str:
+    return f"asset:{asset_id}"
+
+
+def contract_subject(contract_id: str) -> str:
+    return f"contract:{contract_id}"
+
+
+def own_subjects(e: Event) -> list[str]:
+    """Subjects of an event that is not an amendment."""
+    if e.type in REFERENCE_TYPES:
+        return [REF]
+    if e.type is EventType.CONTRACT_ACTION:
+        target = e.text("target_contract_id")
+        return [contract_subject(target)] if target else []
+    subjects = [asset_subject(a) for a in e.subjects]
+    if e.type is EventType.FINDING_DISPOSITIONED:
+        subjects.append("finding")
+    if e.contract_id and e.type is not EventType.ASSET_REGISTERED:
+        subjects.append(contract_subject(e.contract_id))
+    return subjects
+
+
+def load_events(conn: Connection, positions: Iterable[int]) -> list[Event]:
+    wanted = sorted(set(positions))
+    out: list[Event] = []
+    for i in range(0, len(wanted), 900):
+        chunk = wanted[i : i + 900]
+        rows = conn.execute(
+            sa.select(events.c.notification_id, events.c.state).where(
+                events.c.notification_id.in_(chunk)
+            )
+        )
+        out.extend(Event.parse(p, orjson.loads(s)) for p, s in rows)
+    out.sort(key=lambda e: e.position)
+    return out
+
+
+def subject_positions(conn: Connection, subjects: Iterable[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    wanted = list(set(subjects))
+    for i in range(0, len(wanted), 500):
+        rows = conn.execute(
+            sa.select(event_index.c.subject, event_index.c.position).where(
+                event_index.c.subject.in_(wanted[i : i + 500])
+            )
+        )
+        for subject, position in rows:
+            out[subject].append(position)
+    return out
+
+
+class CustodyProjection:
+    name = "custody"
+
+    def __init__(self) -> None:
+        self._ref_events: list[Event] | None = None
+        self._ref: Reference | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def reset(self, conn: Connection) -> None:
+        for table in (assets, event_amendments, event_index):
+            conn.execute(table.delete())
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop in-memory caches (after a failed transaction, or a rebuild)."""
+        self._ref_events = None
+        self._ref = None
+
+    def _reference(self, conn: Connection) -> Reference:
+        if self._ref is None:
+            if self._ref_events is None:
+                self._ref_events = load_events(conn, subject_positions(conn, [REF]).get(REF, []))
+            self._ref = Reference.build(Log(self._ref_events).reference_events(None))
+        return self._ref
+
+    # -- processing ----------------------------------------------------------------------
+
+    def process(self, conn: Connection, batch: Sequence[Event]) -> None:
+        now = datetime.now(UTC)
+        subjects_of: dict[str, list[str]] = {}
+        index_rows: list[dict[str, Any]] = []
+        amendment_rows: list[dict[str, Any]] = []
+        targets = [e.target_event_id for e in batch if e.type in AMENDMENTS and e.target_event_id]
+        known_targets = self._subjects_of_events(conn, [t for t in targets if t])
+
+        touched: dict[str, list[Event]] = defaultdict(list)
+        refold: set[str] = set()
+        ref_changed = False
+        contracts_reauthorised: set[str] = set()
+        for e in batch:
+            if e.type in AMENDMENTS:
+                target = e.target_event_id or ""
+                subjects = subjects_of.get(target) or known_targets.get(target, [])
+                amendment_rows.append(
+                    {
+                        "target_event_id": target,
+                        "position": e.position,
+                        "event_id": e.event_id,
+                        "type": e.type.value,
+                    }
+                )
+            else:
+                subjects = own_subjects(e)
+            subjects_of[e.event_id] = subjects
+            for s in subjects:
+                index_rows.append({"subject": s, "position": e.position, "event_id": e.event_id})
+                if s == REF:
+                    ref_changed = True
+                    if self._ref_events is not None:
+                        self._ref_events.append(e)
+                elif s.startswith("asset:"):
+                    asset_id = s[6:]
+                    touched[asset_id].append(e)
+                    if e.type in AMENDMENTS:
+                        refold.add(asset_id)
+            if e.type in AUTHORISATION_TYPES or (e.type in AMENDMENTS and REF in subjects):
+                contracts_reauthorised.add(e.text("contract_id") or "*")
+
+        if index_rows:
+            conn.execute(event_index.insert(), index_rows)
+        if amendment_rows:
+            conn.execute(event_amendments.insert(), amendment_rows)
+        if ref_changed:
+            self._ref = None
+        ref = self._reference(conn)
+        self._apply_assets(conn, touched, refold, ref, now)
+        if contracts_reauthorised:
+            self._reauthorise(conn, contracts_reauthorised, set(touched), ref, now)
+
+    def _subjects_of_events(self, conn: Connection, event_ids: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        if event_ids:
+            rows = conn.execute(
+                sa.select(event_index.c.event_id, event_index.c.subject).where(
+                    event_index.c.event_id.in_(event_ids)
+                )
+            )
+            for event_id, subject in rows:
+                out[event_id].append(subject)
+        return out
+
+    def _apply_assets(
+        self,
+        conn: Connection,
+        touched: dict[str, list[Event]],
+        refold: set[str],
+        ref: Reference,
+        now: datetime,
+    ) -> None:
+        if not touched:
+            return
+        ids = list(touched)
+        current: dict[str, Any] = {}  # asset_id -> row
+        for i in range(0, len(ids), 500):
+            for found in conn.execute(
+                sa.select(assets.c.asset_id, assets.c.last_world_key, assets.c.state).where(
+                    assets.c.asset_id.in_(ids[i : i + 500])
+                )
+            ):
+                current[found.asset_id] = found
+        rows: list[dict[str, Any]] = []
+        needs_fold: list[str] = []
+        for asset_id, new in touched.items():
+            new.sort(key=lambda e: e.world_key)
+            row: Any = current.get(asset_id)
+            keys = [world_key(e) for e in new]
+            if asset_id in refold or (row is not None and keys[0] <= row.last_world_key):
+                needs_fold.append(asset_id)
+                continue
+            data = orjson.loads(row.state) if row is not None else {}
+            state: AssetState | None = state_from_json(data) if row is not None else None
+            last_key = row.last_world_key if row is not None else ""
+            observation = data.get("last_observation")
+            for e, key in zip(new, keys, strict=True):
+                state = apply(state, e, ref, asset_id)
+                last_key = key
+                if e.type is EventType.OBSERVATION:
+                    observation = observation_json(e)
+            if state is not None:
+                rows.append(self._row(state, observation, last_key, new[-1].position, ref, now))
+        if needs_fold:
+            rows.extend(self._fold(conn, needs_fold, ref, now))
+        if rows:
+            upsert(conn, assets, rows, ["asset_id"])
+
+    def _fold(
+        self, conn: Connection, asset_ids: list[str], ref: Reference, now: datetime
+    ) -> list[dict[str, Any]]:
+        positions = subject_positions(conn, [asset_subject(a) for a in asset_ids])
+        loaded = load_events(conn, [p for ps in positions.values() for p in ps])
+        log = Log(loaded)
+        rows = []
+        for asset_id in asset_ids:
+            effective = log.of_asset(asset_id, None)
+            state = fold(effective, ref, asset_id)
+            if state is None:
+                conn.execute(assets.delete().where(assets.c.asset_id == asset_id))
+                continue
+            observation = None
+            for e in effective:
+                if e.type is EventType.OBSERVATION and e.occurred_at <= now:
+                    observation = observation_json(e)
+            last = max(effective, key=lambda e: e.world_key)
+            rows.append(
+                self._row(
+                    state,
+                    observation,
+                    world_key(last),
+                    max(e.position for e in effective),
+                    ref,
+                    now,
+                )
+            )
+        return rows
+
+    def _row(
+        self,
+        state: AssetState,
+        observation: dict[str, Any] | None,
+        last_key: str,
+        position: int,
+        ref: Reference,
+        now: datetime,
+    ) -> dict[str, Any]:
+        data = state_to_json(state)
+        data["last_observation"] = observation
+        return {
+            "asset_id": state.asset_id,
+            "contract_id": state.contract_id,
+            "custodian": state.custodian,
+            "status": state.status.value,
+            "accounted_for": unaccounted_reason(state, ref, now) is None,
+            "last_world_key": last_key,
+            "state": orjson.dumps(data).decode(),
+            "position": position,
+        }
+
+    def _reauthorise(
+        self, conn: Connection, contracts: set[str], skip: set[str], ref: Reference, now: datetime
+    ) -> None:
+        query = sa.select(assets.c.asset_id, assets.c.state)
+        if "*" not in contracts:
+            query = query.where(assets.c.contract_id.in_(sorted(contracts)))
+        updates = []
+        for row in conn.execute(query):
+            if row.asset_id in skip:
+                continue
+            state = state_from_json(orjson.loads(row.state))
+            updates.append({"a": row.asset_id, "acc": unaccounted_reason(state, ref, now) is None})
+        if updates:
+            conn.execute(
+                assets.update()
+                .where(assets.c.asset_id == sa.bindparam("a"))
+                .values(accounted_for=sa.bindparam("acc")),
+                updates,
+            )

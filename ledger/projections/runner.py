@@ -1,0 +1,198 @@
+"""Running projections: catch up from the tracking position, then follow the log.
+
+Each batch is one transaction: lock the projection's tracking row, read the next
+notifications from the event store, apply them, write the new position. Two workers
+on PostgreSQL serialise on the row lock (``SELECT … FOR UPDATE``), so no event is
+applied twice; a crash rolls the whole batch back and the next run resumes from the
+committed position.
+
+Following: in-process (SQLite, ``ledger serve``) the appender wakes the runner after
+each commit; on PostgreSQL (``ledger project``) the runner LISTENs for the event store's
+NOTIFY and also polls, so a lost notification cannot stall it. Any database error —
+a dropped connection, a restarted server — is logged, the pools are reset, and the
+runner retries with backoff: eventsourcing's own ProjectionRunner stops on such errors,
+which is why the ledger has its own loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+import orjson
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from domain.history import Event
+from ledger.store.eventstore import EventStore
+from ledger.store.tables import projection_tracking
+
+log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    name: str
+
+    def process(self, conn: Connection, batch: Sequence[Event]) -> None: ...
+
+    def reset(self, conn: Connection) -> None: ...
+
+    def forget(self) -> None: ...
+
+
+def tracking_position(conn: Connection, name: str, *, lock: bool) -> int:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(projection_tracking)
+        .values(name=name, position=0, updated_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    query = sa.select(projection_tracking.c.position).where(projection_tracking.c.name == name)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return int(conn.execute(query).scalar_one())
+
+
+def positions(engine: Engine, names: Sequence[str]) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(projection_tracking.c.name, projection_tracking.c.position).where(
+                projection_tracking.c.name.in_(list(names))
+            )
+        )
+        found = {n: int(p) for n, p in rows}
+    return {n: found.get(n, 0) for n in names}
+
+
+class Runner:
+    def __init__(
+        self,
+        engine: Engine,
+        store: EventStore,
+        projections: Sequence[Projection],
+        batch_size: int = 2000,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one step ----------------------------------------------------------------------
+
+    def step(self, projection: Projection) -> int:
+        """Apply the next batch to one projection; returns how many events it applied."""
+        try:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "sqlite":
+                    # Take the write lock first, so a concurrent rebuild or worker
+                    # cannot interleave between our read of the position and our write.
+                    conn.exec_driver_sql("UPDATE projection_tracking SET name = name WHERE 0")
+                position = tracking_position(conn, projection.name, lock=True)
+                notes = self.store.recorder.select_notifications(
+                    start=position + 1, limit=self.batch_size
+                )
+                if not notes:
+                    return 0
+                batch = [Event.parse(n.id, orjson.loads(n.state)) for n in notes]
+                projection.process(conn, batch)
+                conn.execute(
+                    projection_tracking.update()
+                    .where(projection_tracking.c.name == projection.name)
+                    .values(position=notes[-1].id, updated_at=datetime.now(UTC))
+                )
+                return len(batch)
+        except BaseException:
+            projection.forget()
+            raise
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        total = 0
+        for projection in self.projections:
+            while True:
+                n = self.step(projection)
+                if progress and n:
+                    progress(n)
+                total += n
+                if n < self.batch_size:
+                    break
+        return total
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        with self.engine.begin() as conn:
+            for projection in self.projections:
+                projection.reset(conn)
+                conn.execute(
+                    projection_tracking.delete().where(
+                        projection_tracking.c.name == projection.name
+                    )
+                )
+        return self.catch_up(progress)
+
+    # -- following -------------------------------------------------------------------
+
+    def start(self, poll_seconds: float) -> None:
+        self._thread = threading.Thread(
+            target=self.follow, args=(poll_seconds,), name="ledger-projections", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def follow(self, poll_seconds: float, listen: Callable[[float], None] | None = None) -> None:
+        """Catch up, then wait for a wake-up (or ``listen``) or the poll interval."""
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                self.catch_up()
+                backoff = 0.1
+            except (sa.exc.DBAPIError, psycopg.Error, OSError) as e:
+                log.warning("projection runner: %s; retrying in %.1fs", e, backoff)
+                self.engine.dispose()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Exception:
+                log.exception("projection runner failed; retrying")
+                self._stop.wait(1.0)
+                continue
+            if listen is not None:
+                listen(poll_seconds)
+            else:
+                self.wake.wait(poll_seconds)
+                self.wake.clear()
+
+
+class PostgresListener:
+    """Waits for the event store's NOTIFY on its own connection, reconnecting as needed."""
+
+    def __init__(self, conninfo: str, channel: str) -> None:
+        self.conninfo = conninfo
+        self.channel = channel
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def __call__(self, timeout: float) -> None:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+                self._conn.execute(f'LISTEN "{self.channel}"')
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error as e:
+            log.warning("listen connection lost (%s); polling until it is back", e)
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            time.sleep(min(timeout, 1.0))
