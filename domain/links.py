@@ -97,9 +97,7 @@ def references(record: Mapping[str, Any]) -> Iterator[Reference]:
         for i, p in enumerate(payload["party_ids"]):
             yield Reference(f"payload.party_ids[{i}]", PARTY, p)
     elif etype is EventType.AUTHORIZATION_GRANTED:
-        subject_kind = (
-            FACILITY if payload["kind"] == AuthorizationKind.REPAIR_FACILITY else PARTY
-        )
+        subject_kind = FACILITY if payload["kind"] == AuthorizationKind.REPAIR_FACILITY else PARTY
         yield Reference("payload.subject_id", subject_kind, payload["subject_id"])
     elif etype is EventType.LOSS_REPORTED:
         place = payload.get("last_known_location") or {}
@@ -137,7 +135,9 @@ def new_keys(record: Mapping[str, Any]) -> list[NewKey]:
         return [NewKey("payload.authorization_id", AUTHORIZATION, p["authorization_id"])]
     if etype is EventType.ASSET_REGISTERED:
         return [
-            NewKey("asset_ids[0]", ASSET, record["asset_ids"][0], {"contract_id": p["contract_id"]}),
+            NewKey(
+                "asset_ids[0]", ASSET, record["asset_ids"][0], {"contract_id": p["contract_id"]}
+            ),
             NewKey("payload.serial", SERIAL, serial_key(p["model"], p["serial"])),
         ]
     return []

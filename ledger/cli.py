@@ -124,7 +124,11 @@ def cmd_projections(args: argparse.Namespace) -> int:
                 print(f"{name}\tposition {position}\thead {head}\tlag {head - position}")
             return 0
         with tqdm(total=head * len(names), unit="ev", desc="rebuild", disable=args.quiet) as bar:
-            applied = ledger.runner.rebuild(lambda n: bar.update(n) and None)
+
+            def advance(n: int) -> None:
+                bar.update(n)
+
+            applied = ledger.runner.rebuild(advance)
         print(f"rebuilt {', '.join(names)}: {applied} event applications up to position {head}")
         return 0
     finally:

@@ -50,13 +50,11 @@ def _e(
 
 def demo_events() -> list[dict[str, Any]]:
     t0 = "2010-01-05T00:00:00Z"
-    party = lambda pid, name, kind, **kw: _e(  # noqa: E731
-        f"party-{pid}",
-        "party_registered",
-        t0,
-        "us-dos",
-        {"party_id": pid, "name": name, "kind": kind, **kw},
-    )
+
+    def party(pid: str, name: str, kind: str, **kw: Any) -> dict[str, Any]:
+        payload = {"party_id": pid, "name": name, "kind": kind, **kw}
+        return _e(f"party-{pid}", "party_registered", t0, "us-dos", payload)
+
     tanks = ["M1A1-001", "M1A1-002", "M1A1-003", "M1A1-004"]
     events = [
         party("us-dos", "US Department of State", "government"),
