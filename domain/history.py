@@ -58,12 +58,24 @@ IMMUTABLE_FIELDS: frozenset[str] = frozenset(
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """A read-only deep copy of JSON: objects become mapping proxies, arrays tuples."""
+    # Exact type tests first: every logged event passes through here, and an ABC
+    # isinstance check per JSON value costs more than the copy itself.
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict:
+        return MappingProxyType(
+            {str(k): v if type(v) in _LEAVES else freeze(v) for k, v in value.items()}
+        )
+    if kind is list or kind is tuple:
+        return tuple(v if type(v) in _LEAVES else freeze(v) for v in value)
     if isinstance(value, Mapping):
         return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
     return value
 
 

@@ -735,7 +735,9 @@ class _Verifier:
         elif kind == "consistency":
             self.report.consistency_proofs += 1
             size1, size2, path = obj.get("from"), obj.get("to"), _hex_list(obj.get("proof"))
-            if obj.keys() != _CONSISTENCY_KEYS or not (_is_int(size1) and _is_int(size2)):
+            if obj.keys() != _CONSISTENCY_KEYS or not (
+                _is_int(size1) and _is_int(size2) and min(size1, size2) >= 0
+            ):
                 path = None
             if path is None:
                 self.failures.tampered("malformed consistency proof line", None, line)
@@ -751,6 +753,7 @@ class _Verifier:
             if (
                 obj.keys() != _INCLUSION_KEYS
                 or not (_is_int(position) and _is_int(size) and _is_hex_hash(hash_hex))
+                or not 0 < position <= size
                 or path is None
             ):
                 self.failures.tampered("malformed inclusion proof line", None, line)
@@ -1009,6 +1012,8 @@ class _Verifier:
 
     def _root_at(self, size: int) -> bytes | None:
         """The root to check proofs against: computed, else signed, else trusted."""
+        if size == 0:
+            return EMPTY_ROOT
         if size in self.computed:
             return self.computed[size]
         if size in self.signed:
@@ -1037,7 +1042,12 @@ class _Verifier:
         valid: list[_Proof] = []
         for p in self.proofs:
             root1, root2 = self._root_at(p.size1), self._root_at(p.size2)
-            if root1 is None or root2 is None:
+            if not 0 < p.size1 <= p.size2:
+                # No roots could make this verify, so it is wrong rather than uncheckable.
+                f.tampered(
+                    f"consistency proof {p.size1}->{p.size2}: impossible sizes", None, p.line
+                )
+            elif root1 is None or root2 is None:
                 if not quiet:
                     size = p.size1 if root1 is None else p.size2
                     f.incomplete(

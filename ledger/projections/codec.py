@@ -44,7 +44,12 @@ def state_from_json(data: dict[str, Any]) -> AssetState:
 
 def world_key(event: Event) -> str:
     """Sortable text form of the world order (occurred_at, reported_at, position)."""
-    return f"{to_stored(event.occurred_at)}|{to_stored(event.reported_at)}|{event.position:020d}"
+    # Stored instants are already in the fixed-width form; a corrected occurred_at may
+    # not be, so only that case is formatted again.
+    occurred = (
+        event.record["occurred_at"] if not event.corrections else to_stored(event.occurred_at)
+    )
+    return f"{occurred}|{event.record['reported_at']}|{event.position:020d}"
 
 
 def observation_json(event: Event) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from domain.state import AssetState, apply, fold, unaccounted_reason
 from domain.vocabulary import REFERENCE_TYPES, EventType
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, world_key
 from ledger.store.tables import assets, event_amendments, event_index, events
-from ledger.store.upsert import upsert
+from ledger.store.upsert import insert_many, upsert
 
 AMENDMENTS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
 AUTHORISATION_TYPES = frozenset({EventType.AUTHORIZATION_GRANTED, EventType.AUTHORIZATION_REVOKED})
@@ -154,10 +154,8 @@ class CustodyProjection:
             if e.type in AUTHORISATION_TYPES or (e.type in AMENDMENTS and REF in subjects):
                 contracts_reauthorised.add(e.text("contract_id") or "*")
 
-        if index_rows:
-            conn.execute(event_index.insert(), index_rows)
-        if amendment_rows:
-            conn.execute(event_amendments.insert(), amendment_rows)
+        insert_many(conn, event_index, index_rows)
+        insert_many(conn, event_amendments, amendment_rows)
         if ref_changed:
             self._ref = None
         ref = self._reference(conn)
