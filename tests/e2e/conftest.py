@@ -1,0 +1,71 @@
+"""End-to-end fixtures: a real ``ledger serve`` process on a fresh SQLite database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Server:
+    base: str
+    port: int
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "ledger.cli", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, check=True,
+        )
+        return out.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    upgrade(url)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": url,
+        "LEDGER_PORT": str(port),
+        "LEDGER_SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
+        "LEDGER_PROJECTION_POLL_SECONDS": "0.1",
+        "LEDGER_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "ledger.cli", "serve"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("server did not start")
+            time.sleep(0.1)
+        yield Server(base, port, env)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
