@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.common import ROOT, fresh_postgres, fresh_sqlite, median_of, server
 from benchmarks.load import body
-from ledger.keys import KeyStore
 from ledger.bootstrap import make_engine
+from ledger.keys import KeyStore
 from ledger.settings import Settings
 
 ASSETS = 64
@@ -37,7 +37,11 @@ def direct_single_saves(url: str, n: int) -> float:
     """eventsourcing's own recorder and tables, one event per save."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(u.database), "CREATE_TABLE": "y"}
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(u.database),
+            "CREATE_TABLE": "y",
+        }
     else:
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -62,14 +66,32 @@ def seed(base: str, key: str) -> None:
     from tests import wire
 
     events = wire.reference_world() + [wire.asset(f"t{i}") for i in range(ASSETS)]
-    r = httpx.post(f"{base}/v1/events:batch", json={"events": events}, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    r = httpx.post(
+        f"{base}/v1/events:batch",
+        json={"events": events},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
     r.raise_for_status()
 
 
 def http_singles(base: str, key: str, concurrency: int, count: int) -> float:
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.load", base, key, str(concurrency), str(count), uuid.uuid4().hex[:8], str(ASSETS)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.load",
+            base,
+            key,
+            str(concurrency),
+            str(count),
+            uuid.uuid4().hex[:8],
+            str(ASSETS),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["errors"]:
@@ -83,7 +105,11 @@ def http_batches(base: str, key: str, batches: int, size: int = 1000) -> float:
         json.dumps({"events": [body(f"{prefix}-{b}", i, ASSETS) for i in range(size)]}).encode()
         for b in range(batches)
     ]
-    with httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {key}", "content-type": "application/json"}) as client:
+    with httpx.Client(
+        base_url=base,
+        timeout=120,
+        headers={"Authorization": f"Bearer {key}", "content-type": "application/json"},
+    ) as client:
         start = time.perf_counter()
         for p in payloads:
             r = client.post("/v1/events:batch", content=p)
@@ -110,7 +136,16 @@ def raw_executemany(url: str, batches: int, size: int = 1000) -> float:
         for _ in range(batches):
             rows = []
             for _ in range(size):
-                rows.append((next_id, uuid.uuid4(), 1, "domain.entries:CustodyTransferred", state, b"\x00" * 32))
+                rows.append(
+                    (
+                        next_id,
+                        uuid.uuid4(),
+                        1,
+                        "domain.entries:CustodyTransferred",
+                        state,
+                        b"\x00" * 32,
+                    )
+                )
                 next_id += 1
             with conn.cursor() as cur:
                 cur.executemany(
@@ -129,8 +164,10 @@ def run(report: dict[str, Any]) -> None:
         ctx = fresh_postgres() if backend == "postgres" else fresh_sqlite()
         with ctx as url:
             r: dict[str, Any] = {}
-            with (fresh_postgres(migrate=False) if backend == "postgres" else fresh_sqlite()) as base_url:
-                r["direct_single_save"] = median_of(lambda: direct_single_saves(base_url, 1500))
+            with (
+                fresh_postgres(migrate=False) if backend == "postgres" else fresh_sqlite()
+            ) as base_url:
+                r["direct_single_save"] = median_of(lambda u=base_url: direct_single_saves(u, 1500))
             engine = make_engine(Settings(database_url=url))
             key = KeyStore(engine).create("bench", "admin")
             engine.dispose()
@@ -141,10 +178,12 @@ def run(report: dict[str, Any]) -> None:
             with server(url, LEDGER_WORKERS=workers) as base:
                 seed(base, key)
                 for c, n in ((1, 1000), (8, 3000), (32, 4000)):
-                    r[f"http_single_c{c}"] = median_of(lambda c=c, n=n: http_singles(base, key, c, n))
-                r["http_batch_1000"] = median_of(lambda: http_batches(base, key, 10))
+                    r[f"http_single_c{c}"] = median_of(
+                        lambda b=base, k=key, c=c, n=n: http_singles(b, k, c, n)
+                    )
+                r["http_batch_1000"] = median_of(lambda b=base, k=key: http_batches(b, k, 10))
             if backend == "postgres":
-                r["raw_executemany_1000"] = median_of(lambda: raw_executemany(url, 20))
+                r["raw_executemany_1000"] = median_of(lambda u=url: raw_executemany(u, 20))
             results[backend] = r
             print(backend, {k: round(v[0]) for k, v in r.items()}, flush=True)
     report["write"] = results

@@ -26,30 +26,49 @@ def _event(type_: str, payload: dict[str, Any], **common: Any) -> dict[str, Any]
 
 
 def party(party_id: str, kind: str = "government", **payload: Any) -> dict[str, Any]:
-    common = {k: payload.pop(k) for k in list(payload) if k in ("event_id", "reporter", "occurred_at")}
+    common = {
+        k: payload.pop(k) for k in list(payload) if k in ("event_id", "reporter", "occurred_at")
+    }
     common.setdefault("reporter", party_id)
     return _event(
-        "party_registered", {"party_id": party_id, "name": party_id.upper(), "kind": kind, **payload}, **common
+        "party_registered",
+        {"party_id": party_id, "name": party_id.upper(), "kind": kind, **payload},
+        **common,
     )
 
 
 def facility(facility_id: str, operator: str = "us-gov", **common: Any) -> dict[str, Any]:
     return _event(
         "facility_registered",
-        {"facility_id": facility_id, "name": facility_id, "operator_party": operator, "country": "IQ"},
+        {
+            "facility_id": facility_id,
+            "name": facility_id,
+            "operator_party": operator,
+            "country": "IQ",
+        },
         **common,
     )
 
 
-def contract(contract_id: str = "fms-1", title_holder: str = "iq-gov", seller: str = "us-gov", **common: Any) -> dict[str, Any]:
+def contract(
+    contract_id: str = "fms-1", title_holder: str = "iq-gov", seller: str = "us-gov", **common: Any
+) -> dict[str, Any]:
     return _event(
         "contract_registered",
-        {"contract_id": contract_id, "title_holder": title_holder, "seller": seller, "item": "M1A1", "quantity": 140},
+        {
+            "contract_id": contract_id,
+            "title_holder": title_holder,
+            "seller": seller,
+            "item": "M1A1",
+            "quantity": 140,
+        },
         **common,
     )
 
 
-def authorization(auth_id: str, subject: str, contract_id: str = "fms-1", kind: str = "end_user", **extra: Any) -> dict[str, Any]:
+def authorization(
+    auth_id: str, subject: str, contract_id: str = "fms-1", kind: str = "end_user", **extra: Any
+) -> dict[str, Any]:
     common = {k: extra.pop(k) for k in list(extra) if k in ("event_id", "reporter", "occurred_at")}
     return _event(
         "authorization_granted",
@@ -66,7 +85,13 @@ def authorization(auth_id: str, subject: str, contract_id: str = "fms-1", kind: 
     )
 
 
-def asset(asset_id: str, serial: str | None = None, custodian: str = "iq-army", contract_id: str = "fms-1", **common: Any) -> dict[str, Any]:
+def asset(
+    asset_id: str,
+    serial: str | None = None,
+    custodian: str = "iq-army",
+    contract_id: str = "fms-1",
+    **common: Any,
+) -> dict[str, Any]:
     return _event(
         "asset_registered",
         {
@@ -84,7 +109,12 @@ def asset(asset_id: str, serial: str | None = None, custodian: str = "iq-army", 
 def transfer(asset_ids: list[str], from_party: str, to_party: str, **common: Any) -> dict[str, Any]:
     return _event(
         "custody_transferred",
-        {"from_party": from_party, "to_party": to_party, "reason": "reassignment", "condition": "operational"},
+        {
+            "from_party": from_party,
+            "to_party": to_party,
+            "reason": "reassignment",
+            "condition": "operational",
+        },
         asset_ids=asset_ids,
         **common,
     )
@@ -92,17 +122,24 @@ def transfer(asset_ids: list[str], from_party: str, to_party: str, **common: Any
 
 def capture(asset_ids: list[str], captor: str, **common: Any) -> dict[str, Any]:
     return _event(
-        "asset_captured", {"captor_party": captor, "circumstances": "overrun"}, asset_ids=asset_ids, **common
+        "asset_captured",
+        {"captor_party": captor, "circumstances": "overrun"},
+        asset_ids=asset_ids,
+        **common,
     )
 
 
 def retraction(target: str, **common: Any) -> dict[str, Any]:
-    return _event("event_retracted", {"target_event_id": target, "reason": "wrong report"}, **common)
+    return _event(
+        "event_retracted", {"target_event_id": target, "reason": "wrong report"}, **common
+    )
 
 
 def correction(target: str, fields: dict[str, Any], **common: Any) -> dict[str, Any]:
     return _event(
-        "event_corrected", {"target_event_id": target, "corrected_fields": fields, "reason": "typo"}, **common
+        "event_corrected",
+        {"target_event_id": target, "corrected_fields": fields, "reason": "typo"},
+        **common,
     )
 
 

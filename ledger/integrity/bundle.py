@@ -1131,6 +1131,11 @@ class _Verifier:
         assert self.trusted is not None
         f = self.failures
         size, root = self.trusted
+        if size == 0:
+            # Every log extends the empty tree; only its root can be wrong.
+            if root != EMPTY_ROOT:
+                f.add(Verdict.ERROR, "the trusted checkpoint of size 0 has a non-empty root")
+            return
         if size in self.signed and self.signed[size][0] != root:
             f.tampered(
                 f"the bundle's checkpoint of size {size} contradicts the trusted checkpoint "

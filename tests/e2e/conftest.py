@@ -28,7 +28,11 @@ class Server:
     def cli(self, *args: str) -> str:
         out = subprocess.run(
             [sys.executable, "-m", "ledger.cli", *args],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return out.stdout
 

@@ -28,7 +28,11 @@ def test_the_readme_walkthrough_works_as_written(server: Server, tmp_path: Path)
     )
     out = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
-        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert "urn:custody-ledger:problem" not in out.stdout, out.stdout

@@ -12,10 +12,10 @@ import psycopg
 import rfc8785
 from sqlalchemy.engine import make_url
 
+from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
 from ledger.principal import Principal
 from ledger.schema import EVENT_ADAPTER
-from domain.vocabulary import Role
 from tests import wire
 
 ADMIN = Principal("admin", Role.ADMIN)
@@ -52,8 +52,17 @@ def append(ledger: Ledger, events: list[dict[str, Any]]) -> None:
 def test_chain_recomputes_from_raw_rows(ledger: Ledger) -> None:
     append(ledger, wire.reference_world())
     append(ledger, [wire.asset(f"t{i}") for i in range(20)])
-    append(ledger, [wire.capture(["t1", "t2"], "isil", location={"name": "Mosul", "lat": 36.34, "lon": 43.13}),
-                    wire.transfer(["t3"], "iq-army", "iq-9th", extensions={"note": "ünïcödé ✓", "n": 1.5e-7})])
+    append(
+        ledger,
+        [
+            wire.capture(
+                ["t1", "t2"], "isil", location={"name": "Mosul", "lat": 36.34, "lon": 43.13}
+            ),
+            wire.transfer(
+                ["t3"], "iq-army", "iq-9th", extensions={"note": "ünïcödé ✓", "n": 1.5e-7}
+            ),
+        ],
+    )
     rows = raw_rows(ledger.settings.database_url)
     assert len(rows) == len(wire.reference_world()) + 22
     recompute(rows)

@@ -7,20 +7,25 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger
 from ledger.errors import VersionConflict
 from ledger.principal import Principal
 from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
-from domain.vocabulary import Role
 from tests import wire
 from tests.integration.test_chain import raw_rows, recompute
 
 ADMIN = Principal("admin", Role.ADMIN)
 
 
-def test_sixteen_writers_with_expected_version_never_lose_an_update(ledger: Ledger, settings: Settings) -> None:
-    ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in wire.reference_world() + [wire.asset("t1")]], ADMIN)
+def test_sixteen_writers_with_expected_version_never_lose_an_update(
+    ledger: Ledger, settings: Settings
+) -> None:
+    ledger.appender.append(
+        [EVENT_ADAPTER.validate_python(e) for e in [*wire.reference_world(), wire.asset("t1")]],
+        ADMIN,
+    )
     ledgers = [ledger] + [build_ledger(settings) for _ in range(3)]
     wins: list[int] = []
     conflicts = 0

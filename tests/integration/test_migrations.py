@@ -15,7 +15,9 @@ def test_upgrade_head_matches_the_declared_schema(settings: Settings) -> None:
     engine = sa.create_engine(settings.sqlalchemy_url())
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+            ctx = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": False}
+            )
             diff = compare_metadata(ctx, metadata)
             tables = set(sa.inspect(conn).get_table_names())
     finally:

@@ -39,13 +39,22 @@ def test_four_writer_processes_and_a_tailing_reader(pg_database_url: str, tmp_pa
     settings = Settings(database_url=pg_database_url, key_cache_seconds=60)
     ledger = build_ledger(settings)
     seed = wire.reference_world() + [wire.asset(f"w{n}") for n in range(WRITERS)]
-    ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in seed], Principal("admin", Role.ADMIN))
+    ledger.appender.append(
+        [EVENT_ADAPTER.validate_python(e) for e in seed], Principal("admin", Role.ADMIN)
+    )
     key = ledger.keys.create("tail", "auditor")
     total = len(seed) + WRITERS * EACH
 
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.writer_process", pg_database_url, str(EACH), f"w{n}"],
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.writer_process",
+                pg_database_url,
+                str(EACH),
+                f"w{n}",
+            ],
             cwd=ROOT,
         )
         for n in range(WRITERS)
@@ -55,7 +64,9 @@ def test_four_writer_processes_and_a_tailing_reader(pg_database_url: str, tmp_pa
     deadline = time.monotonic() + 240
     with TestClient(create_app(ledger=ledger)) as client:
         while len(seen) < total and time.monotonic() < deadline:
-            page = client.get(f"/v1/events?after={after}&limit=500", headers={"Authorization": f"Bearer {key}"})
+            page = client.get(
+                f"/v1/events?after={after}&limit=500", headers={"Authorization": f"Bearer {key}"}
+            )
             assert page.status_code == 200
             positions = [e["position"] for e in page.json()["events"]]
             seen += positions

@@ -15,7 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger
@@ -67,7 +69,11 @@ def random_history(n: int, seed: int) -> list[dict[str, Any]]:
             events.append(
                 wire._event(
                     "observation",
-                    {"observed_party": rnd.choice(parties), "condition": "ok", "activity": "parked"},
+                    {
+                        "observed_party": rnd.choice(parties),
+                        "condition": "ok",
+                        "activity": "parked",
+                    },
                     asset_ids=[a],
                     occurred_at=when,
                 )
@@ -96,7 +102,11 @@ def both(pg_database_url: str, tmp_path: Path) -> Any:
     def fresh() -> tuple[Ledger, Ledger]:
         engine = sa.create_engine(pg_database_url)
         with engine.begin() as conn:
-            conn.execute(sa.text("TRUNCATE ledger_events, ledger_registry, api_keys, projection_tracking, proj_event_index, proj_event_amendments, proj_assets"))
+            conn.execute(
+                sa.text(
+                    "TRUNCATE ledger_events, ledger_registry, api_keys, projection_tracking, proj_event_index, proj_event_amendments, proj_assets"
+                )
+            )
         engine.dispose()
         path = tmp_path / f"both-{len(made)}.db"
         upgrade(f"sqlite:///{path}")
@@ -112,7 +122,9 @@ def both(pg_database_url: str, tmp_path: Path) -> Any:
         ledger.close()
 
 
-@hsettings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 60))
 def test_sqlite_and_postgres_give_identical_answers(both: Any, seed: int, n: int) -> None:
     lite, pg = both()
@@ -140,7 +152,11 @@ def test_sqlite_and_postgres_give_identical_answers(both: Any, seed: int, n: int
 def _seeded_pg(url: str, n: int) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE ledger_events, ledger_registry, api_keys, projection_tracking, proj_event_index, proj_event_amendments, proj_assets"))
+        conn.execute(
+            sa.text(
+                "TRUNCATE ledger_events, ledger_registry, api_keys, projection_tracking, proj_event_index, proj_event_amendments, proj_assets"
+            )
+        )
     engine.dispose()
     ledger = build_ledger(Settings(database_url=url))
     append(ledger, wire.reference_world() + [wire.asset(f"t{i}") for i in range(50)])
@@ -148,7 +164,10 @@ def _seeded_pg(url: str, n: int) -> None:
         append(
             ledger,
             [
-                wire.transfer([f"t{i % 50}"], *(("iq-army", "iq-9th") if (i // 50) % 2 == 0 else ("iq-9th", "iq-army")))
+                wire.transfer(
+                    [f"t{i % 50}"],
+                    *(("iq-army", "iq-9th") if (i // 50) % 2 == 0 else ("iq-9th", "iq-army")),
+                )
                 for i in range(start, min(n, start + 1000))
             ],
         )
@@ -156,8 +175,12 @@ def _seeded_pg(url: str, n: int) -> None:
 
 
 def _worker(url: str, batch: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_PROJECTION_BATCH_SIZE": str(batch),
-           "LEDGER_PROJECTION_POLL_SECONDS": "0.2"}
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": url,
+        "LEDGER_PROJECTION_BATCH_SIZE": str(batch),
+        "LEDGER_PROJECTION_POLL_SECONDS": "0.2",
+    }
     return subprocess.Popen([sys.executable, "-m", "ledger.cli", "project"], cwd=ROOT, env=env)
 
 
@@ -182,7 +205,9 @@ def test_worker_killed_mid_batch_applies_every_event_exactly_once(pg_database_ur
     ledger = build_ledger(Settings(database_url=pg_database_url))
     try:
         deadline = time.monotonic() + 60
-        while positions(ledger.engine, ["custody"])["custody"] < 2000 and time.monotonic() < deadline:
+        while (
+            positions(ledger.engine, ["custody"])["custody"] < 2000 and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
@@ -209,7 +234,9 @@ def test_worker_reconnects_after_its_connection_is_cut(pg_database_url: str) -> 
     try:
         head = _wait_caught_up(pg_database_url, 60)
         dbname = sa.engine.make_url(pg_database_url).database
-        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+        ) as admin:
             cut = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE datname = %s AND pid <> pg_backend_pid()",

@@ -18,7 +18,9 @@ def main(url: str, count: int, asset: str) -> None:
     try:
         for i in range(count):
             a, b = ("iq-army", "iq-9th") if i % 2 == 0 else ("iq-9th", "iq-army")
-            event = EVENT_ADAPTER.validate_python(wire.transfer([asset], a, b, event_id=f"{asset}-{i}"))
+            event = EVENT_ADAPTER.validate_python(
+                wire.transfer([asset], a, b, event_id=f"{asset}-{i}")
+            )
             ledger.appender.append([event], who)
     finally:
         ledger.close()
