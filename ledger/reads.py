@@ -39,6 +39,7 @@ class Reads:
         self._ref_lock = threading.Lock()
         self._ref_key: tuple[int, int] | None = None
         self._ref_events: list[Event] = []
+        self._ref_history: History = History([])
 
     # -- consistency -------------------------------------------------------------------
 
@@ -73,8 +74,15 @@ class Reads:
         with self._ref_lock:
             if self._ref_key != tuple(key):
                 self._ref_events = load_events(conn, subject_positions(conn, [REF]).get(REF, []))
+                self._ref_history = History(self._ref_events)
                 self._ref_key = (int(key[0]), int(key[1]))
             return self._ref_events
+
+    def _reference_at(self, conn: Connection, k: datetime | None) -> Reference:
+        """Reference data as known at k, from a per-process cache of folds."""
+        self._reference_events(conn)
+        with self._ref_lock:
+            return self._ref_history.reference(k)
 
     def _asset_history(self, conn: Connection, asset_id: str) -> History:
         own = subject_positions(conn, [asset_subject(asset_id)]).get(asset_subject(asset_id), [])
@@ -84,7 +92,7 @@ class Reads:
 
     def reference(self, k: datetime | None) -> Reference:
         with self.engine.connect() as conn:
-            return History(self._reference_events(conn)).reference(k)
+            return self._reference_at(conn, k)
 
     # -- assets --------------------------------------------------------------------------
 
@@ -102,7 +110,7 @@ class Reads:
                 data = orjson.loads(row.state)
                 observation = data.pop("last_observation", None)
                 state = state_from_json(data)
-                ref = History(self._reference_events(conn)).reference(None)
+                ref = self._reference_at(conn, None)
                 return self._asset_view(state, ref, now, now, None, observation)
             history = self._asset_history(conn, asset_id)
         t = as_of or now

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import LedgerDep, Reader
 from api.params import View
-from api.schemas import PROBLEM_RESPONSES
+from api.schemas import PROBLEM_RESPONSES, FastJSON
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=PROBLEM_RESPONSES)
 
@@ -26,24 +26,27 @@ def list_assets(
     accounted: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    return ledger.reads.list_assets(
-        contract=contract,
-        custodian=custodian,
-        status=status,
-        accounted=accounted,
-        as_of=view.as_of,
-        known_at=view.known_at,
-        cursor=cursor,
-        limit=limit,
+) -> FastJSON:
+    return FastJSON(
+        ledger.reads.list_assets(
+            contract=contract,
+            custodian=custodian,
+            status=status,
+            accounted=accounted,
+            as_of=view.as_of,
+            known_at=view.known_at,
+            cursor=cursor,
+            limit=limit,
+        ),
+        view.position,
     )
 
 
 @router.get("/{asset_id}", summary="One asset's state (DOMAIN.md §7)")
-def get_asset(ledger: LedgerDep, _: Reader, view: View, asset_id: str) -> dict[str, Any]:
-    return ledger.reads.asset(asset_id, view.as_of, view.known_at)
+def get_asset(ledger: LedgerDep, _: Reader, view: View, asset_id: str) -> FastJSON:
+    return FastJSON(ledger.reads.asset(asset_id, view.as_of, view.known_at), view.position)
 
 
 @router.get("/{asset_id}/timeline", summary="One asset's timeline (DOMAIN.md §7)")
-def get_timeline(ledger: LedgerDep, _: Reader, view: View, asset_id: str) -> dict[str, Any]:
-    return ledger.reads.timeline(asset_id, view.as_of, view.known_at)
+def get_timeline(ledger: LedgerDep, _: Reader, view: View, asset_id: str) -> FastJSON:
+    return FastJSON(ledger.reads.timeline(asset_id, view.as_of, view.known_at), view.position)
