@@ -25,7 +25,13 @@ from domain.state import AssetState, History, unaccounted_reason
 from domain.vocabulary import EventType
 from ledger.errors import InvalidEventError, NotFoundError, NotReadyError, Problem
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, to_json
-from ledger.projections.custody import REF, asset_subject, load_events, subject_positions
+from ledger.projections.custody import (
+    REF,
+    asset_subject,
+    load_events,
+    load_subject,
+    subject_positions,
+)
 from ledger.projections.runner import positions
 from ledger.store.tables import assets, event_amendments, event_index
 
@@ -84,11 +90,20 @@ class Reads:
         with self._ref_lock:
             return self._ref_history.reference(k)
 
-    def _asset_history(self, conn: Connection, asset_id: str) -> History:
-        own = subject_positions(conn, [asset_subject(asset_id)]).get(asset_subject(asset_id), [])
+    def _asset_records(self, conn: Connection, asset_id: str) -> list[tuple[int, dict[str, Any]]]:
+        own = load_subject(conn, asset_subject(asset_id))
         if not own:
             raise NotFoundError(f"no asset {asset_id!r}", [Problem("asset_id", "unknown")])
-        return History(self._reference_events(conn) + load_events(conn, own))
+        return own
+
+    def _asset_history(
+        self,
+        conn: Connection,
+        asset_id: str,
+        records: list[tuple[int, dict[str, Any]]] | None = None,
+    ) -> History:
+        own = records if records is not None else self._asset_records(conn, asset_id)
+        return History(self._reference_events(conn) + [Event.parse(p, r) for p, r in own])
 
     def reference(self, k: datetime | None) -> Reference:
         with self.engine.connect() as conn:
@@ -214,7 +229,9 @@ class Reads:
         now = datetime.now(UTC)
         t = as_of or now
         with self.engine.connect() as conn:
-            history = self._asset_history(conn, asset_id)
+            records = self._asset_records(conn, asset_id)
+            history = self._asset_history(conn, asset_id, records)
+        raw = dict(records)
         k = known_at
         known = history.known(k)
         effective = {e.event_id: e for e in known.of_asset(asset_id)}
@@ -231,7 +248,7 @@ class Reads:
             related.update(a for a in e.subjects if a != asset_id)
             current = effective.get(e.event_id)
             retraction = known.retracted_by.get(e.event_id)
-            entry = _event_entry(e)
+            entry = _event_entry(e, raw.get(e.position))
             entry["retracted"] = (
                 None
                 if retraction is None
@@ -246,9 +263,9 @@ class Reads:
                 if current is None
                 else [_correction_entry(c, e, current) for c in current.corrections]
             )
-            if current is not None:
+            if current is not None and current.corrections:
                 entry["occurred_at"] = to_stored(current.occurred_at)
-                entry["effective"] = _event_entry(current)["payload"]
+                entry["effective"] = to_json(current.payload)
             entries.append((current.world_key if current else e.world_key, entry))
         entries.sort(key=lambda x: x[0])
         bands = [to_json(b) for b in history.custody_bands(asset_id, k, until=t)]
@@ -334,8 +351,28 @@ def _party(p: Any, t: datetime) -> dict[str, Any]:
     return view
 
 
-def _event_entry(e: Event) -> dict[str, Any]:
+def _event_entry(e: Event, record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An event as the timeline shows it; ``record`` is its stored JSON when at hand
+    (cheaper than converting the parsed, read-only form back)."""
     lag = (e.reported_at - e.occurred_at).total_seconds()
+    if record is not None:
+        return {
+            "position": e.position,
+            "event_id": e.event_id,
+            "type": record["type"],
+            "asset_ids": record.get("asset_ids", []),
+            "occurred_at": record["occurred_at"],
+            "reported_at": record["reported_at"],
+            "recorded_at": record.get("recorded_at"),
+            "recorded_by": record.get("recorded_by"),
+            "report_lag_seconds": lag,
+            "reporter": record["reporter"],
+            "source": record.get("source"),
+            "confidence": record["confidence"],
+            "location": record.get("location"),
+            "payload": record.get("payload", {}),
+            "narrative": record.get("narrative"),
+        }
     return {
         "position": e.position,
         "event_id": e.event_id,

@@ -71,6 +71,17 @@ def load_events(conn: Connection, positions: Iterable[int]) -> list[Event]:
     return out
 
 
+def load_subject(conn: Connection, subject: str) -> list[tuple[int, dict[str, Any]]]:
+    """Every stored record filed under ``subject``, in one round trip."""
+    rows = conn.execute(
+        sa.select(events.c.notification_id, events.c.state)
+        .join(event_index, event_index.c.position == events.c.notification_id)
+        .where(event_index.c.subject == subject)
+        .order_by(events.c.notification_id)
+    )
+    return [(p, orjson.loads(s)) for p, s in rows]
+
+
 def subject_positions(conn: Connection, subjects: Iterable[str]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = defaultdict(list)
     wanted = list(set(subjects))
