@@ -73,7 +73,12 @@ def catch_up(url: str, rebuild: bool) -> tuple[float, float]:
     ledger = build_ledger(Settings(database_url=url, projection_batch_size=5000))
     try:
         start = time.perf_counter()
-        with tqdm(total=ledger.lookups.head()[0], unit="ev", desc="rebuild" if rebuild else "catch-up", mininterval=5) as bar:
+        with tqdm(
+            total=ledger.lookups.head()[0],
+            unit="ev",
+            desc="rebuild" if rebuild else "catch-up",
+            mininterval=5,
+        ) as bar:
 
             def progress(n: int) -> None:
                 bar.update(n)
@@ -128,15 +133,18 @@ def open_pid(base: str) -> int:
     import subprocess
 
     port = base.rsplit(":", 1)[1]
-    found = subprocess.run(["pgrep", "-f", "ledger.cli serve"], capture_output=True, text=True).stdout.split()
+    found = subprocess.run(
+        ["pgrep", "-f", "ledger.cli serve"], capture_output=True, text=True
+    ).stdout.split()
     del port
     return int(found[0])
 
 
 def rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
     return float("nan")
 
 
@@ -147,9 +155,7 @@ def run(report: dict[str, Any]) -> None:
         r["head"] = generate(url)
         r["generate_seconds"] = time.perf_counter() - t
         # A knowledge time halfway through the generation: half the history known.
-        midway = time.strftime(
-            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall + r["generate_seconds"] / 2)
-        )
+        midway = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall + r["generate_seconds"] / 2))
         rates = [read_decode_rate(url) for _ in range(3)]
         r["read_decode_per_s"] = statistics.median(rates)
         r["catch_up_per_s"], r["catch_up_seconds"] = catch_up(url, rebuild=False)

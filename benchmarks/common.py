@@ -21,7 +21,9 @@ import psycopg
 from ledger.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("LEDGER_BENCH_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_ADMIN = os.environ.get(
+    "LEDGER_BENCH_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
 RUNS = int(os.environ.get("LEDGER_BENCH_RUNS", "3"))
 
 

@@ -26,7 +26,12 @@ def body(prefix: str, i: int, assets: int) -> dict[str, object]:
         "reporter": "iq-army",
         "source": {"kind": "bench", "ref": f"{prefix}-{i}"},
         "confidence": "confirmed",
-        "payload": {"from_party": a, "to_party": b, "reason": "rotation", "condition": "operational"},
+        "payload": {
+            "from_party": a,
+            "to_party": b,
+            "reason": "rotation",
+            "condition": "operational",
+        },
     }
 
 
@@ -53,7 +58,9 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 async def main(base: str, key: str, concurrency: int, count: int, prefix: str, assets: int) -> None:
     url = urlsplit(base)
     host, port = url.hostname or "127.0.0.1", url.port or 80
-    requests = [request(host, key, json.dumps(body(prefix, i, assets)).encode()) for i in range(count)]
+    requests = [
+        request(host, key, json.dumps(body(prefix, i, assets)).encode()) for i in range(count)
+    ]
     status: Counter[int] = Counter()
     next_i = 0
 
@@ -73,7 +80,9 @@ async def main(base: str, key: str, concurrency: int, count: int, prefix: str, a
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.perf_counter() - start
     ok = status[201]
-    print(json.dumps({"events": ok, "seconds": seconds, "errors": count - ok, "status": dict(status)}))
+    print(
+        json.dumps({"events": ok, "seconds": seconds, "errors": count - ok, "status": dict(status)})
+    )
 
 
 if __name__ == "__main__":

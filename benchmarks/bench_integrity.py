@@ -1,0 +1,266 @@
+"""Integrity (issue: integrity): offline bundle verification throughput on one core,
+Merkle frontier appends, and RFC 6962 root/proof generation over a 1M-leaf in-memory
+tree, next to pymerkle doing the same work on the same leaves.
+
+Every figure is the median of ``LEDGER_BENCH_RUNS`` (default 3) runs, stored as
+``(median, [runs])`` like the other sections, under ``report["integrity"]``.
+Run alone with ``python -m benchmarks.bench_integrity`` (prints the JSON).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pymerkle import BaseMerkleTree
+
+from ledger.integrity.bundle import BundleWriter, verify_bundle_file
+from ledger.integrity.checkpoints import Signer
+from ledger.integrity.merkle import (
+    Frontier,
+    MemorySubtreeCache,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root,
+)
+
+RUNS = int(os.environ.get("LEDGER_BENCH_RUNS", "3"))
+VERIFY_EVENTS = int(os.environ.get("LEDGER_BENCH_VERIFY_EVENTS", "200000"))
+TREE_LEAVES = int(os.environ.get("LEDGER_BENCH_TREE_LEAVES", "1000000"))
+VERIFY_TARGET = 100_000  # events/s on one core
+WARM_PROOFS = 200
+
+
+def median_of(fn: Callable[[], float], runs: int = RUNS) -> tuple[float, list[float]]:
+    values = [fn() for _ in range(runs)]
+    return statistics.median(values), values
+
+
+@contextmanager
+def one_core() -> Iterator[None]:
+    """Pin this process to one CPU, so "per core" means what it says."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _record(position: int, prev_hash: str) -> dict[str, Any]:
+    # Shaped like a stored transfer event (about 540 bytes of canonical JSON).
+    return {
+        "event_id": f"bench-{position:09d}",
+        "type": "AssetTransferred",
+        "recorded_at": f"2024-05-01T12:00:00.{position % 1_000_000:06d}Z",
+        "recorded_by": "depot-7-writer",
+        "occurred_at": "2024-04-30T08:00:00.000000Z",
+        "asset_ids": [f"M1A1-{position % 97:04d}"],
+        "payload": {
+            "from_party": "ministry-of-defence",
+            "to_party": "9th-armoured-division",
+            "location": {"name": "Depot 7", "country": "UA"},
+            "note": "handover at gate 3",
+        },
+        "source": {"kind": "unit_report", "ref": f"9th-armd-div/{position}", "evidence": []},
+        "prev_hash": prev_hash,
+    }
+
+
+def write_bench_bundle(path: Path, events: int, signer: Signer) -> int:
+    """A clean bundle of ``events`` chained events with checkpoints at half and at the end."""
+    rows = []
+    prev = "0" * 64
+    for position in range(1, events + 1):
+        # orjson with sorted keys is RFC 8785 for these records (ASCII, no floats).
+        state = orjson.dumps(_record(position, prev), option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.sha256(state).digest()
+        rows.append((position, state, digest))
+        prev = digest.hex()
+    frontier = Frontier()
+    checkpoints = []
+    for position, _, digest in rows:
+        frontier.append_data(digest)
+        if position in (events // 2, events):
+            checkpoints.append(signer.checkpoint(position, frontier.root()))
+    with open(path, "wb") as out:
+        writer = BundleWriter(
+            out, public_key=signer.public_key, after=0, until=events, prev_hash=bytes(32)
+        )
+        for checkpoint in checkpoints:
+            writer.add_checkpoint(checkpoint)
+        for position, state, digest in rows:
+            writer.add_event(position, state, digest)
+        writer.finish()
+    return path.stat().st_size
+
+
+def bench_verify(results: dict[str, Any], units: dict[str, str]) -> None:
+    signer = Signer.generate()
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        path = Path(tmp) / "bundle.ndjson"
+        size = write_bench_bundle(path, VERIFY_EVENTS, signer)
+
+        def once() -> float:
+            start = time.perf_counter()
+            report = verify_bundle_file(path, trusted_public_key=signer.public_key)
+            seconds = time.perf_counter() - start
+            if report.verdict != "clean" or report.events != VERIFY_EVENTS:
+                raise RuntimeError(f"benchmark bundle did not verify: {report.reason}")
+            return VERIFY_EVENTS / seconds
+
+        with one_core():
+            once()  # warm the page cache and the interpreter
+            results["verify_events_per_s"] = median_of(once)
+    units["verify_events_per_s"] = f"events/s, {VERIFY_EVENTS} events, {size} bytes, one core"
+    results["bundle_bytes_per_event"] = (size / VERIFY_EVENTS, [size / VERIFY_EVENTS])
+    units["bundle_bytes_per_event"] = "bytes"
+
+
+def bench_frontier(leaves: list[bytes], results: dict[str, Any], units: dict[str, str]) -> None:
+    def once() -> float:
+        frontier = Frontier()
+        append = frontier.append
+        start = time.perf_counter()
+        for leaf in leaves:
+            append(leaf)
+        frontier.root()
+        return len(leaves) / (time.perf_counter() - start)
+
+    results["frontier_appends_per_s"] = median_of(once)
+    units["frontier_appends_per_s"] = f"leaf appends/s over {len(leaves)} leaves"
+
+
+class ListTree(BaseMerkleTree):  # type: ignore[misc]
+    """pymerkle over a flat list of leaf hashes: its documented storage extension point."""
+
+    def __init__(self, leaves: list[bytes]) -> None:
+        self._leaves = leaves
+        super().__init__("sha256")
+
+    def _encode_entry(self, data: bytes) -> bytes:
+        return data
+
+    def _store_leaf(self, data: bytes, digest: bytes) -> int:
+        self._leaves.append(digest)
+        return len(self._leaves)
+
+    def _get_leaf(self, index: int) -> bytes:
+        return self._leaves[index - 1]
+
+    def _get_leaves(self, offset: int, width: int) -> list[bytes]:
+        return self._leaves[offset : offset + width]
+
+    def _get_size(self) -> int:
+        return len(self._leaves)
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bench_proofs(leaves: list[bytes], results: dict[str, Any], units: dict[str, str]) -> None:
+    n = len(leaves)
+    rng = random.Random(6962)
+
+    def get_range(start: int, end: int) -> list[bytes]:
+        return leaves[start:end]
+
+    # Cold: nothing cached, every subtree root hashed from the leaves (a fresh pymerkle
+    # tree each run, so its subroot cache starts empty too).
+    results["ours_root_s"] = median_of(lambda: _seconds(lambda: root(n, get_range)))
+    results["pymerkle_root_s"] = median_of(lambda: _seconds(lambda: ListTree(leaves).get_root()))
+    results["ours_inclusion_cold_s"] = median_of(
+        lambda: _seconds(lambda: inclusion_proof(rng.randrange(n), n, get_range))
+    )
+    results["pymerkle_inclusion_cold_s"] = median_of(
+        lambda: _seconds(lambda: ListTree(leaves).prove_inclusion(rng.randrange(n) + 1, n))
+    )
+    results["ours_consistency_cold_s"] = median_of(
+        lambda: _seconds(lambda: consistency_proof(rng.randrange(1, n), n, get_range))
+    )
+    results["pymerkle_consistency_cold_s"] = median_of(
+        lambda: _seconds(lambda: ListTree(leaves).prove_consistency(rng.randrange(1, n), n))
+    )
+
+    # Warm: subtree roots kept between proofs (ours: a MemorySubtreeCache holding
+    # subtrees of >= 256 leaves; pymerkle: its own LRU subroot cache, default threshold).
+    cache = MemorySubtreeCache(min_width=256)
+    results["ours_cache_fill_s"] = median_of(
+        lambda: _seconds(lambda: root(n, get_range, subtree_cache=cache)), runs=1
+    )
+    tree = ListTree(leaves)
+    tree.get_root()
+
+    def warm(prove: Callable[[], object]) -> float:
+        return _seconds(lambda: [prove() for _ in range(WARM_PROOFS)]) / WARM_PROOFS
+
+    results["ours_inclusion_warm_s"] = median_of(
+        lambda: warm(lambda: inclusion_proof(rng.randrange(n), n, get_range, subtree_cache=cache))
+    )
+    results["pymerkle_inclusion_warm_s"] = median_of(
+        lambda: warm(lambda: tree.prove_inclusion(rng.randrange(n) + 1, n))
+    )
+    results["ours_consistency_warm_s"] = median_of(
+        lambda: warm(
+            lambda: consistency_proof(rng.randrange(1, n), n, get_range, subtree_cache=cache)
+        )
+    )
+    results["pymerkle_consistency_warm_s"] = median_of(
+        lambda: warm(lambda: tree.prove_consistency(rng.randrange(1, n), n))
+    )
+    for key in results:
+        if key.startswith(("ours_", "pymerkle_")):
+            units[key] = f"seconds, tree of {n} leaves given as an in-memory list"
+    units["ours_cache_fill_s"] = "seconds, one root computation filling the cache (1 run)"
+
+
+def run(report: dict[str, Any]) -> None:
+    results: dict[str, Any] = {}
+    units: dict[str, str] = {}
+    bench_verify(results, units)
+    print("verify", round(results["verify_events_per_s"][0]), "events/s", flush=True)
+    leaves = [leaf_hash(hashlib.sha256(i.to_bytes(8, "big")).digest()) for i in range(TREE_LEAVES)]
+    bench_frontier(leaves, results, units)
+    bench_proofs(leaves, results, units)
+    ratios = {
+        name: results[f"pymerkle_{name}_s"][0] / results[f"ours_{name}_s"][0]
+        for name in (
+            "root",
+            "inclusion_cold",
+            "consistency_cold",
+            "inclusion_warm",
+            "consistency_warm",
+        )
+    }
+    report["integrity"] = {
+        "measurements": results,
+        "units": units,
+        "ratios_pymerkle_time_over_ours": ratios,
+        "verify_target_events_per_s": VERIFY_TARGET,
+        "verify_target_met": results["verify_events_per_s"][0] >= VERIFY_TARGET,
+        "python": sys.version.split()[0],
+    }
+
+
+if __name__ == "__main__":
+    out: dict[str, Any] = {}
+    run(out)
+    print(json.dumps(out, indent=2))

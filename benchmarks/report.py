@@ -1,0 +1,117 @@
+"""Render ``benchmarks/RESULTS.md`` from the measurements of one run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.2f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if b else "n/a"
+
+
+def _write(w: dict[str, Any]) -> list[str]:
+    out = [
+        "## Write path (foundation)",
+        "",
+        "Events/s, median of the runs (all runs in brackets). HTTP numbers are against a real",
+        "`ledger serve` process over loopback, the load generator a separate process.",
+        "",
+        "| measurement | PostgreSQL | SQLite |",
+        "|---|---|---|",
+    ]
+    keys = [
+        ("direct_single_save", "eventsourcing direct save, one event per save (baseline)"),
+        ("http_single_c1", "HTTP single appends, 1 client"),
+        ("http_single_c8", "HTTP single appends, 8 clients"),
+        ("http_single_c32", "HTTP single appends, 32 clients"),
+        ("http_batch_1000", "HTTP batches of 1000"),
+        ("raw_executemany_1000", "raw psycopg executemany, 1000 rows per commit"),
+        ("api_processes", "API processes"),
+    ]
+    for key, label in keys:
+        cells = []
+        for backend in ("postgres", "sqlite"):
+            v = w.get(backend, {}).get(key)
+            cells.append("—" if v is None else f"{_n(v[0])} ({', '.join(_n(x) for x in v[1])})")
+        out.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    pg = {k: v[0] for k, v in w.get("postgres", {}).items()}
+    lite = {k: v[0] for k, v in w.get("sqlite", {}).items()}
+    out += [
+        "",
+        "Ratios (same run):",
+        "",
+        f"- PostgreSQL, HTTP singles at 32 clients ÷ direct single save: "
+        f"**{_ratio(pg.get('http_single_c32', 0), pg.get('direct_single_save', 0))}** (target ≥ 2×)",
+        f"- PostgreSQL, HTTP batches ÷ raw executemany: "
+        f"**{_ratio(pg.get('http_batch_1000', 0), pg.get('raw_executemany_1000', 0))}** (target ≥ 0.5×)",
+        f"- SQLite, HTTP singles at 32 clients ÷ direct single save: "
+        f"{_ratio(lite.get('http_single_c32', 0), lite.get('direct_single_save', 0))}",
+        "",
+    ]
+    return out
+
+
+def _custody(c: dict[str, Any]) -> list[str]:
+    lat = [
+        ("asset_now", "`GET /v1/assets/{id}`, current", 10),
+        ("timeline_now", "`GET /v1/assets/{id}/timeline`, current", 10),
+        ("asset_past", "`GET /v1/assets/{id}` with as_of + known_at", 25),
+        ("timeline_past", "`…/timeline` with as_of + known_at", 25),
+    ]
+    out = [
+        "## Custody projections",
+        "",
+        f"A ledger of {c['events']:,} events over {c['assets']:,} assets on PostgreSQL "
+        f"(head position {c['head']:,}), generated through the appender in "
+        f"{c['generate_seconds']:.0f} s.",
+        "",
+        "| measurement | value | target |",
+        "|---|---|---|",
+        f"| eventsourcing read + decode (notifications → domain events), median of 3 | {_n(c['read_decode_per_s'])}/s | |",
+        f"| projection catch-up | {_n(c['catch_up_per_s'])}/s = **{c['catch_up_ratio']:.2f}×** read+decode | ≥ 0.3× |",
+        f"| full rebuild | {c['rebuild_seconds']:.0f} s ({_n(c['rebuild_per_s'])}/s) | < 60 s |",
+    ]
+    for key, label, target in lat:
+        v = c[key]
+        out.append(
+            f"| {label} p50 / p99 | {v['p50_ms']:.1f} / **{v['p99_ms']:.1f} ms** | p99 < {target} ms |"
+        )
+    out.append(
+        f"| API process memory (RSS) after the reads | {c['api_rss_mb']:.0f} MB | < 300 MB |"
+    )
+    out.append("")
+    return out
+
+
+def _generic(name: str, data: Any) -> list[str]:
+    out = [f"## {name}", "", "| measurement | value |", "|---|---|"]
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out.append(f"| {k} | {v if not isinstance(v, float) else _n(v)} |")
+    out.append("")
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {report['date']} on {report['machine']}; {report['runs']} runs per",
+        "measurement where repeated. Machines are shared and noisy: compare ratios within",
+        "this run, not absolute numbers across runs. Regenerate with `make bench`.",
+        "",
+    ]
+    if "write" in report:
+        lines += _write(report["write"])
+    if "custody" in report:
+        lines += _custody(report["custody"])
+    for key, value in report.items():
+        if key not in ("write", "custody", "date", "machine", "runs", "notes"):
+            lines += _generic(key, value)
+    if report.get("notes"):
+        lines += ["## Notes", "", *report["notes"], ""]
+    return "\n".join(lines)
