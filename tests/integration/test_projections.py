@@ -254,3 +254,23 @@ def test_worker_reconnects_after_its_connection_is_cut(pg_database_url: str) -> 
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_log_without_applying_an_event_twice(pg_database_url: str) -> None:
+    _seeded_pg(pg_database_url, 6000)
+    workers = [_worker(pg_database_url, 200), _worker(pg_database_url, 200)]
+    try:
+        _wait_caught_up(pg_database_url, 120)
+        assert [w.poll() for w in workers] == [None, None], "both workers must still run"
+    finally:
+        for w in workers:
+            w.terminate()
+            w.wait(timeout=30)
+    ledger = build_ledger(Settings(database_url=pg_database_url))
+    try:
+        shared = snapshot(ledger)
+        ledger.runner.rebuild()
+        assert snapshot(ledger) == shared
+    finally:
+        ledger.close()
