@@ -39,6 +39,24 @@ from domain.vocabulary import (
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 MAX_EXTENSIONS_BYTES = 16 * 1024
+# Free JSON (extensions, corrected values) is hashed in canonical form; absurd nesting
+# would only exhaust the canonicaliser's stack, so it is refused up front.
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        nxt: list[Any] = []
+        for v in level:
+            if isinstance(v, dict):
+                nxt.extend(v.values())
+            elif isinstance(v, list):
+                nxt.extend(v)
+        level = nxt
+    return depth - 1
+
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["M1A1-0042"])]
 Instant = Annotated[
@@ -263,6 +281,13 @@ class EventCorrectedPayload(Strict):
     )
     reason: Text
 
+    @field_validator("corrected_fields")
+    @classmethod
+    def _shallow(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if _depth(v) > MAX_JSON_DEPTH:
+            raise ValueError(f"corrected values may nest at most {MAX_JSON_DEPTH} levels")
+        return v
+
 
 class FindingDispositionedPayload(Strict):
     finding_key: Annotated[str, Field(min_length=3, max_length=512)]
@@ -319,8 +344,11 @@ class EventBase(Strict):
     @field_validator("extensions")
     @classmethod
     def _small_extensions(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None and len(orjson.dumps(v)) > MAX_EXTENSIONS_BYTES:
-            raise ValueError("extensions must be at most 16 KiB of JSON")
+        if v is not None:
+            if _depth(v) > MAX_JSON_DEPTH:
+                raise ValueError(f"extensions may nest at most {MAX_JSON_DEPTH} levels")
+            if len(orjson.dumps(v)) > MAX_EXTENSIONS_BYTES:
+                raise ValueError("extensions must be at most 16 KiB of JSON")
         return v
 
 

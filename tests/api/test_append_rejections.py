@@ -379,3 +379,14 @@ def test_body_over_256_kib_is_413(seeded: Api) -> None:
     assert r.status_code == 413
     assert r.json()["errors"][0]["field"] == "body"
     assert seeded.log_size() == before
+
+
+def test_absurdly_nested_extensions_are_rejected(seeded: Api) -> None:
+    nested: dict[str, object] = {}
+    node = nested
+    for _ in range(300):
+        node["x"] = {}
+        node = node["x"]  # type: ignore[assignment]
+    rejected(
+        seeded, wire.transfer(["t1"], "iq-army", "iq-9th", extensions=nested), 422, "extensions"
+    )
