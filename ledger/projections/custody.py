@@ -99,9 +99,16 @@ def subject_positions(conn: Connection, subjects: Iterable[str]) -> dict[str, li
 class CustodyProjection:
     name = "custody"
 
+    # Asset states kept between batches, so catch-up does not read and decode each
+    # touched asset's row again; bounded, and dropped whenever another worker may have
+    # written in between (see ``process``).
+    CACHE_LIMIT = 300_000
+
     def __init__(self) -> None:
         self._ref_events: list[Event] | None = None
         self._ref: Reference | None = None
+        self._cache: dict[str, tuple[AssetState, str, dict[str, Any] | None]] = {}
+        self._last_end: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -114,6 +121,8 @@ class CustodyProjection:
         """Drop in-memory caches (after a failed transaction, or a rebuild)."""
         self._ref_events = None
         self._ref = None
+        self._cache.clear()
+        self._last_end = None
 
     def _reference(self, conn: Connection) -> Reference:
         if self._ref is None:
@@ -125,6 +134,16 @@ class CustodyProjection:
     # -- processing ----------------------------------------------------------------------
 
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
+        if not batch:
+            return
+        if self._last_end is None or batch[0].position - 1 != self._last_end:
+            # Another worker applied the events in between: our cached states are stale.
+            self._cache.clear()
+            self._ref_events = None
+            self._ref = None
+        if len(self._cache) > self.CACHE_LIMIT:
+            self._cache.clear()
+        self._last_end = batch[-1].position
         now = datetime.now(UTC)
         subjects_of: dict[str, list[str]] = {}
         index_rows: list[dict[str, Any]] = []
@@ -196,7 +215,7 @@ class CustodyProjection:
     ) -> None:
         if not touched:
             return
-        ids = list(touched)
+        ids = [a for a in touched if a not in self._cache]
         current: dict[str, Any] = {}  # asset_id -> row
         for i in range(0, len(ids), 500):
             for found in conn.execute(
@@ -209,21 +228,27 @@ class CustodyProjection:
         needs_fold: list[str] = []
         for asset_id, new in touched.items():
             new.sort(key=lambda e: e.world_key)
-            row: Any = current.get(asset_id)
+            state: AssetState | None = None
+            last_key = ""
+            observation: dict[str, Any] | None = None
+            cached = self._cache.get(asset_id)
+            if cached is not None:
+                state, last_key, observation = cached
+            elif (row := current.get(asset_id)) is not None:
+                data = orjson.loads(row.state)
+                observation = data.pop("last_observation", None)
+                state, last_key = state_from_json(data), row.last_world_key
             keys = [world_key(e) for e in new]
-            if asset_id in refold or (row is not None and keys[0] <= row.last_world_key):
+            if asset_id in refold or (state is not None and keys[0] <= last_key):
                 needs_fold.append(asset_id)
                 continue
-            data = orjson.loads(row.state) if row is not None else {}
-            state: AssetState | None = state_from_json(data) if row is not None else None
-            last_key = row.last_world_key if row is not None else ""
-            observation = data.get("last_observation")
             for e, key in zip(new, keys, strict=True):
                 state = apply(state, e, ref, asset_id)
                 last_key = key
                 if e.type is EventType.OBSERVATION:
                     observation = observation_json(e)
             if state is not None:
+                self._cache[asset_id] = (state, last_key, observation)
                 rows.append(self._row(state, observation, last_key, new[-1].position, ref, now))
         if needs_fold:
             rows.extend(self._fold(conn, needs_fold, ref, now))
@@ -240,6 +265,7 @@ class CustodyProjection:
         for asset_id in asset_ids:
             effective = log.of_asset(asset_id, None)
             state = fold(effective, ref, asset_id)
+            self._cache.pop(asset_id, None)
             if state is None:
                 conn.execute(assets.delete().where(assets.c.asset_id == asset_id))
                 continue
