@@ -286,16 +286,15 @@ class Appender:
         return VersionConflict(_detail([problem]), [problem])
 
     def _save(self, plans: list[_Plan]) -> list[list[tuple[int, bytes]]]:
-        entries: list[LedgerEntry] = []
+        entries: list[LedgerEntry.Recorded] = []
+        saved_at = datetime.now(UTC)
         registrations: list[Registration] = []
         expected: list[tuple[str, int, int]] = []
         counts: dict[str, int] = {}
         for plan in plans:
             for rec in plan.new:
                 cls = EVENT_CLASSES[EventType(rec["type"])]
-                entries.append(
-                    LedgerEntry._create(cls, id=LedgerEntry.create_id(rec["event_id"]), record=rec)
-                )
+                entries.append(LedgerEntry.fact(cls, rec, saved_at))
             registrations.extend(plan.registrations)
             expected.extend(plan.expected)
             for a, n in plan.counts.items():

@@ -94,8 +94,10 @@ class EventStore(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return RecordMapper()
 
-    def record(self, entries: Sequence[LedgerEntry], **kwargs: Any) -> list[tuple[int, bytes]]:
-        """Save ``entries`` atomically; returns ``(position, hash)`` per entry."""
+    def record(
+        self, entries: Sequence[LedgerEntry.Recorded], **kwargs: Any
+    ) -> list[tuple[int, bytes]]:
+        """Save the entries' creation events atomically; ``(position, hash)`` per entry."""
         results: list[tuple[int, bytes]] = []
         self.save(*entries, results=results, **kwargs)
         return results

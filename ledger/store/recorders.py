@@ -100,20 +100,20 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         ).format(schema, table)
         self._insert = SQL(
             "INSERT INTO {0}.{1} (notification_id, originator_id, originator_version,"
-            " topic, state, hash) SELECT * FROM unnest(%s::bigint[], %s::uuid[],"
-            " %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) RETURNING notification_id"
+            " topic, state, hash) SELECT * FROM unnest(%b::bigint[], %b::uuid[],"
+            " %b::bigint[], %b::text[], %b::bytea[], %b::bytea[]) RETURNING notification_id"
         ).format(schema, table)
         self._select_versions = SQL(
             "SELECT natural_id, version FROM {0}.{1} WHERE kind = 'asset' AND natural_id = ANY(%s)"
         ).format(schema, registry)
         self._register = SQL(
             "INSERT INTO {0}.{1} (kind, natural_id, event_id, version, attrs)"
-            " SELECT k, n, e, 0, a FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " SELECT k, n, e, 0, a FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[])"
             " AS r(k, n, e, a)"
         ).format(schema, registry)
         self._bump = SQL(
             "UPDATE {0}.{1} AS r SET version = r.version + v.n FROM"
-            " unnest(%s::text[], %s::bigint[]) AS v(id, n)"
+            " unnest(%b::text[], %b::bigint[]) AS v(id, n)"
             " WHERE r.kind = 'asset' AND r.natural_id = v.id"
         ).format(schema, registry)
 
