@@ -1,0 +1,163 @@
+"""What the rule catalogue produces: a finding (DOMAIN.md §5), its key, and the life it
+has in knowledge time.
+
+A :class:`Finding` is a value. The catalogue (:mod:`domain.rules.catalogue`) makes
+findings without their life; :mod:`domain.rules.life` fills ``detected_at``,
+``cleared_at``, ``clear_reason`` and ``disposition`` for a view at a knowledge time.
+``to_dict`` gives the JSON shape the HTTP layer and the report share: instants in
+the stored format, enums as their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.instants import to_key, to_stored
+from domain.vocabulary import Disposition
+
+RULES_VERSION = "1"
+"""Bumped whenever a rule's meaning changes, so a report can say which rules made it."""
+
+
+class FindingKind(StrEnum):
+    STATE = "state"
+    EVENT = "event"
+    DISCREPANCY = "discrepancy"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class ClearReason(StrEnum):
+    RESOLVED = "resolved"
+    VOIDED_TRIGGER_RETRACTED = "voided_trigger_retracted"
+    VOIDED_TRIGGER_CORRECTED = "voided_trigger_corrected"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingDisposition:
+    """The latest ``finding_dispositioned`` known for a finding."""
+
+    disposition: Disposition
+    event_id: str
+    rationale: str
+    decided_at: datetime
+    reported_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "disposition": self.disposition.value,
+            "event_id": self.event_id,
+            "rationale": self.rationale,
+            "decided_at": to_stored(self.decided_at),
+            "reported_at": to_stored(self.reported_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One finding. ``valid_to`` is ``None`` while a state finding is open; event and
+    discrepancy findings are instants (``valid_from`` is the trigger's
+    ``occurred_at``) and keep ``valid_to`` ``None``, except R16, which a disposition
+    closes. The last five fields are its life, empty as the catalogue makes it."""
+
+    finding_key: str
+    rule: str
+    rule_name: str
+    kind: FindingKind
+    severity: Severity
+    asset_id: str | None
+    contract_id: str | None
+    parties: tuple[str, ...]
+    evidence: tuple[str, ...]
+    summary: str
+    valid_from: datetime
+    valid_to: datetime | None
+    trigger_event_id: str | None = None
+    detected_at: datetime | None = None
+    cleared_at: datetime | None = None
+    clear_reason: ClearReason | None = None
+    disposition: FindingDisposition | None = None
+
+    @property
+    def open(self) -> bool:
+        """Still running in valid time (``valid_to`` not set)."""
+        return self.valid_to is None
+
+    @property
+    def cleared(self) -> bool:
+        return self.cleared_at is not None
+
+    def active_at(self, t: datetime) -> bool:
+        """SPEC.md §2 ``active_at``: a state finding whose interval contains t; an event
+        or discrepancy finding at or before t (and, for a closed R16, before its end)."""
+        if t < self.valid_from:
+            return False
+        return self.valid_to is None or t < self.valid_to
+
+    def content(self) -> Finding:
+        """The finding without its life: what a knowledge cut implies."""
+        return replace(self, detected_at=None, cleared_at=None, clear_reason=None, disposition=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "finding_key": self.finding_key,
+            "rule": self.rule,
+            "rule_name": self.rule_name,
+            "kind": self.kind.value,
+            "severity": self.severity.value,
+            "asset_id": self.asset_id,
+            "contract_id": self.contract_id,
+            "parties": list(self.parties),
+            "evidence": list(self.evidence),
+            "summary": self.summary,
+            "valid_from": to_stored(self.valid_from),
+            "valid_to": _stored(self.valid_to),
+            "trigger_event_id": self.trigger_event_id,
+            "detected_at": _stored(self.detected_at),
+            "cleared_at": _stored(self.cleared_at),
+            "clear_reason": None if self.clear_reason is None else self.clear_reason.value,
+            "disposition": None if self.disposition is None else self.disposition.to_dict(),
+        }
+
+
+def _stored(t: datetime | None) -> str | None:
+    return None if t is None else to_stored(t)
+
+
+# -- keys (DOMAIN.md §5) -------------------------------------------------------------
+
+
+def state_key(rule: str, scope: str, *parts: str | datetime) -> str:
+    """``RULE/scope/…`` with instants written ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return "/".join([rule, scope, *(to_key(p) if isinstance(p, datetime) else p for p in parts)])
+
+
+def event_key(rule: str, trigger_event_id: str, asset_id: str) -> str:
+    """``RULE/trigger_event_id/asset`` for event and discrepancy findings."""
+    return f"{rule}/{trigger_event_id}/{asset_id}"
+
+
+def rule_of_key(key: str) -> str:
+    return key.split("/", 1)[0]
+
+
+def asset_of_event_key(key: str) -> str | None:
+    """The asset of an event or discrepancy key; ids never contain ``/``."""
+    parts = key.split("/")
+    return parts[2] if len(parts) == 3 else None

@@ -1,0 +1,791 @@
+"""Findings in knowledge time: what the ledger implied at each knowledge cut, and the
+life of every finding it ever implied (DOMAIN.md §5) — when it was detected, how it
+changed, when and why it was cleared, and its latest disposition.
+
+Evaluation. :func:`findings_at` evaluates the whole catalogue at one knowledge time;
+:func:`asset_findings` and :func:`contract_findings` evaluate one asset or one
+contract. Each finding belongs to exactly one :data:`ScopeKey`: ``R…`` findings to
+their asset, C01–C03 to their contract, C04/C05 to their contract and asset; a
+contract's findings read every asset of it. :func:`affected` says which scopes a
+batch of newly known events may change, and :class:`Evaluator` keeps what each asset
+contributes to its contract, so a contract is re-judged without folding its other
+assets again.
+
+A projection following the log keeps one :class:`Evaluator` and one
+:class:`LifeTracker`. For each new knowledge instant ``k`` (the events reported at
+``k``): ``ev.rebind(history)`` once the log has grown, ``impact = ev.impact(batch, k,
+prev)``, ``scopes = ev.run(k, impact)`` — the scopes whose rows to replace — and
+``tracker.advance(k, scopes, impact)``. Events reported before the last instant walked
+(a historical import) change the past of the walk: walk again with :func:`life`.
+
+Life. :func:`life` walks the distinct knowledge instants (``reported_at`` values) in
+order, re-evaluating only the affected scopes at each, and feeds a
+:class:`LifeTracker`. A finding is *visible* at knowledge time τ when the knowledge
+at τ implies it and τ ≥ its ``valid_from`` as then known; its life is the record of
+its visibility:
+
+* ``detected_at`` = the first τ at which it is visible, that is
+  ``max(first knowledge instant implying it, valid_from)`` — a state interval that
+  starts in the future of the knowledge (R03 at ``s + 30 d`` for a loss reported at
+  ``s``) is detected when time reaches ``valid_from``. Knowledge is constant between
+  knowledge instants, so the instants to consider are the knowledge instants and
+  those ``valid_from`` instants; nothing else can change visibility. A finding whose
+  implication is withdrawn before its ``valid_from`` arrives was never detected and
+  has no life. One implied when the log ends with a future ``valid_from`` has a
+  provisional ``detected_at`` in the future: a "known then" view before it omits it.
+* ``cleared_at`` = the knowledge instant at which a visible finding stops being
+  implied (or its ``valid_from`` moves into the future of that instant). The reason,
+  in this order: ``voided_trigger_retracted`` when that instant retracted its trigger
+  (event and discrepancy findings) or an event of its evidence (state findings: the
+  events that opened and closed the interval); ``voided_trigger_corrected`` likewise
+  for a correction, or for the retraction of a correction, of such an event;
+  ``superseded`` when a finding of the same rule and scope now covers part of the
+  period the old one had flagged so far (``[valid_from, min(valid_to, τ))``) — the
+  interval moved — or when its ``valid_from`` moved into the future; otherwise
+  ``resolved``: the period it flagged is now known to be clean.
+* A finding cleared and later implied again is visible again from then: its
+  ``detected_at`` stays the first detection and ``cleared_at`` is empty while it is
+  visible. :class:`FindingLife` keeps every change.
+* A changed interval, severity, summary, parties or evidence of a visible finding is
+  a new version, not a clearing; a state finding whose ``valid_to`` is set is history.
+* ``disposition`` is the latest effective ``finding_dispositioned`` naming the key, as
+  known at the view's knowledge time (latest in knowledge order).
+
+Views. :func:`known_then` — every finding detected by the view's knowledge time, each
+as then known (version, clearing, disposition): what an auditor could have seen.
+:func:`hindsight` — every finding with all knowledge, its latest version and full
+life, optionally only those whose ``valid_from`` has come by a valid time.
+:func:`select` applies the filters of SPEC.md §2.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from itertools import chain, groupby
+
+from domain.history import Event, Log
+from domain.reference import Reference
+from domain.rules.catalogue import (
+    CUT_TYPES,
+    AssetPart,
+    CutFacts,
+    action_contract,
+    asset_facts,
+    asset_part,
+    asset_rules,
+    c04_support_during_suspension,
+    c05_delivery_during_hold,
+    contract_facts,
+    contract_state_rules,
+    registration_contract,
+)
+from domain.rules.findings import (
+    ClearReason,
+    Finding,
+    FindingDisposition,
+    FindingKind,
+    asset_of_event_key,
+    rule_of_key,
+)
+from domain.state import History
+from domain.vocabulary import REFERENCE_TYPES, Disposition, EventType
+
+ScopeKey = tuple[str, ...]
+"""Which findings are judged together: ``("asset", a)`` — the ``R…`` findings of an
+asset; ``("contract", c)`` — C01–C03 of a contract; ``("contract", c, a)`` — C04 and
+C05 of one asset of a contract (judged per trigger, so one asset's news need not
+re-judge the others')."""
+
+NOTHING_KNOWN = datetime.min.replace(tzinfo=UTC)
+"""A knowledge time before every event (``None`` means all knowledge)."""
+
+_META = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
+
+
+def asset_scope(asset_id: str) -> ScopeKey:
+    return ("asset", asset_id)
+
+
+def contract_scope(contract_id: str, asset_id: str | None = None) -> ScopeKey:
+    return ("contract", contract_id) if asset_id is None else ("contract", contract_id, asset_id)
+
+
+def scope_of(f: Finding) -> ScopeKey:
+    if f.rule in ("C04", "C05"):
+        return contract_scope(f.contract_id or "", f.asset_id)
+    if f.rule.startswith("C") or f.asset_id is None:
+        return contract_scope(f.contract_id or "")
+    return asset_scope(f.asset_id)
+
+
+def _order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    return tuple(sorted(findings, key=lambda f: (f.valid_from, f.finding_key)))
+
+
+# -- what new knowledge touches ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """What a batch of newly known events may change.
+
+    ``assets`` and ``contracts`` are the scopes to re-evaluate (the contracts of the
+    assets are added by :class:`Evaluator`); ``everything`` when reference data
+    changed. ``retracted`` are the events the batch retracted; ``corrected`` those
+    whose effective version a correction (or the retraction of one) changed.
+    ``touched`` are the event types involved, targets included.
+    """
+
+    assets: frozenset[str] = frozenset()
+    contracts: frozenset[str] = frozenset()
+    everything: bool = False
+    retracted: frozenset[str] = frozenset()
+    corrected: frozenset[str] = frozenset()
+    touched: frozenset[EventType] = frozenset()
+
+
+def previous_instant(log: Log, k: datetime) -> datetime:
+    """The last knowledge instant before ``k`` (``NOTHING_KNOWN`` if none)."""
+    instants = log.knowledge_instants()
+    i = bisect_left(instants, k)
+    return instants[i - 1] if i else NOTHING_KNOWN
+
+
+def affected(history: History, events: Iterable[Event], k: datetime) -> Impact:
+    """What the arrival of ``events`` (all reported at ``k``) may change."""
+    return Evaluator(history).impact(events, k)
+
+
+# -- evaluation ----------------------------------------------------------------------
+
+
+class Evaluator:
+    """Evaluates the catalogue over one history at successive knowledge cuts.
+
+    ``contract_id`` limits it to one contract and its assets. It remembers each
+    asset's :class:`AssetPart`, and the knowledge time each asset was last evaluated
+    at, so :meth:`run` with an :class:`Impact` re-folds only the affected assets,
+    re-judges C04/C05 only for them, and re-judges C01–C03 only when an asset's R03
+    findings, the contract's actions or the reference data changed. Cuts must be
+    visited in increasing knowledge order.
+    """
+
+    def __init__(self, history: History, contract_id: str | None = None) -> None:
+        self.history = history
+        self.only = contract_id
+        log = history.log
+        self._typed: dict[EventType, list[Event]] = {t: [] for t in CUT_TYPES}
+        for e in log.events:
+            if e.type in CUT_TYPES:
+                self._typed[e.type].append(e)
+        self.cut = CutFacts.of(())
+        self._parts: dict[str, AssetPart] = {}
+        self._contract_of: dict[str, str | None] = {}
+        self._members: dict[str, dict[str, AssetPart]] = {}
+        self._judged: dict[str, set[str]] = {}  # contract → assets with a C04/C05 scope
+        self._actions_seen: dict[str, tuple[Event, ...]] = {}
+        self.evaluated_at: dict[str, datetime | None] = {}
+        self.k: datetime | None = None
+
+    def rebind(self, history: History) -> None:
+        """Continue over ``history``, the same log grown by events all reported after
+        the last cut :meth:`run` visited (a projection following the log). A log that
+        learnt something about the past it already walked (a historical import) must
+        be walked again from the start: ``ValueError``."""
+        known = {e.position for e in self.history.log.events}
+        new = [e for e in history.log.events if e.position not in known]
+        if self.k is not None and any(e.reported_at <= self.k for e in new):
+            raise ValueError("the log learnt of the past already walked: start again")
+        self.history = history
+        for e in new:
+            if e.type in CUT_TYPES:
+                self._typed[e.type].append(e)
+
+    # -- knowledge cuts ----------------------------------------------------------
+
+    def refresh(self, k: datetime | None, types: Iterable[EventType] = CUT_TYPES) -> CutFacts:
+        """Bring the log-wide facts to knowledge time ``k`` for the given event types
+        (the others must not have changed since the last refresh)."""
+        log = self.history.log
+        for t in sorted(set(types) & CUT_TYPES):
+            effective = [v for e in self._typed[t] if (v := log.version(e, k))]
+            self.cut = self.cut.replaced(t, effective)
+        return self.cut
+
+    def _in_contract(self, asset_id: str) -> bool:
+        return self.only is None or self.cut.contract_of(asset_id) == self.only
+
+    # -- scopes ------------------------------------------------------------------
+
+    def asset(self, asset_id: str, k: datetime | None) -> tuple[Finding, ...]:
+        """The asset's ``R…`` findings at ``k`` (the cut must be at ``k``)."""
+        old = self._contract_of.pop(asset_id, None)
+        self._members.get(old or "", {}).pop(asset_id, None)
+        self._parts.pop(asset_id, None)
+        if asset_id not in self.cut.registrations or not self._in_contract(asset_id):
+            return ()
+        facts = asset_facts(self.history, asset_id, k, self.cut)
+        found = asset_rules(facts)
+        part = asset_part(facts, [f for f in found if f.rule == "R03"])
+        self._parts[asset_id] = part
+        self._contract_of[asset_id] = facts.contract_id
+        self._members.setdefault(facts.contract_id or "", {})[asset_id] = part
+        self.evaluated_at[asset_id] = k
+        return _order(found)
+
+    def contract(
+        self,
+        contract_id: str,
+        k: datetime | None,
+        *,
+        state: bool = True,
+        assets: Iterable[str] | None = None,
+    ) -> dict[ScopeKey, tuple[Finding, ...]]:
+        """The contract's scopes at ``k`` from the parts of its assets: C01–C03 when
+        ``state`` (or the actions changed), and C04/C05 of ``assets`` (``None``, or
+        changed actions: of every asset)."""
+        ref = self.history.reference(k)
+        members = self._members.get(contract_id, {})
+        actions = self.cut.actions.get(contract_id, ())
+        moved = self._actions_seen.get(contract_id) != actions
+        self._actions_seen[contract_id] = actions
+        out: dict[ScopeKey, tuple[Finding, ...]] = {}
+        if state or moved:
+            facts = contract_facts(
+                contract_id, ref, self.cut, [p for p in members.values() if p.unaccounted]
+            )
+            out[contract_scope(contract_id)] = _order(contract_state_rules(facts))
+        judged = self._judged.setdefault(contract_id, set())
+        redo = set(members) | judged if assets is None or moved else set(assets)
+        for a in sorted(redo):
+            part = members.get(a)
+            found: list[Finding] = []
+            if part is not None:
+                one = contract_facts(contract_id, ref, self.cut, [part])
+                found = [*c04_support_during_suspension(one), *c05_delivery_during_hold(one)]
+            out[contract_scope(contract_id, a)] = _order(found)
+            if found:
+                judged.add(a)
+            else:
+                judged.discard(a)
+        return out
+
+    def run(self, k: datetime | None, impact: Impact) -> dict[ScopeKey, tuple[Finding, ...]]:
+        """Bring the cut to ``k`` and re-evaluate the scopes ``impact`` touches."""
+        before = dict(self._contract_of)
+        self.refresh(k, CUT_TYPES if impact.everything else impact.touched)
+        if impact.everything:
+            assets = set(self.cut.registrations) | set(self._parts)
+        else:
+            assets = set(impact.assets)
+        out: dict[ScopeKey, tuple[Finding, ...]] = {}
+        state_dirty: set[str] = set()
+        changed: dict[str, set[str]] = {}
+        for a in sorted(assets):
+            if a not in self._parts and a not in self.cut.registrations:
+                continue
+            old = self._parts.get(a)
+            out[asset_scope(a)] = self.asset(a, k)
+            new = self._parts.get(a)
+            homes = {c for c in (before.get(a), self._contract_of.get(a)) if c}
+            for c in homes:
+                changed.setdefault(c, set()).add(a)
+            if (old and old.unaccounted) != (new and new.unaccounted) or len(homes) > 1:
+                state_dirty |= homes
+        contracts = set(changed) | set(impact.contracts)
+        if impact.everything:
+            contracts |= set(self._actions_seen) | set(self.cut.actions)
+            contracts |= {c for c in self._contract_of.values() if c}
+        if self.only is not None:
+            contracts &= {self.only}
+        for c in sorted(c for c in contracts if c):
+            out.update(
+                self.contract(
+                    c,
+                    k,
+                    state=impact.everything or c in state_dirty or c in impact.contracts,
+                    assets=None if impact.everything else changed.get(c, set()),
+                )
+            )
+        if k is not None:
+            self.k = k
+        return out
+
+    def everything(self, k: datetime | None) -> dict[ScopeKey, tuple[Finding, ...]]:
+        return self.run(k, Impact(everything=True))
+
+    # -- impact --------------------------------------------------------------------
+
+    def impact(self, events: Iterable[Event], k: datetime, prev: datetime | None = None) -> Impact:
+        """What ``events``, newly known at ``k``, may change, judged against the
+        knowledge at ``prev``, the knowledge instant before ``k`` (computed when not
+        given)."""
+        log = self.history.log
+        if prev is None:
+            prev = previous_instant(log, k)
+        assets: set[str] = set()
+        contracts: set[str] = set()
+        retracted: set[str] = set()
+        corrected: set[str] = set()
+        touched: set[EventType] = set()
+        everything = False
+        concerned: list[Event] = []
+        for e in events:
+            touched.add(e.type)
+            if e.type not in _META:
+                concerned += [e, *_versions(log, e, prev, k)]
+                continue
+            target = log.get(e.target_event_id or "")
+            if target is None or target.type is EventType.EVENT_RETRACTED:
+                continue
+            if target.type is EventType.EVENT_CORRECTED:
+                if e.type is EventType.EVENT_CORRECTED:
+                    continue  # corrections of corrections are moot (domain.history)
+                base = log.get(target.target_event_id or "")
+                if base is None or base.type in _META:
+                    continue
+                corrected.add(base.event_id)
+            else:
+                base = target
+                (retracted if e.type is EventType.EVENT_RETRACTED else corrected).add(base.event_id)
+            concerned += [base, *_versions(log, base, prev, k)]
+        inventories: list[Event] = []
+        for v in concerned:
+            touched.add(v.type)
+            if v.type in REFERENCE_TYPES:
+                everything = True
+            elif v.type is EventType.CONTRACT_ACTION:
+                contracts.add(action_contract(v))
+            elif v.type is EventType.FINDING_DISPOSITIONED:
+                key = v.text("finding_key") or ""
+                if rule_of_key(key) == "R16" and (a := asset_of_event_key(key)):
+                    assets.add(a)
+            elif v.type is EventType.INVENTORY_COMPLETED:
+                inventories.append(v)
+            if v.type is EventType.ASSET_REGISTERED and (c := registration_contract(v)):
+                contracts.add(c)
+            assets.update(v.subjects)
+        if inventories and not everything:
+            assets |= self._expected_by(inventories, prev)
+        return Impact(
+            assets=frozenset(assets),
+            contracts=frozenset(contracts),
+            everything=everything,
+            retracted=frozenset(retracted),
+            corrected=frozenset(corrected),
+            touched=frozenset(touched),
+        )
+
+    def _expected_by(self, inventories: Sequence[Event], prev: datetime) -> set[str]:
+        """Assets whose custodian just before an inventory descends from its scope: the
+        inventory judges them even when it does not name them (R14)."""
+        h = self.history
+        candidates = set(self.evaluated_at) or set(h.asset_ids(prev))
+        out: set[str] = set()
+        ref = h.reference(prev)
+        for a in candidates:
+            k_a = self.evaluated_at.get(a, prev)
+            for inv in inventories:
+                before = h.prior(a, inv, k_a)
+                if before is not None and ref.descends_from_any(
+                    before.custodian, inv.texts("scope_parties")
+                ):
+                    out.add(a)
+                    break
+        return out
+
+
+def _versions(log: Log, e: Event, prev: datetime, k: datetime) -> list[Event]:
+    return [v for v in (log.version(e, prev), log.version(e, k)) if v is not None]
+
+
+# -- one cut ---------------------------------------------------------------------------
+
+
+def findings_at(history: History, k: datetime | None) -> tuple[Finding, ...]:
+    """Every finding the knowledge at ``k`` implies (``None``: all knowledge), without
+    life, ordered by ``(valid_from, finding_key)``."""
+    found = Evaluator(history).everything(k)
+    return _order(chain.from_iterable(found.values()))
+
+
+def asset_findings(history: History, asset_id: str, k: datetime | None) -> tuple[Finding, ...]:
+    """The ``R…`` findings of one asset at ``k``."""
+    ev = Evaluator(history)
+    ev.refresh(k)
+    return ev.asset(asset_id, k)
+
+
+def contract_findings(
+    history: History, contract_id: str, k: datetime | None
+) -> tuple[Finding, ...]:
+    """The ``C…`` findings of one contract at ``k`` (every asset of it is folded)."""
+    ev = Evaluator(history, contract_id)
+    ev.refresh(k)
+    for a in ev.cut.assets_of(contract_id):
+        ev.asset(a, k)
+    return _order(chain.from_iterable(ev.contract(contract_id, k).values()))
+
+
+# -- life --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """From ``at`` on (knowledge time) the finding is ``finding``; ``None``: cleared."""
+
+    at: datetime
+    finding: Finding | None
+    reason: ClearReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingLife:
+    """Every change of one finding in knowledge time; the first is its detection."""
+
+    key: str
+    changes: tuple[Change, ...]
+    dispositions: tuple[tuple[datetime, FindingDisposition | None], ...] = ()
+
+    @property
+    def detected_at(self) -> datetime:
+        return self.changes[0].at
+
+    def at(self, known_at: datetime | None) -> Finding | None:
+        """The finding as known at ``known_at`` (``None``: all knowledge), with its life
+        as then known; ``None`` if not yet detected."""
+        if known_at is not None and self.detected_at > known_at:
+            return None
+        last = self.changes[0]
+        version = last.finding
+        for c in self.changes[1:]:
+            if known_at is not None and c.at > known_at:
+                break
+            last = c
+            if c.finding is not None:
+                version = c.finding
+        assert version is not None
+        disposition = None
+        for at, d in self.dispositions:
+            if known_at is not None and at > known_at:
+                break
+            disposition = d
+        cleared = last.finding is None
+        return replace(
+            version,
+            detected_at=self.detected_at,
+            cleared_at=last.at if cleared else None,
+            clear_reason=last.reason if cleared else None,
+            disposition=disposition,
+        )
+
+
+class Lives(Mapping[str, FindingLife]):
+    """The life of every finding, by key."""
+
+    def __init__(self, lives: Iterable[FindingLife]) -> None:
+        self._lives = {x.key: x for x in lives}
+
+    def __getitem__(self, key: str) -> FindingLife:
+        return self._lives[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lives)
+
+    def __len__(self) -> int:
+        return len(self._lives)
+
+    def known_then(self, at: datetime) -> tuple[Finding, ...]:
+        return known_then(self, at)
+
+    def hindsight(self, as_of: datetime | None = None) -> tuple[Finding, ...]:
+        return hindsight(self, as_of)
+
+
+def known_then(lives: Mapping[str, FindingLife], at: datetime) -> tuple[Finding, ...]:
+    """Findings detected by knowledge time ``at``, each with its version and life as
+    known then (what the ledger showed at that time)."""
+    return _order(f for x in lives.values() if (f := x.at(at)) is not None)
+
+
+def hindsight(
+    lives: Mapping[str, FindingLife], as_of: datetime | None = None
+) -> tuple[Finding, ...]:
+    """Findings with all knowledge: latest version, full life; with ``as_of``, only
+    those whose ``valid_from`` is at or before that valid time."""
+    out = (f for x in lives.values() if (f := x.at(None)) is not None)
+    return _order(f for f in out if as_of is None or f.valid_from <= as_of)
+
+
+class LifeTracker:
+    """Follows the implied findings from one knowledge instant to the next.
+
+    Feed it, in increasing knowledge order, the re-evaluated scopes at each knowledge
+    instant with the :class:`Impact` that caused them (:meth:`advance`); read
+    :meth:`lives`. A projection following the log does the same per batch.
+    """
+
+    def __init__(self) -> None:
+        self._implied: dict[str, Finding] = {}
+        self._scope_keys: dict[ScopeKey, set[str]] = {}
+        self._visible: set[str] = set()
+        self._pending: list[tuple[datetime, int, str]] = []
+        self._seq = 0
+        self._changes: dict[str, list[Change]] = {}
+        self.k: datetime | None = None
+
+    @property
+    def implied(self) -> Mapping[str, Finding]:
+        """The findings implied at the last knowledge instant."""
+        return self._implied
+
+    @property
+    def visible(self) -> frozenset[str]:
+        """Keys visible at the last knowledge instant advanced to."""
+        return frozenset(self._visible)
+
+    def advance(
+        self, k: datetime, evaluated: Mapping[ScopeKey, Sequence[Finding]], impact: Impact
+    ) -> None:
+        if self.k is not None and k <= self.k:
+            raise ValueError("knowledge instants must increase")
+        self._detect_pending(before=k)
+        for scope, found in evaluated.items():
+            new = {f.finding_key: f for f in found}
+            for key in self._scope_keys.get(scope, set()) - new.keys():
+                old = self._implied.pop(key)
+                if key in self._visible:
+                    self._visible.discard(key)
+                    self._record(key, Change(k, None, _reason(old, found, impact, k)))
+            for key, f in new.items():
+                previous = self._implied.get(key)
+                self._implied[key] = f
+                if key in self._visible:
+                    if f == previous:
+                        continue
+                    if f.valid_from > k:
+                        self._visible.discard(key)
+                        self._record(key, Change(k, None, ClearReason.SUPERSEDED))
+                        self._push(f)
+                    else:
+                        self._record(key, Change(k, f))
+                elif f.valid_from <= k:
+                    self._visible.add(key)
+                    self._record(key, Change(k, f))
+                elif previous is None or previous.valid_from != f.valid_from:
+                    self._push(f)
+            self._scope_keys[scope] = set(new)
+        self.k = k
+
+    def _push(self, f: Finding) -> None:
+        self._seq += 1
+        heapq.heappush(self._pending, (f.valid_from, self._seq, f.finding_key))
+
+    def _record(self, key: str, change: Change) -> None:
+        self._changes.setdefault(key, []).append(change)
+
+    def _detect_pending(self, before: datetime) -> None:
+        # Knowledge is constant until ``before``: a pending finding becomes visible at
+        # its own valid_from, with the content the last cut gave it.
+        while self._pending and self._pending[0][0] < before:
+            at, _, key = heapq.heappop(self._pending)
+            f = self._implied.get(key)
+            if f is None or key in self._visible or f.valid_from != at:
+                continue
+            self._visible.add(key)
+            self._record(key, Change(at, f))
+
+    def lives(
+        self, dispositions: Mapping[str, Sequence[tuple[datetime, FindingDisposition | None]]]
+    ) -> Lives:
+        """Every finding ever detected, and those implied with a future ``valid_from``
+        (detected then unless later knowledge says otherwise)."""
+        changes = {key: list(cs) for key, cs in self._changes.items()}
+        for key, f in self._implied.items():
+            if key not in self._visible:
+                changes.setdefault(key, []).append(Change(f.valid_from, f))
+        return Lives(
+            FindingLife(key, tuple(cs), tuple(dispositions.get(key, ())))
+            for key, cs in changes.items()
+        )
+
+
+def _covers_elapsed(new: Finding, old: Finding, k: datetime) -> bool:
+    """``new`` overlaps the part of ``old`` that had elapsed at ``k``."""
+    end = k if old.valid_to is None else min(old.valid_to, k)
+    return new.valid_from < end and (new.valid_to is None or new.valid_to > old.valid_from)
+
+
+def _reason(old: Finding, now: Sequence[Finding], impact: Impact, k: datetime) -> ClearReason:
+    ids: tuple[str, ...]
+    if old.kind is FindingKind.STATE:
+        ids = old.evidence
+    else:
+        ids = () if old.trigger_event_id is None else (old.trigger_event_id,)
+    if any(i in impact.retracted for i in ids):
+        return ClearReason.VOIDED_TRIGGER_RETRACTED
+    if any(i in impact.corrected for i in ids):
+        return ClearReason.VOIDED_TRIGGER_CORRECTED
+    if old.kind is FindingKind.STATE and any(
+        f.rule == old.rule and _covers_elapsed(f, old, k) for f in now
+    ):
+        return ClearReason.SUPERSEDED
+    return ClearReason.RESOLVED
+
+
+def batches(log: Log) -> Iterator[tuple[datetime, list[Event]]]:
+    """The logged events grouped by knowledge instant, in knowledge order."""
+    ordered = sorted(log.events, key=lambda e: e.knowledge_key)
+    for k, group in groupby(ordered, key=lambda e: e.reported_at):
+        yield k, list(group)
+
+
+def life(history: History, *, contract_id: str | None = None) -> Lives:
+    """The life of every finding the log ever implied (of one contract and its assets
+    with ``contract_id``)."""
+    walk = _ReferenceReuse(history.log)
+    ev = Evaluator(walk, contract_id)
+    tracker = LifeTracker()
+    prev = NOTHING_KNOWN
+    for k, batch in batches(history.log):
+        impact = ev.impact(batch, k, prev)
+        tracker.advance(k, ev.run(k, impact), impact)
+        prev = k
+    return tracker.lives(disposition_timelines(history.log))
+
+
+class _ReferenceReuse(History):
+    """A history that builds the reference data only at the knowledge instants that
+    change it: between them every cut has the same reference (it depends only on the
+    reference events and their retractions and corrections), so a walk over every
+    knowledge instant need not rebuild it at each."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        changes = {e.reported_at for e in log.events if _about_reference(log, e)}
+        self._changes = sorted(changes)
+
+    def reference(self, k: datetime | None) -> Reference:
+        if k is None:
+            return super().reference(None)
+        i = bisect_right(self._changes, k)
+        return super().reference(self._changes[i - 1] if i else NOTHING_KNOWN)
+
+
+def _about_reference(log: Log, e: Event) -> bool:
+    seen: set[str] = set()
+    while e.type in _META and e.event_id not in seen:
+        seen.add(e.event_id)
+        target = log.get(e.target_event_id or "")
+        if target is None:
+            return False
+        e = target
+    return e.type in REFERENCE_TYPES
+
+
+def disposition_timelines(
+    log: Log,
+) -> dict[str, list[tuple[datetime, FindingDisposition | None]]]:
+    """Per finding key, the latest effective disposition from each knowledge instant
+    at which it changed."""
+    decisions = [e for e in log.events if e.type is EventType.FINDING_DISPOSITIONED]
+    if not decisions:
+        return {}
+    ids = {e.event_id for e in decisions}
+    instants = {e.reported_at for e in decisions}
+    for e in log.events:
+        if e.type in _META:
+            target = log.get(e.target_event_id or "")
+            while target is not None and target.type is EventType.EVENT_CORRECTED:
+                target = log.get(target.target_event_id or "")
+            if target is not None and target.event_id in ids:
+                instants.add(e.reported_at)
+    out: dict[str, list[tuple[datetime, FindingDisposition | None]]] = {}
+    current: dict[str, FindingDisposition] = {}
+    for k in sorted(instants):
+        latest: dict[str, Event] = {}
+        for e in decisions:
+            v = log.version(e, k)
+            if v is None:
+                continue
+            key = v.text("finding_key") or ""
+            if key not in latest or latest[key].knowledge_key < v.knowledge_key:
+                latest[key] = v
+        now = {key: _disposition(v) for key, v in latest.items()}
+        for key in set(now) | set(current):
+            if now.get(key) != current.get(key):
+                out.setdefault(key, []).append((k, now.get(key)))
+        current = {k2: d for k2, d in now.items() if d is not None}
+    return out
+
+
+def _disposition(e: Event) -> FindingDisposition | None:
+    try:
+        value = Disposition(e.text("disposition") or "")
+    except ValueError:
+        return None
+    return FindingDisposition(
+        disposition=value,
+        event_id=e.event_id,
+        rationale=e.text("rationale") or "",
+        decided_at=e.occurred_at,
+        reported_at=e.reported_at,
+    )
+
+
+# -- filters (SPEC.md §2) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A knowledge-time window ``[start, end)``; either end may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def contains(self, t: datetime | None) -> bool:
+        if t is None:
+            return False
+        return (self.start is None or self.start <= t) and (self.end is None or t < self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The findings endpoint's filters. ``cleared``: ``False`` (default) only findings
+    not cleared, ``True`` only cleared ones, ``None`` any. ``open``: state findings
+    with ``valid_to`` unset (``True``) or set (``False``); event findings count as
+    open unless closed (R16 after a disposition)."""
+
+    rule: str | None = None
+    kind: FindingKind | None = None
+    asset: str | None = None
+    contract: str | None = None
+    party: str | None = None
+    cleared: bool | None = False
+    active_at: datetime | None = None
+    open: bool | None = None
+    detected: Window | None = None
+    cleared_within: Window | None = None
+
+    def keep(self, f: Finding) -> bool:
+        return (
+            (self.rule is None or f.rule == self.rule)
+            and (self.kind is None or f.kind is self.kind)
+            and (self.asset is None or f.asset_id == self.asset)
+            and (self.contract is None or f.contract_id == self.contract)
+            and (self.party is None or self.party in f.parties)
+            and (self.cleared is None or f.cleared == self.cleared)
+            and (self.active_at is None or f.active_at(self.active_at))
+            and (self.open is None or f.open == self.open)
+            and (self.detected is None or self.detected.contains(f.detected_at))
+            and (self.cleared_within is None or self.cleared_within.contains(f.cleared_at))
+        )
+
+
+def select(findings: Iterable[Finding], filters: Filters | None = None) -> tuple[Finding, ...]:
+    chosen = filters or Filters()
+    return _order(f for f in findings if chosen.keep(f))

@@ -1,0 +1,443 @@
+"""The auditor's contract report of DOMAIN.md §7 as data: one pure function of the log,
+the contract, ``(as_of, known_at)`` and a period, returning every section in a
+JSON-friendly form (the HTTP layer renders it as JSON or HTML).
+
+Sections: the contract and its terms; assets (total, accounted, not accounted with
+reasons); enforcement (suspension required, in effect, enforcement gap, holds — now
+and as intervals); open state findings; event findings and discrepancies within the
+period; inventory compliance; corrections and retractions; restatements; and a
+reproducibility block.
+
+Choices where DOMAIN.md is silent:
+
+* Findings are shown as known at ``known_at`` ("known then", with their life as then
+  known): a report made at a date shows what could be known at that date. "Open
+  state findings" are those not cleared and active at ``as_of``.
+* The period ``[from, to)`` is in valid time for findings (their ``valid_from``) and
+  inventories (``occurred_at``), and in knowledge time for corrections and
+  retractions (``reported_at``); an open end is unbounded.
+* Restatements compare each finding of the contract as known at ``known_at`` with
+  the same finding under all knowledge in the log, both clipped at the horizon
+  ``min(as_of, known_at)``: only what happened up to the report time can have been
+  restated by *late* knowledge; an interval that merely ended after it is not a
+  restatement. ``added``: not known then, now known to have started by the horizon;
+  ``withdrawn``: known then, since cleared (with the reason); ``changed``: known
+  both times with a different clipped interval. ``restated_at`` is the first
+  knowledge instant after ``known_at`` at which the finding changed;
+  ``late_evidence`` the evidence now cited that was reported after ``known_at``.
+* The reproducibility block is what a verifier needs to recompute the report: the log
+  head (position and hash, given by the caller since the domain does not hash), the
+  rules version, the terms, the view times, the period and how many events the
+  ``known_at`` cut contains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Any
+
+from domain.history import Event, thaw
+from domain.instants import to_stored
+from domain.reference import Terms
+from domain.rules.catalogue import (
+    action_contract,
+    asset_facts,
+    asset_part,
+    c02_enforcement_gap,
+    c03_suspension_without_cause,
+    contract_facts,
+    r03_unaccounted,
+    registration_contract,
+)
+from domain.rules.compliance import Compliance, compliance, span_dict
+from domain.rules.findings import RULES_VERSION, Finding, FindingKind
+from domain.rules.life import Evaluator, FindingLife, Window, life
+from domain.state import History
+from domain.vocabulary import EventType
+
+_CORRECTIONS = (EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED)
+
+
+def _stored(t: datetime | None) -> str | None:
+    return None if t is None else to_stored(t)
+
+
+def terms_dict(terms: Terms) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(terms):
+        value = getattr(terms, f.name)
+        if f.name == "repair_open_max_days":
+            out[f.name] = {g.name: getattr(value, g.name) for g in fields(value)}
+        elif f.name.endswith("_confidence"):
+            out[f.name] = value.value
+        else:
+            out[f.name] = value
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Restatement:
+    finding_key: str
+    rule: str
+    kind: FindingKind
+    change: str  # added | withdrawn | changed
+    then: Finding | None
+    now: Finding | None
+    restated_at: datetime | None
+    late_evidence: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        def interval(f: Finding | None) -> dict[str, Any] | None:
+            if f is None:
+                return None
+            return {"valid_from": to_stored(f.valid_from), "valid_to": _stored(f.valid_to)}
+
+        return {
+            "finding_key": self.finding_key,
+            "rule": self.rule,
+            "kind": self.kind.value,
+            "change": self.change,
+            "then": interval(self.then),
+            "now": interval(self.now),
+            "clear_reason": (
+                None
+                if self.now is None or self.now.clear_reason is None
+                else self.now.clear_reason.value
+            ),
+            "restated_at": _stored(self.restated_at),
+            "late_evidence": list(self.late_evidence),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryLine:
+    asset_id: str
+    last_verified_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+    finding_key: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "asset_id": self.asset_id,
+            "last_verified_at": _stored(self.last_verified_at),
+            "due_at": _stored(self.due_at),
+            "overdue": self.overdue,
+            "finding_key": self.finding_key,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ContractReport:
+    contract_id: str
+    as_of: datetime
+    known_at: datetime
+    period: Window
+    contract: Mapping[str, Any]
+    compliance: Compliance
+    enforcement_gap: tuple[Finding, ...]
+    without_cause: tuple[Finding, ...]
+    open_state_findings: tuple[Finding, ...]
+    event_findings: tuple[Finding, ...]
+    inventory: tuple[InventoryLine, ...]
+    inventories_in_period: tuple[str, ...]
+    corrections: tuple[Mapping[str, Any], ...]
+    restatements: tuple[Restatement, ...]
+    reproducibility: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.compliance
+        gap = next((f for f in self.enforcement_gap if f.active_at(self.as_of)), None)
+        return {
+            "contract": dict(self.contract),
+            "as_of": to_stored(self.as_of),
+            "known_at": to_stored(self.known_at),
+            "period": {"from": _stored(self.period.start), "to": _stored(self.period.end)},
+            "assets": {
+                "total": len(c.accounted_for) + len(c.not_accounted_for),
+                "accounted": len(c.accounted_for),
+                "not_accounted": len(c.not_accounted_for),
+                "accounted_for": list(c.accounted_for),
+                "not_accounted_for": [{"asset_id": a, "reason": r.value} for a, r in c.reasons],
+            },
+            "enforcement": {
+                "support": c.support.value,
+                "suspension_required": c.suspension_required_since is not None,
+                "suspension_required_since": _stored(c.suspension_required_since),
+                "suspension_in_effect": c.suspension_in_effect,
+                "suspended_since": _stored(c.suspended_since),
+                "enforcement_gap": gap is not None,
+                "enforcement_gap_since": None if gap is None else to_stored(gap.valid_from),
+                "delivery_hold_in_effect": c.delivery_hold_in_effect,
+                "hold_since": _stored(c.hold_since),
+                "holding_support_back": [h.to_dict() for h in c.holding_support_back],
+                "suspension_required_intervals": [f.to_dict() for f in c.suspension_required],
+                "suspensions": [span_dict(s) for s in c.suspension_spans],
+                "holds": [span_dict(s) for s in c.hold_spans],
+                "enforcement_gaps": [f.to_dict() for f in self.enforcement_gap],
+                "suspensions_without_cause": [f.to_dict() for f in self.without_cause],
+            },
+            "open_state_findings": [f.to_dict() for f in self.open_state_findings],
+            "event_findings": [f.to_dict() for f in self.event_findings],
+            "inventory": {
+                "assets": [x.to_dict() for x in self.inventory],
+                "in_scope": sum(1 for x in self.inventory if x.due_at is not None),
+                "overdue": sum(1 for x in self.inventory if x.overdue),
+                "inventories_in_period": list(self.inventories_in_period),
+            },
+            "corrections": [dict(x) for x in self.corrections],
+            "restatements": [r.to_dict() for r in self.restatements],
+            "reproducibility": dict(self.reproducibility),
+        }
+
+
+def contract_report(
+    history: History,
+    contract_id: str,
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    head_position: int,
+    head_hash: str,
+    period: Window | None = None,
+    lives: Mapping[str, FindingLife] | None = None,
+    rules_version: str = RULES_VERSION,
+) -> ContractReport:
+    """The report of ``contract_id`` at ``(as_of, known_at)``.
+
+    ``lives`` may be the projection's life of every finding (or of this contract);
+    without it the contract's life is computed from the log, which costs a walk over
+    every knowledge instant.
+    """
+    window = period or Window()
+    if lives is None:
+        lives = life(history, contract_id=contract_id)
+    mine = {
+        key: x
+        for key, x in lives.items()
+        if (f := x.at(None)) is not None and f.contract_id == contract_id
+    }
+    then = {key: f for key, x in mine.items() if (f := x.at(known_at)) is not None}
+
+    ref = history.reference(known_at)
+    contract = ref.contract(contract_id)
+    terms = ref.terms(contract_id)
+    status = compliance(history, contract_id, as_of, known_at)
+
+    ev = Evaluator(history, contract_id)
+    cut = ev.refresh(known_at)
+    parts = [
+        asset_part(facts, r03_unaccounted(facts))
+        for a in cut.assets_of(contract_id)
+        for facts in (asset_facts(history, a, known_at, cut),)
+    ]
+    facts_c = contract_facts(contract_id, ref, cut, parts)
+    # The same findings as the life gives them, so they carry detected_at and
+    # disposition as known then; the catalogue's version if the life lacks one.
+    gaps = tuple(
+        then.get(f.finding_key, f) for f in c02_enforcement_gap(facts_c) if f.valid_from <= as_of
+    )
+    without_cause = tuple(
+        then.get(f.finding_key, f)
+        for f in c03_suspension_without_cause(facts_c)
+        if f.valid_from <= as_of
+    )
+    status = replace(
+        status,
+        suspension_required=tuple(then.get(f.finding_key, f) for f in status.suspension_required),
+    )
+
+    live_then = [f for f in then.values() if not f.cleared]
+    open_state = tuple(f for f in live_then if f.kind is FindingKind.STATE and f.active_at(as_of))
+    events = tuple(
+        f
+        for f in live_then
+        if f.kind is not FindingKind.STATE
+        and f.valid_from <= as_of
+        and window.contains(f.valid_from)
+    )
+
+    inventory = _inventory(history, cut.assets_of(contract_id), as_of, known_at, live_then)
+    inventories = tuple(
+        e.event_id
+        for e in cut.inventories
+        if e.occurred_at <= as_of
+        and window.contains(e.occurred_at)
+        and any(cut.contract_of(a) == contract_id for a in e.subjects)
+    )
+
+    return ContractReport(
+        contract_id=contract_id,
+        as_of=as_of,
+        known_at=known_at,
+        period=window,
+        contract={
+            "contract_id": contract_id,
+            "title_holder": None if contract is None else contract.title_holder,
+            "seller": None if contract is None else contract.seller,
+            "item": None if contract is None else contract.item,
+            "quantity": None if contract is None else contract.quantity,
+            "terms": terms_dict(terms),
+        },
+        compliance=status,
+        enforcement_gap=gaps,
+        without_cause=without_cause,
+        open_state_findings=_sorted(open_state),
+        event_findings=_sorted(events),
+        inventory=inventory,
+        inventories_in_period=inventories,
+        corrections=_corrections(history, contract_id, known_at, window),
+        restatements=_restatements(history, mine, then, as_of, known_at),
+        reproducibility={
+            "log_head_position": head_position,
+            "log_head_hash": head_hash,
+            "events_known": history.log.cut(known_at),
+            "rules_version": rules_version,
+            "contract_id": contract_id,
+            "as_of": to_stored(as_of),
+            "known_at": to_stored(known_at),
+            "period": {"from": _stored(window.start), "to": _stored(window.end)},
+            "terms": terms_dict(terms),
+        },
+    )
+
+
+def _sorted(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    return tuple(sorted(findings, key=lambda f: (f.valid_from, f.finding_key)))
+
+
+def _inventory(
+    history: History,
+    assets: Sequence[str],
+    as_of: datetime,
+    known_at: datetime,
+    findings: Sequence[Finding],
+) -> tuple[InventoryLine, ...]:
+    ref = history.reference(known_at)
+    terms_cache: dict[str | None, Terms] = {}
+    overdue = {
+        f.asset_id: f for f in findings if f.rule == "R13" and f.active_at(as_of) and f.asset_id
+    }
+    out = []
+    for a in assets:
+        s = history.state(a, as_of, known_at)
+        if s is None:
+            continue
+        terms = terms_cache.setdefault(s.contract_id, ref.terms(s.contract_id))
+        in_scope = (
+            s.custodian is not None
+            and not s.missing_at_inventory
+            and ref.partner(s.custodian, s.contract_id)
+            and ref.authorised(s.custodian, s.contract_id, as_of)
+        )
+        dues = []
+        if in_scope and s.last_verified_at is not None:
+            dues.append(s.last_verified_at + terms.inventory_period)
+        if in_scope and s.partner_entry_at is not None:
+            dues.append(s.partner_entry_at + terms.reentry_inventory)
+        late = overdue.get(a)
+        out.append(
+            InventoryLine(
+                asset_id=a,
+                last_verified_at=s.last_verified_at,
+                due_at=max(dues, default=None),
+                overdue=late is not None,
+                finding_key=None if late is None else late.finding_key,
+            )
+        )
+    return tuple(out)
+
+
+def _concerns(e: Event, contract_id: str, assets: set[str]) -> bool:
+    if e.type is EventType.CONTRACT_ACTION:
+        return action_contract(e) == contract_id
+    if e.type is EventType.CONTRACT_REGISTERED:
+        return e.text("contract_id") == contract_id
+    if e.type is EventType.AUTHORIZATION_GRANTED:
+        return e.text("contract_id") == contract_id
+    if e.type is EventType.ASSET_REGISTERED:
+        return registration_contract(e) == contract_id
+    return not assets.isdisjoint(e.subjects)
+
+
+def _corrections(
+    history: History, contract_id: str, known_at: datetime, window: Window
+) -> tuple[Mapping[str, Any], ...]:
+    log = history.log
+    view = history.known(known_at)
+    assets = {
+        a
+        for e in view.of_type(EventType.ASSET_REGISTERED)
+        if registration_contract(e) == contract_id
+        for a in e.subjects
+    }
+    out = []
+    for e in view.known:
+        if e.type not in _CORRECTIONS or not window.contains(e.reported_at):
+            continue
+        target = log.get(e.target_event_id or "")
+        if target is None or not _concerns(target, contract_id, assets):
+            continue
+        retraction = log.retraction(e.event_id, known_at)
+        out.append(
+            {
+                "event_id": e.event_id,
+                "type": e.type.value,
+                "target_event_id": target.event_id,
+                "target_type": target.type.value,
+                "reported_at": to_stored(e.reported_at),
+                "occurred_at": to_stored(e.occurred_at),
+                "reporter": e.reporter,
+                "reason": e.text("reason"),
+                "corrected_fields": thaw(e.corrected_fields) if e.corrected_fields else None,
+                "retracted_by": None if retraction is None else retraction.event_id,
+            }
+        )
+    return tuple(out)
+
+
+def _clip(f: Finding, horizon: datetime) -> tuple[datetime, datetime | None] | None:
+    if f.cleared or f.valid_from > horizon:
+        return None
+    end = f.valid_to if f.valid_to is not None and f.valid_to <= horizon else None
+    return (f.valid_from, end)
+
+
+def _restatements(
+    history: History,
+    lives: Mapping[str, FindingLife],
+    then: Mapping[str, Finding],
+    as_of: datetime,
+    known_at: datetime,
+) -> tuple[Restatement, ...]:
+    horizon = min(as_of, known_at)
+    out = []
+    for key, x in lives.items():
+        before, now = then.get(key), x.at(None)
+        assert now is not None
+        was = None if before is None else _clip(before, horizon)
+        is_ = _clip(now, horizon)
+        if was == is_:
+            continue
+        change = "added" if was is None else "withdrawn" if is_ is None else "changed"
+        later = [c.at for c in x.changes if c.at > known_at]
+        late = tuple(
+            i
+            for i in now.evidence
+            if (e := history.log.get(i)) is not None and e.reported_at > known_at
+        )
+        out.append(
+            Restatement(
+                finding_key=key,
+                rule=now.rule,
+                kind=now.kind,
+                change=change,
+                then=before,
+                now=now,
+                restated_at=later[0] if later else None,
+                late_evidence=late if is_ is not None else (),
+            )
+        )
+    return tuple(sorted(out, key=lambda r: (r.restated_at or known_at, r.finding_key)))

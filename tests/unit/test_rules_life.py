@@ -1,0 +1,192 @@
+"""The knowledge-time life of findings and the evaluation API a projection uses:
+detection, provisional detection, dispositions, impact of new knowledge, following a
+growing log, and one scope at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from domain.history import Log
+from domain.instants import to_key
+from domain.rules.findings import FindingKind
+from domain.rules.life import (
+    NOTHING_KNOWN,
+    Evaluator,
+    Impact,
+    LifeTracker,
+    asset_findings,
+    batches,
+    contract_findings,
+    findings_at,
+    known_then,
+    life,
+)
+from domain.state import History
+from domain.vocabulary import Disposition
+from tests.unit.builders import (
+    T,
+    capture,
+    correct,
+    grant,
+    inventory,
+    lose,
+    observe,
+    register,
+    retract,
+    support,
+    transfer,
+    world,
+)
+from tests.unit.rule_builders import disposition, history, lives_of, suspend, synthetic
+
+
+def K(t: str) -> str:
+    return to_key(T(t))
+
+
+def test_a_future_threshold_gives_a_provisional_detection_at_valid_from() -> None:
+    lives = lives_of(register("A1"), lose("A1", at="2014-06-10"))
+    key = f"R03/A1/{K('2014-06-10')}"
+    assert lives[key].detected_at == T("2014-07-10")
+    assert key not in {f.finding_key for f in known_then(lives, T("2014-07-01"))}
+    assert key in {f.finding_key for f in known_then(lives, T("2014-07-10"))}
+
+
+def test_a_disposition_attaches_as_known_and_follows_its_correction() -> None:
+    cap = capture("A1", "isis", at="2014-06-10")
+    key = f"R01/A1/isis/{K('2014-06-10')}"
+    decided = disposition(key, "confirmed_violation", at="2014-07-01", event_id="d1")
+    fix = correct(decided, {"payload.disposition": "referred"}, at="2014-08-01")
+    lives = lives_of(register("A1"), cap, decided, fix)
+    before = lives[key].at(T("2014-06-30"))
+    assert before is not None and before.disposition is None
+    first = lives[key].at(T("2014-07-01"))
+    assert first is not None and first.disposition is not None
+    assert first.disposition.disposition is Disposition.CONFIRMED_VIOLATION
+    assert first.cleared_at is None and first.valid_to is None  # it keeps existing
+    later = lives[key].at(None)
+    assert later is not None and later.disposition is not None
+    assert (later.disposition.disposition, later.disposition.event_id) == (
+        Disposition.REFERRED,
+        "d1",
+    )
+
+
+def test_the_latest_known_disposition_wins() -> None:
+    key = f"R01/A1/isis/{K('2014-06-10')}"
+    lives = lives_of(
+        register("A1"),
+        capture("A1", "isis", at="2014-06-10"),
+        disposition(key, "referred", at="2014-07-01", event_id="d1"),
+        disposition(key, "waived", at="2014-08-01", event_id="d2"),
+    )
+    f = lives[key].at(None)
+    assert f is not None and f.disposition is not None and f.disposition.event_id == "d2"
+
+
+def test_to_dict_writes_instants_in_the_stored_format() -> None:
+    lives = lives_of(register("A1"), capture("A1", "isis", at="2014-06-10", reported="2014-06-12"))
+    f = lives[f"R01/A1/isis/{K('2014-06-10')}"].at(None)
+    assert f is not None
+    d = f.to_dict()
+    assert d["valid_from"] == "2014-06-10T00:00:00.000000Z"
+    assert d["detected_at"] == "2014-06-12T00:00:00.000000Z"
+    assert d["valid_to"] is None and d["cleared_at"] is None
+    assert (d["kind"], d["severity"], d["rule_name"]) == (
+        "state",
+        "critical",
+        "UNAUTHORISED_CUSTODY",
+    )
+
+
+def test_the_tracker_refuses_to_go_back_in_knowledge_time() -> None:
+    tracker = LifeTracker()
+    tracker.advance(T("2014-01-02"), {}, Impact())
+    with pytest.raises(ValueError):
+        tracker.advance(T("2014-01-01"), {}, Impact())
+
+
+def test_an_inventory_affects_the_assets_it_expected_even_unnamed() -> None:
+    h = history(register("A1"), register("A2"), capture("A3", "isis", at="2012-01-01"))
+    inv = inventory({"A1": "present"}, scope="army", at="2014-01-01")
+    impact = Evaluator(h).impact([*Log([inv]).events], T("2014-01-01"))
+    assert {"A1", "A2"} <= impact.assets and not impact.everything
+
+
+def test_reference_data_affects_everything_and_retractions_are_named() -> None:
+    cap = capture("A1", "isis", at="2014-06-10", event_id="cap")
+    gone = retract(cap, at="2014-07-01")
+    h = history(register("A1"), cap, gone)
+    ev = Evaluator(h)
+    impact = ev.impact(
+        [e for e in h.log.events if e.event_id == gone[1]["event_id"]], T("2014-07-01")
+    )
+    assert impact.retracted == {"cap"} and "A1" in impact.assets
+    auth = grant("AUTH-PMF", "pmf", valid_from="2014-01-01", at="2014-08-01")
+    assert Evaluator(history(auth)).impact(Log([auth]).events, T("2014-08-01")).everything
+
+
+def test_one_scope_at_a_time_matches_the_whole() -> None:
+    logged = (
+        register("A1"),
+        register("A2"),
+        capture("A1", "isis", at="2014-06-10"),
+        suspend(at="2014-08-01"),
+        support("A2", "gd", at="2014-09-01"),
+    )
+    h = history(*logged)
+    k = T("2015-01-01")
+    whole = findings_at(h, k)
+    assert asset_findings(h, "A1", k) == tuple(
+        f for f in whole if f.asset_id == "A1" and f.rule.startswith("R")
+    )
+    assert contract_findings(h, "C1", k) == tuple(f for f in whole if f.rule.startswith("C"))
+    assert {f.kind for f in contract_findings(h, "C1", k)} == {FindingKind.STATE, FindingKind.EVENT}
+
+
+def _follow(parts: list[list[tuple[int, dict[str, object]]]]) -> LifeTracker:
+    """A projection's walk: the log grows part by part; each part is known later."""
+    logged: list[tuple[int, dict[str, object]]] = []
+    tracker = LifeTracker()
+    ev: Evaluator | None = None
+    prev: datetime = NOTHING_KNOWN
+    for part in parts:
+        logged += part
+        h = History(logged)
+        if ev is None:
+            ev = Evaluator(h)
+        else:
+            ev.rebind(h)
+        for k, batch in batches(h.log):
+            if k <= prev:
+                continue
+            impact = ev.impact(batch, k, prev)
+            tracker.advance(k, ev.run(k, impact), impact)
+            prev = k
+    return tracker
+
+
+def test_following_a_growing_log_gives_the_same_life_as_walking_it_whole() -> None:
+    everything = synthetic(assets=30, events=600, seed=3)
+    ordered = sorted(everything, key=lambda e: (e[1]["reported_at"], e[0]))
+    cut = ordered[len(ordered) // 2][1]["reported_at"]
+    first = [e for e in everything if e[1]["reported_at"] < cut]
+    rest = [e for e in everything if e[1]["reported_at"] >= cut]
+    tracker = _follow([first, rest])
+    lives = life(History(everything))
+    followed = tracker.lives({})
+    assert set(followed) == set(lives)
+    for key, x in lives.items():
+        assert followed[key].changes == x.changes
+
+
+def test_rebinding_to_a_log_that_learnt_about_the_walked_past_is_refused() -> None:
+    base = [*world(), register("A1", reported="2011-01-01")]
+    ev = Evaluator(History(base))
+    ev.run(T("2011-01-01"), Impact(everything=True))
+    late = observe("A1", "pmf", at="2010-06-01", reported="2010-06-02")
+    with pytest.raises(ValueError):
+        ev.rebind(History([*base, late]))
+    ev.rebind(History([*base, transfer("A1", "9th-div", "army", at="2012-01-01")]))

@@ -1,0 +1,216 @@
+"""Properties of the rules: findings depend on knowledge, not on recording order; the
+findings at k depend only on what was reported by k; and the incremental life agrees
+with evaluating every knowledge cut from scratch."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.rules.findings import Finding
+from domain.rules.life import findings_at, known_then, life
+from domain.state import History
+from tests.unit.builders import (
+    T,
+    capture,
+    correct,
+    destroy,
+    grant,
+    inventory,
+    lose,
+    observe,
+    recover,
+    register,
+    repair_complete,
+    repair_start,
+    retract,
+    revoke,
+    support,
+    transfer,
+    world,
+)
+from tests.unit.rule_builders import disposition, hold, lift, resume, suspend
+
+Logged = tuple[int, dict[str, Any]]
+
+ASSETS = ("A1", "A2", "A3")
+PARTIES = ("9th-div", "army", "isis", "pmf", "kurds", "gd")
+START = T("2012-01-01")
+KINDS = (
+    "transfer",
+    "capture",
+    "recover",
+    "lose",
+    "destroy",
+    "repair_start",
+    "repair_complete",
+    "inventory",
+    "observe",
+    "support",
+    "suspend",
+    "resume",
+    "hold",
+    "lift",
+    "grant",
+    "revoke",
+)
+
+
+def _build(kind: str, assets: list[str], who: str, i: int, at: str, rep: str) -> Logged:
+    kw: dict[str, Any] = {"at": at, "reported": rep, "event_id": f"e{i}", "pos": 0}
+    if kind == "transfer":
+        return transfer(assets, "army", who, consent="C" if i % 3 == 0 else None, **kw)
+    if kind == "capture":
+        return capture(assets, who, from_party="9th-div" if i % 2 else None, **kw)
+    if kind == "recover":
+        return recover(assets, who, **kw)
+    if kind == "lose":
+        return lose(assets, who, **kw)
+    if kind == "destroy":
+        return destroy(assets, confidence="probable" if i % 2 else "confirmed", **kw)
+    if kind == "repair_start":
+        work = ("overhaul", "field_maintenance", "battle_damage_repair")[i % 3]
+        return repair_start(assets, f"WO-{i % 2}", performer=who, work_type=work, **kw)
+    if kind == "repair_complete":
+        return repair_complete(assets, f"WO-{(i + 1) % 2}", **kw)
+    if kind == "inventory":
+        results = {a: "present" if (i + n) % 2 else "absent" for n, a in enumerate(assets)}
+        return inventory(results, scope=who, **kw)
+    if kind == "observe":
+        use = "potentially_unauthorised" if i % 2 else None
+        confidence = ("possible", "probable", "confirmed")[i % 3]
+        return observe(assets, who, use_assessment=use, confidence=confidence, **kw)
+    if kind == "support":
+        return support(assets, who, **kw)
+    if kind in ("suspend", "resume", "hold", "lift"):
+        return {"suspend": suspend, "resume": resume, "hold": hold, "lift": lift}[kind](**kw)
+    if kind == "grant":
+        return grant(f"AUTH-{i}", who, valid_from=at, reported=rep, event_id=f"e{i}", pos=0)
+    return revoke("AUTH-ARMY", at, reported=rep, event_id=f"e{i}", pos=0)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> list[Logged]:
+    """Registrations, then events at distinct instants reported after they occurred
+    (some late), dispositions of some sightings, and retractions and corrections."""
+    n = draw(st.integers(1, 12))
+    days = draw(st.lists(st.integers(1, 900), min_size=n, max_size=n, unique=True))
+    events: list[Logged] = [
+        register(a, at="2011-06-01", reported="2011-06-01", event_id=f"reg-{a}", pos=0)
+        for a in ASSETS
+    ]
+    for i, day in enumerate(days):
+        kind = draw(st.sampled_from(KINDS))
+        assets = draw(st.lists(st.sampled_from(ASSETS), min_size=1, max_size=2, unique=True))
+        at = START + timedelta(days=day)
+        rep = at + timedelta(days=draw(st.sampled_from([0, 0, 1, 2, 10, 45])), seconds=i)
+        who = draw(st.sampled_from(PARTIES))
+        events.append(_build(kind, assets, who, i, at.isoformat(), rep.isoformat()))
+        if kind == "observe" and i % 2 and draw(st.booleans()):
+            decided = rep + timedelta(days=draw(st.integers(1, 60)))
+            events.append(
+                disposition(
+                    f"R16/e{i}/{assets[0]}",
+                    at=decided.isoformat(),
+                    event_id=f"d{i}",
+                    pos=0,
+                )
+            )
+    if draw(st.booleans()):
+        delivered = START + timedelta(days=draw(st.integers(1, 900)), hours=1)
+        rep = delivered + timedelta(days=draw(st.sampled_from([0, 3])))
+        events.append(
+            register(
+                "A4", at=delivered.isoformat(), reported=rep.isoformat(), event_id="reg-A4", pos=0
+            )
+        )
+    targets = events[len(ASSETS) :][:3]
+    for j in range(draw(st.integers(0, 3))):
+        target = draw(st.sampled_from(targets))
+        rep = T(target[1]["reported_at"]) + timedelta(days=draw(st.integers(1, 120)), seconds=j)
+        kw: dict[str, Any] = {"at": rep.isoformat(), "event_id": f"x{j}", "pos": 0}
+        choice = draw(st.sampled_from(("retract", "occurred_at", "party")))
+        if choice == "retract":
+            events.append(retract(target, **kw))
+        elif choice == "occurred_at":
+            moved = START + timedelta(days=draw(st.integers(1, 900)), seconds=50 + j)
+            events.append(correct(target, {"occurred_at": moved.isoformat()}, **kw))
+        else:
+            field = {
+                "custody_transferred": "payload.to_party",
+                "asset_captured": "payload.captor_party",
+                "asset_recovered": "payload.recovered_by_party",
+                "observation": "payload.observed_party",
+                "support_provided": "payload.provider_party",
+            }.get(target[1]["type"], "location.name")
+            events.append(correct(target, {field: draw(st.sampled_from(PARTIES))}, **kw))
+    return events
+
+
+def _positioned(events: list[Logged], order: list[int]) -> list[Logged]:
+    return [(pos + 1, events[i][1]) for pos, i in enumerate(order)]
+
+
+def _in_order(events: list[Logged]) -> History:
+    everything = [*world(), *events]
+    return History(_positioned(everything, list(range(len(everything)))))
+
+
+def _cuts(h: History) -> list[datetime | None]:
+    return [None, *h.log.knowledge_instants()]
+
+
+def _shape(findings: tuple[Finding, ...]) -> list[tuple[str, datetime, datetime | None]]:
+    return [(f.finding_key, f.valid_from, f.valid_to) for f in findings]
+
+
+@settings(max_examples=50, deadline=None)
+@given(scenario=scenarios(), data=st.data())
+def test_findings_do_not_depend_on_recording_order(
+    scenario: list[Logged], data: st.DataObject
+) -> None:
+    everything = [*world(), *scenario]
+    order = data.draw(st.permutations(range(len(everything))))
+    as_logged = History(_positioned(everything, list(range(len(everything)))))
+    shuffled = History(_positioned(everything, list(order)))
+    for k in _cuts(as_logged):
+        expected = findings_at(as_logged, k)
+        got = findings_at(shuffled, k)
+        assert _shape(got) == _shape(expected)
+        assert got == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(scenario=scenarios())
+def test_findings_at_k_are_a_function_of_what_was_reported_by_k(scenario: list[Logged]) -> None:
+    everything = [*world(), *scenario]
+    positioned = _positioned(everything, list(range(len(everything))))
+    h = History(positioned)
+    for k in h.log.knowledge_instants():
+        known = History([e for e in positioned if T(e[1]["reported_at"]) <= k])
+        assert findings_at(h, k) == findings_at(known, k)
+
+
+@settings(max_examples=40, deadline=None)
+@given(scenario=scenarios())
+def test_the_life_agrees_with_evaluating_each_cut_from_scratch(scenario: list[Logged]) -> None:
+    h = _in_order(scenario)
+    lives = life(h)
+    instants = set(h.log.knowledge_instants())
+    instants |= {f.valid_from for f in findings_at(h, None)}
+    for tau in sorted(instants):
+        if tau < h.log.knowledge_instants()[0]:
+            continue
+        shown = {f.finding_key: f.content() for f in known_then(lives, tau) if not f.cleared}
+        implied = {f.finding_key: f for f in findings_at(h, tau) if f.valid_from <= tau}
+        assert shown == implied
+    for x in lives.values():
+        times = [c.at for c in x.changes]
+        assert times == sorted(times)
+        first = x.changes[0].finding
+        assert first is not None and x.detected_at >= first.valid_from
+        for c in x.changes:
+            assert (c.finding is None) == (c.reason is not None)
