@@ -1,6 +1,15 @@
 """Integrity (issue: integrity): offline bundle verification throughput on one core,
 Merkle frontier appends, and RFC 6962 root/proof generation over a 1M-leaf in-memory
-tree, next to pymerkle doing the same work on the same leaves.
+tree, next to pymerkle doing the same work on the same leaves; then the ledger's own
+integrity layer on a real database: the time to checkpoint 1,000 new events on a
+ledger of ``LEDGER_BENCH_CHECKPOINT_EVENTS`` (default 1M) events (target < 100 ms, which
+only an incremental checkpoint can meet), the first checkpoint over the whole log, a
+cold inclusion proof, and the export rate.
+
+The big ledger is written straight into ``ledger_events`` as chained, canonical rows
+(the append path has its own section, ``bench_write``): this section measures only what
+the integrity layer costs. ``LEDGER_BENCH_CHECKPOINT_BACKENDS`` picks the databases
+(default ``sqlite,postgres``).
 
 Every figure is the median of ``LEDGER_BENCH_RUNS`` (default 3) runs, stored as
 ``(median, [runs])`` like the other sections, under ``report["integrity"]``.
@@ -23,8 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from pymerkle import BaseMerkleTree
 
+from benchmarks.common import fresh_postgres, fresh_sqlite
+from ledger.bootstrap import make_engine
 from ledger.integrity.bundle import BundleWriter, verify_bundle_file
 from ledger.integrity.checkpoints import Signer
 from ledger.integrity.merkle import (
@@ -35,11 +47,19 @@ from ledger.integrity.merkle import (
     leaf_hash,
     root,
 )
+from ledger.integrity.service import IntegrityService
+from ledger.settings import Settings
+from ledger.store.lookups import Lookups, entry_id
+from ledger.store.tables import events as events_table
 
 RUNS = int(os.environ.get("LEDGER_BENCH_RUNS", "3"))
 VERIFY_EVENTS = int(os.environ.get("LEDGER_BENCH_VERIFY_EVENTS", "200000"))
 TREE_LEAVES = int(os.environ.get("LEDGER_BENCH_TREE_LEAVES", "1000000"))
 VERIFY_TARGET = 100_000  # events/s on one core
+CHECKPOINT_EVENTS = int(os.environ.get("LEDGER_BENCH_CHECKPOINT_EVENTS", "1000000"))
+CHECKPOINT_BACKENDS = os.environ.get("LEDGER_BENCH_CHECKPOINT_BACKENDS", "sqlite,postgres")
+CHECKPOINT_NEW_EVENTS = 1000
+CHECKPOINT_TARGET_S = 0.1
 WARM_PROOFS = 200
 
 
@@ -242,6 +262,128 @@ def bench_proofs(leaves: list[bytes], results: dict[str, Any], units: dict[str, 
     units["ours_cache_fill_s"] = "seconds, one root computation filling the cache (1 run)"
 
 
+class _Chain:
+    """Chained, canonical event rows written straight into ``ledger_events``."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.prev = "0" * 64
+
+    def rows(self, count: int) -> list[dict[str, Any]]:
+        out = []
+        for _ in range(count):
+            self.position += 1
+            record = _record(self.position, self.prev)
+            state = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            digest = hashlib.sha256(state).digest()
+            out.append(
+                {
+                    "notification_id": self.position,
+                    # The id the store derives from the event id, so proofs can find it.
+                    "originator_id": entry_id(record["event_id"]),
+                    "originator_version": 1,
+                    "topic": "bench",
+                    "state": state,
+                    "hash": digest,
+                }
+            )
+            self.prev = digest.hex()
+        return out
+
+    def write(self, engine: sa.engine.Engine, count: int, batch: int = 10_000) -> None:
+        for start in range(0, count, batch):
+            with engine.begin() as conn:
+                conn.execute(events_table.insert(), self.rows(min(batch, count - start)))
+
+
+class _Discard:
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self.bytes += len(data)
+        return len(data)
+
+
+def _once(seconds: float) -> tuple[float, list[float]]:
+    """A measurement that is only taken once, in the section's ``(median, [runs])`` shape."""
+    return seconds, [seconds]
+
+
+def bench_ledger_checkpoints(backend: str, events: int) -> dict[str, Any]:
+    """Checkpoint, proof and export timings of the integrity layer on one database."""
+    out: dict[str, Any] = {"events": events}
+    fresh = fresh_sqlite if backend == "sqlite" else fresh_postgres
+    with fresh() as url, tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        engine = make_engine(Settings(database_url=url))
+        key_file = Path(tmp) / "signing-key.pem"
+        try:
+            chain = _Chain()
+            out["load_s"] = _once(_seconds(lambda: chain.write(engine, events)))
+            service = IntegrityService(engine, Lookups(engine), key_file)
+            out["first_checkpoint_s"] = _once(_seconds(service.checkpoint))
+
+            def incremental() -> float:
+                chain.write(engine, CHECKPOINT_NEW_EVENTS)
+                start = time.perf_counter()
+                stored, made = service.checkpoint()
+                seconds = time.perf_counter() - start
+                assert made and stored is not None and stored.tree_size == chain.position
+                return seconds
+
+            out["checkpoint_after_1000_s"] = median_of(incremental)
+            # A fresh process: nothing in memory, the stored 1024-leaf roots only.
+            cold = IntegrityService(engine, Lookups(engine), key_file)
+            event_id = _record(chain.position // 3, "")["event_id"]
+            out["inclusion_proof_cold_s"] = _once(_seconds(lambda: cold.inclusion(event_id, None)))
+            out["inclusion_proof_warm_s"] = _once(_seconds(lambda: cold.inclusion(event_id, None)))
+
+            def export() -> float:
+                sink = _Discard()
+                start = time.perf_counter()
+                for line in service.export().lines():
+                    sink.write(line)
+                return chain.position / (time.perf_counter() - start)
+
+            out["export_events_per_s"] = median_of(export)
+        finally:
+            engine.dispose()
+    return out
+
+
+def bench_integrity_layer(results: dict[str, Any], units: dict[str, str]) -> None:
+    for backend in [b for b in CHECKPOINT_BACKENDS.split(",") if b]:
+        measured = bench_ledger_checkpoints(backend, CHECKPOINT_EVENTS)
+        print(
+            backend,
+            "checkpoint after 1000 new events",
+            f"{measured['checkpoint_after_1000_s'][0] * 1000:.1f} ms,",
+            "export",
+            round(measured["export_events_per_s"][0]),
+            "events/s",
+            flush=True,
+        )
+        for key, value in measured.items():
+            if key != "events":
+                results[f"{backend}_{key}"] = value
+        n = measured["events"]
+        units[f"{backend}_load_s"] = f"seconds to write {n} chained rows (setup)"
+        units[f"{backend}_first_checkpoint_s"] = (
+            f"seconds, first checkpoint over {n} events (reads and checks every row)"
+        )
+        units[f"{backend}_checkpoint_after_1000_s"] = (
+            f"seconds to checkpoint {CHECKPOINT_NEW_EVENTS} new events on a ledger of "
+            f"{n}+ events (target < {CHECKPOINT_TARGET_S})"
+        )
+        units[f"{backend}_inclusion_proof_cold_s"] = (
+            "seconds, one inclusion proof in a fresh service (stored subtree roots only)"
+        )
+        units[f"{backend}_inclusion_proof_warm_s"] = "seconds, the same proof again"
+        units[f"{backend}_export_events_per_s"] = (
+            f"events/s, export of the whole ledger ({n}+ events) to a null sink"
+        )
+
+
 def run(report: dict[str, Any]) -> None:
     results: dict[str, Any] = {}
     units: dict[str, str] = {}
@@ -260,12 +402,18 @@ def run(report: dict[str, Any]) -> None:
             "consistency_warm",
         )
     }
+    bench_integrity_layer(results, units)
+    checkpoint_times = {
+        key: value[0] for key, value in results.items() if key.endswith("checkpoint_after_1000_s")
+    }
     report["integrity"] = {
         "measurements": results,
         "units": units,
         "ratios_pymerkle_time_over_ours": ratios,
         "verify_target_events_per_s": VERIFY_TARGET,
         "verify_target_met": results["verify_events_per_cpu_s"][0] >= VERIFY_TARGET,
+        "checkpoint_target_s": CHECKPOINT_TARGET_S,
+        "checkpoint_target_met": all(t < CHECKPOINT_TARGET_S for t in checkpoint_times.values()),
         "python": sys.version.split()[0],
     }
 

@@ -15,9 +15,12 @@ from sqlalchemy.engine import Engine
 
 from ledger.appending import Appender
 from ledger.errors import LedgerError
+from ledger.findings_reads import FindingsReads
+from ledger.integrity.service import IntegrityService
 from ledger.keys import KeyStore
 from ledger.projections.custody import CustodyProjection
-from ledger.projections.runner import Runner
+from ledger.projections.findings import FindingsProjection
+from ledger.projections.runner import Projection, Runner
 from ledger.reads import Reads
 from ledger.settings import Settings
 from ledger.store.eventstore import EventStore, eventsourcing_env
@@ -57,14 +60,23 @@ class Ledger:
     appender: Appender
     reads: Reads
     runner: Runner
+    integrity: IntegrityService
+    findings: FindingsReads
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start_projections(self) -> None:
         """Follow the log in this process (the embedded, single-process deployment)."""
         self.appender.on_commit = self.runner.wake.set
         self.runner.start(self.settings.projection_poll_seconds)
+        self.start_checkpoints()
+
+    def start_checkpoints(self) -> None:
+        """Sign a checkpoint every ``checkpoint_interval_seconds`` (0 = never) in this
+        process; loads the signing key now, generating it on the very first start."""
+        self.integrity.start_periodic(self.settings.checkpoint_interval_seconds)
 
     def close(self) -> None:
+        self.integrity.stop_periodic()
         self.runner.stop()
         self.appender.close()
         self.store.close()
@@ -101,7 +113,11 @@ def build_ledger(settings: Settings | None = None, *, check: bool = True) -> Led
     lookups = Lookups(engine)
     keys = KeyStore(engine, settings.key_cache_seconds)
     appender = Appender(store, lookups, settings.group_commit_max_events)
-    projections = [CustodyProjection()]
+    projections: list[Projection] = [CustodyProjection(), FindingsProjection()]
     runner = Runner(engine, store, projections, settings.projection_batch_size)
     reads = Reads(engine, [p.name for p in projections])
-    return Ledger(settings, engine, store, lookups, keys, appender, reads, runner)
+    integrity = IntegrityService(engine, lookups, settings.signing_key_file)
+    findings = FindingsReads(engine, lookups)
+    return Ledger(
+        settings, engine, store, lookups, keys, appender, reads, runner, integrity, findings
+    )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.settings import Settings
@@ -103,6 +107,9 @@ def cmd_project(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     print(f"following the log on {settings.database_url.split('@')[-1]}", flush=True)
     try:
+        # Projection workers are the long-lived processes of a PostgreSQL deployment, so
+        # they also make the periodic checkpoints (several workers take turns by lock).
+        ledger.start_checkpoints()
         ledger.runner.follow(settings.projection_poll_seconds, listen)
     finally:
         ledger.close()
@@ -147,6 +154,186 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    from ledger.bootstrap import build_ledger
+
+    ledger = build_ledger(_settings(args))
+    try:
+        stored, made = ledger.integrity.checkpoint()
+        info = ledger.integrity.key_info()
+    finally:
+        ledger.close()
+    assert stored is not None
+    cp = stored.checkpoint
+    what = "made checkpoint" if made else "the log is already covered by checkpoint"
+    print(f"{what} {cp.tree_size} (key {info['key_id']})", file=sys.stderr)
+    print(f"public key (base64): {info['public_key']}", file=sys.stderr)
+    # Alone on stdout, so `ledger checkpoint > cp.json` is a file `ledger verify
+    # --checkpoint` accepts.
+    print(json.dumps(cp.to_dict()))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ledger.bootstrap import build_ledger
+
+    ledger = build_ledger(_settings(args))
+    try:
+        export = ledger.integrity.export(args.after, args.until)
+        if export.made is not None:
+            print(
+                f"no checkpoint reached event {export.until}: made checkpoint "
+                f"{export.made.tree_size} first",
+                file=sys.stderr,
+            )
+        target = Path(args.output) if args.output else None
+        partial = target.with_name(target.name + ".partial") if target else None
+        out = open(partial, "wb") if partial else sys.stdout.buffer  # noqa: SIM115
+        try:
+            with tqdm(
+                total=export.events, unit="ev", desc="export", disable=args.quiet, file=sys.stderr
+            ) as bar:
+                pending = 0
+                for line in export.lines():
+                    out.write(line)
+                    if line.startswith(b'{"kind":"event"'):
+                        pending += 1
+                        if pending == 1000:
+                            bar.update(pending)
+                            pending = 0
+                bar.update(pending)
+            out.flush()
+        finally:
+            if partial:
+                out.close()
+        # Renamed only when complete: a FILE that exists is a whole bundle.
+        if target and partial:
+            os.replace(partial, target)
+            print(f"wrote events {export.after + 1}..{export.until} to {target}", file=sys.stderr)
+    finally:
+        ledger.close()
+    return 0
+
+
+def _public_key_arg(value: str) -> bytes | str:
+    """``--public-key``: base64 text, or a file holding it (raw 32 bytes, base64, or the
+    JSON of ``GET /v1/audit/checkpoints``)."""
+    path = Path(value)
+    if not path.is_file():
+        return value
+    data = path.read_bytes()
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return data if len(data) == 32 else data.strip()
+    if isinstance(doc, dict) and isinstance(doc.get("public_key"), str):
+        return str(doc["public_key"])
+    raise ValueError(f"{value}: JSON without a public_key")
+
+
+def _checkpoint_arg(value: str) -> dict[str, Any]:
+    """``--checkpoint``: a checkpoint as JSON — printed by ``ledger checkpoint``, a bundle's
+    checkpoint line, or a response holding one under ``checkpoint``."""
+    doc = json.loads(Path(value).read_text())
+    if isinstance(doc, dict) and isinstance(doc.get("checkpoint"), dict):
+        doc = doc["checkpoint"]
+    if not isinstance(doc, dict):
+        raise ValueError(f"{value}: not a JSON object")
+    doc.pop("kind", None)
+    return doc
+
+
+def _print_report(report: Any, source: str) -> None:
+    print(f"source: {source}")
+    print(f"verdict: {report.verdict} (exit {report.exit_code})")
+    if report.until is not None:
+        span = (
+            f"positions {report.after + 1}..{report.last_position}"
+            if report.events
+            else "no events"
+        )
+        print(f"events: {report.events} ({span}; range {report.after + 1}..{report.until})")
+    print(
+        f"checkpoints: {report.checkpoints}, consistency proofs: {report.consistency_proofs}, "
+        f"inclusion proofs: {report.inclusion_proofs}, signed through: "
+        f"{report.signed_through if report.signed_through is not None else 'nothing'}"
+    )
+    if report.key_id:
+        pinned = (
+            "pinned"
+            if report.key_pinned
+            else "not pinned: pass --public-key with the ledger's published key"
+        )
+        print(f"key: {report.key_id} ({pinned})")
+    if report.verdict != "clean":
+        if report.first_position is not None:
+            print(f"first failing event: {report.first_position}: {report.reason}")
+        else:
+            print(f"problem: {report.reason}")
+        for f in report.failures[:10]:
+            where = ", ".join(
+                part
+                for part in (
+                    f"event {f.position}" if f.position is not None else "",
+                    f"line {f.line}" if f.line is not None else "",
+                )
+                if part
+            )
+            print(f"  - {f.verdict}{' (' + where + ')' if where else ''}: {f.reason}")
+        if report.failures_total > 10:
+            print(f"  … {report.failures_total - 10} more")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ledger.integrity.bundle import verify_bundle_file
+
+    url: str | None = args.verify_database or (args.database if args.bundle is None else None)
+    if (args.bundle is None) == (url is None):
+        print("ledger verify: give a BUNDLE file or --database URL, not both", file=sys.stderr)
+        return 3
+    try:
+        public_key = _public_key_arg(args.public_key) if args.public_key else None
+        trusted = _checkpoint_arg(args.checkpoint) if args.checkpoint else None
+    except (OSError, ValueError) as exc:
+        print(f"ledger verify: {exc}", file=sys.stderr)
+        return 3
+    with tqdm(unit="ev", desc="verify", disable=args.quiet, file=sys.stderr) as bar:
+
+        def progress(count: int) -> None:
+            bar.update(count - bar.n)
+
+        if args.bundle is not None:
+            report = verify_bundle_file(args.bundle, public_key, trusted, progress)
+            source = args.bundle
+        else:
+            assert url is not None
+            from ledger.bootstrap import make_engine
+            from ledger.integrity.service import verify_database
+
+            settings = Settings(database_url=url)
+            engine = make_engine(settings)
+            try:
+                report = verify_database(
+                    engine,
+                    public_key=public_key,
+                    trusted_checkpoint=trusted,
+                    signing_key_file=settings.signing_key_file,
+                    progress=progress,
+                )
+            finally:
+                engine.dispose()
+            source = "database " + url.split("@")[-1]
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_report(report, source)
+    return report.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ledger", description="Custody ledger")
     p.add_argument("--database", help="database URL (default: LEDGER_DATABASE_URL)")
@@ -185,12 +372,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="load a small worked example")
     d.set_defaults(func=cmd_demo)
+
+    c = sub.add_parser("checkpoint", help="sign a checkpoint of the log now (prints it as JSON)")
+    c.set_defaults(func=cmd_checkpoint)
+
+    e = sub.add_parser("export", help="write an audit bundle (NDJSON) for offline verification")
+    e.add_argument("--after", type=int, default=0, help="start after this position (default 0)")
+    e.add_argument("--until", type=int, help="last position (default: the head)")
+    e.add_argument("-o", "--output", help="file to write (default: standard output)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=cmd_export)
+
+    v = sub.add_parser(
+        "verify",
+        help="verify a bundle offline, or a live database; exit 0 clean, 1 tampered, "
+        "2 incomplete, 3 could not run",
+    )
+    v.add_argument("bundle", nargs="?", help="a bundle file from `ledger export`")
+    v.add_argument(
+        "--database", dest="verify_database", help="verify this database instead of a bundle"
+    )
+    v.add_argument("--public-key", help="the ledger's public key: base64, or a file holding it")
+    v.add_argument("--checkpoint", help="a checkpoint (JSON file) obtained earlier and trusted")
+    v.add_argument("--json", action="store_true", help="print the full report as JSON")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.set_defaults(func=cmd_verify)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on bad usage, which `ledger verify` reserves for "incomplete".
+        words = list(sys.argv[1:] if argv is None else argv)
+        if exc.code == 2 and "verify" in words:
+            return 3
+        raise
     try:
         return int(args.func(args))
     except LedgerError as e:

@@ -35,6 +35,9 @@ TABLES = (
     "proj_event_index",
     "proj_event_amendments",
     "proj_assets",
+    "proj_findings",
+    "integrity_checkpoints",
+    "integrity_subtrees",
 )
 
 

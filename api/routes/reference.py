@@ -28,4 +28,6 @@ def list_facilities(ledger: LedgerDep, _: Reader, view: View) -> FastJSON:
 
 @router.get("/contracts/{contract_id}", summary="A contract: terms and authorisations")
 def get_contract(ledger: LedgerDep, _: Reader, view: View, contract_id: str) -> FastJSON:
-    return FastJSON(ledger.reads.contract(contract_id, view.as_of, view.known_at), view.position)
+    contract = ledger.reads.contract(contract_id, view.as_of, view.known_at)
+    contract["compliance"] = ledger.findings.compliance(contract_id, view.as_of, view.known_at)
+    return FastJSON(contract, view.position)

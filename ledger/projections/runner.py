@@ -97,8 +97,15 @@ class Runner:
                     # cannot interleave between our read of the position and our write.
                     conn.exec_driver_sql("UPDATE projection_tracking SET name = name WHERE 0")
                 position = tracking_position(conn, projection.name, lock=True)
+                stop = None
+                after = getattr(projection, "after", None)
+                if after is not None:
+                    # A projection that reads another's rows never overtakes it.
+                    stop = tracking_position(conn, after, lock=False)
+                    if stop <= position:
+                        return 0
                 notes = self.store.recorder.select_notifications(
-                    start=position + 1, limit=self.batch_size
+                    start=position + 1, limit=self.batch_size, stop=stop
                 )
                 if not notes:
                     return 0

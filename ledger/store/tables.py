@@ -100,3 +100,45 @@ assets = sa.Table(
     sa.Column("state", sa.Text(), nullable=False),
     sa.Column("position", sa.BigInteger(), nullable=False),
 )
+
+# --- integrity (signed checkpoints and Merkle subtrees; see ledger.integrity) --------
+
+# One row per signed checkpoint. ``frontier`` (the Merkle frontier at ``tree_size``, its
+# 32-byte nodes concatenated) and ``last_hash`` (the hash of event ``tree_size``) let the
+# next checkpoint start from here and read only newer events. The primary key makes
+# two checkpoints of one size by one key impossible, whatever processes race.
+checkpoints = sa.Table(
+    "integrity_checkpoints",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("root", sa.LargeBinary(), nullable=False),
+    sa.Column("timestamp", sa.String(27), nullable=False),
+    sa.Column("signature", sa.String(88), nullable=False),
+    sa.Column("public_key", sa.LargeBinary(), nullable=False),
+    sa.Column("frontier", sa.LargeBinary(), nullable=False),
+    sa.Column("last_hash", sa.LargeBinary(), nullable=True),
+)
+
+# Roots of the aligned perfect subtrees of 1024 leaves (``start`` = first leaf index),
+# written with the checkpoint that completes them: proofs then fold these instead of
+# rehashing the log (see ledger.integrity.store).
+subtrees = sa.Table(
+    "integrity_subtrees",
+    metadata,
+    sa.Column("start", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(), nullable=False),
+)
+
+# Every finding the log ever implied, with its knowledge-time life (findings projection).
+findings = sa.Table(
+    "proj_findings",
+    metadata,
+    sa.Column("finding_key", sa.String(400), primary_key=True),
+    sa.Column("contract_id", sa.String(128), nullable=True, index=True),
+    sa.Column("asset_id", sa.String(128), nullable=True, index=True),
+    sa.Column("rule", sa.String(8), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("detected_at", sa.String(32), nullable=False),
+    sa.Column("life", sa.Text(), nullable=False),
+)

@@ -21,6 +21,7 @@ from ledger.principal import Principal
 from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
 from tests import wire
+from tests.conftest import TABLES
 from tests.integration.test_chain import raw_rows, recompute
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ def test_four_writer_processes_and_a_tailing_reader(pg_database_url: str, tmp_pa
 
     engine = sa.create_engine(pg_database_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE ledger_events, ledger_registry, api_keys"))
+        conn.execute(sa.text("TRUNCATE " + ", ".join(TABLES)))
     engine.dispose()
     settings = Settings(database_url=pg_database_url, key_cache_seconds=60)
     ledger = build_ledger(settings)

@@ -28,6 +28,7 @@ from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
 from ledger.store.tables import assets, event_amendments, event_index
 from tests import wire
+from tests.conftest import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = Principal("admin", Role.ADMIN)
@@ -102,11 +103,7 @@ def both(pg_database_url: str, tmp_path: Path) -> Any:
     def fresh() -> tuple[Ledger, Ledger]:
         engine = sa.create_engine(pg_database_url)
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "TRUNCATE ledger_events, ledger_registry, api_keys, projection_tracking, proj_event_index, proj_event_amendments, proj_assets"
-                )
-            )
+            conn.execute(sa.text("TRUNCATE " + ", ".join(TABLES)))
         engine.dispose()
         path = tmp_path / f"both-{len(made)}.db"
         upgrade(f"sqlite:///{path}")
@@ -152,11 +149,7 @@ def test_sqlite_and_postgres_give_identical_answers(both: Any, seed: int, n: int
 def _seeded_pg(url: str, n: int) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "TRUNCATE ledger_events, ledger_registry, api_keys, projection_tracking, proj_event_index, proj_event_amendments, proj_assets"
-            )
-        )
+        conn.execute(sa.text("TRUNCATE " + ", ".join(TABLES)))
     engine.dispose()
     ledger = build_ledger(Settings(database_url=url))
     append(ledger, wire.reference_world() + [wire.asset(f"t{i}") for i in range(50)])

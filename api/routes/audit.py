@@ -1,0 +1,137 @@
+"""``/v1/audit``: signed checkpoints, RFC 6962 proofs and the export bundle (SPEC.md §4).
+
+Auditors read; only an admin may ask for a checkpoint to be made now. Everything an
+auditor needs to check offline is here: the public key and key id to pin, checkpoints,
+inclusion and consistency proofs, and the bundle that ``ledger verify`` checks. A log
+that contradicts its own checkpoints answers a 500 problem saying so, never a proof.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api import errors
+from api.deps import Auditor, LedgerDep, requires
+from api.schemas import PROBLEM_RESPONSES, FastJSON
+from ledger.integrity.service import IntegrityFailure
+from ledger.principal import Principal
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
+
+Admin = Annotated[Principal, Depends(requires("admin"))]
+T = TypeVar("T")
+
+NDJSON = "application/x-ndjson"
+log = logging.getLogger(__name__)
+
+
+def _failure(exc: IntegrityFailure) -> JSONResponse:
+    return errors.problem(500, "integrity-failure", exc.title, exc.detail)
+
+
+async def _run(fn: Callable[[], T]) -> T | JSONResponse:
+    try:
+        return await run_in_threadpool(fn)
+    except IntegrityFailure as exc:
+        log.error("integrity failure: %s", exc.detail)
+        return _failure(exc)
+
+
+@router.get("/checkpoints", summary="Signed checkpoints and the key to check them with")
+async def list_checkpoints(
+    ledger: LedgerDep,
+    _: Auditor,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """This ledger's checkpoints, newest first, with its Ed25519 public key (base64 of
+    the raw 32 bytes) and key id. Each checkpoint signs the message described in
+    ``ledger.integrity.checkpoints``; save one to pass to ``ledger verify --checkpoint``."""
+    result = await _run(lambda: ledger.integrity.list_checkpoints(cursor, limit))
+    return result if isinstance(result, JSONResponse) else FastJSON(result)
+
+
+@router.post(
+    "/checkpoints",
+    status_code=201,
+    summary="Sign a checkpoint of the log now",
+    responses={200: {"description": "The latest checkpoint already covers the whole log"}},
+)
+async def make_checkpoint(ledger: LedgerDep, _: Admin) -> Any:
+    """201 with the new checkpoint, or 200 with the latest one if it already covers
+    every event."""
+    result = await _run(ledger.integrity.checkpoint)
+    if isinstance(result, JSONResponse):
+        return result
+    stored, made = result
+    assert stored is not None
+    body = {
+        "checkpoint": stored.checkpoint.to_dict(),
+        "created": made,
+        **ledger.integrity.key_info(),
+    }
+    return FastJSON(body, status_code=201 if made else 200)
+
+
+@router.get("/proof/{event_id}", summary="RFC 6962 inclusion proof of one event")
+async def inclusion_proof(
+    ledger: LedgerDep,
+    _: Auditor,
+    event_id: str,
+    checkpoint: Annotated[
+        int | None,
+        Query(ge=1, description="Tree size of the checkpoint; default the latest, if it covers"),
+    ] = None,
+) -> Any:
+    """The audit path of the event's leaf (``SHA-256(0x00 || event hash)``, index
+    ``position - 1``) in the checkpoint's tree, sibling nearest the leaf first, and the
+    signed checkpoint it verifies against."""
+    result = await _run(lambda: ledger.integrity.inclusion(event_id, checkpoint))
+    return result if isinstance(result, JSONResponse) else FastJSON(result)
+
+
+@router.get("/consistency", summary="RFC 6962 consistency proof between two checkpoints")
+async def consistency_proof(
+    ledger: LedgerDep,
+    _: Auditor,
+    size1: Annotated[int, Query(alias="from", ge=1, description="Tree size of the older")],
+    size2: Annotated[int, Query(alias="to", ge=1, description="Tree size of the newer")],
+) -> Any:
+    """Proof that the checkpoint of size ``to`` extends the one of size ``from``."""
+    result = await _run(lambda: ledger.integrity.consistency(size1, size2))
+    return result if isinstance(result, JSONResponse) else FastJSON(result)
+
+
+@router.get(
+    "/export",
+    summary="An audit bundle (NDJSON) for `ledger verify`",
+    responses={200: {"content": {NDJSON: {}}}},
+)
+async def export(
+    ledger: LedgerDep,
+    _: Auditor,
+    after: Annotated[int, Query(ge=0, description="Start after this position")] = 0,
+    until: Annotated[int | None, Query(ge=0, description="Last position; default the head")] = None,
+) -> Response:
+    """Events ``after+1 .. until`` with the checkpoints covering them and the consistency
+    proofs between those, streamed (memory stays at one page of events). If no
+    checkpoint reaches ``until``, one is made first at the current head."""
+    result = await _run(lambda: ledger.integrity.export(after, until))
+    if isinstance(result, JSONResponse):
+        return result
+    name = f"ledger-{result.after}-{result.until}.ndjson"
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Ledger-Position": str(result.until),
+    }
+    if result.made is not None:
+        headers["X-Ledger-Checkpoint-Made"] = str(result.made.tree_size)
+    body: Iterator[bytes] = result.chunks()
+    # A sync iterator: Starlette pulls it in the thread pool, a chunk at a time.
+    return StreamingResponse(body, media_type=NDJSON, headers=headers)

@@ -1,0 +1,174 @@
+"""Read use cases over findings: the list with SPEC.md §2 filters, one finding with its
+evidence and life, contract compliance and the contract report.
+
+``known_at`` (default now) gives "known then": findings detected by that knowledge
+time, each as the ledger then knew it (version, clearing, disposition). ``hindsight``
+gives every finding with all knowledge. Compliance and the report fold the contract's
+own events on demand; the report reuses the projection's stored lives.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from domain.instants import to_stored
+from domain.rules import Filters, FindingKind, Lives, Window, compliance, contract_report, select
+from ledger.errors import InvalidEventError, NotFoundError, Problem
+from ledger.projections.findings import contract_history, lives_of
+from ledger.store.lookups import Lookups
+from ledger.store.tables import findings
+
+MAX_LIMIT = 1000
+
+
+class FindingsReads:
+    def __init__(self, engine: Engine, lookups: Lookups) -> None:
+        self.engine = engine
+        self.lookups = lookups
+
+    def _lives(self, **where: str | None) -> Lives:
+        query = sa.select(findings.c.life)
+        for column, value in where.items():
+            if value is not None:
+                query = query.where(findings.c[column] == value)
+        with self.engine.connect() as conn:
+            return Lives(lives_of(conn.execute(query)))
+
+    def search(
+        self,
+        *,
+        rule: str | None = None,
+        kind: str | None = None,
+        asset: str | None = None,
+        contract: str | None = None,
+        party: str | None = None,
+        cleared: bool | None = False,
+        active_at: datetime | None = None,
+        known_at: datetime | None = None,
+        hindsight: bool = False,
+        detected_from: datetime | None = None,
+        detected_to: datetime | None = None,
+        cleared_from: datetime | None = None,
+        cleared_to: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        try:
+            kind_value = None if kind is None else FindingKind(kind)
+        except ValueError:
+            raise InvalidEventError(
+                "kind: one of state, event, discrepancy", [Problem("kind", "unknown kind")]
+            ) from None
+        lives = self._lives(rule=rule, asset_id=asset, contract_id=contract)
+        at = None if hindsight else (known_at or datetime.now(UTC))
+        seen = [f for x in lives.values() if (f := x.at(at)) is not None]
+        chosen = select(
+            seen,
+            Filters(
+                rule=rule,
+                kind=kind_value,
+                asset=asset,
+                contract=contract,
+                party=party,
+                cleared=cleared,
+                active_at=active_at,
+                detected=Window(detected_from, detected_to)
+                if detected_from or detected_to
+                else None,
+                cleared_within=Window(cleared_from, cleared_to)
+                if cleared_from or cleared_to
+                else None,
+            ),
+        )
+        ordered = sorted(chosen, key=lambda f: f.finding_key)
+        if cursor:
+            ordered = [f for f in ordered if f.finding_key > cursor]
+        limit = max(1, min(limit, MAX_LIMIT))
+        page = ordered[:limit]
+        return {
+            "findings": [f.to_dict() for f in page],
+            "cursor": page[-1].finding_key if len(ordered) > limit else None,
+            "known_at": None if at is None else to_stored(at),
+            "view": "hindsight" if hindsight else "known_then",
+        }
+
+    def get(
+        self, finding_key: str, known_at: datetime | None, hindsight: bool = False
+    ) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(findings.c.life).where(findings.c.finding_key == finding_key)
+            ).all()
+        if not rows:
+            raise NotFoundError(f"no finding {finding_key!r}", [Problem("finding_key", "unknown")])
+        fl = lives_of(rows)[0]
+        at = None if hindsight else (known_at or datetime.now(UTC))
+        current = fl.at(at)
+        if current is None:
+            raise NotFoundError(
+                f"finding {finding_key!r} was not yet detected at {to_stored(at) if at else 'now'}",
+                [Problem("known_at", "before detection")],
+            )
+        evidence = self.lookups.events_by_id(current.evidence)
+        view = current.to_dict()
+        view["evidence_events"] = [
+            {**evidence[e].record, "position": evidence[e].position, "hash": evidence[e].hash.hex()}
+            for e in current.evidence
+            if e in evidence
+        ]
+        view["life"] = [
+            {
+                "at": to_stored(c.at),
+                "change": "cleared" if c.finding is None else ("detected" if i == 0 else "revised"),
+                "reason": None if c.reason is None else c.reason.value,
+                "finding": None if c.finding is None else c.finding.to_dict(),
+            }
+            for i, c in enumerate(fl.changes)
+            if at is None or c.at <= at
+        ]
+        return view
+
+    def for_asset(
+        self, asset_id: str, known_at: datetime | None, active_at: datetime | None
+    ) -> list[dict[str, Any]]:
+        return list(
+            self.search(asset=asset_id, known_at=known_at, active_at=active_at, limit=MAX_LIMIT)[
+                "findings"
+            ]
+        )
+
+    def compliance(
+        self, contract_id: str, as_of: datetime | None, known_at: datetime | None
+    ) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            history = contract_history(conn, contract_id)
+        return compliance(history, contract_id, as_of or datetime.now(UTC), known_at).to_dict()
+
+    def report(
+        self,
+        contract_id: str,
+        *,
+        as_of: datetime | None,
+        known_at: datetime | None,
+        period_from: datetime | None,
+        period_to: datetime | None,
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        with self.engine.connect() as conn:
+            history = contract_history(conn, contract_id)
+        head, head_hash = self.lookups.head()
+        report = contract_report(
+            history,
+            contract_id,
+            as_of=as_of or now,
+            known_at=known_at or now,
+            head_position=head,
+            head_hash=(head_hash or b"\0" * 32).hex(),
+            period=Window(period_from, period_to) if period_from or period_to else None,
+            lives=self._lives(contract_id=contract_id),
+        )
+        return report.to_dict()
