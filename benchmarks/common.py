@@ -74,6 +74,9 @@ def server(url: str, **env: str) -> Iterator[str]:
         "LEDGER_LOG_LEVEL": "warning",
         "LEDGER_ACCESS_LOG": "false",
         "LEDGER_KEY_CACHE_SECONDS": "60",
+        "LEDGER_SIGNING_KEY_FILE": os.path.join(
+            tempfile.gettempdir(), "ledger-bench-signing-key.pem"
+        ),
         **env,
     }
     proc = subprocess.Popen(

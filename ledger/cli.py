@@ -142,6 +142,32 @@ def cmd_projections(args: argparse.Namespace) -> int:
         ledger.close()
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ledger.bootstrap import build_ledger
+    from ledger.importing import import_events
+
+    ledger = build_ledger(_settings(args))
+    try:
+        with open(args.file, "rb") as f:
+            total = sum(1 for line in f if line.strip())
+            f.seek(0)
+            with tqdm(total=total, unit="ev", desc="import", disable=args.quiet) as bar:
+
+                def advance(n: int) -> None:
+                    bar.update(n)
+
+                summary = import_events(ledger.appender, f, progress=advance)
+        print(
+            f"imported {args.file}: {summary.stored} new events, "
+            f"{summary.replayed} already stored; log head at {ledger.lookups.head()[0]}"
+        )
+        return 0
+    finally:
+        ledger.close()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from ledger.bootstrap import build_ledger
     from ledger.demo import load_demo
@@ -372,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="load a small worked example")
     d.set_defaults(func=cmd_demo)
+
+    im = sub.add_parser("import", help="append events from an NDJSON file (one per line)")
+    im.add_argument("file")
+    im.add_argument("--quiet", action="store_true", help="no progress bar")
+    im.set_defaults(func=cmd_import)
 
     c = sub.add_parser("checkpoint", help="sign a checkpoint of the log now (prints it as JSON)")
     c.set_defaults(func=cmd_checkpoint)

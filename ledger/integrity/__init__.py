@@ -1,7 +1,10 @@
 """Tamper evidence for the ledger: RFC 6962 Merkle trees over the event hashes, signed
-checkpoints, and the export bundle with its offline verifier (SPEC.md §4).
+checkpoints, the export bundle with its offline verifier (SPEC.md §4), and their
+persistence and use cases.
 
-Nothing here touches the database or the network: the ledger hands these modules
-leaf hashes, keys and byte streams, so the same code runs inside the server and in an
-auditor's offline ``ledger verify``.
+``merkle``, ``checkpoints`` and ``bundle`` touch neither the database nor the network:
+the ledger hands them leaf hashes, keys and byte streams, so the same code runs inside
+the server and in an auditor's offline ``ledger verify``. ``store`` and ``service``
+are the ledger's side: checkpoints, subtree roots, proofs and export over the event
+store.
 """

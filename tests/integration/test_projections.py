@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,7 @@ def _worker(url: str, batch: int) -> subprocess.Popen[bytes]:
         "LEDGER_DATABASE_URL": url,
         "LEDGER_PROJECTION_BATCH_SIZE": str(batch),
         "LEDGER_PROJECTION_POLL_SECONDS": "0.2",
+        "LEDGER_SIGNING_KEY_FILE": str(Path(tempfile.gettempdir()) / "ledger-test-signing-key.pem"),
     }
     return subprocess.Popen([sys.executable, "-m", "ledger.cli", "project"], cwd=ROOT, env=env)
 
