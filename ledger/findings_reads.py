@@ -12,13 +12,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from domain.instants import to_stored
-from domain.rules import Filters, FindingKind, Lives, Window, compliance, contract_report, select
+from domain.rules import Filters, Finding, FindingKind, Lives, Window, compliance, contract_report
 from ledger.errors import InvalidEventError, NotFoundError, Problem
-from ledger.projections.findings import contract_history, lives_of
+from ledger.projections.findings import contract_history, life_from_json, lives_of
 from ledger.store.lookups import Lookups
 from ledger.store.tables import findings
 
@@ -63,35 +64,54 @@ class FindingsReads:
             raise InvalidEventError(
                 "kind: one of state, event, discrepancy", [Problem("kind", "unknown kind")]
             ) from None
-        lives = self._lives(rule=rule, asset_id=asset, contract_id=contract)
         at = None if hindsight else (known_at or datetime.now(UTC))
-        seen = [f for x in lives.values() if (f := x.at(at)) is not None]
-        chosen = select(
-            seen,
-            Filters(
-                rule=rule,
-                kind=kind_value,
-                asset=asset,
-                contract=contract,
-                party=party,
-                cleared=cleared,
-                active_at=active_at,
-                detected=Window(detected_from, detected_to)
-                if detected_from or detected_to
-                else None,
-                cleared_within=Window(cleared_from, cleared_to)
-                if cleared_from or cleared_to
-                else None,
-            ),
+        filters = Filters(
+            rule=rule,
+            kind=kind_value,
+            asset=asset,
+            contract=contract,
+            party=party,
+            cleared=cleared,
+            active_at=active_at,
+            detected=Window(detected_from, detected_to) if detected_from or detected_to else None,
+            cleared_within=Window(cleared_from, cleared_to) if cleared_from or cleared_to else None,
         )
-        ordered = sorted(chosen, key=lambda f: f.finding_key)
-        if cursor:
-            ordered = [f for f in ordered if f.finding_key > cursor]
         limit = max(1, min(limit, MAX_LIMIT))
-        page = ordered[:limit]
+        # The columns narrow the candidates in SQL; each candidate's life then says how
+        # it was known at ``at``. Rows stream in key order until the page is full.
+        query = sa.select(findings.c.life).order_by(findings.c.finding_key)
+        for column, value in (
+            ("rule", rule),
+            ("kind", kind),
+            ("asset_id", asset),
+            ("contract_id", contract),
+        ):
+            if value is not None:
+                query = query.where(findings.c[column] == value)
+        if cursor:
+            query = query.where(findings.c.finding_key > cursor)
+        if at is not None:
+            query = query.where(findings.c.detected_at <= to_stored(at))
+        if at is None or at >= datetime.now(UTC):
+            # Every change is in the past, so the stored latest clearing is the answer.
+            if cleared is False:
+                query = query.where(findings.c.cleared_at.is_(None))
+            elif cleared is True:
+                query = query.where(findings.c.cleared_at.is_not(None))
+        page: list[Finding] = []
+        more = False
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=200).execute(query):
+                f = life_from_json(orjson.loads(row.life)).at(at)
+                if f is None or not filters.keep(f):
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(f)
         return {
             "findings": [f.to_dict() for f in page],
-            "cursor": page[-1].finding_key if len(ordered) > limit else None,
+            "cursor": page[-1].finding_key if more else None,
             "known_at": None if at is None else to_stored(at),
             "view": "hindsight" if hindsight else "known_then",
         }

@@ -214,6 +214,9 @@ class FindingsProjection:
                     "rule": latest.rule,
                     "kind": latest.kind.value,
                     "detected_at": to_stored(fl.detected_at),
+                    "cleared_at": None
+                    if latest.cleared_at is None
+                    else to_stored(latest.cleared_at),
                     "life": orjson.dumps(life_to_json(fl)).decode(),
                 }
             )

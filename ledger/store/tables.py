@@ -140,5 +140,6 @@ findings = sa.Table(
     sa.Column("rule", sa.String(8), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("detected_at", sa.String(32), nullable=False),
+    sa.Column("cleared_at", sa.String(32), nullable=True),
     sa.Column("life", sa.Text(), nullable=False),
 )

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("rule", sa.String(8), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("detected_at", sa.String(32), nullable=False),
+        sa.Column("cleared_at", sa.String(32), nullable=True),
         sa.Column("life", sa.Text(), nullable=False),
     )
     op.create_index("ix_proj_findings_contract_id", "proj_findings", ["contract_id"])
