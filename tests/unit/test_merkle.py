@@ -29,8 +29,20 @@ from ledger.integrity.merkle import (
     verify_inclusion,
 )
 
-VECTORS = Path("/work/shared/testdata/rfc6962")
+# The shared folder sits beside the repository (also in CI's clean clone).
+VECTORS = next(
+    (
+        p
+        for p in (
+            Path(__file__).resolve().parents[3] / "shared" / "testdata" / "rfc6962",
+            Path("/work/shared/testdata/rfc6962"),
+        )
+        if p.is_dir()
+    ),
+    Path("shared/testdata/rfc6962"),
+)
 VECTOR_FILES = sorted(VECTORS.rglob("*.json"))
+assert VECTOR_FILES, f"RFC 6962 test vectors not found at {VECTORS}"
 
 
 def _event_hashes(n: int, salt: bytes = b"") -> list[bytes]:
