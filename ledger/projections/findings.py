@@ -1,18 +1,16 @@
 """The findings projection: every finding the log ever implied, with its life in
 knowledge time (``domain.rules.life``), one row per finding key.
 
-A finding belongs to a contract (its asset's contract for ``R…`` rules). When a batch
-touches a contract — an event of one of its assets, a contract action, reference data
-it depends on, a disposition — the contract's life is computed again from the
-contract's own events (its assets, its contract-level events, reference data,
-dispositions, all up to the batch's end) and its rows are replaced. The rest of the
-ledger is not read.
-
-This is exact but not cheap: a contract's life walks every knowledge instant of its
-history. It suits the incremental case (a few events per batch); catch-up over a large
-ledger re-walks each touched contract once per batch, which is why the runner gives
-this projection large batches. The custody projection's event index must be ahead:
-the runner caps this projection's batches at the custody projection's position.
+The rule catalogue's evaluator and life tracker follow the log in memory: at each new
+knowledge instant only the scopes its events affect (an asset, a contract's state
+rules, C04/C05 of an asset) are evaluated again, and only findings whose life changed
+are written. The walk lives in one process; when a batch does not start where this
+process's last one ended (a restart, another worker), the walk is rebuilt from the log
+up to the stored position — exact, and the cost of a full walk. Knowledge older than
+what was walked (a historical import) rebuilds the walk and rewrites every finding.
+The custody projection must be ahead (the runner caps this projection's batches at
+its position); the read side folds a contract's own events for compliance and the
+report (``contract_history``).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from domain.history import Event
+from domain.history import Event, Log
 from domain.instants import parse, to_stored
 from domain.rules import (
     ClearReason,
@@ -34,14 +32,20 @@ from domain.rules import (
     FindingKind,
     FindingLife,
     Severity,
-    life,
 )
-from domain.rules.life import Change
+from domain.rules.life import (
+    Change,
+    Evaluator,
+    LifeTracker,
+    _ReferenceReuse,
+    batches,
+    disposition_timelines,
+)
 from domain.state import History
-from domain.vocabulary import REFERENCE_TYPES, Disposition, EventType
+from domain.vocabulary import Disposition
 from ledger.projections.custody import REF, asset_subject, contract_subject
 from ledger.store.tables import assets, event_index, events, findings, registry
-from ledger.store.upsert import insert_many
+from ledger.store.upsert import upsert
 
 FINDING = "finding"
 
@@ -151,76 +155,102 @@ def all_contracts(conn: Connection) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
-class FindingsProjection:
-    name = "findings"
-    after = "custody"
+class _Walk:
+    """The rule catalogue's evaluator and life tracker, advanced through the log."""
 
-    def reset(self, conn: Connection) -> None:
-        conn.execute(findings.delete())
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.history: History = _ReferenceReuse(Log(events))
+        self.evaluator = Evaluator(self.history)
+        self.tracker = LifeTracker()
+        self.k: datetime | None = None
+        self.end = events[-1].position if events else 0
+        self.written: dict[str, str] = {}
+        self.advance(events)
 
-    def forget(self) -> None:
-        """Nothing is cached between batches."""
+    def advance(self, new: Sequence[Event]) -> None:
+        for k, group in batches(Log(new)):
+            impact = self.evaluator.impact(group, k, self.k)
+            self.tracker.advance(k, self.evaluator.run(k, impact), impact)
+            self.k = k
 
-    def process(self, conn: Connection, batch: Sequence[Event]) -> None:
-        touched = self._contracts(conn, batch)
-        upto = batch[-1].position
-        for contract_id in sorted(touched):
-            self._recompute(conn, contract_id, upto)
+    def grow(self, new: Sequence[Event]) -> None:
+        self.events.extend(new)
+        self.history = _ReferenceReuse(Log(self.events))
+        self.evaluator.rebind(self.history)
+        self.advance(new)
+        self.end = new[-1].position
 
-    def _contracts(self, conn: Connection, batch: Sequence[Event]) -> set[str]:
-        touched: set[str] = set()
-        asset_ids: set[str] = set()
-        for e in batch:
-            if e.type in REFERENCE_TYPES or e.type in (
-                EventType.FINDING_DISPOSITIONED,
-                EventType.EVENT_RETRACTED,
-                EventType.EVENT_CORRECTED,
-            ):
-                # Reference data, dispositions and amendments can reach any contract.
-                return set(all_contracts(conn))
-            if e.type is EventType.CONTRACT_ACTION:
-                target = e.text("target_contract_id") or e.contract_id
-                if target:
-                    touched.add(target)
-            if e.type is EventType.ASSET_REGISTERED:
-                contract = e.text("contract_id")
-                if contract:
-                    touched.add(contract)
-            if e.contract_id:
-                touched.add(e.contract_id)
-            asset_ids.update(e.subjects)
-        if asset_ids:
-            rows = conn.execute(
-                sa.select(assets.c.contract_id)
-                .where(assets.c.asset_id.in_(sorted(asset_ids)))
-                .distinct()
-            )
-            touched.update(r[0] for r in rows if r[0])
-        return touched
-
-    def _recompute(self, conn: Connection, contract_id: str, upto: int) -> None:
-        lives = life(contract_history(conn, contract_id, upto), contract_id=contract_id)
-        conn.execute(findings.delete().where(findings.c.contract_id == contract_id))
-        rows = []
-        for fl in lives.values():
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """Every finding's row, by key."""
+        out: dict[str, dict[str, Any]] = {}
+        for fl in self.tracker.lives(disposition_timelines(self.history.log)).values():
             latest = fl.at(None)
             if latest is None:
                 continue
-            rows.append(
-                {
-                    "finding_key": fl.key,
-                    "contract_id": latest.contract_id or contract_id,
-                    "asset_id": latest.asset_id,
-                    "rule": latest.rule,
-                    "kind": latest.kind.value,
-                    "detected_at": to_stored(fl.detected_at),
-                    "cleared_at": None
-                    if latest.cleared_at is None
-                    else to_stored(latest.cleared_at),
-                    "life": orjson.dumps(life_to_json(fl)).decode(),
-                }
-            )
-        insert_many(conn, findings, rows)
+            out[fl.key] = {
+                "finding_key": fl.key,
+                "contract_id": latest.contract_id,
+                "asset_id": latest.asset_id,
+                "rule": latest.rule,
+                "kind": latest.kind.value,
+                "detected_at": to_stored(fl.detected_at),
+                "cleared_at": None if latest.cleared_at is None else to_stored(latest.cleared_at),
+                "life": orjson.dumps(life_to_json(fl)).decode(),
+            }
+        return out
+
+
+class FindingsProjection:
+    """Incremental: the evaluator and the life tracker stay in memory between batches
+    and each knowledge instant re-evaluates only the scopes its events affect; only
+    findings whose life changed are written. After a restart, or when another worker
+    wrote in between, the walk is rebuilt from the log up to the stored position. A
+    historical import (knowledge older than what was already walked) rebuilds the
+    walk and rewrites every finding."""
+
+    name = "findings"
+    after = "custody"
+
+    def __init__(self) -> None:
+        self._walk: _Walk | None = None
+
+    def reset(self, conn: Connection) -> None:
+        conn.execute(findings.delete())
+        self.forget()
+
+    def forget(self) -> None:
+        self._walk = None
+
+    def process(self, conn: Connection, batch: Sequence[Event]) -> None:
+        if not batch:
+            return
+        start = batch[0].position - 1
+        walk = self._walk
+        if walk is None or walk.end != start:
+            walk = _Walk(_load_upto(conn, start))
+            walk.written = {key: r["life"] for key, r in walk.rows().items()}
+        self._walk = None  # until this batch is applied; forget() covers a failure
+        if walk.k is not None and min(e.reported_at for e in batch) <= walk.k:
+            walk = _Walk(walk.events + list(batch))
+            conn.execute(findings.delete())
+            walk.written = {}
+        else:
+            walk.grow(batch)
+        rows = walk.rows()
+        changed = [r for key, r in rows.items() if walk.written.get(key) != r["life"]]
+        upsert(conn, findings, changed, ["finding_key"])
+        walk.written = {key: r["life"] for key, r in rows.items()}
+        self._walk = walk
+
+
+def _load_upto(conn: Connection, end: int) -> list[Event]:
+    rows = conn.execute(
+        sa.select(events.c.notification_id, events.c.state)
+        .where(events.c.notification_id <= end)
+        .order_by(events.c.notification_id)
+    )
+    return [Event.parse(p, orjson.loads(s)) for p, s in rows]
 
 
 def lives_of(rows: Iterable[Any]) -> list[FindingLife]:
