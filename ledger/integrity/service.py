@@ -261,9 +261,13 @@ class IntegrityService:
             with self.engine.begin() as conn:
                 if pessimistic:
                     self.store.lock(conn)
-                head = self.store.head(conn)
+                # Checkpoints first, the head after: a checkpoint of size n is committed
+                # only after events 1..n, so read in this order the head is never
+                # behind a checkpoint unless events really went missing (SQLite reads
+                # outside a write lock see each statement's own snapshot).
                 base = self.store.latest(conn)
                 mine = self.store.latest(conn, signer.key_id)
+                head = self.store.head(conn)
                 if skip_empty and head == 0:
                     return None, False
                 for signed in (base, mine):

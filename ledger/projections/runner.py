@@ -124,7 +124,7 @@ class Runner:
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         total = 0
         for projection in self.projections:
-            while True:
+            while not self._stop.is_set():  # a stop request is honoured between batches
                 n = self.step(projection)
                 if progress and n:
                     progress(n)
