@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, ui
 from api.routes import assets, audit, events, findings, health, reference
 from ledger.bootstrap import Ledger, build_ledger
 from ledger.settings import Settings
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     app.include_router(events.router)
     app.include_router(assets.router)
     app.include_router(reference.router)
+    ui.install(app)
     app.include_router(findings.router)
     app.include_router(audit.router)
     app.add_middleware(

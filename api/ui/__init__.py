@@ -1,0 +1,16 @@
+"""The web pages for people (SPEC.md §5): sign-in, the asset timeline, the custody
+board. Server-rendered with Jinja2, no build step; ``install`` adds them to the app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def install(app: FastAPI) -> None:
+    # Imported here so that ``api.ui.svg`` (pure) can be used without the web stack.
+    from api.ui.routes import install as install_pages
+
+    install_pages(app)

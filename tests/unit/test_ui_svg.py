@@ -1,0 +1,269 @@
+"""The timeline picture as a pure function: bands, lanes and the axis from a timeline's
+JSON, without a server or a browser; and its template as well-formed, escaped SVG."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from api.ui.svg import band_label, band_style, fit, instant, ticks, timeline_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def t(text: str) -> str:
+    """A short date → the stored instant form."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def band(custodian: str | None, mark: str, start: str, end: str | None, status: str = "IN_CUSTODY"):
+    return {
+        "custodian": custodian,
+        "status": status,
+        "mark": mark,
+        "valid_from": t(start),
+        "valid_to": t(end) if end else None,
+        "opened_by": [f"ev-{start}"],
+    }
+
+
+def event(
+    event_id: str,
+    type_: str,
+    occurred: str,
+    reported: str | None = None,
+    payload: dict[str, Any] | None = None,
+    retracted: bool = False,
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": type_,
+        "occurred_at": t(occurred),
+        "reported_at": t(reported or occurred),
+        "payload": payload or {},
+        "confidence": "confirmed",
+        "retracted": {"event_id": "r", "reported_at": t(occurred), "reason": "x"}
+        if retracted
+        else None,
+        "corrections": [],
+    }
+
+
+def party(party_id: str, kind: str, designations: list[str] | None = None, kinds=None):
+    return {
+        "party_id": party_id,
+        "name": party_id.upper(),
+        "kind": kind,
+        "designations": designations or [],
+        "kinds": kinds or [[t("2010-01-01"), kind, "p"]],
+    }
+
+
+PARTIES = [
+    party("iq-9th", "state_unit"),
+    party("isil", "armed_group", ["sanctioned"]),
+    party("pmf", "paramilitary"),
+]
+
+
+def captured_then_recovered(**extra: Any) -> dict[str, Any]:
+    timeline = {
+        "asset_id": "T-2",
+        "as_of": t("2018-01-01"),
+        "known_at": t("2018-01-01"),
+        "bands": [
+            band("iq-9th", "authorised", "2010-06-01", "2014-06-10"),
+            band("isil", "unauthorised", "2014-06-10", "2015-03-01"),
+            band("pmf", "unauthorised", "2015-03-01", None),
+        ],
+        "events": [
+            event("deliver", "asset_registered", "2010-06-01"),
+            event("capture", "asset_captured", "2014-06-10", "2014-06-20"),
+            event("recover", "asset_recovered", "2015-03-01", "2017-02-01"),
+        ],
+        "observations": [],
+        "repairs": [],
+        "related_assets": [],
+    }
+    timeline.update(extra)
+    return timeline
+
+
+def test_bands_are_drawn_in_order_edge_to_edge_with_their_marks() -> None:
+    svg = timeline_svg(captured_then_recovered(), PARTIES)
+    assert [(b.custodian, b.mark) for b in svg.bands] == [
+        ("iq-9th", "authorised"),
+        ("isil", "unauthorised"),
+        ("pmf", "unauthorised"),
+    ]
+    for left, right in zip(svg.bands, svg.bands[1:], strict=False):
+        assert left.x + left.width == pytest.approx(right.x, abs=0.02)
+    assert svg.bands[-1].x + svg.bands[-1].width == pytest.approx(svg.plot_right)
+    assert all(svg.plot_left <= b.x for b in svg.bands)
+
+
+def test_unauthorised_custody_by_an_armed_group_is_set_apart() -> None:
+    svg = timeline_svg(captured_then_recovered(), PARTIES)
+    assert [b.style for b in svg.bands] == ["authorised", "armed-group", "unauthorised"]
+    assert svg.bands[1].label == "isil · armed group, unauthorised"
+    assert svg.bands[2].label == "pmf · unauthorised"
+
+
+def test_a_designation_alone_makes_an_armed_group_band_but_never_overrides_authorised() -> None:
+    parties = {"unit": party("unit", "state_unit", ["sanctioned"])}
+    assert band_style(band("unit", "unauthorised", "2012-01-01", None), parties) == "armed-group"
+    assert band_style(band("unit", "authorised", "2012-01-01", None), parties) == "authorised"
+    assert band_style(band("nobody", "unauthorised", "2012-01-01", None), parties) == "unauthorised"
+
+
+def test_the_party_kind_is_taken_when_the_band_opened() -> None:
+    turned = party(
+        "militia",
+        "paramilitary",
+        kinds=[[t("2010-01-01"), "paramilitary", "p1"], [t("2016-01-01"), "armed_group", "p2"]],
+    )
+    parties = {"militia": turned}
+    assert band_style(band("militia", "unauthorised", "2015-01-01", None), parties) == (
+        "unauthorised"
+    )
+    assert band_style(band("militia", "unauthorised", "2016-06-01", None), parties) == (
+        "armed-group"
+    )
+
+
+def test_no_custody_and_terminal_bands_say_what_they_are() -> None:
+    lost = band(None, "none", "2014-01-01", None, status="LOST")
+    destroyed = band(None, "terminal", "2014-01-01", None, status="DESTROYED")
+    assert band_label(lost, "none") == "no custody (lost)"
+    assert band_label(destroyed, "terminal") == "destroyed"
+    svg = timeline_svg(
+        captured_then_recovered(
+            bands=[band("iq-9th", "authorised", "2010-06-01", "2014-09-15"), destroyed]
+        ),
+        PARTIES,
+    )
+    assert [b.style for b in svg.bands] == ["authorised", "terminal"]
+
+
+def test_labels_fit_their_band_or_shorten() -> None:
+    assert fit("iq-9th · authorised", 400) == "iq-9th · authorised"
+    assert fit("iq-9th · authorised", 80, "iq-9th") == "iq-9th"
+    shortened = fit("a-rather-long-custodian-name · unauthorised", 120)
+    assert shortened.endswith("…") and len(shortened) < 20
+    assert fit("isil · armed group", 10) == ""
+
+
+def test_repairs_pair_start_and_completion_by_work_order() -> None:
+    repairs = [
+        event("r1", "repair_started", "2016-01-10", payload={"work_order_id": "wo-1"}),
+        event(
+            "r2",
+            "repair_completed",
+            "2016-09-30",
+            payload={"work_order_id": "wo-1", "facility_id": "depot", "work_type": "overhaul"},
+        ),
+        event("r3", "repair_started", "2017-01-01", payload={"work_order_id": "wo-2"}),
+    ]
+    svg = timeline_svg(captured_then_recovered(repairs=repairs), PARTIES)
+    assert [(r.event_ids, r.open) for r in svg.repairs] == [
+        (("r1", "r2"), False),
+        (("r3",), True),
+    ]
+    assert svg.repairs[0].label == "overhaul at depot"
+    assert svg.repairs[1].x + svg.repairs[1].width == pytest.approx(svg.plot_right)
+
+
+def test_a_short_repair_is_labelled_beside_its_bar() -> None:
+    repairs = [
+        event("r1", "repair_started", "2016-05-01", payload={"work_order_id": "wo-1"}),
+        event(
+            "r2",
+            "repair_completed",
+            "2016-05-20",
+            payload={
+                "work_order_id": "wo-1",
+                "facility_id": "besmaya-depot",
+                "performed_by_party": "iq-army",
+                "work_type": "field_maintenance",
+            },
+        ),
+    ]
+    (repair,) = timeline_svg(captured_then_recovered(repairs=repairs), PARTIES).repairs
+    assert repair.width < 20
+    # Little room after it before as_of (2018): the text goes before the bar.
+    assert repair.text_outside and repair.text_anchor == "end" and repair.text_x < repair.x
+    assert repair.text == "field maintenance at besmaya-depot by iq-army"
+
+
+def test_retracted_events_are_marked_and_report_lag_is_drawn() -> None:
+    events = [
+        event("deliver", "asset_registered", "2010-06-01"),
+        event("seen", "observation", "2014-08-01", "2014-08-02", retracted=True),
+        event("recover", "asset_recovered", "2015-03-01", "2017-02-01"),
+    ]
+    svg = timeline_svg(captured_then_recovered(events=events), PARTIES)
+    assert [(e.event_id, e.retracted) for e in svg.events] == [
+        ("deliver", False),
+        ("seen", True),
+        ("recover", False),
+    ]
+    recover = svg.events[2]
+    assert recover.lag_x is not None and recover.lag_x > recover.x
+    assert svg.events[0].lag_x is None
+
+
+def test_the_knowledge_time_is_drawn_when_it_is_before_the_valid_time() -> None:
+    now = timeline_svg(captured_then_recovered(), PARTIES)
+    assert now.known_at_x is None
+    then = timeline_svg(captured_then_recovered(known_at=t("2016-06-01")), PARTIES)
+    assert then.known_at_x is not None
+    assert then.known_at_label == "known at 2016-06-01"
+
+
+def test_a_distant_as_of_cuts_the_axis_only_when_asked() -> None:
+    far = captured_then_recovered(as_of=t("2026-11-26"), known_at=t("2026-11-26"))
+    whole = timeline_svg(far, PARTIES)
+    assert whole.end == instant(t("2026-11-26")) and whole.cut_label is None
+    cut = timeline_svg(far, PARTIES, until_last=True)
+    assert cut.end < instant(t("2018-01-01"))
+    assert cut.end > instant(t("2017-02-01"))  # the late report stays on the axis
+    assert cut.cut_label == "… to 2026-11-26"
+    assert cut.bands[-1].x + cut.bands[-1].width == pytest.approx(cut.plot_right)
+
+
+def test_ticks_are_calendar_years_months_or_days() -> None:
+    def at(s: str) -> datetime:
+        return instant(t(s))
+
+    years = ticks(at("2010-03-01"), at("2018-01-01"))
+    assert [label for _, label in years] == [str(y) for y in range(2011, 2019)]
+    months = ticks(at("2014-01-15"), at("2014-07-01"))
+    assert [label for _, label in months][:2] == ["2014-02", "Mar"]
+    days = ticks(at("2014-06-01"), at("2014-06-05"))
+    assert [label for _, label in days] == ["06-01", "06-02", "06-03", "06-04", "06-05"]
+    assert len(ticks(at("1900-01-01"), at("2020-01-01"))) <= 10
+
+
+def test_the_template_draws_well_formed_escaped_svg() -> None:
+    from api.ui.routes import templates
+
+    hostile = party("<script>alert(1)</script>", "armed_group")
+    timeline = captured_then_recovered()
+    timeline["bands"][1]["custodian"] = hostile["party_id"]
+    svg = timeline_svg(timeline, [*PARTIES, hostile])
+    markup = templates.env.get_template("_timeline_svg.html").render(
+        svg=svg, t=timeline, asset_id="T-2&<x>"
+    )
+    assert "<script>" not in markup
+    root = ET.fromstring(markup)
+    groups = [g for g in root.iter(f"{SVG}g") if "band" in g.get("class", "").split()]
+    assert [(g.get("data-custodian"), g.get("data-mark"), g.get("data-style")) for g in groups] == [
+        ("iq-9th", "authorised", "authorised"),
+        ("<script>alert(1)</script>", "unauthorised", "armed-group"),
+        ("pmf", "unauthorised", "unauthorised"),
+    ]
+    title = root.find(f"{SVG}title")
+    assert title is not None and "T-2&<x>" in (title.text or "")
