@@ -13,7 +13,7 @@ from benchmarks.common import RUNS, machine
 from benchmarks.report import render
 
 OUT = Path(__file__).resolve().parent / "RESULTS.md"
-SECTIONS = os.environ.get("LEDGER_BENCH_SECTIONS", "write,custody").split(",")
+SECTIONS = os.environ.get("LEDGER_BENCH_SECTIONS", "write,custody,findings,integrity").split(",")
 
 
 def main() -> int:
