@@ -87,6 +87,54 @@ def _custody(c: dict[str, Any]) -> list[str]:
     return out
 
 
+def _findings(f: dict[str, Any]) -> list[str]:
+    return [
+        "## Findings",
+        "",
+        f"A ledger of {f['events']:,} events over {f['assets']:,} assets on PostgreSQL "
+        f"(one contract; captures mixed in), {f['findings_total']:,} findings.",
+        "",
+        "| measurement | value | target |",
+        "|---|---|---|",
+        f"| custody projection catch-up | {_n(f['custody_catch_up_per_s'])}/s | |",
+        f"| findings projection catch-up | {_n(f['findings_catch_up_per_s'])}/s = "
+        f"**{f['findings_vs_custody']:.2f}×** custody | ≥ 5,000/s and ≥ 0.5× |",
+        f"| `GET /v1/findings`, page of 100, p50 / p99 | {f['findings_p50_ms']:.1f} / "
+        f"**{f['findings_p99_ms']:.1f} ms** | p99 < 50 ms |",
+        f"| contract report over {f['assets']:,} assets | {f['report_seconds']:.2f} s | < 2 s (10k assets) |",
+        "",
+    ]
+
+
+def _integrity(i: dict[str, Any]) -> list[str]:
+    out = [
+        "## Integrity",
+        "",
+        "Median of the runs; the unit of each row says what was measured.",
+        "",
+        "| measurement | median | unit |",
+        "|---|---|---|",
+    ]
+    units = i.get("units", {})
+    for name, value in i.get("measurements", {}).items():
+        median = value[0] if isinstance(value, list | tuple) else value
+        shown = f"{median * 1000:.1f} ms" if name.endswith("_s") and median < 10 else _n(median)
+        out.append(f"| {name} | {shown} | {units.get(name, '')} |")
+    out += [
+        "",
+        f"- Offline verify target ≥ {_n(i.get('verify_target_events_per_s', 0))} events/s on one core: "
+        f"**{'met' if i.get('verify_target_met') else 'missed'}**.",
+        f"- Checkpoint after 1,000 new events < {i.get('checkpoint_target_s', 0) * 1000:.0f} ms: "
+        f"**{'met' if i.get('checkpoint_target_met') else 'missed'}**.",
+        "- pymerkle time ÷ ours (same run): "
+        + ", ".join(
+            f"{k} {v:.2f}×" for k, v in i.get("ratios_pymerkle_time_over_ours", {}).items()
+        ),
+        "",
+    ]
+    return out
+
+
 def _generic(name: str, data: Any) -> list[str]:
     out = [f"## {name}", "", "| measurement | value |", "|---|---|"]
     if isinstance(data, dict):
@@ -109,8 +157,21 @@ def render(report: dict[str, Any]) -> str:
         lines += _write(report["write"])
     if "custody" in report:
         lines += _custody(report["custody"])
+    if "findings" in report:
+        lines += _findings(report["findings"])
+    if "integrity" in report:
+        lines += _integrity(report["integrity"])
     for key, value in report.items():
-        if key not in ("write", "custody", "date", "machine", "runs", "notes"):
+        if key not in (
+            "write",
+            "custody",
+            "findings",
+            "integrity",
+            "date",
+            "machine",
+            "runs",
+            "notes",
+        ):
             lines += _generic(key, value)
     if report.get("notes"):
         lines += ["## Notes", "", *report["notes"], ""]
