@@ -175,7 +175,14 @@ def run(report: dict[str, Any]) -> None:
             # has two cores); SQLite is the embedded one: one process.
             workers = "2" if backend == "postgres" else "1"
             r["api_processes"] = (int(workers), [int(workers)])
-            with server(url, LEDGER_WORKERS=workers) as base:
+            # The write path alone: projections and checkpoints would share the CPU (on
+            # SQLite, the process) and are measured in their own sections.
+            with server(
+                url,
+                LEDGER_WORKERS=workers,
+                LEDGER_RUN_PROJECTIONS="no",
+                LEDGER_CHECKPOINT_INTERVAL_SECONDS="0",
+            ) as base:
                 seed(base, key)
                 for c, n in ((1, 1000), (8, 3000), (32, 4000)):
                     r[f"http_single_c{c}"] = median_of(
