@@ -49,19 +49,26 @@ class Reads:
 
     # -- consistency -------------------------------------------------------------------
 
-    def position(self) -> int:
-        """How far every projection has got (the least of them)."""
-        return min(positions(self.engine, self.projection_names).values())
+    def position(self, names: Sequence[str] | None = None) -> int:
+        """How far the named projections (default: all) have got, the least of them."""
+        return min(positions(self.engine, list(names or self.projection_names)).values())
 
-    def wait_for(self, min_position: int | None, timeout: float, head: int) -> int:
-        """Read-your-writes: wait until projections reach ``min_position``, else 503."""
-        current = self.position()
+    def wait_for(
+        self,
+        min_position: int | None,
+        timeout: float,
+        head: int,
+        names: Sequence[str] | None = None,
+    ) -> int:
+        """Read-your-writes: wait until the projections a read depends on reach
+        ``min_position``, else 503."""
+        current = self.position(names)
         if min_position is None or current >= min_position:
             return current
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(0.02)
-            current = self.position()
+            current = self.position(names)
             if current >= min_position:
                 return current
         raise NotReadyError(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import Auditor, LedgerDep, Reader
-from api.params import View
+from api.params import FindingsView as View
 from api.reports import render_report
 from api.schemas import PROBLEM_RESPONSES, FastJSON
 from ledger.reads import parse_instant_param

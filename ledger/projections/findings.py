@@ -211,6 +211,9 @@ class FindingsProjection:
 
     name = "findings"
     after = "custody"
+    # Each batch re-indexes the log (``_Walk.grow``): when following the log, gather
+    # commits for a second rather than pay that per commit.
+    min_interval_seconds = 1.0
 
     def __init__(self) -> None:
         self._walk: _Walk | None = None

@@ -83,13 +83,22 @@ class Runner:
         self.projections = list(projections)
         self.batch_size = batch_size
         self.wake = threading.Event()
+        self._last_run: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- one step ----------------------------------------------------------------------
 
-    def step(self, projection: Projection) -> int:
-        """Apply the next batch to one projection; returns how many events it applied."""
+    def step(self, projection: Projection, *, throttled: bool = False) -> int:
+        """Apply the next batch to one projection; returns how many events it applied.
+
+        ``throttled`` (when following the log) lets a projection with a
+        ``min_interval_seconds`` run at most that often, so a costly projection gathers
+        several commits into one batch instead of taking the CPU at each."""
+        interval = getattr(projection, "min_interval_seconds", 0.0)
+        if throttled and time.monotonic() - self._last_run.get(projection.name, 0.0) < interval:
+            return 0
+        self._last_run[projection.name] = time.monotonic()
         try:
             with self.engine.begin() as conn:
                 if conn.dialect.name == "sqlite":
@@ -121,11 +130,13 @@ class Runner:
             projection.forget()
             raise
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, *, throttled: bool = False
+    ) -> int:
         total = 0
         for projection in self.projections:
             while not self._stop.is_set():  # a stop request is honoured between batches
-                n = self.step(projection)
+                n = self.step(projection, throttled=throttled)
                 if progress and n:
                     progress(n)
                 total += n
@@ -163,7 +174,7 @@ class Runner:
         backoff = 0.1
         while not self._stop.is_set():
             try:
-                self.catch_up()
+                self.catch_up(throttled=True)
                 backoff = 0.1
             except (sa.exc.DBAPIError, psycopg.Error, OSError) as e:
                 log.warning("projection runner: %s; retrying in %.1fs", e, backoff)
