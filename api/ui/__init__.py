@@ -1,5 +1,7 @@
-"""The web pages for people (SPEC.md §5): sign-in, the asset timeline, the custody
-board. Server-rendered with Jinja2, no build step; ``install`` adds them to the app."""
+"""The web pages for people (SPEC.md §5): sign-in, the asset timeline with its
+findings, the custody board, the findings and each finding, contracts and the printable
+contract report. Server-rendered with Jinja2, no build step; ``install`` adds them to
+the app."""
 
 from __future__ import annotations
 

@@ -1,23 +1,24 @@
 """``/ui``: server-rendered pages for people (SPEC.md §5).
 
-Every page calls the same read use cases as the JSON routes (``ledger.reads``) with the
+Every page calls the same read use cases as the JSON routes (``ledger.reads``,
+``ledger.findings``, and the JSON routes' own ``timeline_view``/``asset_view``) with the
 same ``as_of``/``known_at`` parsing (``api.params``), so a page shows exactly what the
-JSON shows. Errors become pages: no key → the sign-in page; 403/404/422 → a page that
-says what was wrong, with the status code kept.
+JSON shows. The contract report needs the ``audit`` permission, as its JSON route does;
+every other page ``read``. Errors become pages: no key → the sign-in page;
+403/404/422 → a page that says what was wrong, with the status code kept.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs
 
-import jinja2
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -28,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import errors
 from api.deps import LedgerDep
 from api.params import ViewParams, view_params
+from api.routes.assets import asset_view, timeline_view
 from api.ui.auth import (
     MaybeReader,
     SignInRequired,
@@ -38,17 +40,19 @@ from api.ui.auth import (
     remember_key,
     safe_next,
 )
-from api.ui.svg import STYLES, instant, short_time, timeline_svg
-from ledger.errors import InvalidEventError, LedgerError, NotFoundError, Problem
+from api.ui.format import environment, query, segment
+from api.ui.svg import timeline_svg
+from domain.rules.catalogue import RULE_NAMES
+from ledger.errors import ForbiddenError, InvalidEventError, LedgerError, NotFoundError, Problem
+from ledger.reads import parse_instant_param
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent.parent
-TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 STATUSES = ("IN_CUSTODY", "LOST", "DESTROYED", "DECOMMISSIONED")
-INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+KINDS = ("state", "event", "discrepancy")
+CLEARED = ("false", "true", "any")
 TRUE = ("true", "1", "yes", "on")
 FALSE = ("false", "0", "no", "off")
 
@@ -74,88 +78,7 @@ TITLES = {
 }
 
 
-# -- presentation helpers ----------------------------------------------------------------
-
-
-def when(value: str | None) -> str:
-    return short_time(instant(value)) if value else "—"
-
-
-def lag(seconds: float | None) -> str:
-    """A report's delay, in the largest units that keep it readable."""
-    if seconds is None:
-        return "—"
-    sign = "−" if seconds < 0 else ""
-    s = abs(int(seconds))
-    d, rest = divmod(s, 86400)
-    h, rest = divmod(rest, 3600)
-    m, sec = divmod(rest, 60)
-    if s < 60:
-        text = f"{sec} s"
-    elif s < 3600:
-        text = f"{m} min"
-    elif s < 86400:
-        text = f"{h} h {m} min" if m else f"{h} h"
-    elif d < 10:
-        text = f"{d} d {h} h" if h else f"{d} d"
-    elif d < 365:
-        text = f"{d} d"
-    else:
-        y, d = divmod(d, 365)
-        text = f"{y} y {d} d" if d else f"{y} y"
-    return sign + text
-
-
-def words(value: Any) -> str:
-    return str(value).replace("_", " ") if value is not None else "—"
-
-
-def show(value: Any) -> str:
-    """A payload value as text: instants in the short form, lists and maps inline."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ", ".join(show(v) for v in value) or "—"
-    if isinstance(value, Mapping):
-        return "; ".join(f"{words(k)}: {show(v)}" for k, v in value.items()) or "—"
-    if isinstance(value, str) and INSTANT.match(value):
-        try:
-            return when(value)
-        except ValueError:
-            return value
-    return str(value)
-
-
-def segment(value: Any) -> str:
-    return quote(str(value), safe="")
-
-
-def query(params: Mapping[str, Any]) -> str:
-    kept = {k: v for k, v in params.items() if v not in (None, "")}
-    return ("?" + urlencode(kept)) if kept else ""
-
-
-def safe_href(uri: Any) -> str | None:
-    """Evidence links only for http(s): never ``javascript:`` or ``data:``."""
-    text = str(uri or "")
-    return text if text.lower().startswith(("https://", "http://")) else None
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(when=when, lag=lag, words=words, segment=segment, show=show)
-    env.globals.update(query=query, safe_href=safe_href, STYLES=STYLES)
-    return env
-
-
-templates = Jinja2Templates(env=_environment())
+templates = Jinja2Templates(env=environment())
 
 
 def page(
@@ -509,9 +432,11 @@ def timeline(
     asset_id: str,
 ) -> Response:
     view = pv.view
-    data = ledger.reads.timeline(asset_id, view.as_of, view.known_at)
+    # The JSON routes' own functions: the timeline with the findings each event
+    # triggered, the state with its active findings.
+    data = timeline_view(ledger, asset_id, view)
     try:
-        state = ledger.reads.asset(asset_id, view.as_of, view.known_at)
+        state = asset_view(ledger, asset_id, view)
     except NotFoundError:
         state = None  # before delivery at that valid time: the timeline says so
     parties = _parties(ledger, view)
@@ -520,6 +445,7 @@ def timeline(
         {**b, "style": shape.style, "label": shape.label}
         for b, shape in zip(data["bands"], picture.bands, strict=True)
     ]
+    findings_by_key = {f["finding_key"]: f for f in data["findings"]}
     return page(
         request,
         "timeline.html",
@@ -532,6 +458,263 @@ def timeline(
             "svg": picture,
             "bands": bands,
             "parties": parties,
+            "findings_by_key": findings_by_key,
+            "time_params": pv.params(),
+            # A finding opened from this page shows as known at the same time.
+            "finding_query": query({"known_at": pv.known_at}),
+        },
+        position=view.position,
+    )
+
+
+# -- findings -------------------------------------------------------------------------------
+
+
+def _instant(name: str, value: str | None) -> tuple[str, datetime | None]:
+    text = (value or "").strip()
+    return text, parse_instant_param(name, text or None)
+
+
+def _flag(name: str, value: str | None) -> bool:
+    text = (value or "").strip().lower()
+    if not text or text in FALSE:
+        return False
+    if text in TRUE:
+        return True
+    raise InvalidEventError(f"{name}: true or false", [Problem(name, "true or false")])
+
+
+def _choice(name: str, value: str | None, allowed: tuple[str, ...], default: str = "") -> str:
+    text = (value or "").strip() or default
+    if text and text not in allowed:
+        raise InvalidEventError(
+            f"{name}: one of {', '.join(allowed)}", [Problem(name, " | ".join(allowed))]
+        )
+    return text
+
+
+def _finding_view(pv: PageView, hindsight: bool) -> dict[str, str]:
+    """How a finding's own page should be asked for, to show it as this page does."""
+    return {"known_at": "" if hindsight else pv.known_at, "hindsight": "true" if hindsight else ""}
+
+
+@router.get("/findings")
+def findings_list(
+    request: Request,
+    ledger: LedgerDep,
+    principal: UiReader,
+    pv: PageViewDep,
+    rule: str | None = None,
+    kind: str | None = None,
+    asset: str | None = None,
+    contract: str | None = None,
+    party: str | None = None,
+    cleared: str | None = None,
+    active_at: str | None = None,
+    hindsight: str | None = None,
+    detected_from: str | None = None,
+    detected_to: str | None = None,
+    cleared_from: str | None = None,
+    cleared_to: str | None = None,
+    cursor: str | None = None,
+    limit: str | None = None,
+) -> Response:
+    view = pv.view
+    texts = {
+        "rule": (rule or "").strip(),
+        "kind": _choice("kind", kind, KINDS),
+        "asset": (asset or "").strip(),
+        "contract": (contract or "").strip(),
+        "party": (party or "").strip(),
+        "cleared": _choice("cleared", cleared, CLEARED, "false"),
+    }
+    instants = {
+        name: _instant(name, value)
+        for name, value in (
+            ("active_at", active_at),
+            ("detected_from", detected_from),
+            ("detected_to", detected_to),
+            ("cleared_from", cleared_from),
+            ("cleared_to", cleared_to),
+        )
+    }
+    all_knowledge = _flag("hindsight", hindsight)
+    size = _limit(limit)
+    found = ledger.findings.search(
+        rule=texts["rule"] or None,
+        kind=texts["kind"] or None,
+        asset=texts["asset"] or None,
+        contract=texts["contract"] or None,
+        party=texts["party"] or None,
+        cleared={"false": False, "true": True, "any": None}[texts["cleared"]],
+        active_at=instants["active_at"][1],
+        known_at=view.known_at,
+        hindsight=all_knowledge,
+        detected_from=instants["detected_from"][1],
+        detected_to=instants["detected_to"][1],
+        cleared_from=instants["cleared_from"][1],
+        cleared_to=instants["cleared_to"][1],
+        cursor=(cursor or "").strip() or None,
+        limit=size,
+    )
+    filters = {
+        **texts,
+        **{name: text for name, (text, _) in instants.items()},
+        "known_at": pv.known_at,
+        "hindsight": "true" if all_knowledge else "",
+    }
+    next_page = (
+        query({**filters, "cursor": found["cursor"], "limit": limit or ""})
+        if found["cursor"]
+        else None
+    )
+    reference = ledger.reads.reference(view.known_at)
+    return page(
+        request,
+        "findings.html",
+        {
+            "principal": principal,
+            "nav": "findings",
+            "found": found,
+            "findings": found["findings"],
+            "filters": filters,
+            "rules": RULE_NAMES,
+            "kinds": KINDS,
+            "contracts": sorted(reference.contracts),
+            "parties": _parties(ledger, view),
+            "finding_query": query(_finding_view(pv, all_knowledge)),
+            "time_query": query({"known_at": pv.known_at}),
+            "more_open": any(
+                filters[k] for k in ("detected_from", "detected_to", "cleared_from", "cleared_to")
+            ),
+            "filtered": any(
+                filters[k]
+                for k in ("rule", "kind", "asset", "contract", "party", "active_at", "known_at")
+            )
+            or filters["cleared"] != "false"
+            or all_knowledge,
+            "next_page": next_page,
+        },
+        position=view.position,
+    )
+
+
+@router.get("/findings/{finding_key:path}")
+def finding_page(
+    request: Request,
+    ledger: LedgerDep,
+    principal: UiReader,
+    pv: PageViewDep,
+    finding_key: str,
+    hindsight: str | None = None,
+) -> Response:
+    view = pv.view
+    all_knowledge = _flag("hindsight", hindsight)
+    f = ledger.findings.get(finding_key, view.known_at, all_knowledge)
+    return page(
+        request,
+        "finding.html",
+        {
+            "principal": principal,
+            "nav": "findings",
+            "f": f,
+            "hindsight": all_knowledge,
+            "known_at": pv.known_at,
+            "time_query": query({"known_at": "" if all_knowledge else pv.known_at}),
+        },
+        position=view.position,
+    )
+
+
+# -- contracts and the report ------------------------------------------------------------------
+
+
+@router.get("/contracts")
+def contracts_list(
+    request: Request, ledger: LedgerDep, principal: UiReader, pv: PageViewDep
+) -> Response:
+    view = pv.view
+    reference = ledger.reads.reference(view.known_at)
+    contracts = [
+        ledger.reads.contract(contract_id, view.as_of, view.known_at)
+        for contract_id in sorted(reference.contracts)
+    ]
+    return page(
+        request,
+        "contracts.html",
+        {
+            "principal": principal,
+            "nav": "contracts",
+            "contracts": contracts,
+            "may_audit": principal.may("audit"),
+            "time_params": pv.params(),
+        },
+        position=view.position,
+    )
+
+
+@router.get("/contracts/{contract_id}")
+def contract_page(
+    request: Request, ledger: LedgerDep, principal: UiReader, pv: PageViewDep, contract_id: str
+) -> Response:
+    view = pv.view
+    # As ``GET /v1/contracts/{id}``.
+    contract = ledger.reads.contract(contract_id, view.as_of, view.known_at)
+    contract["compliance"] = ledger.findings.compliance(contract_id, view.as_of, view.known_at)
+    return page(
+        request,
+        "contract.html",
+        {
+            "principal": principal,
+            "nav": "contracts",
+            "c": contract,
+            "parties": _parties(ledger, view),
+            "may_audit": principal.may("audit"),
+            "time_params": pv.params(),
+        },
+        position=view.position,
+    )
+
+
+@router.get("/contracts/{contract_id}/report")
+def report_page(
+    request: Request,
+    ledger: LedgerDep,
+    principal: UiReader,
+    pv: PageViewDep,
+    contract_id: str,
+    period_from: Annotated[str | None, Query(alias="from")] = None,
+    period_to: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
+    if not principal.may("audit"):
+        raise ForbiddenError(
+            f"the contract report is for auditors: this {principal.role} key may not see "
+            "it. Sign in with an auditor or admin key.",
+            [Problem("key", f"role {principal.role} lacks audit")],
+        )
+    view = pv.view
+    from_text, start = _instant("from", period_from)
+    to_text, stop = _instant("to", period_to)
+    # As ``GET /v1/contracts/{id}/report``: 404 for an unknown contract, then the report.
+    ledger.reads.contract(contract_id, view.as_of, view.known_at)
+    report = ledger.findings.report(
+        contract_id,
+        as_of=view.as_of,
+        known_at=view.known_at,
+        period_from=start,
+        period_to=stop,
+    )
+    return page(
+        request,
+        "report.html",
+        {
+            "principal": principal,
+            "nav": "contracts",
+            "r": report,
+            "links": True,
+            "contract_id": contract_id,
+            "filters": {"from": from_text, "to": to_text, **pv.params()},
+            "finding_query": query({"known_at": report["known_at"]}),
             "time_params": pv.params(),
         },
         position=view.position,

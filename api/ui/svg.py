@@ -1,12 +1,16 @@
-"""The asset timeline as a picture: custody bands, repairs, observations and every
-event laid out on one time axis.
+"""The asset timeline as a picture: custody bands, repairs, observations, every
+event and the asset's findings laid out on one time axis.
 
 A pure function of a timeline (``Reads.timeline``'s JSON) and the parties as known:
 no I/O, no markup. The template ``_timeline_svg.html`` draws the model, so Jinja's
 autoescaping covers every label. Coordinates are in viewBox units (``WIDTH`` wide).
 
 Each band style has its own pattern and a text label, so the picture reads without
-colour (on a grey-scale print, or for a reader who cannot tell red from green).
+colour (on a grey-scale print, or for a reader who cannot tell red from green). So do
+the findings: a state finding is a bar with a bracket where it opens and another where
+it closes (an arrow when it is still open); an event finding is a square tag and a
+discrepancy a rounded one, each with its rule code; critical and high findings are
+dark with light text, the others light; a cleared finding is dashed and struck out.
 """
 
 from __future__ import annotations
@@ -87,6 +91,30 @@ class PointShape:
 
 
 @dataclass(frozen=True)
+class FindingShape:
+    """One finding in the findings lane: a bar from where a state finding opens to where
+    it closes (or the axis ends), or a tag at the instant of an event or discrepancy."""
+
+    finding_key: str
+    rule: str
+    kind: str  # state | event | discrepancy
+    severity: str
+    x: float
+    width: float
+    y: float  # top of its row
+    height: float
+    row: int
+    label: str  # the full text, also the tooltip
+    text: str  # what is written on it
+    closes: bool  # a state finding whose closing falls on the axis
+    cleared: bool
+
+    @property
+    def grave(self) -> bool:
+        return self.severity in ("critical", "high")
+
+
+@dataclass(frozen=True)
 class Tick:
     x: float
     label: str
@@ -106,6 +134,7 @@ class TimelineSvg:
     repairs: tuple[SpanShape, ...]
     observations: tuple[PointShape, ...]
     events: tuple[PointShape, ...]
+    findings: tuple[FindingShape, ...]
     ticks: tuple[Tick, ...]
     known_at_x: float | None
     known_at_label: str
@@ -289,6 +318,116 @@ def _event_label(entry: Mapping[str, Any]) -> str:
     return label
 
 
+FINDING_ROW = 18.0  # one row of the findings lane
+FINDING_BAR = 12.0
+FINDING_TAG = 13.0
+TAG_CHAR = 6.2  # the tags' smaller font
+LANE_PAD = 4.0
+
+
+def _finding_label(f: Mapping[str, Any]) -> str:
+    start = short_time(instant(f["valid_from"]))
+    if f.get("kind") == "state":
+        end = short_time(instant(f["valid_to"])) if f.get("valid_to") else "open"
+        span = f"{start} – {end}"
+    else:
+        span = start
+    label = f"{f['finding_key']} · {f.get('severity')} {f.get('kind')} · {span}"
+    if f.get("summary"):
+        label += f" · {f['summary']}"
+    if f.get("detected_at"):
+        label += f" · detected {short_time(instant(f['detected_at']))}"
+    if f.get("cleared_at"):
+        label += f" · cleared {short_time(instant(f['cleared_at']))}"
+        if f.get("clear_reason"):
+            label += f" ({str(f['clear_reason']).replace('_', ' ')})"
+    return label
+
+
+def _tag_width(rule: str) -> float:
+    return round(len(rule) * TAG_CHAR + 10, 2)
+
+
+def _findings(
+    found: Sequence[Mapping[str, Any]],
+    x: Any,
+    start: datetime,
+    end: datetime,
+    left: float,
+    right: float,
+    top: float,
+) -> tuple[list[FindingShape], int]:
+    """Lay the findings out in rows: each goes into the first row where it does not
+    overlap what is already there. Events and discrepancies at one instant sit side by
+    side as a group of tags; bars may touch end to end."""
+    # (x0, x1, is_bar, [(finding, x, width)])
+    items: list[tuple[float, float, bool, list[tuple[Mapping[str, Any], float, float]]]] = []
+    tags: dict[float, list[Mapping[str, Any]]] = {}
+    for f in found:
+        opens = instant(f["valid_from"])
+        closes = instant(f["valid_to"]) if f.get("valid_to") else None
+        if opens > end or (closes is not None and closes < start):
+            continue
+        if f.get("kind") == "state":
+            x0 = x(opens)
+            x1 = x(closes) if closes is not None and closes <= end else right
+            width = max(x1 - x0, 3.0)
+            items.append((x0, x0 + width, True, [(f, x0, width)]))
+        else:
+            tags.setdefault(x(opens), []).append(f)
+    for x0, group in tags.items():
+        placed = []
+        at = x0
+        for f in sorted(group, key=lambda g: (str(g["rule"]), str(g["finding_key"]))):
+            w = _tag_width(str(f["rule"]))
+            placed.append((f, at, w))
+            at += w + 1
+        items.append((x0, at, False, placed))
+    items.sort(key=lambda i: (i[0], not i[2], i[1]))
+
+    rows: list[tuple[float, bool]] = []  # where each row ends, and whether with a bar
+    shapes: list[FindingShape] = []
+    for x0, x1, is_bar, placed in items:
+        for r, (row_end, bar_end) in enumerate(rows):
+            if x0 >= row_end + (0.0 if is_bar and bar_end else 3.0):
+                row = r
+                rows[r] = (x1, is_bar)
+                break
+        else:
+            row = len(rows)
+            rows.append((x1, is_bar))
+        y = top + LANE_PAD + row * FINDING_ROW
+        for f, fx, width in placed:
+            kind = str(f.get("kind"))
+            rule = str(f["rule"])
+            closes_on_axis = bool(f.get("valid_to")) and instant(f["valid_to"]) <= end
+            if kind == "state":
+                full = f"{rule} {str(f.get('rule_name') or '').replace('_', ' ').lower()}"
+                text = fit(full.strip(), width - 4, rule)
+                height = FINDING_BAR
+            else:
+                text = rule
+                height = FINDING_TAG
+            shapes.append(
+                FindingShape(
+                    finding_key=str(f["finding_key"]),
+                    rule=rule,
+                    kind=kind,
+                    severity=str(f.get("severity")),
+                    x=round(fx, 2),
+                    width=round(width, 2),
+                    y=round(y + (FINDING_ROW - 2 - height) / 2, 2),
+                    height=height,
+                    row=row,
+                    label=_finding_label(f),
+                    text=text,
+                    closes=kind == "state" and closes_on_axis,
+                    cleared=bool(f.get("cleared_at")),
+                )
+            )
+    return shapes, len(rows)
+
+
 def timeline_svg(
     timeline: Mapping[str, Any],
     parties: Iterable[Mapping[str, Any]] = (),
@@ -328,14 +467,19 @@ def timeline_svg(
     left, right = GUTTER, WIDTH - RIGHT
     x = _scale(start, end, left, right)
 
+    findings_top = TOP + 158
+    finding_shapes, rows = _findings(
+        timeline.get("findings") or [], x, start, end, left, right, findings_top
+    )
     lanes = (
         Lane("custody", TOP, 44.0),
         Lane("repairs", TOP + 56, 22.0),
         Lane("observations", TOP + 90, 22.0),
         Lane("events", TOP + 124, 22.0),
+        Lane("findings", findings_top, max(rows, 1) * FINDING_ROW + 2 * LANE_PAD - 2),
     )
-    custody, repairs_lane, obs_lane, events_lane = lanes
-    axis_y = events_lane.y + events_lane.height + 10
+    custody, repairs_lane, obs_lane, events_lane, findings_lane = lanes
+    axis_y = findings_lane.y + findings_lane.height + 10
 
     band_shapes = []
     for i, b in enumerate(bands):
@@ -457,6 +601,7 @@ def timeline_svg(
         repairs=tuple(spans),
         observations=observations,
         events=tuple(points),
+        findings=tuple(finding_shapes),
         ticks=tuple(
             Tick(x(t), label)
             for t, label in ticks(start, end)

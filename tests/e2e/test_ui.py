@@ -103,7 +103,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
             role: server.cli("keys", "create", "--name", f"ui-{role}", "--role", role)
             .strip()
             .splitlines()[-1]
-            for role in ("investigator", "writer")
+            for role in ("investigator", "writer", "auditor")
         }
         yield server, keys
     finally:

@@ -267,3 +267,117 @@ def test_the_template_draws_well_formed_escaped_svg() -> None:
     ]
     title = root.find(f"{SVG}title")
     assert title is not None and "T-2&<x>" in (title.text or "")
+
+
+# -- findings on the timeline ----------------------------------------------------------------
+
+
+def finding(
+    key: str,
+    kind: str,
+    start: str,
+    end: str | None = None,
+    severity: str = "high",
+    cleared: str | None = None,
+) -> dict[str, Any]:
+    rule = key.split("/", 1)[0]
+    return {
+        "finding_key": key,
+        "rule": rule,
+        "rule_name": "UNAUTHORISED_CUSTODY" if rule == "R01" else "LATE_RECORDING",
+        "kind": kind,
+        "severity": severity,
+        "summary": f"summary of {key}",
+        "parties": [],
+        "valid_from": t(start),
+        "valid_to": t(end) if end else None,
+        "detected_at": t(start),
+        "cleared_at": t(cleared) if cleared else None,
+        "clear_reason": "resolved" if cleared else None,
+    }
+
+
+STORY_FINDINGS = [
+    finding("R01/T-2/isil/2014-06-10", "state", "2014-06-10", "2015-03-01", "critical"),
+    finding("R01/T-2/pmf/2015-03-01", "state", "2015-03-01"),
+    finding("R03/T-2/2014-06-10", "state", "2014-07-10"),
+    finding("R04/capture/T-2", "event", "2014-06-10", severity="medium"),
+    finding("R05/recover/T-2", "event", "2015-03-01", severity="low"),
+    finding("R09/recover/T-2", "event", "2015-03-01"),
+    finding("R06/recover/T-2", "discrepancy", "2015-03-01", cleared="2016-01-01"),
+]
+
+
+def test_findings_have_a_lane_with_a_row_for_whatever_would_overlap() -> None:
+    svg = timeline_svg(captured_then_recovered(findings=STORY_FINDINGS), PARTIES)
+    by_key = {f.finding_key: f for f in svg.findings}
+    assert set(by_key) == {f["finding_key"] for f in STORY_FINDINGS}
+    isil, pmf = by_key["R01/T-2/isil/2014-06-10"], by_key["R01/T-2/pmf/2015-03-01"]
+    # One custodian's finding ends where the next begins: end to end in one row.
+    assert isil.row == pmf.row
+    assert isil.x + isil.width == pytest.approx(pmf.x, abs=0.02)
+    assert isil.closes and not pmf.closes  # pmf's is still open: it runs to the end
+    assert pmf.x + pmf.width == pytest.approx(svg.plot_right)
+    # R03 overlaps both, so it gets a row of its own.
+    assert by_key["R03/T-2/2014-06-10"].row not in (isil.row,)
+    # Events at one instant sit side by side, in rule order, in one row.
+    same = [by_key[k] for k in ("R05/recover/T-2", "R06/recover/T-2", "R09/recover/T-2")]
+    assert len({f.row for f in same}) == 1
+    assert [f.x for f in same] == sorted(f.x for f in same)
+    assert same[0].x == pytest.approx(pmf.x, abs=0.02)
+    # No two marks in a row overlap.
+    for a in svg.findings:
+        for b in svg.findings:
+            if a is not b and a.row == b.row and a.x < b.x:
+                assert a.x + a.width <= b.x + 0.02, (a.finding_key, b.finding_key)
+    findings_lane = svg.lanes[-1]
+    assert findings_lane.name == "findings"
+    rows = 1 + max(f.row for f in svg.findings)
+    assert all(
+        findings_lane.y <= f.y and f.y + f.height <= findings_lane.y + findings_lane.height
+        for f in svg.findings
+    )
+    assert rows >= 2 and svg.axis_y > findings_lane.y + findings_lane.height
+    # Told apart without colour: severity as grave or not, kind by shape, cleared.
+    assert isil.grave and not by_key["R05/recover/T-2"].grave
+    assert by_key["R06/recover/T-2"].cleared and not by_key["R09/recover/T-2"].cleared
+    assert isil.text.startswith("R01") and by_key["R04/capture/T-2"].text == "R04"
+
+
+def test_findings_outside_the_axis_are_left_out_of_the_picture() -> None:
+    late = finding("R13/T-2/2019-01-01", "state", "2019-01-01")
+    svg = timeline_svg(captured_then_recovered(findings=[*STORY_FINDINGS, late]), PARTIES)
+    assert "R13/T-2/2019-01-01" not in {f.finding_key for f in svg.findings}
+    empty = timeline_svg(captured_then_recovered(), PARTIES)
+    assert empty.findings == () and empty.lanes[-1].height > 0
+
+
+def test_finding_marks_are_escaped_links_to_the_finding_page() -> None:
+    from api.ui.routes import templates
+
+    hostile = finding('R01/T-2/<script>alert("x")</script>/2014-06-10', "state", "2014-06-10")
+    hostile["summary"] = "<img src=x onerror=alert(1)>"
+    timeline = captured_then_recovered(findings=[hostile, STORY_FINDINGS[3]])
+    markup = templates.env.get_template("_timeline_svg.html").render(
+        svg=timeline_svg(timeline, PARTIES),
+        t=timeline,
+        asset_id="T-2",
+        finding_query="?known_at=2016-06-01T00%3A00%3A00Z",
+    )
+    assert "<script>" not in markup and "<img" not in markup
+    root = ET.fromstring(markup)
+    marks = [a for a in root.iter(f"{SVG}a") if "finding-mark" in a.get("class", "")]
+    assert [a.get("data-finding") for a in marks] == [
+        hostile["finding_key"],
+        "R04/capture/T-2",
+    ]
+    assert marks[0].get("href") == (
+        "/ui/findings/R01/T-2/%3Cscript%3Ealert%28%22x%22%29%3C/script%3E/2014-06-10"
+        "?known_at=2016-06-01T00%3A00%3A00Z"
+    )
+    title = marks[0].find(f"{SVG}title")
+    assert title is not None and "<img src=x onerror=alert(1)>" in (title.text or "")
+    # An open state finding has its opening bracket and an arrow, no closing bracket.
+    assert marks[0].find(f"{SVG}path[@class='finding-open']") is not None
+    assert marks[0].find(f"{SVG}path[@class='finding-ongoing']") is not None
+    assert marks[0].find(f"{SVG}path[@class='finding-close']") is None

@@ -1,0 +1,127 @@
+"""How the pages write values, and the Jinja environment that knows those filters.
+
+Pure (no web framework): the pages (``api.ui.routes``) and the standalone contract
+report of ``GET /v1/contracts/{id}/report`` (``api.reports``) render with the same
+environment, so a value reads the same in both. Autoescaping is always on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+
+from api.ui.svg import STYLES, instant, short_time
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def when(value: str | None) -> str:
+    return short_time(instant(value)) if value else "—"
+
+
+def exact(value: str | None) -> str:
+    """An instant to the second (or microsecond when it has one), for the report: an
+    auditor's document does not round."""
+    if not value:
+        return "—"
+    t = instant(value)
+    if t.microsecond:
+        return t.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    if (t.hour, t.minute, t.second) == (0, 0, 0):
+        return t.strftime("%Y-%m-%d")
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def lag(seconds: float | None) -> str:
+    """A report's delay, in the largest units that keep it readable."""
+    if seconds is None:
+        return "—"
+    sign = "−" if seconds < 0 else ""
+    s = abs(int(seconds))
+    d, rest = divmod(s, 86400)
+    h, rest = divmod(rest, 3600)
+    m, sec = divmod(rest, 60)
+    if s < 60:
+        text = f"{sec} s"
+    elif s < 3600:
+        text = f"{m} min"
+    elif s < 86400:
+        text = f"{h} h {m} min" if m else f"{h} h"
+    elif d < 10:
+        text = f"{d} d {h} h" if h else f"{d} d"
+    elif d < 365:
+        text = f"{d} d"
+    else:
+        y, d = divmod(d, 365)
+        text = f"{y} y {d} d" if d else f"{y} y"
+    return sign + text
+
+
+def words(value: Any) -> str:
+    return str(value).replace("_", " ") if value is not None else "—"
+
+
+def show(value: Any) -> str:
+    """A payload value as text: instants in the short form, lists and maps inline."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(show(v) for v in value) or "—"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{words(k)}: {show(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, str) and INSTANT.match(value):
+        try:
+            return when(value)
+        except ValueError:
+            return value
+    return str(value)
+
+
+def segment(value: Any) -> str:
+    """One path segment: every ``/`` escaped."""
+    return quote(str(value), safe="")
+
+
+def keypath(value: Any) -> str:
+    """A finding key as the tail of a path (``/ui/findings/{key:path}``): its slashes
+    stay separators, everything else is escaped."""
+    return quote(str(value), safe="/:")
+
+
+def query(params: Mapping[str, Any]) -> str:
+    kept = {k: v for k, v in params.items() if v is not None and v is not False and v != ""}
+    return ("?" + urlencode(kept)) if kept else ""
+
+
+def safe_href(uri: Any) -> str | None:
+    """Evidence links only for http(s): never ``javascript:`` or ``data:``."""
+    text = str(uri or "")
+    return text if text.lower().startswith(("https://", "http://")) else None
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        when=when,
+        exact=exact,
+        lag=lag,
+        words=words,
+        segment=segment,
+        keypath=keypath,
+        show=show,
+    )
+    env.globals.update(query=query, safe_href=safe_href, STYLES=STYLES)
+    return env
