@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,18 +44,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    url = f"sqlite:///{tmp_path}/ledger.db"
+@contextmanager
+def running_server(tmp: Path, **extra_env: str) -> Iterator[Server]:
+    """A real ``ledger serve`` process on a fresh SQLite database in ``tmp``."""
+    url = f"sqlite:///{tmp}/ledger.db"
     upgrade(url)
     port = _free_port()
     env = {
         **os.environ,
         "LEDGER_DATABASE_URL": url,
         "LEDGER_PORT": str(port),
-        "LEDGER_SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
+        "LEDGER_SIGNING_KEY_FILE": str(tmp / "signing-key.pem"),
         "LEDGER_PROJECTION_POLL_SECONDS": "0.1",
         "LEDGER_LOG_LEVEL": "warning",
+        **extra_env,
     }
     proc = subprocess.Popen([sys.executable, "-m", "ledger.cli", "serve"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -73,3 +76,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with running_server(tmp_path) as running:
+        yield running

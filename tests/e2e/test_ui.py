@@ -12,17 +12,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from ledger.migrate import upgrade
-from tests.e2e.conftest import ROOT, Server, _free_port
+from tests.e2e.conftest import ROOT, Server, running_server
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -71,33 +67,7 @@ def browser() -> Iterator[Any]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
     """One server for the module, with the demo loaded and a key per role the tests
     need: the pages only read, so the tests can share it."""
-    tmp = tmp_path_factory.mktemp("ui")
-    url = f"sqlite:///{tmp}/ledger.db"
-    upgrade(url)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "LEDGER_DATABASE_URL": url,
-        "LEDGER_PORT": str(port),
-        "LEDGER_SIGNING_KEY_FILE": str(tmp / "signing-key.pem"),
-        "LEDGER_PROJECTION_POLL_SECONDS": "0.1",
-        "LEDGER_LOG_LEVEL": "warning",
-        "LEDGER_ACCESS_LOG": "false",
-    }
-    proc = subprocess.Popen([sys.executable, "-m", "ledger.cli", "serve"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("server did not start")
-            time.sleep(0.1)
-        server = Server(base, port, env)
+    with running_server(tmp_path_factory.mktemp("ui"), LEDGER_ACCESS_LOG="false") as server:
         server.cli("demo")
         keys = {
             role: server.cli("keys", "create", "--name", f"ui-{role}", "--role", role)
@@ -106,9 +76,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
             for role in ("investigator", "writer", "auditor")
         }
         yield server, keys
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def shot(page: Any, name: str, doc: bool = False) -> None:
