@@ -148,11 +148,18 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {report['date']} on {report['machine']}; {report['runs']} runs per",
+        f"Written {report['date']} on {report['machine']}; {report['runs']} runs per",
         "measurement where repeated. Machines are shared and noisy: compare ratios within",
-        "this run, not absolute numbers across runs. Regenerate with `make bench`.",
+        "a section (each section is one run), not absolute numbers across runs.",
+        "Regenerate with `make bench`.",
         "",
     ]
+    measured = report.get("measured") or {}
+    if measured:
+        lines += [
+            "Sections measured: " + "; ".join(f"{k} {v}" for k, v in measured.items()) + ".",
+            "",
+        ]
     if "write" in report:
         lines += _write(report["write"])
     if "custody" in report:
@@ -171,6 +178,7 @@ def render(report: dict[str, Any]) -> str:
             "machine",
             "runs",
             "notes",
+            "measured",
         ):
             lines += _generic(key, value)
     if report.get("notes"):
