@@ -65,27 +65,10 @@ async def _view(
     return ViewParams(t, k, position)
 
 
-async def view_params(
-    ledger: LedgerDep,
-    response: Response,
-    as_of: Annotated[
-        str | None, Query(description="Valid time (RFC 3339 with offset); default now")
-    ] = None,
-    known_at: Annotated[
-        str | None,
-        Query(description="Knowledge time: what the ledger knew then; default now"),
-    ] = None,
-    min_position: Annotated[
-        int | None,
-        Query(ge=0, description="Wait until projections have applied this position, else 503"),
-    ] = None,
-) -> ViewParams:
-    """Reads of custody (assets, timelines, reference data): wait for that projection."""
-    return await _view(ledger, response, as_of, known_at, min_position, ("custody",))
-
-
+# Reads of custody (assets, timelines, reference data) wait for that projection;
+# reads of findings (and the report) for the findings projection as well.
+view_params = _params(("custody",))
 findings_view_params = _params(("custody", "findings"))
 
 View = Annotated[ViewParams, Depends(view_params)]
-# Reads of findings (and the report) wait for the findings projection as well.
 FindingsView = Annotated[ViewParams, Depends(findings_view_params)]
