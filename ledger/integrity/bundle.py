@@ -280,36 +280,24 @@ def _scalar_safe(value: object, kind: type) -> bool:
     return kind is bool or value is None
 
 
+def _values_safe(values: Iterable[Any]) -> bool:
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            continue
+        if kind is dict:
+            ok = _values_safe(value.values())
+        elif kind is list:
+            ok = _values_safe(value)
+        else:
+            ok = _scalar_safe(value, kind)
+        if not ok:
+            return False
+    return True
+
+
 def _dict_safe(record: dict[str, Any]) -> bool:
-    for value in record.values():
-        kind = type(value)
-        if kind is str:
-            continue
-        if kind is dict:
-            if not _dict_safe(value):
-                return False
-        elif kind is list:
-            if not _list_safe(value):
-                return False
-        elif not _scalar_safe(value, kind):
-            return False
-    return True
-
-
-def _list_safe(items: list[Any]) -> bool:
-    for value in items:
-        kind = type(value)
-        if kind is str:
-            continue
-        if kind is dict:
-            if not _dict_safe(value):
-                return False
-        elif kind is list:
-            if not _list_safe(value):
-                return False
-        elif not _scalar_safe(value, kind):
-            return False
-    return True
+    return _values_safe(record.values())
 
 
 def _keys_in_bmp(value: Any) -> bool:
