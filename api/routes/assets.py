@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import LedgerDep, Reader
-from api.params import View, ViewParams
+from api.params import View
 from api.schemas import PROBLEM_RESPONSES, FastJSON
-from domain.instants import parse
-from ledger.bootstrap import Ledger
+from ledger.views import asset_view, timeline_view
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=PROBLEM_RESPONSES)
 
@@ -46,32 +45,9 @@ def list_assets(
 
 @router.get("/{asset_id}", summary="One asset's state (DOMAIN.md §7)")
 def get_asset(ledger: LedgerDep, _: Reader, view: View, asset_id: str) -> FastJSON:
-    return FastJSON(asset_view(ledger, asset_id, view), view.position)
-
-
-def asset_view(ledger: Ledger, asset_id: str, view: ViewParams) -> dict[str, Any]:
-    """The asset's state with its active findings (DOMAIN.md §7), as known at known_at."""
-    state = ledger.reads.asset(asset_id, view.as_of, view.known_at)
-    state["findings"] = ledger.findings.for_asset(
-        asset_id, view.known_at, view.as_of or parse(state["as_of"])
-    )
-    return state
-
-
-def timeline_view(ledger: Ledger, asset_id: str, view: ViewParams) -> dict[str, Any]:
-    """The timeline, each event with the findings it triggered or evidences."""
-    timeline = ledger.reads.timeline(asset_id, view.as_of, view.known_at)
-    found = ledger.findings.search(asset=asset_id, known_at=view.known_at, cleared=None, limit=1000)
-    timeline["findings"] = found["findings"]
-    by_event: dict[str, list[str]] = {}
-    for f in found["findings"]:
-        for event_id in {f["trigger_event_id"], *f["evidence"]} - {None}:
-            by_event.setdefault(event_id, []).append(f["finding_key"])
-    for entry in timeline["events"]:
-        entry["findings"] = sorted(by_event.get(entry["event_id"], []))
-    return timeline
+    return FastJSON(asset_view(ledger, asset_id, view.as_of, view.known_at), view.position)
 
 
 @router.get("/{asset_id}/timeline", summary="One asset's timeline (DOMAIN.md §7)")
 def get_timeline(ledger: LedgerDep, _: Reader, view: View, asset_id: str) -> FastJSON:
-    return FastJSON(timeline_view(ledger, asset_id, view), view.position)
+    return FastJSON(timeline_view(ledger, asset_id, view.as_of, view.known_at), view.position)

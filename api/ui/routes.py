@@ -1,7 +1,7 @@
 """``/ui``: server-rendered pages for people (SPEC.md §5).
 
 Every page calls the same read use cases as the JSON routes (``ledger.reads``,
-``ledger.findings``, and the JSON routes' own ``timeline_view``/``asset_view``) with the
+``ledger.findings``, and ``ledger.views``' ``timeline_view``/``asset_view``, as the JSON routes do) with the
 same ``as_of``/``known_at`` parsing (``api.params``), so a page shows exactly what the
 JSON shows. The contract report needs the ``audit`` permission, as its JSON route does;
 every other page ``read``. Errors become pages: no key → the sign-in page;
@@ -29,7 +29,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import errors
 from api.deps import LedgerDep
 from api.params import ViewParams, view_params
-from api.routes.assets import asset_view, timeline_view
 from api.ui.auth import (
     MaybeReader,
     SignInRequired,
@@ -45,6 +44,7 @@ from api.ui.svg import timeline_svg
 from domain.rules.catalogue import RULE_NAMES
 from ledger.errors import ForbiddenError, InvalidEventError, LedgerError, NotFoundError, Problem
 from ledger.reads import parse_instant_param
+from ledger.views import asset_view, timeline_view
 
 log = logging.getLogger(__name__)
 
@@ -434,9 +434,9 @@ def timeline(
     view = pv.view
     # The JSON routes' own functions: the timeline with the findings each event
     # triggered, the state with its active findings.
-    data = timeline_view(ledger, asset_id, view)
+    data = timeline_view(ledger, asset_id, view.as_of, view.known_at)
     try:
-        state = asset_view(ledger, asset_id, view)
+        state = asset_view(ledger, asset_id, view.as_of, view.known_at)
     except NotFoundError:
         state = None  # before delivery at that valid time: the timeline says so
     parties = _parties(ledger, view)
