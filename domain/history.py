@@ -381,8 +381,8 @@ class Log:
 
     def __init__(self, logged: Iterable[Logged | Event]) -> None:
         events = parse_logged(logged)
-        self._by_position: tuple[Event, ...] = tuple(sorted(events, key=lambda e: e.position))
-        self._knowledge: tuple[Event, ...] = tuple(sorted(events, key=lambda e: e.knowledge_key))
+        self._by_position: list[Event] = sorted(events, key=lambda e: e.position)
+        self._knowledge: list[Event] = sorted(events, key=lambda e: e.knowledge_key)
         self._reported: list[datetime] = [e.reported_at for e in self._knowledge]
         self._by_id: dict[str, Event] = {}
         for e in self._by_position:
@@ -395,28 +395,63 @@ class Log:
         self._roaming: list[Event] = []
         self._reference: list[Event] = []
         for e in self._knowledge:
-            target = self._by_id.get(e.target_event_id or "")
-            if e.type is EventType.EVENT_RETRACTED:
-                if target is not None and target.type is not EventType.EVENT_RETRACTED:
-                    self._retractions.setdefault(target.event_id, []).append(e)
-            elif e.type is EventType.EVENT_CORRECTED:
-                if target is not None and target.type not in _META:
-                    self._corrections.setdefault(target.event_id, []).append(e)
-                    if target.type is EventType.INVENTORY_COMPLETED and any(
-                        path.startswith("payload") for path in e.corrected_fields
-                    ):
-                        self._roaming.append(target)
-            elif e.type in REFERENCE_TYPES:
-                self._reference.append(e)
-            for a in e.subjects:
-                self._by_asset.setdefault(a, []).append(e)
+            self._index(e)
         self._versions: dict[tuple[str, ...], Event | None] = {}
         self._cache: dict[int, EffectiveLog] = {}
+        self._frozen: tuple[Event, ...] | None = None
+
+    def _index(self, e: Event) -> None:
+        target = self._by_id.get(e.target_event_id or "")
+        if e.type is EventType.EVENT_RETRACTED:
+            if target is not None and target.type is not EventType.EVENT_RETRACTED:
+                self._retractions.setdefault(target.event_id, []).append(e)
+        elif e.type is EventType.EVENT_CORRECTED:
+            if target is not None and target.type not in _META:
+                self._corrections.setdefault(target.event_id, []).append(e)
+                if target.type is EventType.INVENTORY_COMPLETED and any(
+                    path.startswith("payload") for path in e.corrected_fields
+                ):
+                    self._roaming.append(target)
+        elif e.type in REFERENCE_TYPES:
+            self._reference.append(e)
+        for a in e.subjects:
+            self._by_asset.setdefault(a, []).append(e)
+
+    def extends(self, events: Sequence[Event]) -> bool:
+        """Whether ``events`` all come after every logged event in knowledge order and
+        in position order (what :meth:`extend` needs)."""
+        if not events:
+            return True
+        first = min(events, key=lambda e: e.knowledge_key)
+        lowest = min(e.position for e in events)
+        if self._knowledge and first.knowledge_key <= self._knowledge[-1].knowledge_key:
+            return False
+        return not self._by_position or lowest > self._by_position[-1].position
+
+    def extend(self, events: Iterable[Logged | Event]) -> None:
+        """Log more events, all later in knowledge and position order than every
+        logged one (a projection following the log). Every answer about a knowledge
+        time before the new events stays valid; views at later cuts are new cuts."""
+        new = parse_logged(events)
+        if not self.extends(new):
+            raise ValueError("extend takes only events later than every logged one")
+        self._frozen = None
+        for e in sorted(new, key=lambda e: e.position):
+            self._by_position.append(e)
+            self._by_id.setdefault(e.event_id, e)
+        for e in sorted(new, key=lambda e: e.knowledge_key):
+            self._knowledge.append(e)
+            self._reported.append(e.reported_at)
+            self._index(e)
+        # Only the all-knowledge view can have been cached at a cut that is now stale.
+        self._cache.pop(len(self._knowledge) - len(new), None)
 
     @property
     def events(self) -> tuple[Event, ...]:
         """All logged events as recorded, in position order."""
-        return self._by_position
+        if self._frozen is None:
+            self._frozen = tuple(self._by_position)
+        return self._frozen
 
     def get(self, event_id: str) -> Event | None:
         """The event as recorded, whatever is known of it."""
@@ -429,6 +464,10 @@ class Log:
     def knowledge_instants(self) -> tuple[datetime, ...]:
         """The distinct instants at which knowledge changed, ascending."""
         return tuple(dict.fromkeys(self._reported))
+
+    def latest(self) -> Event | None:
+        """The last logged event in knowledge order."""
+        return self._knowledge[-1] if self._knowledge else None
 
     # -- one event -------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ KEY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 def to_stored(t: datetime) -> str:
     if t.tzinfo is None:
         raise ValueError("instant without a UTC offset")
-    return t.astimezone(UTC).strftime(STORED_FORMAT)
+    # isoformat is several times faster than strftime and zero-pads the year.
+    return t.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse(text: str) -> datetime:
@@ -26,7 +27,8 @@ def parse(text: str) -> datetime:
 
 
 def to_key(t: datetime) -> str:
-    return t.astimezone(UTC).strftime(KEY_FORMAT)
+    # The same text as ``strftime(KEY_FORMAT)`` for years 1000-9999, several times faster.
+    return t.astimezone(UTC).isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def days(n: float) -> timedelta:

@@ -191,8 +191,7 @@ class Authorization:
         """``valid_from ≤ t < valid_to`` and not revoked at t (``effective_at ≤ t``)."""
         if t < self.valid_from or (self.valid_to is not None and t >= self.valid_to):
             return False
-        revoked = self.revoked_at
-        return revoked is None or t < revoked
+        return not self.revocations or t < min(at for at, _ in self.revocations)
 
     def covers_work(self, work_type: str | None) -> bool:
         return self.work_types is None or (work_type is not None and work_type in self.work_types)
@@ -229,6 +228,7 @@ class Reference:
             by_contract.setdefault(a.contract_id, []).append(a)
         self._by_contract = {c: tuple(v) for c, v in by_contract.items()}
         self._ancestors: dict[str, tuple[str, ...]] = {}
+        self._end_user: dict[tuple[str, str], tuple[Authorization, ...]] = {}
 
     @classmethod
     def build(cls, events: Iterable[Event]) -> Reference:
@@ -399,13 +399,18 @@ class Reference:
         """The ``end_user`` authorisations of the contract that authorise p at t."""
         if p is None:
             return ()
-        return tuple(
-            a
-            for a in self.authorisations_of(contract_id)
-            if a.kind is AuthorizationKind.END_USER
-            and self._subject_matches(a, p)
-            and a.valid_at(t)
-        )
+        key = (p, contract_id or "")
+        candidates = self._end_user.get(key)
+        if candidates is None:
+            # Which authorisations name p (or an ancestor) does not depend on t: the
+            # rules ask it for every step of every asset.
+            candidates = tuple(
+                a
+                for a in self.authorisations_of(contract_id)
+                if a.kind is AuthorizationKind.END_USER and self._subject_matches(a, p)
+            )
+            self._end_user[key] = candidates
+        return tuple(a for a in candidates if a.valid_at(t))
 
     def authorised(self, p: str | None, contract_id: str | None, t: datetime) -> bool:
         return bool(self.end_user_authorisations(p, contract_id, t))

@@ -46,10 +46,11 @@ Choices where DOMAIN.md is silent (each is tested):
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from domain.history import EffectiveLog, Event, Location, Log, Logged
 from domain.reference import Reference
@@ -99,6 +100,19 @@ class AssetState:
 # -- the fold ----------------------------------------------------------------------
 
 
+_STATE_FIELDS = tuple(AssetState.__dataclass_fields__)
+_set = object.__setattr__
+
+
+def _evolve(s: AssetState, **changes: Any) -> AssetState:
+    """``dataclasses.replace`` for a state, without its per-call introspection: a fold
+    makes one per applied event, and ``replace`` cost twice this."""
+    new = object.__new__(AssetState)
+    for name in _STATE_FIELDS:
+        _set(new, name, changes[name] if name in changes else getattr(s, name))
+    return new
+
+
 def _location(event: Event) -> Location | None:
     if event.location is None and event.type is EventType.LOSS_REPORTED:
         return event.payload_location("last_known_location")
@@ -138,7 +152,7 @@ def _custody(s: AssetState, event: Event, ref: Reference) -> AssetState:
     location = _location(event) or s.location
 
     if s.terminal and t is EventType.CUSTODY_TRANSFERRED:
-        return replace(s, location=location, last_event_id=event.event_id)
+        return _evolve(s, location=location, last_event_id=event.event_id)
 
     if t is EventType.ASSET_DESTROYED:
         confidence: Confidence | None = event.confidence
@@ -158,7 +172,7 @@ def _custody(s: AssetState, event: Event, ref: Reference) -> AssetState:
         and ref.partner(custodian, s.contract_id)
         and not held_by_partner
     )
-    return replace(
+    return _evolve(
         s,
         status=status,
         custodian=custodian,
@@ -176,7 +190,7 @@ def _custody(s: AssetState, event: Event, ref: Reference) -> AssetState:
 def _inventory(s: AssetState, event: Event, ref: Reference) -> AssetState:
     line = event.inventory_results().get(s.asset_id)
     if line is not None and line[0] == "present":
-        return replace(
+        return _evolve(
             s,
             last_verified_at=event.occurred_at,
             missing_at_inventory=False,
@@ -191,7 +205,7 @@ def _inventory(s: AssetState, event: Event, ref: Reference) -> AssetState:
         and ref.descends_from_any(s.custodian, event.texts("scope_parties"))
     ):
         missing = True
-    return replace(s, missing_at_inventory=missing, last_event_id=event.event_id)
+    return _evolve(s, missing_at_inventory=missing, last_event_id=event.event_id)
 
 
 def apply(
@@ -231,11 +245,11 @@ def apply(
             if state.operational is Operational.DESTROYED
             else Operational.DISABLED
         )
-        return replace(
+        return _evolve(
             state, operational=operational, location=location, last_event_id=event.event_id
         )
     if t is EventType.REPAIR_STARTED:
-        return replace(
+        return _evolve(
             state,
             operational=Operational.UNDER_REPAIR,
             open_work_order=event.text("work_order_id"),
@@ -247,8 +261,8 @@ def apply(
             "work_order_id"
         )
         if not closes:
-            return replace(state, location=location, last_event_id=event.event_id)
-        return replace(
+            return _evolve(state, location=location, last_event_id=event.event_id)
+        return _evolve(
             state,
             operational=Operational.OPERATIONAL,
             open_work_order=None,
@@ -385,9 +399,14 @@ class _Track:
     keys: tuple[tuple[datetime, datetime, int], ...]
 
 
-def _segments(steps: Iterable[Step], ref: Reference, until: datetime | None) -> list[Segment]:
-    # One group per instant at which some applied event changed the state.
-    groups: list[tuple[datetime, AssetState, list[str], list[str]]] = []
+Group = tuple[datetime, AssetState, list[str], list[str]]
+"""The applied events at one instant: ``(at, state after them, their ids, the ids of
+those that registered the asset or changed status or custodian)``."""
+
+
+def add_to_groups(groups: list[Group], steps: Iterable[Step], until: datetime | None) -> None:
+    """Group ``steps`` (in world order, after those already grouped) by the instant at
+    which they changed the state; steps after ``until`` are left out."""
     for step in steps:
         at = step.event.occurred_at
         if until is not None and at > until:
@@ -402,39 +421,51 @@ def _segments(steps: Iterable[Step], ref: Reference, until: datetime | None) -> 
         if step.changes_custody:
             groups[-1][3].append(step.event.event_id)
 
+
+def group_segments(
+    groups: Sequence[Group], i: int, ref: Reference, until: datetime | None
+) -> list[Segment]:
+    """The segments of group ``i``: from its instant to the next group's, split where
+    the custodian's authorisation changes."""
+    start, state, ids, custody_ids = groups[i]
+    end = groups[i + 1][0] if i + 1 < len(groups) else None
+    changes: dict[datetime, list[str]] = {}
+    if state.status is Status.IN_CUSTODY and state.custodian is not None:
+        for c in ref.authorisation_changes(state.custodian, state.contract_id):
+            if c.at < start or (end is not None and c.at >= end):
+                continue
+            if until is not None and c.at > until:
+                continue
+            changes.setdefault(c.at, []).append(c.event_id)
+    pieces = [start, *(at for at in sorted(changes) if at > start)]
     out: list[Segment] = []
-    for i, (start, state, ids, custody_ids) in enumerate(groups):
-        end = groups[i + 1][0] if i + 1 < len(groups) else None
-        changes: dict[datetime, list[str]] = {}
-        if state.status is Status.IN_CUSTODY and state.custodian is not None:
-            for c in ref.authorisation_changes(state.custodian, state.contract_id):
-                if c.at < start or (end is not None and c.at >= end):
-                    continue
-                if until is not None and c.at > until:
-                    continue
-                changes.setdefault(c.at, []).append(c.event_id)
-        pieces = [start, *(at for at in sorted(changes) if at > start)]
-        for j, piece_from in enumerate(pieces):
-            piece_to = pieces[j + 1] if j + 1 < len(pieces) else end
-            has_custodian = state.status is Status.IN_CUSTODY and state.custodian is not None
-            authorised = (
-                ref.authorised(state.custodian, state.contract_id, piece_from)
-                if has_custodian
-                else None
+    for j, piece_from in enumerate(pieces):
+        piece_to = pieces[j + 1] if j + 1 < len(pieces) else end
+        has_custodian = state.status is Status.IN_CUSTODY and state.custodian is not None
+        authorised = (
+            ref.authorised(state.custodian, state.contract_id, piece_from)
+            if has_custodian
+            else None
+        )
+        out.append(
+            Segment(
+                valid_from=piece_from,
+                valid_to=piece_to,
+                state=state,
+                authorised=authorised,
+                accounted=unaccounted_reason(state, ref, piece_from) is None,
+                event_ids=tuple(ids) if j == 0 else (),
+                custody_event_ids=tuple(custody_ids) if j == 0 else (),
+                authorisation_event_ids=tuple(dict.fromkeys(changes.get(piece_from, ()))),
             )
-            out.append(
-                Segment(
-                    valid_from=piece_from,
-                    valid_to=piece_to,
-                    state=state,
-                    authorised=authorised,
-                    accounted=unaccounted_reason(state, ref, piece_from) is None,
-                    event_ids=tuple(ids) if j == 0 else (),
-                    custody_event_ids=tuple(custody_ids) if j == 0 else (),
-                    authorisation_event_ids=tuple(dict.fromkeys(changes.get(piece_from, ()))),
-                )
-            )
+        )
     return out
+
+
+def _segments(steps: Iterable[Step], ref: Reference, until: datetime | None) -> list[Segment]:
+    groups: list[Group] = []
+    add_to_groups(groups, steps, until)
+    return [seg for i in range(len(groups)) for seg in group_segments(groups, i, ref, until)]
 
 
 def bands_of(segments: Iterable[Segment]) -> list[Band]:
@@ -498,6 +529,13 @@ class History:
         self.log = logged if isinstance(logged, Log) else Log(logged)
         self._refs: dict[int, Reference] = {}
         self._tracks: dict[tuple[int, str], _Track] = {}
+
+    def grow(self, new: Sequence[Event]) -> None:
+        """Continue over the log extended by ``new`` (:meth:`Log.extend`): answers
+        about earlier knowledge cuts stay valid; the per-asset folds are dropped, so a
+        walk through knowledge time does not keep one per cut."""
+        self.log.extend(new)
+        self._tracks.clear()
 
     # -- knowledge -----------------------------------------------------------------
 

@@ -317,9 +317,66 @@ CUT_TYPES: frozenset[EventType] = frozenset(_CUT_PARTS)
 """The event types whose effective lists :class:`CutFacts` holds."""
 
 
+class StepIndex:
+    """What the interval rules read of an asset's steps besides its segments: which
+    event set each ``last_verified_at`` and ``partner_entry_at`` (R13), the custodians
+    it had and its inventory steps (R14), its work orders (R12). Built one step at a
+    time, so an evaluation that appends steps extends it (:meth:`add`)."""
+
+    __slots__ = ("_open", "custodians", "entered_by", "inventories", "orders", "verified_by")
+
+    def __init__(self) -> None:
+        self.verified_by: dict[datetime, str] = {}
+        self.entered_by: dict[datetime, str] = {}
+        self.custodians: set[str] = set()
+        self.inventories: list[int] = []
+        # (work order, opening event, closing event or None)
+        self.orders: list[tuple[str, Event, Event | None]] = []
+        self._open: str | None = None
+
+    @classmethod
+    def of(cls, steps: Sequence[Step]) -> StepIndex:
+        index = cls()
+        index.add(steps, 0)
+        return index
+
+    def add(self, steps: Sequence[Step], start: int) -> None:
+        """Index ``steps[start:]`` (the earlier ones are indexed already)."""
+        for i in range(start, len(steps)):
+            step = steps[i]
+            e, b, a = step.event, step.before, step.after
+            if e.type is EventType.INVENTORY_COMPLETED:
+                self.inventories.append(i)
+            if a is None:
+                continue
+            if a.custodian:
+                self.custodians.add(a.custodian)
+            if a.last_verified_at is not None and (
+                b is None or b.last_verified_at != a.last_verified_at
+            ):
+                self.verified_by[a.last_verified_at] = e.event_id
+            if a.partner_entry_at is not None and (
+                b is None or b.partner_entry_at != a.partner_entry_at
+            ):
+                self.entered_by[a.partner_entry_at] = e.event_id
+            wo = None if a.terminal else a.open_work_order
+            if wo == self._open:
+                continue
+            if self._open is not None:
+                name, opened, _ = self.orders[-1]
+                self.orders[-1] = (name, opened, e)
+            if wo is not None and e.type is EventType.REPAIR_STARTED:
+                self.orders.append((wo, e, None))
+                self._open = wo
+            else:
+                self._open = None
+
+
 @dataclass(frozen=True, slots=True)
 class AssetFacts:
-    """One asset's effective history at one knowledge cut."""
+    """One asset's effective history at one knowledge cut. ``index`` may come
+    precomputed with the steps (an incremental evaluation keeps one); else it is
+    built from them."""
 
     asset_id: str
     contract_id: str | None
@@ -329,6 +386,11 @@ class AssetFacts:
     segments: tuple[Segment, ...]
     cut: CutFacts
     keys: tuple[WorldKey, ...] = field(repr=False)  # the steps' world keys, for bisection
+    given_index: StepIndex | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def index(self) -> StepIndex:
+        return StepIndex.of(self.steps) if self.given_index is None else self.given_index
 
 
 def asset_facts(history: History, asset_id: str, k: datetime | None, cut: CutFacts) -> AssetFacts:
@@ -569,30 +631,30 @@ def r01_unauthorised_custody(f: AssetFacts) -> list[Finding]:
     return _merge_same_key(out)
 
 
+def _r02(f: AssetFacts, i: int) -> Finding | None:
+    step = f.steps[i]
+    e = step.event
+    if e.type is not EventType.CUSTODY_TRANSFERRED or e.text("transfer_consent_ref"):
+        return None
+    giver, to = _custodian(step.before), e.text("to_party")
+    t = e.occurred_at
+    if giver is None or not f.ref.authorised(giver, f.contract_id, t):
+        return None
+    if f.ref.authorised(to, f.contract_id, t):
+        return None
+    return _event_finding(
+        "R02",
+        f,
+        e,
+        Severity.HIGH,
+        f"{f.asset_id} transferred by authorised {giver} to unauthorised {to} "
+        f"without consent at {to_key(t)}",
+        (giver, to),
+    )
+
+
 def r02_unauthorised_transfer(f: AssetFacts) -> list[Finding]:
-    out = []
-    for step in f.steps:
-        e = step.event
-        if e.type is not EventType.CUSTODY_TRANSFERRED or e.text("transfer_consent_ref"):
-            continue
-        giver, to = _custodian(step.before), e.text("to_party")
-        t = e.occurred_at
-        if giver is None or not f.ref.authorised(giver, f.contract_id, t):
-            continue
-        if f.ref.authorised(to, f.contract_id, t):
-            continue
-        out.append(
-            _event_finding(
-                "R02",
-                f,
-                e,
-                Severity.HIGH,
-                f"{f.asset_id} transferred by authorised {giver} to unauthorised {to} "
-                f"without consent at {to_key(t)}",
-                (giver, to),
-            )
-        )
-    return out
+    return _each_step(f, _r02)
 
 
 def r03_unaccounted(f: AssetFacts) -> list[Finding]:
@@ -639,111 +701,111 @@ def _late_loss_notice(f: AssetFacts, step: Step) -> bool:
     return holder is not None and f.ref.authorised(holder, f.contract_id, e.occurred_at)
 
 
+def _r04(f: AssetFacts, i: int) -> Finding | None:
+    step = f.steps[i]
+    if not _late_loss_notice(f, step):
+        return None
+    e = step.event
+    basis = e.discovered_at or e.occurred_at
+    lag = _hours(e.reported_at - basis)
+    return _event_finding(
+        "R04",
+        f,
+        e,
+        Severity.MEDIUM,
+        f"{e.type.value} of {f.asset_id} reported {lag} h after "
+        f"{'discovery' if e.discovered_at else 'the fact'} "
+        f"(limit {f.terms.loss_notice_hours} h)",
+        (_custodian(step.before), e.reporter, *named_parties(e)),
+    )
+
+
 def r04_late_loss_notice(f: AssetFacts) -> list[Finding]:
-    out = []
-    for step in f.steps:
-        if not _late_loss_notice(f, step):
-            continue
-        e = step.event
-        basis = e.discovered_at or e.occurred_at
-        lag = _hours(e.reported_at - basis)
-        out.append(
-            _event_finding(
-                "R04",
-                f,
-                e,
-                Severity.MEDIUM,
-                f"{e.type.value} of {f.asset_id} reported {lag} h after "
-                f"{'discovery' if e.discovered_at else 'the fact'} "
-                f"(limit {f.terms.loss_notice_hours} h)",
-                (_custodian(step.before), e.reporter, *named_parties(e)),
-            )
-        )
-    return out
+    return _each_step(f, _r04)
 
 
 def _hours(d: timedelta) -> str:
     return f"{d.total_seconds() / 3600:g}"
 
 
+def _r05(f: AssetFacts, i: int) -> Finding | None:
+    step = f.steps[i]
+    e = step.event
+    if e.type not in _RECORDED:
+        return None
+    basis = e.occurred_latest or e.occurred_at
+    if e.reported_at - basis <= f.terms.record_limit or _late_loss_notice(f, step):
+        return None
+    days = (e.reported_at - basis).total_seconds() / 86400
+    return _event_finding(
+        "R05",
+        f,
+        e,
+        Severity.LOW,
+        f"{e.type.value} of {f.asset_id} recorded {days:.1f} days after it happened "
+        f"(limit {f.terms.record_limit_days} days)",
+        (e.reporter, *named_parties(e)),
+    )
+
+
 def r05_late_recording(f: AssetFacts) -> list[Finding]:
-    out = []
-    limit = f.terms.record_limit
-    for step in f.steps:
-        e = step.event
-        if e.type not in _RECORDED:
-            continue
-        basis = e.occurred_latest or e.occurred_at
-        if e.reported_at - basis <= limit or _late_loss_notice(f, step):
-            continue
-        days = (e.reported_at - basis).total_seconds() / 86400
-        out.append(
-            _event_finding(
-                "R05",
-                f,
-                e,
-                Severity.LOW,
-                f"{e.type.value} of {f.asset_id} recorded {days:.1f} days after it happened "
-                f"(limit {f.terms.record_limit_days} days)",
-                (e.reporter, *named_parties(e)),
-            )
-        )
-    return out
+    return _each_step(f, _r05)
+
+
+def _r06(f: AssetFacts, i: int) -> Finding | None:
+    step = f.steps[i]
+    e = step.event
+    named = e.text("from_party")
+    if e.type not in _TAKINGS or named is None:
+        return None
+    holder = _custodian(step.before)
+    if f.ref.related(named, holder):
+        return None
+    before = step.before
+    return _event_finding(
+        "R06",
+        f,
+        e,
+        Severity.MEDIUM,
+        f"{e.type.value} of {f.asset_id} names {named} as from_party, but the "
+        f"ledger's custodian was {holder or 'none'}",
+        (named, holder, *named_parties(e)),
+        () if before is None else (before.last_event_id,),
+    )
 
 
 def r06_chain_of_custody_break(f: AssetFacts) -> list[Finding]:
-    out = []
-    for step in f.steps:
-        e = step.event
-        named = e.text("from_party")
-        if e.type not in _TAKINGS or named is None:
-            continue
-        holder = _custodian(step.before)
-        if f.ref.related(named, holder):
-            continue
-        before = step.before
-        out.append(
-            _event_finding(
-                "R06",
-                f,
-                e,
-                Severity.MEDIUM,
-                f"{e.type.value} of {f.asset_id} names {named} as from_party, but the "
-                f"ledger's custodian was {holder or 'none'}",
-                (named, holder, *named_parties(e)),
-                () if before is None else (before.last_event_id,),
-            )
-        )
-    return out
+    return _each_step(f, _r06)
+
+
+def _r07(f: AssetFacts, i: int) -> Finding | None:
+    step = f.steps[i]
+    e = step.event
+    if e.type is not EventType.OBSERVATION:
+        return None
+    seen = e.text("observed_party")
+    if seen is None or e.confidence.rank < f.terms.conflict_min_confidence.rank:
+        return None
+    before = step.before
+    if before is not None and before.terminal:
+        return None
+    holder = _custodian(before)
+    if f.ref.related(seen, holder):
+        return None
+    return _event_finding(
+        "R07",
+        f,
+        e,
+        Severity.MEDIUM,
+        f"{f.asset_id} observed with {seen} ({e.confidence.value}) while the "
+        f"ledger's custodian was {holder or 'none'}",
+        (seen, holder),
+        () if before is None else (before.last_event_id,),
+    )
 
 
 def r07_observed_custody_conflict(f: AssetFacts) -> list[Finding]:
-    out = []
-    minimum = f.terms.conflict_min_confidence.rank
-    for step in f.steps:
-        e = step.event
-        seen = e.text("observed_party")
-        if e.type is not EventType.OBSERVATION or seen is None or e.confidence.rank < minimum:
-            continue
-        before = step.before
-        if before is not None and before.terminal:
-            continue
-        holder = _custodian(before)
-        if f.ref.related(seen, holder):
-            continue
-        out.append(
-            _event_finding(
-                "R07",
-                f,
-                e,
-                Severity.MEDIUM,
-                f"{f.asset_id} observed with {seen} ({e.confidence.value}) while the "
-                f"ledger's custodian was {holder or 'none'}",
-                (seen, holder),
-                () if before is None else (before.last_event_id,),
-            )
-        )
-    return out
+    return _each_step(f, _r07)
 
 
 def _wreck_sighting(e: Event) -> bool:
@@ -751,110 +813,88 @@ def _wreck_sighting(e: Event) -> bool:
     return condition in WRECK_CONDITIONS
 
 
+def _r08(f: AssetFacts, i: int) -> Finding | None:
+    step = f.steps[i]
+    e, before = step.event, step.before
+    if before is None or not before.terminal or e.type in _AFTER_TERMINAL_ALLOWED:
+        return None
+    if e.type is EventType.OBSERVATION and _wreck_sighting(e):
+        return None
+    return _event_finding(
+        "R08",
+        f,
+        e,
+        Severity.MEDIUM,
+        f"{e.type.value} of {f.asset_id} after it was {before.status.value.lower()}",
+        (e.reporter, *named_parties(e)),
+        (before.last_event_id,),
+    )
+
+
 def r08_event_after_terminal(f: AssetFacts) -> list[Finding]:
-    out = []
-    for step in f.steps:
-        e, before = step.event, step.before
-        if before is None or not before.terminal or e.type in _AFTER_TERMINAL_ALLOWED:
-            continue
-        if e.type is EventType.OBSERVATION and _wreck_sighting(e):
-            continue
-        out.append(
-            _event_finding(
-                "R08",
-                f,
-                e,
-                Severity.MEDIUM,
-                f"{e.type.value} of {f.asset_id} after it was {before.status.value.lower()}",
-                (e.reporter, *named_parties(e)),
-                (before.last_event_id,),
-            )
-        )
-    return out
+    return _each_step(f, _r08)
+
+
+def _r09(f: AssetFacts, i: int) -> Finding | None:
+    e = f.steps[i].event
+    if e.type not in REPAIRS:
+        return None
+    facility, performer = e.text("facility_id"), e.text("performed_by_party")
+    work, t = e.text("work_type"), e.occurred_at
+    lacking = []
+    if f.ref.repair_facility_authorisation(facility, f.contract_id, t, work) is None:
+        lacking.append(f"facility {facility}")
+    if f.ref.maintainer_authorisation(performer, f.contract_id, t, work) is None:
+        lacking.append(f"performer {performer}")
+    if not lacking:
+        return None
+    site = f.ref.facilities.get(facility or "")
+    return _event_finding(
+        "R09",
+        f,
+        e,
+        Severity.HIGH,
+        f"{work} on {f.asset_id} ({e.text('work_order_id')}) without authorisation "
+        f"of {' and '.join(lacking)}",
+        (performer, None if site is None else site.operator_party),
+    )
 
 
 def r09_unauthorised_repair(f: AssetFacts) -> list[Finding]:
-    out = []
-    for step in f.steps:
-        e = step.event
-        if e.type not in REPAIRS:
-            continue
-        facility, performer = e.text("facility_id"), e.text("performed_by_party")
-        work, t = e.text("work_type"), e.occurred_at
-        lacking = []
-        if f.ref.repair_facility_authorisation(facility, f.contract_id, t, work) is None:
-            lacking.append(f"facility {facility}")
-        if f.ref.maintainer_authorisation(performer, f.contract_id, t, work) is None:
-            lacking.append(f"performer {performer}")
-        if not lacking:
-            continue
-        site = f.ref.facilities.get(facility or "")
-        out.append(
-            _event_finding(
-                "R09",
-                f,
-                e,
-                Severity.HIGH,
-                f"{work} on {f.asset_id} ({e.text('work_order_id')}) without authorisation "
-                f"of {' and '.join(lacking)}",
-                (performer, None if site is None else site.operator_party),
-            )
-        )
-    return out
+    return _each_step(f, _r09)
+
+
+def _r10(f: AssetFacts, i: int) -> Finding | None:
+    e = f.steps[i].event
+    if e.type not in REPAIRS:
+        return None
+    started = e.instant("started_at") if e.type is EventType.REPAIR_COMPLETED else None
+    t = started or e.occurred_at
+    # The state at t from the events before the repair in world order only.
+    j = bisect_right(f.keys, t, 0, i, key=lambda key: key[0])
+    state = f.steps[j - 1].after if j else None
+    reason = unaccounted_reason(state, f.ref, t)
+    if reason is None:
+        return None
+    return _event_finding(
+        "R10",
+        f,
+        e,
+        Severity.HIGH,
+        f"{e.text('work_type')} on {f.asset_id} at {to_key(t)} while not accounted "
+        f"for ({reason.value})",
+        (e.text("performed_by_party"), _custodian(state)),
+        () if state is None else (state.last_event_id,),
+    )
 
 
 def r10_support_to_unaccounted_asset(f: AssetFacts) -> list[Finding]:
-    out = []
-    occurred = [s.event.occurred_at for s in f.steps]
-    for i, step in enumerate(f.steps):
-        e = step.event
-        if e.type not in REPAIRS:
-            continue
-        started = e.instant("started_at") if e.type is EventType.REPAIR_COMPLETED else None
-        t = started or e.occurred_at
-        # The state at t from the events before the repair in world order only.
-        j = bisect_right(occurred, t, 0, i)
-        state = f.steps[j - 1].after if j else None
-        reason = unaccounted_reason(state, f.ref, t)
-        if reason is None:
-            continue
-        out.append(
-            _event_finding(
-                "R10",
-                f,
-                e,
-                Severity.HIGH,
-                f"{e.text('work_type')} on {f.asset_id} at {to_key(t)} while not accounted "
-                f"for ({reason.value})",
-                (e.text("performed_by_party"), _custodian(state)),
-                () if state is None else (state.last_event_id,),
-            )
-        )
-    return out
+    return _each_step(f, _r10)
 
 
 def r12_repair_open_too_long(f: AssetFacts) -> list[Finding]:
     out = []
-    # (work order, opening event, closing event or None)
-    orders: list[tuple[str, Event, Event | None]] = []
-    current: str | None = None
-    for step in f.steps:
-        after = step.after
-        if after is None:
-            continue
-        wo = None if after.terminal else after.open_work_order
-        prior_wo = current
-        if wo == prior_wo:
-            continue
-        if prior_wo is not None:
-            name, opened, _ = orders[-1]
-            orders[-1] = (name, opened, step.event)
-        if wo is not None and step.event.type is EventType.REPAIR_STARTED:
-            orders.append((wo, step.event, None))
-            current = wo
-        else:
-            current = None
-    for wo, opened, closed in orders:
+    for wo, opened, closed in f.index.orders:
         work = opened.text("work_type")
         start = opened.occurred_at + f.terms.repair_open_max(work)
         end = None if closed is None else closed.occurred_at
@@ -887,21 +927,8 @@ def r12_repair_open_too_long(f: AssetFacts) -> list[Finding]:
 
 def r13_inventory_overdue(f: AssetFacts) -> list[Finding]:
     # Which event set each value of last_verified_at and partner_entry_at.
-    verified_by: dict[datetime, str] = {}
-    entered_by: dict[datetime, str] = {}
-    for step in f.steps:
-        b, a = step.before, step.after
-        if a is None:
-            continue
-        if a.last_verified_at is not None and (
-            b is None or b.last_verified_at != a.last_verified_at
-        ):
-            verified_by[a.last_verified_at] = step.event.event_id
-        if a.partner_entry_at is not None and (
-            b is None or b.partner_entry_at != a.partner_entry_at
-        ):
-            entered_by[a.partner_entry_at] = step.event.event_id
-
+    index = f.index
+    verified_by, entered_by = index.verified_by, index.entered_by
     period, reentry = f.terms.inventory_period, f.terms.reentry_inventory
 
     def due_of(seg: Segment) -> datetime | None:
@@ -953,18 +980,20 @@ def r13_inventory_overdue(f: AssetFacts) -> list[Finding]:
 
 def r14_inventory_discrepancy(f: AssetFacts) -> list[Finding]:
     out = []
-    for step in f.steps:
+    index = f.index
+    for i in index.inventories:
+        step = f.steps[i]
         e = step.event
-        if e.type is EventType.INVENTORY_COMPLETED:
-            f14 = _r14_check(f, e, step.before, f.cut.inventory_line(e, f.asset_id))
-            if f14 is not None:
-                out.append(f14)
+        f14 = _r14_check(f, e, step.before, f.cut.inventory_line(e, f.asset_id))
+        if f14 is not None:
+            out.append(f14)
     # Inventories that do not name the asset can only expect it through a custodian
     # it had: look those up by scope party instead of scanning every inventory, and
     # settle the common "not expected" case before building anything.
     cut = f.cut
-    held_by = {s.after.custodian for s in f.steps if s.after is not None and s.after.custodian}
-    scopes = {p for c in held_by for p in f.ref.ancestors(c)}
+    if not cut.inventories:
+        return sorted(out, key=lambda x: (x.valid_from, x.finding_key))
+    scopes = {p for c in index.custodians for p in f.ref.ancestors(c)}
     candidates = sorted({i for p in scopes for i in cut.inventories_by_scope.get(p, ())})
     for i in candidates:
         if f.asset_id in cut.inventory_subjects[i]:
@@ -1010,35 +1039,37 @@ def _r14_check(
     )
 
 
-def r16_potential_unauthorised_use(f: AssetFacts) -> list[Finding]:
-    out = []
-    for step in f.steps:
-        e = step.event
-        if e.type is not EventType.OBSERVATION:
-            continue
-        if e.text("use_assessment") != UseAssessment.POTENTIALLY_UNAUTHORISED.value:
-            continue
-        found = _event_finding(
-            "R16",
-            f,
-            e,
-            Severity.MEDIUM,
-            f"{f.asset_id} observed in potentially unauthorised use"
-            + (f" by {e.text('observed_party')}" if e.text("observed_party") else ""),
-            (e.text("observed_party"), _custodian(step.before)),
+def _r16(f: AssetFacts, i: int) -> Finding | None:
+    step = f.steps[i]
+    e = step.event
+    if e.type is not EventType.OBSERVATION:
+        return None
+    if e.text("use_assessment") != UseAssessment.POTENTIALLY_UNAUTHORISED.value:
+        return None
+    found = _event_finding(
+        "R16",
+        f,
+        e,
+        Severity.MEDIUM,
+        f"{f.asset_id} observed in potentially unauthorised use"
+        + (f" by {e.text('observed_party')}" if e.text("observed_party") else ""),
+        (e.text("observed_party"), _custodian(step.before)),
+    )
+    decided = f.cut.dispositions.get(found.finding_key, ())
+    if decided:
+        first = decided[0]
+        found = Finding(
+            **{
+                **{name: getattr(found, name) for name in _FINDING_FIELDS},
+                "valid_to": max(first.occurred_at, found.valid_from),
+                "evidence": (*found.evidence, first.event_id),
+            }
         )
-        decided = f.cut.dispositions.get(found.finding_key, ())
-        if decided:
-            first = decided[0]
-            found = Finding(
-                **{
-                    **{name: getattr(found, name) for name in _FINDING_FIELDS},
-                    "valid_to": max(first.occurred_at, found.valid_from),
-                    "evidence": (*found.evidence, first.event_id),
-                }
-            )
-        out.append(found)
-    return out
+    return found
+
+
+def r16_potential_unauthorised_use(f: AssetFacts) -> list[Finding]:
+    return _each_step(f, _r16)
 
 
 ASSET_RULES: Mapping[str, Callable[[AssetFacts], list[Finding]]] = {
@@ -1057,6 +1088,39 @@ ASSET_RULES: Mapping[str, Callable[[AssetFacts], list[Finding]]] = {
     "R14": r14_inventory_discrepancy,
     "R16": r16_potential_unauthorised_use,
 }
+
+
+STEP_RULES: Mapping[str, Callable[[AssetFacts, int], Finding | None]] = {
+    "R02": _r02,
+    "R04": _r04,
+    "R05": _r05,
+    "R06": _r06,
+    "R07": _r07,
+    "R08": _r08,
+    "R09": _r09,
+    "R10": _r10,
+    "R16": _r16,
+}
+"""The rules that judge one step at a time: the finding of step ``i`` depends only on
+that step, the steps before it in world order, the reference data, the terms and the
+dispositions (R16) — so steps appended at the end of an asset's world order leave the
+findings of the earlier steps unchanged (:func:`step_findings`)."""
+
+WHOLE_RULES: Mapping[str, Callable[[AssetFacts], list[Finding]]] = {
+    rule: fn for rule, fn in ASSET_RULES.items() if rule not in STEP_RULES
+}
+"""The rules that judge the asset's intervals (and R14, which looks up inventories
+by the custodian at their time): evaluated over the whole history each time."""
+
+
+def _each_step(f: AssetFacts, rule: Callable[[AssetFacts, int], Finding | None]) -> list[Finding]:
+    return [x for i in range(len(f.steps)) if (x := rule(f, i)) is not None]
+
+
+def step_findings(f: AssetFacts, start: int = 0) -> list[Finding]:
+    """The findings of :data:`STEP_RULES` for the steps from index ``start`` on."""
+    rules = tuple(STEP_RULES.values())
+    return [x for i in range(start, len(f.steps)) for rule in rules if (x := rule(f, i))]
 
 
 def asset_rules(f: AssetFacts) -> list[Finding]:

@@ -13,8 +13,8 @@ assets again.
 
 A projection following the log keeps one :class:`Evaluator` and one
 :class:`LifeTracker`. For each new knowledge instant ``k`` (the events reported at
-``k``): ``ev.rebind(history)`` once the log has grown, ``impact = ev.impact(batch, k,
-prev)``, ``scopes = ev.run(k, impact)`` — the scopes whose rows to replace — and
+``k``): ``ev.grow(new)`` once the history has grown (:meth:`History.grow`), ``impact =
+ev.impact(batch, k, prev)``, ``scopes = ev.run(k, impact)`` — the scopes whose rows to replace — and
 ``tracker.advance(k, scopes, impact)``. Events reported before the last instant walked
 (a historical import) change the past of the walk: walk again with :func:`life`.
 
@@ -67,21 +67,23 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import chain, groupby
 
-from domain.history import Event, Log
+from domain.history import Event, Log, WorldKey
 from domain.reference import Reference
 from domain.rules.catalogue import (
     CUT_TYPES,
+    REPAIRS,
+    WHOLE_RULES,
+    AssetFacts,
     AssetPart,
     CutFacts,
+    StepIndex,
     action_contract,
-    asset_facts,
-    asset_part,
-    asset_rules,
     c04_support_during_suspension,
     c05_delivery_during_hold,
     contract_facts,
     contract_state_rules,
     registration_contract,
+    step_findings,
 )
 from domain.rules.findings import (
     ClearReason,
@@ -91,7 +93,7 @@ from domain.rules.findings import (
     asset_of_event_key,
     rule_of_key,
 )
-from domain.state import History
+from domain.state import Group, History, Segment, Step, add_to_groups, apply, group_segments
 from domain.vocabulary import REFERENCE_TYPES, Disposition, EventType
 
 ScopeKey = tuple[str, ...]
@@ -146,6 +148,10 @@ class Impact:
     retracted: frozenset[str] = frozenset()
     corrected: frozenset[str] = frozenset()
     touched: frozenset[EventType] = frozenset()
+    news: Mapping[str, tuple[Event, ...]] | None = None
+    """Per asset, the batch's events naming it, when the batch holds no retraction or
+    correction (``None`` otherwise): what :class:`Evaluator` may append to the asset's
+    last evaluation instead of folding it again."""
 
 
 def previous_instant(log: Log, k: datetime) -> datetime:
@@ -174,9 +180,13 @@ class Evaluator:
     visited in increasing knowledge order.
     """
 
-    def __init__(self, history: History, contract_id: str | None = None) -> None:
+    def __init__(
+        self, history: History, contract_id: str | None = None, *, incremental: bool = True
+    ) -> None:
         self.history = history
         self.only = contract_id
+        self.incremental = incremental
+        self._memos: dict[str, _AssetMemo] = {}
         log = history.log
         self._typed: dict[EventType, list[Event]] = {t: [] for t in CUT_TYPES}
         for e in log.events:
@@ -191,16 +201,11 @@ class Evaluator:
         self.evaluated_at: dict[str, datetime | None] = {}
         self.k: datetime | None = None
 
-    def rebind(self, history: History) -> None:
-        """Continue over ``history``, the same log grown by events all reported after
-        the last cut :meth:`run` visited (a projection following the log). A log that
-        learnt something about the past it already walked (a historical import) must
-        be walked again from the start: ``ValueError``."""
-        known = {e.position for e in self.history.log.events}
-        new = [e for e in history.log.events if e.position not in known]
-        if self.k is not None and any(e.reported_at <= self.k for e in new):
+    def grow(self, new: Sequence[Event]) -> None:
+        """Continue after ``history`` grew by ``new`` (:meth:`History.grow`), all
+        reported at or after the last cut :meth:`run` visited."""
+        if self.k is not None and any(e.reported_at < self.k for e in new):
             raise ValueError("the log learnt of the past already walked: start again")
-        self.history = history
         for e in new:
             if e.type in CUT_TYPES:
                 self._typed[e.type].append(e)
@@ -223,19 +228,46 @@ class Evaluator:
 
     def asset(self, asset_id: str, k: datetime | None) -> tuple[Finding, ...]:
         """The asset's ``R…`` findings at ``k`` (the cut must be at ``k``)."""
+        return _order(self._asset(asset_id, k, None))
+
+    def _asset(
+        self, asset_id: str, k: datetime | None, news: Sequence[Event] | None
+    ) -> tuple[Finding, ...]:
         old = self._contract_of.pop(asset_id, None)
         self._members.get(old or "", {}).pop(asset_id, None)
         self._parts.pop(asset_id, None)
         if asset_id not in self.cut.registrations or not self._in_contract(asset_id):
+            self._memos.pop(asset_id, None)
             return ()
-        facts = asset_facts(self.history, asset_id, k, self.cut)
-        found = asset_rules(facts)
-        part = asset_part(facts, [f for f in found if f.rule == "R03"])
+        ref = self.history.reference(k)
+        memo = self._memos.get(asset_id) if self.incremental else None
+        kept = 0
+        if (
+            memo is not None
+            and news is not None
+            and memo.fits(ref, self.cut, asset_id, news)
+            and all(self.history.log.version(e, k) is e for e in news)
+        ):
+            kept = len(memo.local)
+            facts = memo.extend(asset_id, news, ref, self.cut)
+        else:
+            memo = _AssetMemo.build(self.history, asset_id, k, ref, self.cut)
+            facts = memo.facts(asset_id, ref, self.cut)
+        if self.incremental:
+            self._memos[asset_id] = memo
+        found = Evaluated([*memo.local, *(x for rule in WHOLE_RULES.values() for x in rule(facts))])
+        found.kept, found.stable = kept, len(memo.local)
+        part = AssetPart(
+            asset_id=asset_id,
+            unaccounted=tuple(_order(f for f in found if f.rule == "R03")),
+            support=tuple(memo.support),
+            registration=memo.registered,
+        )
         self._parts[asset_id] = part
         self._contract_of[asset_id] = facts.contract_id
         self._members.setdefault(facts.contract_id or "", {})[asset_id] = part
         self.evaluated_at[asset_id] = k
-        return _order(found)
+        return found
 
     def contract(
         self,
@@ -289,7 +321,8 @@ class Evaluator:
             if a not in self._parts and a not in self.cut.registrations:
                 continue
             old = self._parts.get(a)
-            out[asset_scope(a)] = self.asset(a, k)
+            news = None if impact.news is None else impact.news.get(a)
+            out[asset_scope(a)] = self._asset(a, k, news)
             new = self._parts.get(a)
             homes = {c for c in (before.get(a), self._contract_of.get(a)) if c}
             for c in homes:
@@ -325,6 +358,7 @@ class Evaluator:
         knowledge at ``prev``, the knowledge instant before ``k`` (computed when not
         given)."""
         log = self.history.log
+        events = list(events)
         if prev is None:
             prev = previous_instant(log, k)
         assets: set[str] = set()
@@ -371,6 +405,11 @@ class Evaluator:
             assets.update(v.subjects)
         if inventories and not everything:
             assets |= self._expected_by(inventories, prev)
+        plain = not any(e.type in _META for e in events)
+        news: dict[str, list[Event]] = {}
+        for e in events if plain else ():
+            for a in e.subjects:
+                news.setdefault(a, []).append(e)
         return Impact(
             assets=frozenset(assets),
             contracts=frozenset(contracts),
@@ -378,6 +417,7 @@ class Evaluator:
             retracted=frozenset(retracted),
             corrected=frozenset(corrected),
             touched=frozenset(touched),
+            news={a: tuple(v) for a, v in news.items()} if plain else None,
         )
 
     def _expected_by(self, inventories: Sequence[Event], prev: datetime) -> set[str]:
@@ -397,6 +437,130 @@ class Evaluator:
                     out.add(a)
                     break
         return out
+
+
+class Evaluated(tuple[Finding, ...]):
+    """A scope's findings, with what the last evaluation of the same scope tells: the
+    first ``kept`` are the very findings it gave (the same objects), and the first
+    ``stable`` come from rules whose findings a later extension keeps. The tracker
+    then compares only the rest."""
+
+    kept: int = 0
+    stable: int = 0
+
+
+class _AssetMemo:
+    """One asset's evaluation at the last knowledge cut it was evaluated at: its steps,
+    the grouping of its segments, and the findings of the rules that judge one step at
+    a time (``STEP_RULES``). Events that arrive at the end of the asset's world order,
+    with the same reference data, registration, inventories and dispositions, extend
+    it: the earlier steps, segments and step findings stay as they were (those rules
+    look only at a step and the steps before it), so the cost is the new steps plus
+    the rules over the intervals (``WHOLE_RULES``). Anything else builds it again.
+    ``Evaluator(incremental=False)`` always builds: the tests compare the two."""
+
+    __slots__ = (
+        "dispositions",
+        "group_start",
+        "groups",
+        "index",
+        "inventories",
+        "keys",
+        "local",
+        "ref",
+        "registered",
+        "registration",
+        "segments",
+        "steps",
+        "support",
+    )
+
+    def __init__(self, ref: Reference, cut: CutFacts, asset_id: str) -> None:
+        self.ref = ref
+        self.registration = cut.registrations.get(asset_id)
+        self.inventories = cut.inventories
+        self.dispositions = cut.dispositions
+        self.steps: list[Step] = []
+        self.keys: list[WorldKey] = []
+        self.groups: list[Group] = []
+        self.segments: list[Segment] = []
+        self.group_start: list[int] = []
+        self.local: list[Finding] = []
+        self.support: list[Event] = []
+        self.registered: Event | None = None
+        self.index = StepIndex()
+
+    @classmethod
+    def build(
+        cls, history: History, asset_id: str, k: datetime | None, ref: Reference, cut: CutFacts
+    ) -> _AssetMemo:
+        memo = cls(ref, cut, asset_id)
+        memo._add(history.steps(asset_id, k), asset_id, ref, cut)
+        return memo
+
+    def fits(self, ref: Reference, cut: CutFacts, asset_id: str, news: Sequence[Event]) -> bool:
+        if (
+            ref is not self.ref
+            or cut.registrations.get(asset_id) is not self.registration
+            or cut.inventories is not self.inventories
+            or cut.dispositions is not self.dispositions
+            or not self.steps
+        ):
+            return False
+        last = self.keys[-1]
+        return all(e.type not in CUT_TYPES and e.world_key > last for e in news)
+
+    def extend(
+        self, asset_id: str, news: Sequence[Event], ref: Reference, cut: CutFacts
+    ) -> AssetFacts:
+        state = self.steps[-1].after
+        steps = []
+        for e in sorted(news, key=lambda e: e.world_key):
+            after = apply(state, e, ref, asset_id)
+            steps.append(Step(e, state, after))
+            state = after
+        return self._add(steps, asset_id, ref, cut)
+
+    def _add(
+        self, steps: Sequence[Step], asset_id: str, ref: Reference, cut: CutFacts
+    ) -> AssetFacts:
+        first_new = len(self.steps)
+        self.steps.extend(steps)
+        self.keys.extend(s.event.world_key for s in steps)
+        for s in steps:
+            e = s.event
+            if e.type is EventType.SUPPORT_PROVIDED or e.type in REPAIRS:
+                self.support.append(e)
+            if self.registered is None and e.type is EventType.ASSET_REGISTERED and s.applied:
+                self.registered = e
+        # The last group's segments end where a new group starts: redo from it.
+        redo = max(len(self.groups) - 1, 0)
+        add_to_groups(self.groups, steps, None)
+        del self.segments[
+            self.group_start[redo] if redo < len(self.group_start) else len(self.segments) :
+        ]
+        del self.group_start[redo:]
+        for g in range(redo, len(self.groups)):
+            self.group_start.append(len(self.segments))
+            self.segments.extend(group_segments(self.groups, g, ref, None))
+        self.index.add(self.steps, first_new)
+        facts = self.facts(asset_id, ref, cut)
+        self.local.extend(step_findings(facts, first_new))
+        return facts
+
+    def facts(self, asset_id: str, ref: Reference, cut: CutFacts) -> AssetFacts:
+        contract_id = cut.contract_of(asset_id)
+        return AssetFacts(
+            asset_id=asset_id,
+            contract_id=contract_id,
+            ref=ref,
+            terms=ref.terms(contract_id),
+            steps=tuple(self.steps),
+            segments=tuple(self.segments),
+            cut=cut,
+            keys=tuple(self.keys),
+            given_index=self.index,
+        )
 
 
 def _versions(log: Log, e: Event, prev: datetime, k: datetime) -> list[Event]:
@@ -526,16 +690,27 @@ class LifeTracker:
 
     Feed it, in increasing knowledge order, the re-evaluated scopes at each knowledge
     instant with the :class:`Impact` that caused them (:meth:`advance`); read
-    :meth:`lives`. A projection following the log does the same per batch.
+    :meth:`lives`. A projection following the log does the same per batch. A batch
+    may end in the middle of an instant's events: :meth:`advance` at the same instant
+    again takes the rest, and the result is as if the instant had come whole (the
+    tracker remembers, for the keys the instant touched, how they stood before it).
+    :meth:`take_dirty` tells which keys' lives changed since it was last called.
     """
 
     def __init__(self) -> None:
         self._implied: dict[str, Finding] = {}
         self._scope_keys: dict[ScopeKey, set[str]] = {}
+        self._volatile: dict[ScopeKey, set[str]] = {}
         self._visible: set[str] = set()
         self._pending: list[tuple[datetime, int, str]] = []
         self._seq = 0
         self._changes: dict[str, list[Change]] = {}
+        self._dirty: set[str] = set()
+        # How the keys and scopes the current instant touched stood before it.
+        self._undo: dict[str, tuple[Finding | None, bool, int]] = {}
+        self._undo_scopes: dict[ScopeKey, set[str]] = {}
+        self._retracted: set[str] = set()
+        self._corrected: set[str] = set()
         self.k: datetime | None = None
 
     @property
@@ -548,25 +723,61 @@ class LifeTracker:
         """Keys visible at the last knowledge instant advanced to."""
         return frozenset(self._visible)
 
+    def mark(self, key: str) -> None:
+        """Count ``key`` as changed (its dispositions did)."""
+        self._dirty.add(key)
+
+    def take_dirty(self) -> set[str]:
+        """The keys whose life changed since the last call."""
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
     def advance(
         self, k: datetime, evaluated: Mapping[ScopeKey, Sequence[Finding]], impact: Impact
     ) -> None:
-        if self.k is not None and k <= self.k:
-            raise ValueError("knowledge instants must increase")
-        self._detect_pending(before=k)
+        if self.k is not None and k < self.k:
+            raise ValueError("knowledge instants must not go back")
+        reopened = k == self.k
+        if reopened:
+            self._reopen(evaluated)
+        else:
+            self._detect_pending(before=k)
+            self._undo, self._undo_scopes = {}, {}
+            self._retracted, self._corrected = set(), set()
+        self._retracted |= impact.retracted
+        self._corrected |= impact.corrected
+        why = replace(
+            impact, retracted=frozenset(self._retracted), corrected=frozenset(self._corrected)
+        )
         for scope, found in evaluated.items():
-            new = {f.finding_key: f for f in found}
-            for key in self._scope_keys.get(scope, set()) - new.keys():
+            keys = self._scope_keys.get(scope)
+            kept = getattr(found, "kept", 0) if keys is not None and not reopened else 0
+            rest = found[kept:] if kept else found
+            new = {f.finding_key: f for f in rest}
+            if keys is None:
+                keys = self._scope_keys[scope] = set()
+            self._undo_scopes.setdefault(scope, set(keys))
+            # With ``kept``, the first findings are last evaluation's, unchanged, and
+            # only those that were not among the stable ones can have gone.
+            gone = (self._volatile.get(scope, keys) if kept else keys) - new.keys()
+            for key in gone:
+                self._remember(key)
                 old = self._implied.pop(key)
+                self._dirty.add(key)
                 if key in self._visible:
                     self._visible.discard(key)
-                    self._record(key, Change(k, None, _reason(old, found, impact, k)))
+                    self._record(key, Change(k, None, _reason(old, found, why, k)))
             for key, f in new.items():
                 previous = self._implied.get(key)
+                if f is previous:
+                    continue
+                if previous is not None and f == previous:
+                    self._implied[key] = f  # the same finding, made again
+                    continue
+                self._remember(key)
                 self._implied[key] = f
+                self._dirty.add(key)
                 if key in self._visible:
-                    if f == previous:
-                        continue
                     if f.valid_from > k:
                         self._visible.discard(key)
                         self._record(key, Change(k, None, ClearReason.SUPERSEDED))
@@ -578,8 +789,51 @@ class LifeTracker:
                     self._record(key, Change(k, f))
                 elif previous is None or previous.valid_from != f.valid_from:
                     self._push(f)
-            self._scope_keys[scope] = set(new)
+            if kept:
+                keys -= gone
+                keys.update(new)
+            else:
+                keys.clear()
+                keys.update(new)
+            stable = getattr(found, "stable", 0)
+            self._volatile[scope] = {f.finding_key for f in found[stable:]}
         self.k = k
+
+    def _remember(self, key: str) -> None:
+        if key not in self._undo:
+            self._undo[key] = (
+                self._implied.get(key),
+                key in self._visible,
+                len(self._changes.get(key, ())),
+            )
+
+    def _reopen(self, evaluated: Mapping[ScopeKey, Sequence[Finding]]) -> None:
+        # Put the evaluated scopes' keys back as they stood before this instant, so
+        # that the instant's complete evaluation is judged against that.
+        for scope in evaluated:
+            before = self._undo_scopes.get(scope)
+            keys = self._scope_keys.get(scope, set()) | (before or set())
+            for key in keys:
+                undo = self._undo.pop(key, None)
+                if undo is None:
+                    continue
+                implied, visible, n = undo
+                if implied is None:
+                    self._implied.pop(key, None)
+                else:
+                    self._implied[key] = implied
+                    if not visible:
+                        self._push(implied)
+                (self._visible.add if visible else self._visible.discard)(key)
+                changes = self._changes.get(key)
+                if changes is not None:
+                    del changes[n:]
+                    if not changes:
+                        del self._changes[key]
+                self._dirty.add(key)
+            if before is not None:
+                self._scope_keys[scope] = before
+                del self._undo_scopes[scope]
 
     def _push(self, f: Finding) -> None:
         self._seq += 1
@@ -587,6 +841,7 @@ class LifeTracker:
 
     def _record(self, key: str, change: Change) -> None:
         self._changes.setdefault(key, []).append(change)
+        self._dirty.add(key)
 
     def _detect_pending(self, before: datetime) -> None:
         # Knowledge is constant until ``before``: a pending finding becomes visible at
@@ -600,18 +855,23 @@ class LifeTracker:
             self._record(key, Change(at, f))
 
     def lives(
-        self, dispositions: Mapping[str, Sequence[tuple[datetime, FindingDisposition | None]]]
+        self,
+        dispositions: Mapping[str, Sequence[tuple[datetime, FindingDisposition | None]]],
+        keys: Iterable[str] | None = None,
     ) -> Lives:
         """Every finding ever detected, and those implied with a future ``valid_from``
-        (detected then unless later knowledge says otherwise)."""
-        changes = {key: list(cs) for key, cs in self._changes.items()}
-        for key, f in self._implied.items():
-            if key not in self._visible:
-                changes.setdefault(key, []).append(Change(f.valid_from, f))
-        return Lives(
-            FindingLife(key, tuple(cs), tuple(dispositions.get(key, ())))
-            for key, cs in changes.items()
-        )
+        (detected then unless later knowledge says otherwise); with ``keys``, only
+        those."""
+        wanted = set(self._changes) | set(self._implied) if keys is None else set(keys)
+        out = []
+        for key in wanted:
+            changes = list(self._changes.get(key, ()))
+            f = self._implied.get(key)
+            if f is not None and key not in self._visible:
+                changes.append(Change(f.valid_from, f))
+            if changes:
+                out.append(FindingLife(key, tuple(changes), tuple(dispositions.get(key, ()))))
+        return Lives(out)
 
 
 def _covers_elapsed(new: Finding, old: Finding, k: datetime) -> bool:
@@ -637,18 +897,20 @@ def _reason(old: Finding, now: Sequence[Finding], impact: Impact, k: datetime) -
     return ClearReason.RESOLVED
 
 
-def batches(log: Log) -> Iterator[tuple[datetime, list[Event]]]:
-    """The logged events grouped by knowledge instant, in knowledge order."""
-    ordered = sorted(log.events, key=lambda e: e.knowledge_key)
+def batches(log: Log | Iterable[Event]) -> Iterator[tuple[datetime, list[Event]]]:
+    """The events grouped by knowledge instant, in knowledge order."""
+    events = log.events if isinstance(log, Log) else log
+    ordered = sorted(events, key=lambda e: e.knowledge_key)
     for k, group in groupby(ordered, key=lambda e: e.reported_at):
         yield k, list(group)
 
 
-def life(history: History, *, contract_id: str | None = None) -> Lives:
+def life(history: History, *, contract_id: str | None = None, incremental: bool = True) -> Lives:
     """The life of every finding the log ever implied (of one contract and its assets
-    with ``contract_id``)."""
+    with ``contract_id``). ``incremental=False`` folds every evaluated asset from
+    scratch (the reference the tests hold the incremental evaluation to)."""
     walk = _ReferenceReuse(history.log)
-    ev = Evaluator(walk, contract_id)
+    ev = Evaluator(walk, contract_id, incremental=incremental)
     tracker = LifeTracker()
     prev = NOTHING_KNOWN
     for k, batch in batches(history.log):
@@ -656,6 +918,67 @@ def life(history: History, *, contract_id: str | None = None) -> Lives:
         tracker.advance(k, ev.run(k, impact), impact)
         prev = k
     return tracker.lives(disposition_timelines(history.log))
+
+
+class Walk:
+    """A walk through knowledge time that follows a growing log, for a projection.
+
+    :meth:`feed` takes the log's next events (later in position than every event fed,
+    and not earlier in knowledge time than the last instant walked); a feed may end
+    in the middle of a knowledge instant's events and the next one continue it. The
+    lives are those :func:`life` gives for the events fed so far, however they were
+    split (tested). :meth:`take_dirty` names the findings whose life changed since it
+    was last called. Events reported before the last instant walked (a historical
+    import) are refused with ``ValueError``: walk again from the start.
+    """
+
+    def __init__(self, *, incremental: bool = True) -> None:
+        self.history = _ReferenceReuse(Log(()))
+        self.evaluator = Evaluator(self.history, incremental=incremental)
+        self.tracker = LifeTracker()
+        self.k: datetime | None = None
+        self._prev = NOTHING_KNOWN  # the instant walked before ``k``
+        self.end = 0  # the last position fed
+        self._timelines: dict[str, list[tuple[datetime, FindingDisposition | None]]] = {}
+        self._dispositions = False
+
+    def follows(self, new: Sequence[Event]) -> bool:
+        """Whether :meth:`feed` can take ``new``."""
+        log = self.history.log
+        if not log.extends(new):
+            return False
+        return self.k is None or all(e.reported_at >= self.k for e in new)
+
+    def feed(self, new: Sequence[Event]) -> None:
+        if not new:
+            return
+        if not self.follows(new):
+            raise ValueError("the log learnt of the past already walked: start again")
+        self.history.grow(new)
+        self.evaluator.grow(new)
+        for k, group in batches(new):
+            prev = self._prev if k == self.k else (self.k or NOTHING_KNOWN)
+            impact = self.evaluator.impact(group, k, prev)
+            self.tracker.advance(k, self.evaluator.run(k, impact), impact)
+            if k != self.k:
+                self._prev, self.k = self.k or NOTHING_KNOWN, k
+        self.end = max(self.end, max(e.position for e in new))
+        if any(e.type is EventType.FINDING_DISPOSITIONED for e in new):
+            self._dispositions = True
+        if self._dispositions and any(
+            e.type is EventType.FINDING_DISPOSITIONED or e.type in _META for e in new
+        ):
+            timelines = disposition_timelines(self.history.log)
+            for key in set(timelines) | set(self._timelines):
+                if timelines.get(key) != self._timelines.get(key):
+                    self.tracker.mark(key)
+            self._timelines = timelines
+
+    def take_dirty(self) -> set[str]:
+        return self.tracker.take_dirty()
+
+    def lives(self, keys: Iterable[str] | None = None) -> Lives:
+        return self.tracker.lives(self._timelines, keys)
 
 
 class _ReferenceReuse(History):
@@ -668,6 +991,11 @@ class _ReferenceReuse(History):
         super().__init__(log)
         changes = {e.reported_at for e in log.events if _about_reference(log, e)}
         self._changes = sorted(changes)
+
+    def grow(self, new: Sequence[Event]) -> None:
+        super().grow(new)
+        changes = {e.reported_at for e in new if _about_reference(self.log, e)}
+        self._changes = sorted({*self._changes, *changes})
 
     def reference(self, k: datetime | None) -> Reference:
         if k is None:

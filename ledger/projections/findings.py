@@ -23,7 +23,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from domain.history import Event, Log
+from domain.history import Event
 from domain.instants import parse, to_stored
 from domain.rules import (
     ClearReason,
@@ -33,14 +33,7 @@ from domain.rules import (
     FindingLife,
     Severity,
 )
-from domain.rules.life import (
-    Change,
-    Evaluator,
-    LifeTracker,
-    _ReferenceReuse,
-    batches,
-    disposition_timelines,
-)
+from domain.rules.life import Change, Walk
 from domain.state import History
 from domain.vocabulary import Disposition
 from ledger.projections.custody import REF, asset_subject, contract_subject
@@ -90,21 +83,18 @@ def _disposition(d: dict[str, Any]) -> FindingDisposition:
     )
 
 
-def life_to_json(fl: FindingLife) -> dict[str, Any]:
-    return {
-        "key": fl.key,
-        "changes": [
-            {
-                "at": to_stored(c.at),
-                "finding": None if c.finding is None else c.finding.to_dict(),
-                "reason": None if c.reason is None else c.reason.value,
-            }
-            for c in fl.changes
-        ],
-        "dispositions": [
-            [to_stored(at), None if d is None else d.to_dict()] for at, d in fl.dispositions
-        ],
-    }
+def life_to_json(fl: FindingLife) -> bytes:
+    """A life as JSON. orjson writes the dataclasses, enums and instants itself
+    (instants as RFC 3339 with ``Z``), several times faster than building dicts:
+    the projection writes one per finding whose life changed."""
+    return orjson.dumps(
+        {
+            "key": fl.key,
+            "changes": [{"at": c.at, "finding": c.finding, "reason": c.reason} for c in fl.changes],
+            "dispositions": [[at, d] for at, d in fl.dispositions],
+        },
+        option=orjson.OPT_UTC_Z,
+    )
 
 
 def life_from_json(data: dict[str, Any]) -> FindingLife:
@@ -155,40 +145,18 @@ def all_contracts(conn: Connection) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
-class _Walk:
-    """The rule catalogue's evaluator and life tracker, advanced through the log."""
-
-    def __init__(self, events: list[Event]) -> None:
-        self.events = events
-        self.history: History = _ReferenceReuse(Log(events))
-        self.evaluator = Evaluator(self.history)
-        self.tracker = LifeTracker()
-        self.k: datetime | None = None
-        self.end = events[-1].position if events else 0
-        self.written: dict[str, str] = {}
-        self.advance(events)
-
-    def advance(self, new: Sequence[Event]) -> None:
-        for k, group in batches(Log(new)):
-            impact = self.evaluator.impact(group, k, self.k)
-            self.tracker.advance(k, self.evaluator.run(k, impact), impact)
-            self.k = k
-
-    def grow(self, new: Sequence[Event]) -> None:
-        self.events.extend(new)
-        self.history = _ReferenceReuse(Log(self.events))
-        self.evaluator.rebind(self.history)
-        self.advance(new)
-        self.end = new[-1].position
-
-    def rows(self) -> dict[str, dict[str, Any]]:
-        """Every finding's row, by key."""
-        out: dict[str, dict[str, Any]] = {}
-        for fl in self.tracker.lives(disposition_timelines(self.history.log)).values():
-            latest = fl.at(None)
-            if latest is None:
-                continue
-            out[fl.key] = {
+def _rows(walk: Walk, keys: Iterable[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of these findings, and the keys that no longer have a life (a piece
+    of a knowledge instant implied them, the rest of it did not)."""
+    wanted = set(keys)
+    lives = walk.lives(wanted)
+    rows = []
+    for fl in lives.values():
+        latest = fl.at(None)
+        if latest is None:
+            continue
+        rows.append(
+            {
                 "finding_key": fl.key,
                 "contract_id": latest.contract_id,
                 "asset_id": latest.asset_id,
@@ -196,27 +164,29 @@ class _Walk:
                 "kind": latest.kind.value,
                 "detected_at": to_stored(fl.detected_at),
                 "cleared_at": None if latest.cleared_at is None else to_stored(latest.cleared_at),
-                "life": orjson.dumps(life_to_json(fl)).decode(),
+                "life": life_to_json(fl).decode(),
             }
-        return out
+        )
+    return rows, sorted(wanted - {r["finding_key"] for r in rows})
 
 
 class FindingsProjection:
-    """Incremental: the evaluator and the life tracker stay in memory between batches
-    and each knowledge instant re-evaluates only the scopes its events affect; only
-    findings whose life changed are written. After a restart, or when another worker
-    wrote in between, the walk is rebuilt from the log up to the stored position. A
-    historical import (knowledge older than what was already walked) rebuilds the
+    """Incremental: the walk through knowledge time (``domain.rules.life.Walk``) stays
+    in memory between batches; each knowledge instant re-evaluates only the scopes
+    its events affect, an asset's events appended at the end of its history extend
+    its last evaluation, and only findings whose life changed are written.
+
+    When a batch does not start where this process's walk ended: events another
+    worker applied in between are fed to the walk without writing (their rows are
+    already stored); after a restart the walk is rebuilt from the stored log, one
+    pass. Knowledge older than what was walked (a historical import) rebuilds the
     walk and rewrites every finding."""
 
     name = "findings"
     after = "custody"
-    # Each batch re-indexes the log (``_Walk.grow``): when following the log, gather
-    # commits for a second rather than pay that per commit.
-    min_interval_seconds = 1.0
 
     def __init__(self) -> None:
-        self._walk: _Walk | None = None
+        self._walk: Walk | None = None
 
     def reset(self, conn: Connection) -> None:
         conn.execute(findings.delete())
@@ -229,28 +199,32 @@ class FindingsProjection:
         if not batch:
             return
         start = batch[0].position - 1
-        walk = self._walk
-        if walk is None or walk.end != start:
-            walk = _Walk(_load_upto(conn, start))
-            walk.written = {key: r["life"] for key, r in walk.rows().items()}
-        self._walk = None  # until this batch is applied; forget() covers a failure
-        if walk.k is not None and min(e.reported_at for e in batch) <= walk.k:
-            walk = _Walk(walk.events + list(batch))
-            conn.execute(findings.delete())
-            walk.written = {}
+        walk, self._walk = self._walk, None  # until this batch is applied
+        if walk is None or walk.end > start:
+            walk = Walk()
+            walk.feed(_load(conn, 0, start))
+            walk.take_dirty()  # stored already
+        elif walk.end < start:
+            walk.feed(_load(conn, walk.end, start))
+            walk.take_dirty()  # another worker stored these
+        if walk.follows(batch):
+            walk.feed(batch)
+            rows, gone = _rows(walk, walk.take_dirty())
         else:
-            walk.grow(batch)
-        rows = walk.rows()
-        changed = [r for key, r in rows.items() if walk.written.get(key) != r["life"]]
-        upsert(conn, findings, changed, ["finding_key"])
-        walk.written = {key: r["life"] for key, r in rows.items()}
+            walk = Walk()
+            walk.feed([*_load(conn, 0, start), *batch])
+            conn.execute(findings.delete())
+            rows, gone = _rows(walk, walk.take_dirty())[0], []
+        if gone:
+            conn.execute(findings.delete().where(findings.c.finding_key.in_(gone)))
+        upsert(conn, findings, rows, ["finding_key"])
         self._walk = walk
 
 
-def _load_upto(conn: Connection, end: int) -> list[Event]:
+def _load(conn: Connection, after: int, upto: int) -> list[Event]:
     rows = conn.execute(
         sa.select(events.c.notification_id, events.c.state)
-        .where(events.c.notification_id <= end)
+        .where(events.c.notification_id > after, events.c.notification_id <= upto)
         .order_by(events.c.notification_id)
     )
     return [Event.parse(p, orjson.loads(s)) for p, s in rows]

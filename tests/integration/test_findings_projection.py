@@ -4,6 +4,7 @@ the ledger about the past it already walked."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +12,9 @@ import sqlalchemy as sa
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
 from ledger.principal import Principal
+from ledger.projections.custody import CustodyProjection
+from ledger.projections.findings import FindingsProjection
+from ledger.projections.runner import Runner
 from ledger.schema import EVENT_ADAPTER
 from ledger.store.tables import findings
 from tests import wire
@@ -57,5 +61,47 @@ def test_following_the_log_equals_a_walk_from_scratch(ledger: Ledger) -> None:
     assert any(r[0].startswith("R01/t1/isil") for r in followed), (
         "cleared findings stay, with their life"
     )
+    ledger.runner.rebuild()
+    assert rows(ledger) == followed
+
+
+def _story(seed: int) -> list[list[dict[str, Any]]]:
+    """Appends of a few events each (each append is one knowledge instant): transfers,
+    captures by an unauthorised party, a retraction and a correction."""
+    rng = random.Random(seed)
+    appends: list[list[dict[str, Any]]] = []
+    n = 0
+    for _ in range(14):
+        batch = []
+        for _ in range(rng.randint(1, 5)):
+            n += 1
+            a = f"t{rng.randint(1, 6)}"
+            day = f"2014-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T00:00:00Z"
+            if rng.random() < 0.3:
+                batch.append(wire.capture([a], "isil", event_id=f"e{n}", occurred_at=day))
+            else:
+                to = rng.choice(["iq-9th", "pmf", "isil"])
+                batch.append(wire.transfer([a], "iq-army", to, event_id=f"e{n}", occurred_at=day))
+        appends.append(batch)
+    appends.append([wire.retraction("e3", event_id="r1")])
+    appends.append([wire.correction("e5", {"occurred_at": "2013-01-01T00:00:00Z"}, event_id="c1")])
+    return appends
+
+
+def test_small_batches_and_two_alternating_workers_equal_a_rebuild(ledger: Ledger) -> None:
+    """Batches of two or three events end in the middle of knowledge instants, and two
+    workers take turns, each finding events the other applied: the rows must equal a
+    rebuild's."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 7)])
+    workers = [
+        Runner(ledger.engine, ledger.store, [CustodyProjection(), FindingsProjection()], size)
+        for size in (2, 3)
+    ]
+    for i, batch in enumerate(_story(seed=5)):
+        ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in batch], ADMIN)
+        workers[i % 2].catch_up()
+    followed = rows(ledger)
+    assert any(r[3] == "R01" for r in followed) and any(r[3] == "R06" for r in followed)
     ledger.runner.rebuild()
     assert rows(ledger) == followed

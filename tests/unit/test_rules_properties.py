@@ -1,17 +1,20 @@
 """Properties of the rules: findings depend on knowledge, not on recording order; the
-findings at k depend only on what was reported by k; and the incremental life agrees
-with evaluating every knowledge cut from scratch."""
+findings at k depend only on what was reported by k; the incremental life agrees
+with evaluating every knowledge cut from scratch; and a projection's walk, fed the
+log in any pieces, gives the life folded from scratch."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.history import Event
 from domain.rules.findings import Finding
-from domain.rules.life import findings_at, known_then, life
+from domain.rules.life import Walk, findings_at, known_then, life
 from domain.state import History
 from tests.unit.builders import (
     T,
@@ -214,3 +217,28 @@ def test_the_life_agrees_with_evaluating_each_cut_from_scratch(scenario: list[Lo
         assert first is not None and x.detected_at >= first.valid_from
         for c in x.changes:
             assert (c.finding is None) == (c.reason is not None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(scenario=scenarios(), data=st.data())
+def test_a_walk_fed_in_any_pieces_gives_the_life_folded_from_scratch(
+    scenario: list[Logged], data: st.DataObject
+) -> None:
+    # Logged as a live ledger logs: positions in knowledge order; some neighbours
+    # share a knowledge instant (one append of several events), so that pieces end
+    # inside instants.
+    everything = sorted([*world(), *scenario], key=lambda e: (e[1]["reported_at"], e[0]))
+    records = [dict(record) for _, record in everything]
+    merged = data.draw(st.sets(st.integers(0, max(0, len(records) - 2))))
+    for i in sorted(merged, reverse=True):
+        records[i]["reported_at"] = records[i + 1]["reported_at"]
+    events = [Event.parse(i + 1, record) for i, record in enumerate(records)]
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(events) - 1)), max_size=12)))
+    walk = Walk()
+    for lo, hi in pairwise([0, *cuts, len(events)]):
+        walk.feed(events[lo:hi])
+    expected = life(History(events), incremental=False)
+    got = walk.lives()
+    assert set(got) == set(expected)
+    for key, x in expected.items():
+        assert got[key] == x
