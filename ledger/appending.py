@@ -285,7 +285,7 @@ class Appender:
         )
         return VersionConflict(_detail([problem]), [problem])
 
-    def _save(self, plans: list[_Plan]) -> list[list[tuple[int, bytes]]]:
+    def _save(self, plans: list[_Plan]) -> list[list[tuple[int, bytes, str]]]:
         entries: list[LedgerEntry.Recorded] = []
         saved_at = datetime.now(UTC)
         registrations: list[Registration] = []
@@ -308,7 +308,7 @@ class Appender:
         )
         if entries and self.on_commit is not None:
             self.on_commit()
-        out: list[list[tuple[int, bytes]]] = []
+        out: list[list[tuple[int, bytes, str]]] = []
         at = 0
         for plan in plans:
             out.append(results[at : at + len(plan.new)])
@@ -316,7 +316,7 @@ class Appender:
         return out
 
     def _results(
-        self, req: _Request, plan: _Plan, saved: list[tuple[int, bytes]]
+        self, req: _Request, plan: _Plan, saved: list[tuple[int, bytes, str]]
     ) -> list[AppendResult]:
         fresh = iter(saved)
         results: list[AppendResult] = []
@@ -328,8 +328,8 @@ class Appender:
                     AppendResult(eid, s.position, s.record["recorded_at"], s.hash.hex(), True)
                 )
             else:
-                position, digest = next(fresh)
-                results.append(AppendResult(eid, position, p.record["recorded_at"], digest.hex()))
+                position, digest, recorded_at = next(fresh)
+                results.append(AppendResult(eid, position, recorded_at, digest.hex()))
         return results
 
     def _plan(

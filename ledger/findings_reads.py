@@ -3,8 +3,9 @@ evidence and life, contract compliance and the contract report.
 
 ``known_at`` (default now) gives "known then": findings detected by that knowledge
 time, each as the ledger then knew it (version, clearing, disposition). ``hindsight``
-gives every finding with all knowledge. Compliance and the report fold the contract's
-own events on demand; the report reuses the projection's stored lives.
+gives every finding with all knowledge. Compliance and the report read the projections
+for the present as now known (``ledger.current_report``); any other view folds the
+contract's own events, reusing the projection's stored lives.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from domain.instants import to_stored
 from domain.rules import Filters, Finding, FindingKind, Lives, Window, compliance, contract_report
+from ledger.current_report import current, current_compliance, current_report
 from ledger.errors import InvalidEventError, NotFoundError, Problem
 from ledger.projections.findings import contract_history, life_from_json, lives_of
 from ledger.store.lookups import Lookups
@@ -162,11 +164,21 @@ class FindingsReads:
         )
 
     def compliance(
-        self, contract_id: str, as_of: datetime | None, known_at: datetime | None
+        self,
+        contract_id: str,
+        as_of: datetime | None,
+        known_at: datetime | None,
+        *,
+        fold: bool = False,
     ) -> dict[str, Any]:
+        """``fold``: compute from the log even when the projections could answer."""
+        now = datetime.now(UTC)
         with self.engine.connect() as conn:
+            stored = None if fold else current(conn, contract_id, as_of or now, known_at or now)
+            if stored is not None:
+                return current_compliance(stored, contract_id, as_of or now, known_at).to_dict()
             history = contract_history(conn, contract_id)
-        return compliance(history, contract_id, as_of or datetime.now(UTC), known_at).to_dict()
+        return compliance(history, contract_id, as_of or now, known_at).to_dict()
 
     def report(
         self,
@@ -176,9 +188,17 @@ class FindingsReads:
         known_at: datetime | None,
         period_from: datetime | None,
         period_to: datetime | None,
+        fold: bool = False,
     ) -> dict[str, Any]:
+        """``fold``: compute from the log even when the projections could answer."""
         now = datetime.now(UTC)
+        window = Window(period_from, period_to) if period_from or period_to else Window()
         with self.engine.connect() as conn:
+            stored = None if fold else current(conn, contract_id, as_of or now, known_at or now)
+            if stored is not None:
+                return current_report(
+                    conn, stored, contract_id, as_of or now, known_at or now, window
+                ).to_dict()
             history = contract_history(conn, contract_id)
         head, head_hash = self.lookups.head()
         report = contract_report(
@@ -188,7 +208,7 @@ class FindingsReads:
             known_at=known_at or now,
             head_position=head,
             head_hash=(head_hash or b"\0" * 32).hex(),
-            period=Window(period_from, period_to) if period_from or period_to else None,
+            period=window,
             lives=self._lives(contract_id=contract_id),
         )
         return report.to_dict()

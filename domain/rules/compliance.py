@@ -17,12 +17,15 @@ Choices where DOMAIN.md is silent:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.history import Event
 from domain.instants import to_stored
+from domain.reference import Reference
 from domain.rules.catalogue import (
     Span,
     asset_facts,
@@ -35,9 +38,17 @@ from domain.rules.catalogue import (
 )
 from domain.rules.findings import Finding
 from domain.rules.life import Evaluator
-from domain.state import History, Unaccounted, unaccounted_reason
+from domain.state import AssetState, History, Unaccounted, unaccounted_reason
 
-__all__ = ["Compliance", "HeldBack", "Support", "compliance", "holds", "suspensions"]
+__all__ = [
+    "Compliance",
+    "HeldBack",
+    "Support",
+    "compliance",
+    "compliance_of",
+    "holds",
+    "suspensions",
+]
 
 
 class Support(StrEnum):
@@ -120,19 +131,42 @@ def _in_effect(spans: list[Span], t: datetime) -> Span | None:
 def compliance(
     history: History, contract_id: str, as_of: datetime, known_at: datetime | None
 ) -> Compliance:
+    """Compliance folded from the log (every asset of the contract at ``known_at``)."""
     ev = Evaluator(history, contract_id)
     cut = ev.refresh(known_at)
     ref = history.reference(known_at)
+    states: dict[str, AssetState | None] = {}
+    r03: dict[str, list[Finding]] = {}
+    parts = []
+    for a in cut.assets_of(contract_id):
+        facts = asset_facts(history, a, known_at, cut)
+        r03[a] = r03_unaccounted(facts)
+        parts.append(asset_part(facts, r03[a]))
+        states[a] = history.state(a, as_of, known_at)
+    facts_c = contract_facts(contract_id, ref, cut, parts)
+    required = c01_suspension_required(facts_c)
+    return compliance_of(contract_id, ref, facts_c.actions, states, r03, required, as_of, known_at)
+
+
+def compliance_of(
+    contract_id: str,
+    ref: Reference,
+    actions: Sequence[Event],
+    states: Mapping[str, AssetState | None],
+    r03: Mapping[str, Sequence[Finding]],
+    required: Sequence[Finding],
+    as_of: datetime,
+    known_at: datetime | None,
+) -> Compliance:
+    """Compliance from its inputs: the contract's effective actions, each asset's
+    state at ``as_of`` (in the contract's asset order), its R03 findings and the C01
+    findings, all as implied at ``known_at``. The report built from the projections
+    gives the same inputs without folding the log."""
     terms = ref.terms(contract_id)
     accounted: list[str] = []
     unaccounted: list[tuple[str, Unaccounted]] = []
     held: list[HeldBack] = []
-    parts = []
-    for a in cut.assets_of(contract_id):
-        facts = asset_facts(history, a, known_at, cut)
-        r03 = r03_unaccounted(facts)
-        parts.append(asset_part(facts, r03))
-        state = history.state(a, as_of, known_at)
+    for a, state in states.items():
         if state is None:
             continue
         reason = unaccounted_reason(state, ref, as_of)
@@ -140,16 +174,14 @@ def compliance(
             accounted.append(a)
         else:
             unaccounted.append((a, reason))
-        for f in r03:
+        for f in r03.get(a, ()):
             if f.active_at(as_of):
                 held.append(
                     HeldBack(a, f.valid_from - terms.unaccounted_max, reason, f.finding_key)
                 )
-    facts_c = contract_facts(contract_id, ref, cut, parts)
-    required = c01_suspension_required(facts_c)
     active = next((f for f in required if f.active_at(as_of)), None)
-    suspended = suspensions(facts_c.actions)
-    held_spans = holds(facts_c.actions)
+    suspended = suspensions(actions)
+    held_spans = holds(actions)
     suspension = _in_effect(suspended, as_of)
     hold = _in_effect(held_spans, as_of)
     return Compliance(

@@ -33,28 +33,30 @@ Choices where DOMAIN.md is silent:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from domain.history import Event, thaw
 from domain.instants import to_stored
-from domain.reference import Terms
+from domain.reference import Reference, Terms
 from domain.rules.catalogue import (
     action_contract,
     asset_facts,
     asset_part,
+    c01_suspension_required,
     c02_enforcement_gap,
     c03_suspension_without_cause,
     contract_facts,
     r03_unaccounted,
     registration_contract,
 )
-from domain.rules.compliance import Compliance, compliance, span_dict
+from domain.rules.compliance import Compliance, compliance_of, span_dict
 from domain.rules.findings import RULES_VERSION, Finding, FindingKind
 from domain.rules.life import Evaluator, FindingLife, Window, life
-from domain.state import History
+from domain.state import AssetState, History
 from domain.vocabulary import EventType
 
 _CORRECTIONS = (EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED)
@@ -141,6 +143,8 @@ class ContractReport:
     without_cause: tuple[Finding, ...]
     open_state_findings: tuple[Finding, ...]
     event_findings: tuple[Finding, ...]
+    event_findings_total: int
+    event_findings_by_rule: Mapping[str, int]
     inventory: tuple[InventoryLine, ...]
     inventories_in_period: tuple[str, ...]
     corrections: tuple[Mapping[str, Any], ...]
@@ -181,6 +185,9 @@ class ContractReport:
             },
             "open_state_findings": [f.to_dict() for f in self.open_state_findings],
             "event_findings": [f.to_dict() for f in self.event_findings],
+            "event_findings_total": self.event_findings_total,
+            "event_findings_by_rule": dict(sorted(self.event_findings_by_rule.items())),
+            "event_findings_truncated": len(self.event_findings) < self.event_findings_total,
             "inventory": {
                 "assets": [x.to_dict() for x in self.inventory],
                 "in_scope": sum(1 for x in self.inventory if x.due_at is not None),
@@ -191,6 +198,13 @@ class ContractReport:
             "restatements": [r.to_dict() for r in self.restatements],
             "reproducibility": dict(self.reproducibility),
         }
+
+
+EVENT_FINDINGS_LISTED = 1000
+"""The report lists at most this many event findings and discrepancies of the period
+(the earliest by ``valid_from``) and counts them all, by rule: a ledger backfilled from
+old records can hold one late-recording finding per event, which no printed report
+can list; ``GET /v1/findings`` pages through the rest."""
 
 
 def contract_report(
@@ -205,7 +219,7 @@ def contract_report(
     lives: Mapping[str, FindingLife] | None = None,
     rules_version: str = RULES_VERSION,
 ) -> ContractReport:
-    """The report of ``contract_id`` at ``(as_of, known_at)``.
+    """The report of ``contract_id`` at ``(as_of, known_at)``, folded from the log.
 
     ``lives`` may be the projection's life of every finding (or of this contract);
     without it the contract's life is computed from the log, which costs a walk over
@@ -222,44 +236,42 @@ def contract_report(
     then = {key: f for key, x in mine.items() if (f := x.at(known_at)) is not None}
 
     ref = history.reference(known_at)
-    contract = ref.contract(contract_id)
-    terms = ref.terms(contract_id)
-    status = compliance(history, contract_id, as_of, known_at)
-
     ev = Evaluator(history, contract_id)
     cut = ev.refresh(known_at)
-    parts = [
-        asset_part(facts, r03_unaccounted(facts))
-        for a in cut.assets_of(contract_id)
-        for facts in (asset_facts(history, a, known_at, cut),)
-    ]
+    assets = cut.assets_of(contract_id)
+    states: dict[str, AssetState | None] = {}
+    r03: dict[str, list[Finding]] = {}
+    parts = []
+    for a in assets:
+        facts = asset_facts(history, a, known_at, cut)
+        r03[a] = r03_unaccounted(facts)
+        parts.append(asset_part(facts, r03[a]))
+        states[a] = history.state(a, as_of, known_at)
     facts_c = contract_facts(contract_id, ref, cut, parts)
     # The same findings as the life gives them, so they carry detected_at and
     # disposition as known then; the catalogue's version if the life lacks one.
-    gaps = tuple(
-        then.get(f.finding_key, f) for f in c02_enforcement_gap(facts_c) if f.valid_from <= as_of
+    required = _sorted([then.get(f.finding_key, f) for f in c01_suspension_required(facts_c)])
+    status = compliance_of(
+        contract_id, ref, facts_c.actions, states, r03, required, as_of, known_at
     )
-    without_cause = tuple(
+    gaps = [
+        then.get(f.finding_key, f) for f in c02_enforcement_gap(facts_c) if f.valid_from <= as_of
+    ]
+    without_cause = [
         then.get(f.finding_key, f)
         for f in c03_suspension_without_cause(facts_c)
         if f.valid_from <= as_of
-    )
-    status = replace(
-        status,
-        suspension_required=tuple(then.get(f.finding_key, f) for f in status.suspension_required),
-    )
-
+    ]
     live_then = [f for f in then.values() if not f.cleared]
-    open_state = tuple(f for f in live_then if f.kind is FindingKind.STATE and f.active_at(as_of))
-    events = tuple(
-        f
-        for f in live_then
-        if f.kind is not FindingKind.STATE
-        and f.valid_from <= as_of
-        and window.contains(f.valid_from)
+    events = _sorted(
+        [
+            f
+            for f in live_then
+            if f.kind is not FindingKind.STATE
+            and f.valid_from <= as_of
+            and window.contains(f.valid_from)
+        ]
     )
-
-    inventory = _inventory(history, cut.assets_of(contract_id), as_of, known_at, live_then)
     inventories = tuple(
         e.event_id
         for e in cut.inventories
@@ -267,7 +279,61 @@ def contract_report(
         and window.contains(e.occurred_at)
         and any(cut.contract_of(a) == contract_id for a in e.subjects)
     )
+    amendments, targets, retracted_by = _amendments(history, known_at)
+    return assemble_report(
+        contract_id=contract_id,
+        ref=ref,
+        as_of=as_of,
+        known_at=known_at,
+        window=window,
+        status=status,
+        gaps=gaps,
+        without_cause=without_cause,
+        state_findings=[f for f in live_then if f.kind is FindingKind.STATE],
+        event_findings=events[:EVENT_FINDINGS_LISTED],
+        event_findings_by_rule=Counter(f.rule for f in events),
+        states=states,
+        inventories_in_period=inventories,
+        corrections=corrections(
+            contract_id, set(assets), amendments, targets, retracted_by, window
+        ),
+        restatements=_restatements(history, mine, then, as_of, known_at),
+        head_position=head_position,
+        head_hash=head_hash,
+        events_known=history.log.cut(known_at),
+        rules_version=rules_version,
+    )
 
+
+def assemble_report(
+    *,
+    contract_id: str,
+    ref: Reference,
+    as_of: datetime,
+    known_at: datetime,
+    window: Window,
+    status: Compliance,
+    gaps: Sequence[Finding],
+    without_cause: Sequence[Finding],
+    state_findings: Sequence[Finding],
+    event_findings: Sequence[Finding],
+    event_findings_by_rule: Mapping[str, int],
+    states: Mapping[str, AssetState | None],
+    inventories_in_period: Sequence[str],
+    corrections: Sequence[Mapping[str, Any]],
+    restatements: Sequence[Restatement],
+    head_position: int,
+    head_hash: str,
+    events_known: int,
+    rules_version: str = RULES_VERSION,
+) -> ContractReport:
+    """The report from its parts, whether folded from the log (:func:`contract_report`)
+    or read from the projections. ``state_findings`` are the contract's state findings
+    known and not cleared at ``known_at``; ``event_findings`` those of the period to
+    list (sorted), ``event_findings_by_rule`` how many there are in all."""
+    contract = ref.contract(contract_id)
+    terms = ref.terms(contract_id)
+    open_state = tuple(f for f in state_findings if f.active_at(as_of))
     return ContractReport(
         contract_id=contract_id,
         as_of=as_of,
@@ -282,18 +348,20 @@ def contract_report(
             "terms": terms_dict(terms),
         },
         compliance=status,
-        enforcement_gap=gaps,
-        without_cause=without_cause,
+        enforcement_gap=_sorted(gaps),
+        without_cause=_sorted(without_cause),
         open_state_findings=_sorted(open_state),
-        event_findings=_sorted(events),
-        inventory=inventory,
-        inventories_in_period=inventories,
-        corrections=_corrections(history, contract_id, known_at, window),
-        restatements=_restatements(history, mine, then, as_of, known_at),
+        event_findings=tuple(event_findings),
+        event_findings_total=sum(event_findings_by_rule.values()),
+        event_findings_by_rule=dict(event_findings_by_rule),
+        inventory=_inventory(ref, states, as_of, state_findings),
+        inventories_in_period=tuple(inventories_in_period),
+        corrections=tuple(corrections),
+        restatements=tuple(restatements),
         reproducibility={
             "log_head_position": head_position,
             "log_head_hash": head_hash,
-            "events_known": history.log.cut(known_at),
+            "events_known": events_known,
             "rules_version": rules_version,
             "contract_id": contract_id,
             "as_of": to_stored(as_of),
@@ -309,20 +377,17 @@ def _sorted(findings: Sequence[Finding]) -> tuple[Finding, ...]:
 
 
 def _inventory(
-    history: History,
-    assets: Sequence[str],
+    ref: Reference,
+    states: Mapping[str, AssetState | None],
     as_of: datetime,
-    known_at: datetime,
     findings: Sequence[Finding],
 ) -> tuple[InventoryLine, ...]:
-    ref = history.reference(known_at)
     terms_cache: dict[str | None, Terms] = {}
     overdue = {
         f.asset_id: f for f in findings if f.rule == "R13" and f.active_at(as_of) and f.asset_id
     }
     out = []
-    for a in assets:
-        s = history.state(a, as_of, known_at)
+    for a, s in states.items():
         if s is None:
             continue
         terms = terms_cache.setdefault(s.contract_id, ref.terms(s.contract_id))
@@ -362,25 +427,40 @@ def _concerns(e: Event, contract_id: str, assets: set[str]) -> bool:
     return not assets.isdisjoint(e.subjects)
 
 
-def _corrections(
-    history: History, contract_id: str, known_at: datetime, window: Window
-) -> tuple[Mapping[str, Any], ...]:
+def _amendments(
+    history: History, known_at: datetime
+) -> tuple[list[Event], dict[str, Event], dict[str, Event]]:
+    """The retractions and corrections known at ``known_at`` (knowledge order), the
+    events they name, and which of them were retracted by then."""
     log = history.log
-    view = history.known(known_at)
-    assets = {
-        a
-        for e in view.of_type(EventType.ASSET_REGISTERED)
-        if registration_contract(e) == contract_id
-        for a in e.subjects
+    amendments = [e for e in history.known(known_at).known if e.type in _CORRECTIONS]
+    targets = {
+        t.event_id: t for e in amendments if (t := log.get(e.target_event_id or "")) is not None
     }
-    out = []
-    for e in view.known:
+    retracted_by = {
+        e.event_id: r for e in amendments if (r := log.retraction(e.event_id, known_at))
+    }
+    return amendments, targets, retracted_by
+
+
+def corrections(
+    contract_id: str,
+    assets: set[str],
+    amendments: Sequence[Event],
+    targets: Mapping[str, Event],
+    retracted_by: Mapping[str, Event],
+    window: Window,
+) -> list[Mapping[str, Any]]:
+    """The report's corrections and retractions section: those reported within the
+    period whose target concerns the contract, in knowledge order."""
+    out: list[Mapping[str, Any]] = []
+    for e in amendments:
         if e.type not in _CORRECTIONS or not window.contains(e.reported_at):
             continue
-        target = log.get(e.target_event_id or "")
+        target = targets.get(e.target_event_id or "")
         if target is None or not _concerns(target, contract_id, assets):
             continue
-        retraction = log.retraction(e.event_id, known_at)
+        retraction = retracted_by.get(e.event_id)
         out.append(
             {
                 "event_id": e.event_id,
@@ -395,7 +475,7 @@ def _corrections(
                 "retracted_by": None if retraction is None else retraction.event_id,
             }
         )
-    return tuple(out)
+    return out
 
 
 def _clip(f: Finding, horizon: datetime) -> tuple[datetime, datetime | None] | None:

@@ -33,6 +33,10 @@ AUTHORISATION_TYPES = frozenset({EventType.AUTHORIZATION_GRANTED, EventType.AUTH
 REF = "ref"
 
 
+INVENTORIES = "inventories"
+"""Every inventory is also filed here: the contract report lists a period's."""
+
+
 def asset_subject(asset_id: str) -> str:
     return f"asset:{asset_id}"
 
@@ -51,6 +55,8 @@ def own_subjects(e: Event) -> list[str]:
     subjects = [asset_subject(a) for a in e.subjects]
     if e.type is EventType.FINDING_DISPOSITIONED:
         subjects.append("finding")
+    if e.type is EventType.INVENTORY_COMPLETED:
+        subjects.append(INVENTORIES)
     if e.contract_id and e.type is not EventType.ASSET_REGISTERED:
         subjects.append(contract_subject(e.contract_id))
     return subjects

@@ -165,6 +165,7 @@ def _rows(walk: Walk, keys: Iterable[str]) -> tuple[list[dict[str, Any]], list[s
                 "detected_at": to_stored(fl.detected_at),
                 "cleared_at": None if latest.cleared_at is None else to_stored(latest.cleared_at),
                 "life": life_to_json(fl).decode(),
+                "valid_from": to_stored(latest.valid_from),
             }
         )
     return rows, sorted(wanted - {r["finding_key"] for r in rows})

@@ -96,8 +96,9 @@ class EventStore(Application[UUID]):
 
     def record(
         self, entries: Sequence[LedgerEntry.Recorded], **kwargs: Any
-    ) -> list[tuple[int, bytes]]:
-        """Save the entries' creation events atomically; ``(position, hash)`` per entry."""
-        results: list[tuple[int, bytes]] = []
+    ) -> list[tuple[int, bytes, str]]:
+        """Save the entries' creation events atomically; ``(position, hash, recorded_at)``
+        per entry (``recorded_at`` as stored: the recorder keeps it non-decreasing)."""
+        results: list[tuple[int, bytes, str]] = []
         self.save(*entries, results=results, **kwargs)
         return results

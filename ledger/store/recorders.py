@@ -6,6 +6,12 @@ application recorders, extended so that an append also
 * fills each stored event's ``prev_hash`` and computes its ``hash`` in the same
   transaction (the bytes arrive canonical with a hole for ``prev_hash``, see
   ``ledger.canonical``);
+* keeps ``recorded_at`` non-decreasing in position: a process stamps it when the
+  request arrives, and another process may commit a later stamp first, so an event
+  stamped earlier than the log's head takes the head's ``recorded_at`` (and so does
+  its ``reported_at`` unless an importer set that). Knowledge order then follows
+  the log for everything but historical imports — what lets the findings walk
+  follow the log instead of walking it again (``domain.rules.life.Walk``);
 * registers natural keys and counts asset versions in ``ledger_registry`` and checks
   ``expected_version`` — all inside the one transaction, so nothing is stored unless
   everything is.
@@ -35,6 +41,10 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.canonical import ZERO_HASH
 
+STAMP = 27  # len("2014-06-10T08:00:00.000000Z"): instants are stored fixed width
+_RECORDED_KEY = b'"recorded_at":"'
+_REPORTED_KEY = b'"reported_at":"'
+
 EVENTS_TABLE = "ledger_events"
 REGISTRY_TABLE = "ledger_registry"
 _PREV_KEY = b'"prev_hash":"'
@@ -58,24 +68,54 @@ class Registration:
     attrs: str | None = None
 
 
+def _stamp_at(state: bytes, key: bytes) -> int:
+    return state.rindex(key) + len(key)
+
+
+def head_recorded_at(state: bytes | None) -> bytes:
+    """The head event's ``recorded_at`` as stored (empty before the first event)."""
+    if not state:
+        return b""
+    at = _stamp_at(state, _RECORDED_KEY)
+    return bytes(state[at : at + STAMP])
+
+
+def _not_before(state: bytes, floor: bytes) -> tuple[bytes, bytes]:
+    """The state with ``recorded_at`` raised to ``floor`` if earlier (and
+    ``reported_at`` with it when it was the server's stamp); the stamp kept."""
+    at = _stamp_at(state, _RECORDED_KEY)
+    stamp = state[at : at + STAMP]
+    if stamp >= floor:
+        return state, stamp
+    state = state[:at] + floor + state[at + STAMP :]
+    rep = _stamp_at(state, _REPORTED_KEY)
+    if state[rep : rep + STAMP] == stamp:
+        state = state[:rep] + floor + state[rep + STAMP :]
+    return state, floor
+
+
 def _chain(
-    stored_events: Sequence[StoredEvent], head_position: int, head_hash: str
-) -> tuple[list[int], list[bytes], list[bytes]]:
+    stored_events: Sequence[StoredEvent], head_position: int, head_hash: str, head_stamp: bytes
+) -> tuple[list[int], list[bytes], list[bytes], list[str]]:
     positions: list[int] = []
     states: list[bytes] = []
     hashes: list[bytes] = []
+    stamps: list[str] = []
     prev = head_hash.encode("ascii")
     position = head_position
+    floor = head_stamp
     for s in stored_events:
-        at = s.state.rindex(_PREV_KEY) + len(_PREV_KEY)
-        state = s.state[:at] + prev + s.state[at + 64 :]
+        state, floor = _not_before(s.state, floor)
+        at = state.rindex(_PREV_KEY) + len(_PREV_KEY)
+        state = state[:at] + prev + state[at + 64 :]
         digest = hashlib.sha256(state)
         position += 1
         positions.append(position)
         states.append(state)
         hashes.append(digest.digest())
+        stamps.append(floor.decode("ascii"))
         prev = digest.hexdigest().encode("ascii")
-    return positions, states, hashes
+    return positions, states, hashes, stamps
 
 
 def _check_expected(expected: Sequence[tuple[str, int, int]], current: dict[str, int]) -> None:
@@ -96,7 +136,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         table = Identifier(EVENTS_TABLE)
         registry = Identifier(REGISTRY_TABLE)
         self._select_head = SQL(
-            "SELECT notification_id, hash FROM {0}.{1} ORDER BY notification_id DESC LIMIT 1"
+            "SELECT notification_id, hash, state FROM {0}.{1} ORDER BY notification_id DESC LIMIT 1"
         ).format(schema, table)
         self._insert = SQL(
             "INSERT INTO {0}.{1} (notification_id, originator_id, originator_version,"
@@ -129,6 +169,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         head = curs.fetchone()
         head_position = head["notification_id"] if head else 0
         head_hash = bytes(head["hash"]).hex() if head else ZERO_HASH
+        head_stamp = head_recorded_at(bytes(head["state"]) if head else None)
 
         expected: Sequence[tuple[str, int, int]] = kwargs.get("expected") or ()
         if expected:
@@ -152,10 +193,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         if counts:
             curs.execute(self._bump, (list(counts), list(counts.values())), prepare=True)
 
-        positions, states, hashes = _chain(stored_events, head_position, head_hash)
-        results: list[tuple[int, bytes]] | None = kwargs.get("results")
+        positions, states, hashes, stamps = _chain(
+            stored_events, head_position, head_hash, head_stamp
+        )
+        results: list[tuple[int, bytes, str]] | None = kwargs.get("results")
         if results is not None:
-            results.extend(zip(positions, hashes, strict=True))
+            results.extend(zip(positions, hashes, stamps, strict=True))
         curs.execute(
             self._insert,
             (
@@ -174,7 +217,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE) -> None:
         super().__init__(datastore, EVENTS_TABLE)
         self._select_head = (
-            f"SELECT notification_id, hash FROM {EVENTS_TABLE}"
+            f"SELECT notification_id, hash, state FROM {EVENTS_TABLE}"
             " ORDER BY notification_id DESC LIMIT 1"
         )
         self._insert = (
@@ -208,6 +251,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         head = raw.execute(self._select_head).fetchone()
         head_position = head[0] if head else 0
         head_hash = bytes(head[1]).hex() if head else ZERO_HASH
+        head_stamp = head_recorded_at(bytes(head[2]) if head else None)
 
         expected: Sequence[tuple[str, int, int]] = kwargs.get("expected") or ()
         if expected:
@@ -233,10 +277,12 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                 " WHERE kind = 'asset' AND natural_id = ?",
                 [(n, a) for a, n in counts.items()],
             )
-        positions, states, hashes = _chain(stored_events, head_position, head_hash)
-        results: list[tuple[int, bytes]] | None = kwargs.get("results")
+        positions, states, hashes, stamps = _chain(
+            stored_events, head_position, head_hash, head_stamp
+        )
+        results: list[tuple[int, bytes, str]] | None = kwargs.get("results")
         if results is not None:
-            results.extend(zip(positions, hashes, strict=True))
+            results.extend(zip(positions, hashes, stamps, strict=True))
         raw.executemany(
             self._insert,
             [

@@ -142,4 +142,7 @@ findings = sa.Table(
     sa.Column("detected_at", sa.String(32), nullable=False),
     sa.Column("cleared_at", sa.String(32), nullable=True),
     sa.Column("life", sa.Text(), nullable=False),
+    # The latest version's valid_from: the report selects a period's event findings.
+    sa.Column("valid_from", sa.String(32), nullable=True),
+    sa.Index("ix_proj_findings_contract_valid_from", "contract_id", "valid_from"),
 )

@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import pytest
 import rfc8785
 from sqlalchemy.engine import make_url
 
 from domain.vocabulary import Role
+from ledger import appending
 from ledger.bootstrap import Ledger
 from ledger.principal import Principal
 from ledger.schema import EVENT_ADAPTER
@@ -74,3 +77,40 @@ def test_every_stored_field_but_hash_and_position_is_hashed(ledger: Ledger) -> N
     record = json.loads(rows[-1][1])
     for server_field in ("recorded_at", "recorded_by", "prev_hash", "reported_at"):
         assert server_field in record
+
+
+def test_recorded_at_never_goes_back_in_the_log(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request stamped before the log's head (another process committed a later
+    stamp first) is stored with the head's ``recorded_at`` — and ``reported_at``
+    with it, unless an importer set that — so knowledge order follows the log; the
+    answer tells the stored stamp and the chain still recomputes."""
+    ledger.appender.append(
+        [EVENT_ADAPTER.validate_python(e) for e in wire.reference_world()], ADMIN
+    )
+    head = ledger.appender.append([EVENT_ADAPTER.validate_python(wire.asset("t1"))], ADMIN)[0]
+
+    class Lagging(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:
+            return datetime(2020, 1, 1, tzinfo=UTC)
+
+    monkeypatch.setattr(appending, "datetime", Lagging)
+    late = ledger.appender.append(
+        [
+            EVENT_ADAPTER.validate_python(wire.transfer(["t1"], "iq-army", "iq-9th")),
+            EVENT_ADAPTER.validate_python(
+                wire.transfer(["t1"], "iq-9th", "iq-army", reported_at="2019-06-01T00:00:00Z")
+            ),
+        ],
+        ADMIN,
+    )
+    assert [r.recorded_at for r in late] == [head.recorded_at] * 2
+    rows = raw_rows(ledger.settings.database_url)
+    records = [json.loads(state) for _, state, _ in rows]
+    stamps = [r["recorded_at"] for r in records]
+    assert stamps == sorted(stamps)
+    assert records[-2]["reported_at"] == head.recorded_at
+    assert records[-1]["reported_at"] == "2019-06-01T00:00:00.000000Z"
+    recompute(rows)

@@ -1,0 +1,310 @@
+"""The contract report and compliance read from the projections, without folding the
+contract's history — for the view an auditor asks for most: everything the ledger
+knows (``known_at`` at or after the last event the projections applied) about the
+present (``as_of`` at or after every event of the contract's assets, and not after
+``known_at``).
+
+For that view every input of the report is stored already: each asset's state
+(``proj_assets``, valid at ``as_of`` since no event of the asset is later), the
+findings with their lives (``proj_findings``: then the life at ``known_at`` is the
+latest, visible findings are exactly the implied ones with ``valid_from`` by
+``as_of``, and nothing was restated after ``known_at``), the contract's actions and
+the reference data (small), and the retractions and corrections
+(``proj_event_amendments``). :func:`current_report` returns ``None`` for any other
+view, or while the two projections are not at the same position; the caller then
+folds the log (``domain.rules.contract_report``). The tests hold both paths to the
+same report.
+
+The report is of the log up to the projections' position: its reproducibility block
+names that position and its hash.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from domain.history import Event
+from domain.instants import to_stored
+from domain.reference import Reference
+from domain.rules import Finding, FindingKind, FindingLife, Window
+from domain.rules.catalogue import CutFacts
+from domain.rules.compliance import Compliance, compliance_of
+from domain.rules.report import (
+    EVENT_FINDINGS_LISTED,
+    ContractReport,
+    assemble_report,
+    corrections,
+)
+from domain.state import AssetState, History
+from domain.vocabulary import EventType
+from ledger.projections.codec import state_from_json
+from ledger.projections.custody import (
+    INVENTORIES,
+    REF,
+    asset_subject,
+    contract_subject,
+    load_events,
+    load_subject,
+)
+from ledger.projections.findings import FINDING, lives_of
+from ledger.projections.runner import tracking_position
+from ledger.store.recorders import head_recorded_at
+from ledger.store.tables import assets, event_amendments, event_index, events, findings
+
+__all__ = ["Current", "current", "current_compliance", "current_report"]
+
+_STATE = FindingKind.STATE.value
+_RETRACTED = EventType.EVENT_RETRACTED.value
+
+
+@dataclass(frozen=True)
+class Current:
+    """What every projection-backed view of a contract shares."""
+
+    position: int
+    head_hash: str
+    ref: Reference
+    cut: CutFacts
+    states: dict[str, AssetState | None]
+    state_lives: list[FindingLife]
+
+
+def current(
+    conn: Connection, contract_id: str, as_of: datetime, known_at: datetime
+) -> Current | None:
+    """The stored inputs of the contract's views at ``(as_of, known_at)``, or ``None``
+    when the projections cannot give that view exactly."""
+    position = tracking_position(conn, "findings", lock=False)
+    if position == 0 or tracking_position(conn, "custody", lock=False) != position:
+        return None
+    head = conn.execute(
+        sa.select(events.c.hash, events.c.state).where(events.c.notification_id == position)
+    ).first()
+    if head is None or as_of > known_at:
+        return None
+    recorded = head_recorded_at(bytes(head.state)).decode()
+    if to_stored(known_at) < recorded:
+        return None  # a view of the past: fold the log
+    latest = conn.execute(
+        sa.select(sa.func.max(assets.c.last_world_key)).where(assets.c.contract_id == contract_id)
+    ).scalar()
+    if latest is not None and latest[: len(recorded)] > to_stored(as_of):
+        return None  # some asset has an event after as_of: its stored state is too late
+
+    records = {
+        p: r
+        for subject in (REF, contract_subject(contract_id), INVENTORIES)
+        for p, r in load_subject(conn, subject)
+    }
+    small = History(sorted(records.items()))
+    cut = CutFacts.of(small.known(None).events)
+    rows = conn.execute(
+        sa.select(assets.c.asset_id, assets.c.state)
+        .where(assets.c.contract_id == contract_id)
+        .order_by(assets.c.asset_id)
+    )
+    states: dict[str, AssetState | None] = {
+        r.asset_id: state_from_json(orjson.loads(r.state)) for r in rows
+    }
+    lives = lives_of(
+        conn.execute(
+            sa.select(findings.c.life).where(
+                findings.c.contract_id == contract_id, findings.c.kind == _STATE
+            )
+        )
+    )
+    return Current(position, bytes(head.hash).hex(), small.reference(None), cut, states, lives)
+
+
+def _implied(lives: Sequence[FindingLife], known_at: datetime | None) -> list[Finding]:
+    """The findings implied now, each as known at ``known_at`` — a finding whose
+    ``valid_from`` is still ahead has no detection yet: its catalogue version."""
+    out = []
+    for x in lives:
+        latest = x.at(None)
+        if latest is None or latest.cleared:
+            continue
+        then = x.at(known_at)
+        out.append(latest.content() if then is None else then)
+    return out
+
+
+def current_compliance(
+    c: Current, contract_id: str, as_of: datetime, known_at: datetime | None
+) -> Compliance:
+    implied = _implied(c.state_lives, known_at)
+    r03: dict[str, list[Finding]] = {}
+    for f in implied:
+        if f.rule == "R03" and f.asset_id:
+            r03.setdefault(f.asset_id, []).append(f)
+    required = _sorted(f for f in implied if f.rule == "C01")
+    return compliance_of(
+        contract_id,
+        c.ref,
+        c.cut.actions.get(contract_id, ()),
+        c.states,
+        r03,
+        required,
+        as_of,
+        known_at,
+    )
+
+
+def current_report(
+    conn: Connection,
+    c: Current,
+    contract_id: str,
+    as_of: datetime,
+    known_at: datetime,
+    window: Window,
+) -> ContractReport:
+    implied = _implied(c.state_lives, known_at)
+    live_state = [f for f in implied if f.detected_at is not None and f.detected_at <= known_at]
+    listed, by_rule = _event_findings(conn, contract_id, as_of, known_at, window)
+    amendments, targets, retracted_by = _amendments(conn, contract_id, set(c.states))
+    inventories = tuple(
+        e.event_id
+        for e in c.cut.inventories
+        if e.occurred_at <= as_of
+        and window.contains(e.occurred_at)
+        and any(a in c.states for a in e.subjects)
+    )
+    return assemble_report(
+        contract_id=contract_id,
+        ref=c.ref,
+        as_of=as_of,
+        known_at=known_at,
+        window=window,
+        status=current_compliance(c, contract_id, as_of, known_at),
+        gaps=[f for f in live_state if f.rule == "C02" and f.valid_from <= as_of],
+        without_cause=[f for f in live_state if f.rule == "C03" and f.valid_from <= as_of],
+        state_findings=live_state,
+        event_findings=listed,
+        event_findings_by_rule=by_rule,
+        states=c.states,
+        inventories_in_period=inventories,
+        corrections=corrections(
+            contract_id, set(c.states), amendments, targets, retracted_by, window
+        ),
+        restatements=(),
+        head_position=c.position,
+        head_hash=c.head_hash,
+        events_known=_events_known(conn, contract_id, c.position),
+    )
+
+
+def _sorted(found: Any) -> list[Finding]:
+    return sorted(found, key=lambda f: (f.valid_from, f.finding_key))
+
+
+def _event_findings(
+    conn: Connection, contract_id: str, as_of: datetime, known_at: datetime, window: Window
+) -> tuple[list[Finding], Counter[str]]:
+    """The period's event findings and discrepancies not cleared: the first
+    :data:`EVENT_FINDINGS_LISTED` by ``valid_from`` (then key), and a count by rule."""
+    conditions = [
+        findings.c.contract_id == contract_id,
+        findings.c.kind != _STATE,
+        findings.c.cleared_at.is_(None),
+        findings.c.valid_from <= to_stored(as_of),
+    ]
+    if window.start is not None:
+        conditions.append(findings.c.valid_from >= to_stored(window.start))
+    if window.end is not None:
+        conditions.append(findings.c.valid_from < to_stored(window.end))
+    by_rule: Counter[str] = Counter(
+        dict(
+            conn.execute(
+                sa.select(findings.c.rule, sa.func.count())
+                .where(*conditions)
+                .group_by(findings.c.rule)
+            ).all()
+        )
+    )
+    rows = conn.execute(
+        sa.select(findings.c.life, findings.c.valid_from)
+        .where(*conditions)
+        .order_by(findings.c.valid_from)
+        .limit(EVENT_FINDINGS_LISTED)
+    ).all()
+    if len(rows) == EVENT_FINDINGS_LISTED:
+        # Keys break ties in Python's order, not the database's collation: take every
+        # finding at the last instant, sort, then cut.
+        last = rows[-1].valid_from
+        rows = [r for r in rows if r.valid_from < last]
+        rows += conn.execute(
+            sa.select(findings.c.life, findings.c.valid_from).where(
+                *conditions, findings.c.valid_from == last
+            )
+        ).all()
+    found = [f for x in lives_of(rows) if (f := x.at(known_at)) is not None]
+    return _sorted(found)[:EVENT_FINDINGS_LISTED], by_rule
+
+
+def _amendments(
+    conn: Connection, contract_id: str, asset_ids: set[str]
+) -> tuple[list[Event], dict[str, Event], dict[str, Event]]:
+    """Every retraction and correction whose target concerns the contract (filed under
+    the reference data, the contract or one of its assets), the targets, and which
+    amendments were themselves retracted."""
+    subjects = {REF, FINDING, contract_subject(contract_id)} | {asset_subject(a) for a in asset_ids}
+    rows = conn.execute(
+        sa.select(
+            event_amendments.c.position,
+            event_amendments.c.target_event_id,
+            event_index.c.subject,
+            event_index.c.position.label("target_position"),
+        ).join(event_index, event_index.c.event_id == event_amendments.c.target_event_id)
+    ).all()
+    mine = [r for r in rows if r.subject in subjects]
+    if not mine:
+        return [], {}, {}
+    loaded = {
+        e.position: e
+        for e in load_events(conn, {r.position for r in mine} | {r.target_position for r in mine})
+    }
+    amendments = sorted(
+        {loaded[r.position].event_id: loaded[r.position] for r in mine}.values(),
+        key=lambda e: e.knowledge_key,
+    )
+    targets = {loaded[r.target_position].event_id: loaded[r.target_position] for r in mine}
+    # A retraction of a retraction has no effect (domain.history): only corrections.
+    ids = [e.event_id for e in amendments if e.type is EventType.EVENT_CORRECTED]
+    retractions = conn.execute(
+        sa.select(event_amendments.c.target_event_id, event_amendments.c.position).where(
+            event_amendments.c.target_event_id.in_(ids), event_amendments.c.type == _RETRACTED
+        )
+    ).all()
+    retracted_by: dict[str, Event] = {}
+    by_position = {e.position: e for e in load_events(conn, {r.position for r in retractions})}
+    for target_id, position in sorted(
+        retractions, key=lambda r: by_position[r.position].knowledge_key
+    ):
+        retracted_by.setdefault(target_id, by_position[position])
+    return amendments, targets, retracted_by
+
+
+def _events_known(conn: Connection, contract_id: str, position: int) -> int:
+    """How many events the contract's history holds up to ``position`` (all known)."""
+    asset_subjects = sa.select(sa.literal("asset:") + assets.c.asset_id).where(
+        assets.c.contract_id == contract_id
+    )
+    return int(
+        conn.execute(
+            sa.select(sa.func.count(sa.distinct(event_index.c.position))).where(
+                event_index.c.position <= position,
+                sa.or_(
+                    event_index.c.subject.in_([REF, FINDING, contract_subject(contract_id)]),
+                    event_index.c.subject.in_(asset_subjects),
+                ),
+            )
+        ).scalar_one()
+    )

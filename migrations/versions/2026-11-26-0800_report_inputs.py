@@ -1,0 +1,40 @@
+"""what the contract report reads from the projections: findings' valid_from, inventories
+
+Revision ID: 0005_report_inputs
+Revises: 0004_findings
+Create Date: 2026-11-26 08:00
+
+``proj_findings.valid_from`` (with an index by contract) lets the report select a
+period's event findings in SQL, and the custody projection now files every inventory
+under the ``inventories`` subject. Both projections are emptied here and rebuild from
+the event store when the server or a worker next starts — the event store itself is
+untouched.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_report_inputs"
+down_revision = "0004_findings"
+branch_labels = None
+depends_on = None
+
+_PROJECTIONS = ("proj_findings", "proj_assets", "proj_event_amendments", "proj_event_index")
+
+
+def upgrade() -> None:
+    op.add_column("proj_findings", sa.Column("valid_from", sa.String(32), nullable=True))
+    op.create_index(
+        "ix_proj_findings_contract_valid_from", "proj_findings", ["contract_id", "valid_from"]
+    )
+    for table in _PROJECTIONS:
+        op.execute(f"DELETE FROM {table}")
+    op.execute("DELETE FROM projection_tracking WHERE name IN ('custody', 'findings')")
+
+
+def downgrade() -> None:
+    op.drop_index("ix_proj_findings_contract_valid_from", table_name="proj_findings")
+    with op.batch_alter_table("proj_findings") as batch:
+        batch.drop_column("valid_from")
