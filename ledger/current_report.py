@@ -115,11 +115,13 @@ def current(
         r.asset_id: state_from_json(orjson.loads(r.state)) for r in rows
     }
     lives = lives_of(
+        conn,
         conn.execute(
             sa.select(findings.c.life).where(
                 findings.c.contract_id == contract_id, findings.c.kind == _STATE
             )
-        )
+        ).all(),
+        known_at,
     )
     return Current(position, bytes(head.hash).hex(), small.reference(None), cut, states, lives)
 
@@ -229,23 +231,18 @@ def _event_findings(
             ).all()
         )
     )
+    # Keys in code point order, as Python sorts them: bytewise ("C") on PostgreSQL,
+    # SQLite's default.
+    key: sa.ColumnElement[Any] = findings.c.finding_key
+    if conn.dialect.name == "postgresql":
+        key = findings.c.finding_key.collate("C")
     rows = conn.execute(
-        sa.select(findings.c.life, findings.c.valid_from)
+        sa.select(findings.c.life)
         .where(*conditions)
-        .order_by(findings.c.valid_from)
+        .order_by(findings.c.valid_from, key)
         .limit(EVENT_FINDINGS_LISTED)
     ).all()
-    if len(rows) == EVENT_FINDINGS_LISTED:
-        # Keys break ties in Python's order, not the database's collation: take every
-        # finding at the last instant, sort, then cut.
-        last = rows[-1].valid_from
-        rows = [r for r in rows if r.valid_from < last]
-        rows += conn.execute(
-            sa.select(findings.c.life, findings.c.valid_from).where(
-                *conditions, findings.c.valid_from == last
-            )
-        ).all()
-    found = [f for x in lives_of(rows) if (f := x.at(known_at)) is not None]
+    found = [f for x in lives_of(conn, rows, known_at) if (f := x.at(known_at)) is not None]
     return _sorted(found)[:EVENT_FINDINGS_LISTED], by_rule
 
 

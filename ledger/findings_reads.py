@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -21,7 +20,7 @@ from domain.instants import to_stored
 from domain.rules import Filters, Finding, FindingKind, Lives, Window, compliance, contract_report
 from ledger.current_report import current, current_compliance, current_report
 from ledger.errors import InvalidEventError, NotFoundError, Problem
-from ledger.projections.findings import contract_history, life_from_json, lives_of
+from ledger.projections.findings import contract_history, lives_of
 from ledger.store.lookups import Lookups
 from ledger.store.tables import findings
 
@@ -39,7 +38,7 @@ class FindingsReads:
             if value is not None:
                 query = query.where(findings.c[column] == value)
         with self.engine.connect() as conn:
-            return Lives(lives_of(conn.execute(query)))
+            return Lives(lives_of(conn, conn.execute(query).all(), full=True))
 
     def search(
         self,
@@ -103,14 +102,16 @@ class FindingsReads:
         page: list[Finding] = []
         more = False
         with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=200).execute(query):
-                f = life_from_json(orjson.loads(row.life)).at(at)
-                if f is None or not filters.keep(f):
-                    continue
-                if len(page) == limit:
-                    more = True
-                    break
-                page.append(f)
+            rows = conn.execution_options(yield_per=200).execute(query)
+            while not more and (chunk := rows.fetchmany(200)):
+                for life in lives_of(conn, chunk, at):
+                    f = life.at(at)
+                    if f is None or not filters.keep(f):
+                        continue
+                    if len(page) == limit:
+                        more = True
+                        break
+                    page.append(f)
         return {
             "findings": [f.to_dict() for f in page],
             "cursor": page[-1].finding_key if more else None,
@@ -127,7 +128,8 @@ class FindingsReads:
             ).all()
         if not rows:
             raise NotFoundError(f"no finding {finding_key!r}", [Problem("finding_key", "unknown")])
-        fl = lives_of(rows)[0]
+        with self.engine.connect() as conn:
+            fl = lives_of(conn, rows, full=True)[0]
         at = None if hindsight else (known_at or datetime.now(UTC))
         current = fl.at(at)
         if current is None:

@@ -685,6 +685,41 @@ def hindsight(
     return _order(f for f in out if as_of is None or f.valid_from <= as_of)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prefix:
+    """The first ``count`` changes of a life, summed up: the last version among them
+    (``base``), when the first came (detection) and the last change."""
+
+    count: int = 0
+    base: Finding | None = None
+    first_at: datetime | None = None
+    last: Change | None = None
+
+
+_NO_PREFIX = _Prefix()
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    """One life's news since the last drain: drop stored changes from ``cut`` on (a
+    piece of a knowledge instant was undone), then append ``changes`` as numbers
+    ``before.count``, ``before.count + 1``, …; ``before.base`` is the version they
+    follow. ``after`` sums up the whole life; ``pending`` is the finding implied with
+    a ``valid_from`` still ahead (detected then unless later knowledge says
+    otherwise)."""
+
+    key: str
+    cut: int | None
+    before: _Prefix
+    changes: tuple[Change, ...]
+    after: _Prefix
+    pending: Finding | None
+
+    @property
+    def gone(self) -> bool:
+        return self.after.count == 0 and self.pending is None
+
+
 class LifeTracker:
     """Follows the implied findings from one knowledge instant to the next.
 
@@ -695,6 +730,11 @@ class LifeTracker:
     again takes the rest, and the result is as if the instant had come whole (the
     tracker remembers, for the keys the instant touched, how they stood before it).
     :meth:`take_dirty` tells which keys' lives changed since it was last called.
+
+    A projection that stores lives drains the tracker instead (:meth:`drain`): each
+    key's changes since the last drain, then forgotten, so memory holds the current
+    findings and not every version of every life; :meth:`lives` then no longer
+    answers.
     """
 
     def __init__(self) -> None:
@@ -705,9 +745,11 @@ class LifeTracker:
         self._pending: list[tuple[datetime, int, str]] = []
         self._seq = 0
         self._changes: dict[str, list[Change]] = {}
+        self._drained: dict[str, _Prefix] = {}
+        self._cuts: dict[str, int] = {}
         self._dirty: set[str] = set()
         # How the keys and scopes the current instant touched stood before it.
-        self._undo: dict[str, tuple[Finding | None, bool, int]] = {}
+        self._undo: dict[str, tuple[Finding | None, bool, _Prefix]] = {}
         self._undo_scopes: dict[ScopeKey, set[str]] = {}
         self._retracted: set[str] = set()
         self._corrected: set[str] = set()
@@ -731,6 +773,31 @@ class LifeTracker:
         """The keys whose life changed since the last call."""
         dirty, self._dirty = self._dirty, set()
         return dirty
+
+    def drain(self) -> list[Drained]:
+        """What changed in each life since the last drain, for a store of lives; the
+        changes are forgotten here. ``count`` 0 and no ``pending``: the key has no
+        life (any stored one must go)."""
+        out = []
+        for key in sorted(self.take_dirty()):
+            done = self._drained.get(key, _NO_PREFIX)
+            changes = self._changes.pop(key, [])
+            now = self._prefix_after(done, changes)
+            f = self._implied.get(key)
+            pending = f if f is not None and key not in self._visible else None
+            out.append(Drained(key, self._cuts.pop(key, None), done, tuple(changes), now, pending))
+            if now.count:
+                self._drained[key] = now
+            else:
+                self._drained.pop(key, None)
+        return out
+
+    @staticmethod
+    def _prefix_after(done: _Prefix, changes: Sequence[Change]) -> _Prefix:
+        if not changes:
+            return done
+        base = next((c.finding for c in reversed(changes) if c.finding is not None), done.base)
+        return _Prefix(done.count + len(changes), base, done.first_at or changes[0].at, changes[-1])
 
     def advance(
         self, k: datetime, evaluated: Mapping[ScopeKey, Sequence[Finding]], impact: Impact
@@ -801,11 +868,11 @@ class LifeTracker:
 
     def _remember(self, key: str) -> None:
         if key not in self._undo:
-            self._undo[key] = (
-                self._implied.get(key),
-                key in self._visible,
-                len(self._changes.get(key, ())),
-            )
+            self._undo[key] = (self._implied.get(key), key in self._visible, self._prefix(key))
+
+    def _prefix(self, key: str) -> _Prefix:
+        """The key's changes so far, summed up."""
+        return self._prefix_after(self._drained.get(key, _NO_PREFIX), self._changes.get(key, ()))
 
     def _reopen(self, evaluated: Mapping[ScopeKey, Sequence[Finding]]) -> None:
         # Put the evaluated scopes' keys back as they stood before this instant, so
@@ -817,7 +884,7 @@ class LifeTracker:
                 undo = self._undo.pop(key, None)
                 if undo is None:
                     continue
-                implied, visible, n = undo
+                implied, visible, prefix = undo
                 if implied is None:
                     self._implied.pop(key, None)
                 else:
@@ -825,11 +892,19 @@ class LifeTracker:
                     if not visible:
                         self._push(implied)
                 (self._visible.add if visible else self._visible.discard)(key)
+                done = self._drained.get(key, _NO_PREFIX)
                 changes = self._changes.get(key)
-                if changes is not None:
-                    del changes[n:]
-                    if not changes:
-                        del self._changes[key]
+                if prefix.count >= done.count:
+                    if changes is not None:
+                        del changes[prefix.count - done.count :]
+                        if not changes:
+                            del self._changes[key]
+                else:
+                    # Changes already drained (stored) are undone: the store drops
+                    # them from ``prefix.count`` on.
+                    self._changes.pop(key, None)
+                    self._cuts[key] = min(self._cuts.get(key, prefix.count), prefix.count)
+                    self._drained[key] = prefix
                 self._dirty.add(key)
             if before is not None:
                 self._scope_keys[scope] = before
@@ -976,6 +1051,13 @@ class Walk:
 
     def take_dirty(self) -> set[str]:
         return self.tracker.take_dirty()
+
+    def drain(self) -> list[Drained]:
+        """What changed in each life since the last drain (:meth:`LifeTracker.drain`)."""
+        return self.tracker.drain()
+
+    def dispositions(self, key: str) -> Sequence[tuple[datetime, FindingDisposition | None]]:
+        return self._timelines.get(key, ())
 
     def lives(self, keys: Iterable[str] | None = None) -> Lives:
         return self.tracker.lives(self._timelines, keys)

@@ -146,3 +146,15 @@ findings = sa.Table(
     sa.Column("valid_from", sa.String(32), nullable=True),
     sa.Index("ix_proj_findings_contract_valid_from", "contract_id", "valid_from"),
 )
+
+# Every change of every finding's life, appended (``life`` above sums it up): a change
+# is a version (as what differs from the previous one) or a clearing (``finding`` null).
+finding_changes = sa.Table(
+    "proj_finding_changes",
+    metadata,
+    sa.Column("finding_key", sa.String(400), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("finding", sa.Text(), nullable=True),
+)

@@ -1,12 +1,14 @@
-"""what the contract report reads from the projections: findings' valid_from, inventories
+"""findings' lives as appended changes; what the contract report reads from projections
 
 Revision ID: 0005_report_inputs
 Revises: 0004_findings
 Create Date: 2026-11-26 08:00
 
-``proj_findings.valid_from`` (with an index by contract) lets the report select a
-period's event findings in SQL, and the custody projection now files every inventory
-under the ``inventories`` subject. Both projections are emptied here and rebuild from
+``proj_finding_changes`` holds every change of every finding's life, appended, and
+``proj_findings.life`` now sums a life up (a life stored whole was rewritten at each
+change). ``proj_findings.valid_from`` (with an index by contract) lets the report
+select a period's event findings in SQL, and the custody projection now files every
+inventory under the ``inventories`` subject. Both projections are emptied here and rebuild from
 the event store when the server or a worker next starts — the event store itself is
 untouched.
 """
@@ -21,10 +23,18 @@ down_revision = "0004_findings"
 branch_labels = None
 depends_on = None
 
-_PROJECTIONS = ("proj_findings", "proj_assets", "proj_event_amendments", "proj_event_index")
+_PROJECTIONS = ("proj_finding_changes", "proj_findings", "proj_assets", "proj_event_amendments", "proj_event_index")
 
 
 def upgrade() -> None:
+    op.create_table(
+        "proj_finding_changes",
+        sa.Column("finding_key", sa.String(400), primary_key=True),
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("at", sa.String(32), nullable=False),
+        sa.Column("reason", sa.String(32), nullable=True),
+        sa.Column("finding", sa.Text(), nullable=True),
+    )
     op.add_column("proj_findings", sa.Column("valid_from", sa.String(32), nullable=True))
     op.create_index(
         "ix_proj_findings_contract_valid_from", "proj_findings", ["contract_id", "valid_from"]
@@ -35,6 +45,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("proj_finding_changes")
     op.drop_index("ix_proj_findings_contract_valid_from", table_name="proj_findings")
     with op.batch_alter_table("proj_findings") as batch:
         batch.drop_column("valid_from")

@@ -7,16 +7,20 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
+from domain.history import Event
+from domain.rules.life import life
+from domain.state import History
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
 from ledger.principal import Principal
 from ledger.projections.custody import CustodyProjection
-from ledger.projections.findings import FindingsProjection
+from ledger.projections.findings import FindingsProjection, lives_of
 from ledger.projections.runner import Runner
 from ledger.schema import EVENT_ADAPTER
-from ledger.store.tables import findings
+from ledger.store.tables import events, findings
 from tests import wire
 
 ADMIN = Principal("admin", Role.ADMIN)
@@ -105,3 +109,32 @@ def test_small_batches_and_two_alternating_workers_equal_a_rebuild(ledger: Ledge
     assert any(r[3] == "R01" for r in followed) and any(r[3] == "R06" for r in followed)
     ledger.runner.rebuild()
     assert rows(ledger) == followed
+
+
+def test_stored_lives_are_the_lives_the_domain_walks(ledger: Ledger) -> None:
+    """What the projection stores (a summary row and appended, delta-encoded changes
+    per finding) reads back as the lives the rule catalogue computes from the log, in
+    whole and as known at each knowledge instant."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 7)])
+    worker = Runner(ledger.engine, ledger.store, [CustodyProjection(), FindingsProjection()], 2)
+    for batch in _story(seed=9):
+        ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in batch], ADMIN)
+        worker.catch_up()
+    with ledger.engine.connect() as conn:
+        logged = [
+            Event.parse(p, orjson.loads(s))
+            for p, s in conn.execute(
+                sa.select(events.c.notification_id, events.c.state).order_by(
+                    events.c.notification_id
+                )
+            )
+        ]
+        rows = conn.execute(sa.select(findings.c.life)).all()
+        expected = life(History(logged), incremental=False)
+        stored = {x.key: x for x in lives_of(conn, rows, full=True)}
+        assert stored == dict(expected)
+        assert any(len(x.changes) > 2 for x in stored.values()), "revised findings"
+        for k in [None, *History(logged).log.knowledge_instants()]:
+            then = {x.key: x.at(k) for x in lives_of(conn, rows, k)}
+            assert then == {key: x.at(k) for key, x in expected.items()}
