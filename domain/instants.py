@@ -6,11 +6,13 @@ the stores and the canonical JSON both rely on."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 KEY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
+@lru_cache(maxsize=1 << 16)
 def to_stored(t: datetime) -> str:
     if t.tzinfo is None:
         raise ValueError("instant without a UTC offset")
@@ -26,6 +28,7 @@ def parse(text: str) -> datetime:
     return t.astimezone(UTC)
 
 
+@lru_cache(maxsize=1 << 16)
 def to_key(t: datetime) -> str:
     # The same text as ``strftime(KEY_FORMAT)`` for years 1000-9999, several times faster.
     return t.astimezone(UTC).isoformat(timespec="seconds")[:-6] + "Z"

@@ -229,6 +229,7 @@ class Reference:
         self._by_contract = {c: tuple(v) for c, v in by_contract.items()}
         self._ancestors: dict[str, tuple[str, ...]] = {}
         self._end_user: dict[tuple[str, str], tuple[Authorization, ...]] = {}
+        self._authorised: dict[tuple[str | None, str | None, datetime], bool] = {}
 
     @classmethod
     def build(cls, events: Iterable[Event]) -> Reference:
@@ -413,7 +414,13 @@ class Reference:
         return tuple(a for a in candidates if a.valid_at(t))
 
     def authorised(self, p: str | None, contract_id: str | None, t: datetime) -> bool:
-        return bool(self.end_user_authorisations(p, contract_id, t))
+        key = (p, contract_id, t)
+        known = self._authorised.get(key)
+        if known is None:
+            if len(self._authorised) > 1 << 16:
+                self._authorised.clear()  # bounded: instants vary without end
+            known = self._authorised[key] = bool(self.end_user_authorisations(p, contract_id, t))
+        return known
 
     def authorisation_changes(
         self, p: str | None, contract_id: str | None

@@ -749,7 +749,7 @@ class LifeTracker:
         self._cuts: dict[str, int] = {}
         self._dirty: set[str] = set()
         # How the keys and scopes the current instant touched stood before it.
-        self._undo: dict[str, tuple[Finding | None, bool, _Prefix]] = {}
+        self._undo: dict[str, tuple[Finding | None, bool, _Prefix, list[Change], int]] = {}
         self._undo_scopes: dict[ScopeKey, set[str]] = {}
         self._retracted: set[str] = set()
         self._corrected: set[str] = set()
@@ -868,11 +868,16 @@ class LifeTracker:
 
     def _remember(self, key: str) -> None:
         if key not in self._undo:
-            self._undo[key] = (self._implied.get(key), key in self._visible, self._prefix(key))
-
-    def _prefix(self, key: str) -> _Prefix:
-        """The key's changes so far, summed up."""
-        return self._prefix_after(self._drained.get(key, _NO_PREFIX), self._changes.get(key, ()))
+            # The prefix is summed up only if it must be restored (rarely): keep the
+            # drained summary and the list of changes as they are now.
+            changes = self._changes.setdefault(key, [])
+            self._undo[key] = (
+                self._implied.get(key),
+                key in self._visible,
+                self._drained.get(key, _NO_PREFIX),
+                changes,
+                len(changes),
+            )
 
     def _reopen(self, evaluated: Mapping[ScopeKey, Sequence[Finding]]) -> None:
         # Put the evaluated scopes' keys back as they stood before this instant, so
@@ -884,7 +889,8 @@ class LifeTracker:
                 undo = self._undo.pop(key, None)
                 if undo is None:
                     continue
-                implied, visible, prefix = undo
+                implied, visible, done_then, changes_then, n_then = undo
+                count = done_then.count + n_then
                 if implied is None:
                     self._implied.pop(key, None)
                 else:
@@ -894,17 +900,21 @@ class LifeTracker:
                 (self._visible.add if visible else self._visible.discard)(key)
                 done = self._drained.get(key, _NO_PREFIX)
                 changes = self._changes.get(key)
-                if prefix.count >= done.count:
+                if count >= done.count:
                     if changes is not None:
-                        del changes[prefix.count - done.count :]
+                        del changes[count - done.count :]
                         if not changes:
                             del self._changes[key]
                 else:
                     # Changes already drained (stored) are undone: the store drops
-                    # them from ``prefix.count`` on.
+                    # them from ``count`` on.
                     self._changes.pop(key, None)
-                    self._cuts[key] = min(self._cuts.get(key, prefix.count), prefix.count)
-                    self._drained[key] = prefix
+                    self._cuts[key] = min(self._cuts.get(key, count), count)
+                    prefix = self._prefix_after(done_then, changes_then[:n_then])
+                    if prefix.count:
+                        self._drained[key] = prefix
+                    else:
+                        self._drained.pop(key, None)
                 self._dirty.add(key)
             if before is not None:
                 self._scope_keys[scope] = before

@@ -110,19 +110,25 @@ def encode_version(base: Finding | None, f: Finding) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in _CONTENT:
         new, old = getattr(f, name), getattr(base, name)
-        if new == old:
+        if new is old or new == old:
             continue
-        if name in _TUPLES:
-            head = 0
-            while head < min(len(new), len(old)) and new[head] == old[head]:
-                head += 1
-            tail = 0
-            while tail < min(len(new), len(old)) - head and new[-1 - tail] == old[-1 - tail]:
-                tail += 1
-            out[name] = [head, tail, list(new[head : len(new) - tail])]
-        else:
-            out[name] = new
+        out[name] = _list_delta(new, old) if name in _TUPLES else new
     return out
+
+
+def _list_delta(new: tuple[str, ...], old: tuple[str, ...]) -> list[Any]:
+    """``[head, tail, middle]``: ``new`` is ``old[:head] + middle + old[-tail:]``."""
+    n = min(len(new), len(old))
+    if new[:n] == old[:n]:  # grown or shrunk at the end: the common case
+        head = n
+    else:
+        head = 0
+        while new[head] == old[head]:
+            head += 1
+    tail = 0
+    while tail < min(len(new), len(old)) - head and new[-1 - tail] == old[-1 - tail]:
+        tail += 1
+    return [head, tail, list(new[head : len(new) - tail])]
 
 
 def decode_version(base: Finding | None, data: dict[str, Any]) -> Finding:
