@@ -78,10 +78,15 @@ class Current:
 
 
 def current(
-    conn: Connection, contract_id: str, as_of: datetime, known_at: datetime
+    conn: Connection,
+    contract_id: str,
+    as_of: datetime,
+    known_at: datetime,
+    rules: Sequence[str] | None = None,
 ) -> Current | None:
     """The stored inputs of the contract's views at ``(as_of, known_at)``, or ``None``
-    when the projections cannot give that view exactly."""
+    when the projections cannot give that view exactly; ``rules`` limits the state
+    findings read (compliance needs R03 and C01 only)."""
     position = tracking_position(conn, "findings", lock=False)
     if position == 0 or tracking_position(conn, "custody", lock=False) != position:
         return None
@@ -114,15 +119,12 @@ def current(
     states: dict[str, AssetState | None] = {
         r.asset_id: state_from_json(orjson.loads(r.state)) for r in rows
     }
-    lives = lives_of(
-        conn,
-        conn.execute(
-            sa.select(findings.c.life).where(
-                findings.c.contract_id == contract_id, findings.c.kind == _STATE
-            )
-        ).all(),
-        known_at,
+    query = sa.select(findings.c.life).where(
+        findings.c.contract_id == contract_id, findings.c.kind == _STATE
     )
+    if rules is not None:
+        query = query.where(findings.c.rule.in_(list(rules)))
+    lives = lives_of(conn, conn.execute(query).all(), known_at)
     return Current(position, bytes(head.hash).hex(), small.reference(None), cut, states, lives)
 
 
@@ -140,9 +142,14 @@ def _implied(lives: Sequence[FindingLife], known_at: datetime | None) -> list[Fi
 
 
 def current_compliance(
-    c: Current, contract_id: str, as_of: datetime, known_at: datetime | None
+    c: Current,
+    contract_id: str,
+    as_of: datetime,
+    known_at: datetime | None,
+    implied: list[Finding] | None = None,
 ) -> Compliance:
-    implied = _implied(c.state_lives, known_at)
+    if implied is None:
+        implied = _implied(c.state_lives, known_at)
     r03: dict[str, list[Finding]] = {}
     for f in implied:
         if f.rule == "R03" and f.asset_id:
@@ -185,7 +192,7 @@ def current_report(
         as_of=as_of,
         known_at=known_at,
         window=window,
-        status=current_compliance(c, contract_id, as_of, known_at),
+        status=current_compliance(c, contract_id, as_of, known_at, implied),
         gaps=[f for f in live_state if f.rule == "C02" and f.valid_from <= as_of],
         without_cause=[f for f in live_state if f.rule == "C03" and f.valid_from <= as_of],
         state_findings=live_state,
@@ -199,7 +206,6 @@ def current_report(
         restatements=(),
         head_position=c.position,
         head_hash=c.head_hash,
-        events_known=_events_known(conn, contract_id, c.position),
     )
 
 
@@ -212,10 +218,11 @@ def _event_findings(
 ) -> tuple[list[Finding], Counter[str]]:
     """The period's event findings and discrepancies not cleared: the first
     :data:`EVENT_FINDINGS_LISTED` by ``valid_from`` (then key), and a count by rule."""
+    # The conditions of the partial index ``ix_proj_findings_open_events``.
     conditions = [
         findings.c.contract_id == contract_id,
-        findings.c.kind != _STATE,
         findings.c.cleared_at.is_(None),
+        findings.c.kind != _STATE,
         findings.c.valid_from <= to_stored(as_of),
     ]
     if window.start is not None:
@@ -287,21 +294,3 @@ def _amendments(
     ):
         retracted_by.setdefault(target_id, by_position[position])
     return amendments, targets, retracted_by
-
-
-def _events_known(conn: Connection, contract_id: str, position: int) -> int:
-    """How many events the contract's history holds up to ``position`` (all known)."""
-    asset_subjects = sa.select(sa.literal("asset:") + assets.c.asset_id).where(
-        assets.c.contract_id == contract_id
-    )
-    return int(
-        conn.execute(
-            sa.select(sa.func.count(sa.distinct(event_index.c.position))).where(
-                event_index.c.position <= position,
-                sa.or_(
-                    event_index.c.subject.in_([REF, FINDING, contract_subject(contract_id)]),
-                    event_index.c.subject.in_(asset_subjects),
-                ),
-            )
-        ).scalar_one()
-    )

@@ -80,7 +80,7 @@ class FindingsReads:
         limit = max(1, min(limit, MAX_LIMIT))
         # The columns narrow the candidates in SQL; each candidate's life then says how
         # it was known at ``at``. Rows stream in key order until the page is full.
-        query = sa.select(findings.c.life).order_by(findings.c.finding_key)
+        query = sa.select(findings.c.finding_key, findings.c.life).order_by(findings.c.finding_key)
         for column, value in (
             ("rule", rule),
             ("kind", kind),
@@ -89,8 +89,6 @@ class FindingsReads:
         ):
             if value is not None:
                 query = query.where(findings.c[column] == value)
-        if cursor:
-            query = query.where(findings.c.finding_key > cursor)
         if at is not None:
             query = query.where(findings.c.detected_at <= to_stored(at))
         if at is None or at >= datetime.now(UTC):
@@ -101,9 +99,13 @@ class FindingsReads:
                 query = query.where(findings.c.cleared_at.is_not(None))
         page: list[Finding] = []
         more = False
+        last, size = cursor, limit + 1
         with self.engine.connect() as conn:
-            rows = conn.execution_options(yield_per=200).execute(query)
-            while not more and (chunk := rows.fetchmany(200)):
+            # Key by key in pages with a LIMIT, so the database walks the key index
+            # instead of sorting every candidate; pages grow while filters drop rows.
+            while not more:
+                paged = query if last is None else query.where(findings.c.finding_key > last)
+                chunk = conn.execute(paged.limit(size)).all()
                 for life in lives_of(conn, chunk, at):
                     f = life.at(at)
                     if f is None or not filters.keep(f):
@@ -112,6 +114,9 @@ class FindingsReads:
                         more = True
                         break
                     page.append(f)
+                if len(chunk) < size:
+                    break
+                last, size = chunk[-1].finding_key, min(size * 4, 2000)
         return {
             "findings": [f.to_dict() for f in page],
             "cursor": page[-1].finding_key if more else None,
@@ -176,7 +181,11 @@ class FindingsReads:
         """``fold``: compute from the log even when the projections could answer."""
         now = datetime.now(UTC)
         with self.engine.connect() as conn:
-            stored = None if fold else current(conn, contract_id, as_of or now, known_at or now)
+            stored = (
+                None
+                if fold
+                else current(conn, contract_id, as_of or now, known_at or now, ("R03", "C01"))
+            )
             if stored is not None:
                 return current_compliance(stored, contract_id, as_of or now, known_at).to_dict()
             history = contract_history(conn, contract_id)

@@ -110,6 +110,24 @@ class Finding:
             return False
         return self.valid_to is None or t < self.valid_to
 
+    def with_life(
+        self,
+        detected_at: datetime | None,
+        cleared_at: datetime | None,
+        clear_reason: ClearReason | None,
+        disposition: FindingDisposition | None,
+    ) -> Finding:
+        """This version with its life as known at some time (``dataclasses.replace``
+        costs several times more, and every read of a finding makes one)."""
+        new = object.__new__(Finding)
+        for name in _CONTENT_FIELDS:
+            _set(new, name, getattr(self, name))
+        _set(new, "detected_at", detected_at)
+        _set(new, "cleared_at", cleared_at)
+        _set(new, "clear_reason", clear_reason)
+        _set(new, "disposition", disposition)
+        return new
+
     def content(self) -> Finding:
         """The finding without its life: what a knowledge cut implies."""
         return replace(self, detected_at=None, cleared_at=None, clear_reason=None, disposition=None)
@@ -138,6 +156,11 @@ class Finding:
 
 def _stored(t: datetime | None) -> str | None:
     return None if t is None else to_stored(t)
+
+
+_LIFE_FIELDS = ("detected_at", "cleared_at", "clear_reason", "disposition")
+_CONTENT_FIELDS = tuple(n for n in Finding.__dataclass_fields__ if n not in _LIFE_FIELDS)
+_set = object.__setattr__
 
 
 # -- keys (DOMAIN.md §5) -------------------------------------------------------------

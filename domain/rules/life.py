@@ -639,12 +639,11 @@ class FindingLife:
                 break
             disposition = d
         cleared = last.finding is None
-        return replace(
-            version,
-            detected_at=self.detected_at,
-            cleared_at=last.at if cleared else None,
-            clear_reason=last.reason if cleared else None,
-            disposition=disposition,
+        return version.with_life(
+            self.detected_at,
+            last.at if cleared else None,
+            last.reason if cleared else None,
+            disposition,
         )
 
 

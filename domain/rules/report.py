@@ -27,8 +27,8 @@ Choices where DOMAIN.md is silent:
   ``late_evidence`` the evidence now cited that was reported after ``known_at``.
 * The reproducibility block is what a verifier needs to recompute the report: the log
   head (position and hash, given by the caller since the domain does not hash), the
-  rules version, the terms, the view times, the period and how many events the
-  ``known_at`` cut contains.
+  rules version, the terms, the view times and the period — the events up to the
+  head reported by ``known_at`` are the report's knowledge.
 """
 
 from __future__ import annotations
@@ -300,7 +300,6 @@ def contract_report(
         restatements=_restatements(history, mine, then, as_of, known_at),
         head_position=head_position,
         head_hash=head_hash,
-        events_known=history.log.cut(known_at),
         rules_version=rules_version,
     )
 
@@ -324,7 +323,6 @@ def assemble_report(
     restatements: Sequence[Restatement],
     head_position: int,
     head_hash: str,
-    events_known: int,
     rules_version: str = RULES_VERSION,
 ) -> ContractReport:
     """The report from its parts, whether folded from the log (:func:`contract_report`)
@@ -361,7 +359,6 @@ def assemble_report(
         reproducibility={
             "log_head_position": head_position,
             "log_head_hash": head_hash,
-            "events_known": events_known,
             "rules_version": rules_version,
             "contract_id": contract_id,
             "as_of": to_stored(as_of),

@@ -131,10 +131,14 @@ subtrees = sa.Table(
 )
 
 # Every finding the log ever implied, with its knowledge-time life (findings projection).
+# Finding keys compare bytewise (code point order, as Python sorts them) whatever the
+# database's locale: the report and the findings pages order by them.
+KEY = sa.String(400).with_variant(sa.String(400, collation="C"), "postgresql")
+
 findings = sa.Table(
     "proj_findings",
     metadata,
-    sa.Column("finding_key", sa.String(400), primary_key=True),
+    sa.Column("finding_key", KEY, primary_key=True),
     sa.Column("contract_id", sa.String(128), nullable=True, index=True),
     sa.Column("asset_id", sa.String(128), nullable=True, index=True),
     sa.Column("rule", sa.String(8), nullable=False),
@@ -144,7 +148,16 @@ findings = sa.Table(
     sa.Column("life", sa.Text(), nullable=False),
     # The latest version's valid_from: the report selects a period's event findings.
     sa.Column("valid_from", sa.String(32), nullable=True),
-    sa.Index("ix_proj_findings_contract_valid_from", "contract_id", "valid_from"),
+    # The report's event findings of a period: not cleared, not state findings.
+    sa.Index(
+        "ix_proj_findings_open_events",
+        "contract_id",
+        "valid_from",
+        "finding_key",
+        "rule",
+        postgresql_where=sa.text("cleared_at IS NULL AND kind <> 'state'"),
+        sqlite_where=sa.text("cleared_at IS NULL AND kind <> 'state'"),
+    ),
 )
 
 # Every change of every finding's life, appended (``life`` above sums it up): a change
@@ -152,7 +165,7 @@ findings = sa.Table(
 finding_changes = sa.Table(
     "proj_finding_changes",
     metadata,
-    sa.Column("finding_key", sa.String(400), primary_key=True),
+    sa.Column("finding_key", KEY, primary_key=True),
     sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("at", sa.String(32), nullable=False),
     sa.Column("reason", sa.String(32), nullable=True),

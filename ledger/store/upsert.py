@@ -17,9 +17,16 @@ from sqlalchemy.engine import Connection
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
+def _array_of(type_: sa.types.TypeEngine[Any]) -> str:
+    """The element type of an ``unnest`` array: a collation is the column's business
+    (``VARCHAR(400) COLLATE "C"[]`` is not a type)."""
+    compiled = type_.compile(dialect=_PG)
+    return compiled.split(" COLLATE ")[0]
+
+
 def _pg_statement(table: sa.Table, columns: list[str], conflict: str) -> str:
     # %b: binary parameters, so text arrays are not escaped element by element.
-    casts = ", ".join(f"%b::{table.c[c].type.compile(dialect=_PG)}[]" for c in columns)
+    casts = ", ".join(f"%b::{_array_of(table.c[c].type)}[]" for c in columns)
     names = ", ".join(columns)
     return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({casts}){conflict}"
 

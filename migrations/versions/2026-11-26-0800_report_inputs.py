@@ -23,29 +23,43 @@ down_revision = "0004_findings"
 branch_labels = None
 depends_on = None
 
-_PROJECTIONS = ("proj_finding_changes", "proj_findings", "proj_assets", "proj_event_amendments", "proj_event_index")
+_EMPTIED = ("proj_findings", "proj_assets", "proj_event_amendments", "proj_event_index")
+
+
+# Finding keys compare bytewise on PostgreSQL whatever the locale (as in Python).
+KEY = sa.String(400).with_variant(sa.String(400, collation="C"), "postgresql")
 
 
 def upgrade() -> None:
+    for table in _EMPTIED:
+        op.execute(f"DELETE FROM {table}")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            'ALTER TABLE proj_findings ALTER COLUMN finding_key TYPE VARCHAR(400) COLLATE "C"'
+        )
     op.create_table(
         "proj_finding_changes",
-        sa.Column("finding_key", sa.String(400), primary_key=True),
+        sa.Column("finding_key", KEY, primary_key=True),
         sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("at", sa.String(32), nullable=False),
         sa.Column("reason", sa.String(32), nullable=True),
         sa.Column("finding", sa.Text(), nullable=True),
     )
     op.add_column("proj_findings", sa.Column("valid_from", sa.String(32), nullable=True))
+    # The report's event findings of a period: not cleared, not state findings.
+    where = sa.text("cleared_at IS NULL AND kind <> 'state'")
     op.create_index(
-        "ix_proj_findings_contract_valid_from", "proj_findings", ["contract_id", "valid_from"]
+        "ix_proj_findings_open_events",
+        "proj_findings",
+        ["contract_id", "valid_from", "finding_key", "rule"],
+        postgresql_where=where,
+        sqlite_where=where,
     )
-    for table in _PROJECTIONS:
-        op.execute(f"DELETE FROM {table}")
     op.execute("DELETE FROM projection_tracking WHERE name IN ('custody', 'findings')")
 
 
 def downgrade() -> None:
     op.drop_table("proj_finding_changes")
-    op.drop_index("ix_proj_findings_contract_valid_from", table_name="proj_findings")
+    op.drop_index("ix_proj_findings_open_events", table_name="proj_findings")
     with op.batch_alter_table("proj_findings") as batch:
         batch.drop_column("valid_from")

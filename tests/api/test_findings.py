@@ -117,3 +117,22 @@ def test_findings_survive_a_rebuild_identically(demo: Api) -> None:
     demo.ledger.runner.rebuild()
     after = demo.get("/v1/findings?hindsight=true&cleared=any&limit=1000").json()["findings"]
     assert before == after
+
+
+@pytest.mark.parametrize(
+    "extra", ["", "&rule=R05", "&party=isil", "&active_at=2015-06-01T00:00:00Z"]
+)
+def test_paging_with_the_cursor_gives_every_finding_once(demo: Api, extra: str) -> None:
+    whole = demo.get(f"/v1/findings?hindsight=true&cleared=any&limit=1000{extra}").json()
+    expected = [f["finding_key"] for f in whole["findings"]]
+    assert whole["cursor"] is None
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(len(expected) + 1):
+        body = demo.get(f"/v1/findings?hindsight=true&cleared=any&limit=2{extra}{cursor}").json()
+        seen += [f["finding_key"] for f in body["findings"]]
+        if body["cursor"] is None:
+            break
+        assert len(body["findings"]) == 2
+        cursor = f"&cursor={body['cursor']}"
+    assert seen == expected and len(set(seen)) == len(seen)
