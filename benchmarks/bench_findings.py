@@ -140,8 +140,8 @@ def run(report: dict[str, Any]) -> None:
             r["report_seconds"] = timed_get(client, "/v1/contracts/fms-1/report")
             r["report_html_seconds"] = timed_get_html(client, "/v1/contracts/fms-1/report")
             r["contract_view_seconds"] = timed_get(client, "/v1/contracts/fms-1")
-            report = client.get("/v1/contracts/fms-1/report").json()
-            r["report_assets"] = report["assets"]["total"]
-            r["report_event_findings_total"] = report["event_findings_total"]
+            body = client.get("/v1/contracts/fms-1/report").json()
+            r["report_assets"] = body["assets"]["total"]
+            r["report_event_findings_total"] = body["event_findings_total"]
     print({k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
     report["findings"] = r
