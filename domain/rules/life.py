@@ -1011,9 +1011,10 @@ class Walk:
     and not earlier in knowledge time than the last instant walked); a feed may end
     in the middle of a knowledge instant's events and the next one continue it. The
     lives are those :func:`life` gives for the events fed so far, however they were
-    split (tested). :meth:`take_dirty` names the findings whose life changed since it
-    was last called. Events reported before the last instant walked (a historical
-    import) are refused with ``ValueError``: walk again from the start.
+    split (tested): :meth:`lives`, or, for a store of lives, :meth:`drain` — what
+    changed in each life since the last drain. Events reported before the last
+    instant walked (a historical import) are refused with ``ValueError``: walk again
+    from the start.
     """
 
     def __init__(self, *, incremental: bool = True) -> None:
@@ -1057,9 +1058,6 @@ class Walk:
                 if timelines.get(key) != self._timelines.get(key):
                     self.tracker.mark(key)
             self._timelines = timelines
-
-    def take_dirty(self) -> set[str]:
-        return self.tracker.take_dirty()
 
     def drain(self) -> list[Drained]:
         """What changed in each life since the last drain (:meth:`LifeTracker.drain`)."""

@@ -1,16 +1,16 @@
 """The findings projection: every finding the log ever implied, with its life in
-knowledge time (``domain.rules.life``), one row per finding key.
+knowledge time (``domain.rules.life``): a row per finding (``proj_findings``, its life
+summed up) and a row per change of its life (``proj_finding_changes``, appended).
 
-The rule catalogue's evaluator and life tracker follow the log in memory: at each new
-knowledge instant only the scopes its events affect (an asset, a contract's state
-rules, C04/C05 of an asset) are evaluated again, and only findings whose life changed
-are written. The walk lives in one process; when a batch does not start where this
-process's last one ended (a restart, another worker), the walk is rebuilt from the log
-up to the stored position — exact, and the cost of a full walk. Knowledge older than
-what was walked (a historical import) rebuilds the walk and rewrites every finding.
-The custody projection must be ahead (the runner caps this projection's batches at
-its position); the read side folds a contract's own events for compliance and the
-report (``contract_history``).
+A walk through knowledge time (``domain.rules.life.Walk``) follows the log in memory:
+at each knowledge instant only the scopes its events affect are evaluated again, and
+what changed in each life is drained into the store. A batch that does not start
+where this process's walk ended is handled without walking again when another worker
+applied the events between (they are fed, not written); after a restart the walk is
+rebuilt from the stored log. Knowledge older than what was walked (a historical
+import) rebuilds the walk and rewrites every finding. The custody projection must be
+ahead (the runner caps this projection's batches at its position). See
+docs/decisions/0007.
 """
 
 from __future__ import annotations
