@@ -14,7 +14,9 @@ application recorders, extended so that an append also
   follow the log instead of walking it again (``domain.rules.life.Walk``);
 * registers natural keys and counts asset versions in ``ledger_registry`` and checks
   ``expected_version`` — all inside the one transaction, so nothing is stored unless
-  everything is.
+  everything is;
+* reports ``(position, hash, recorded_at)`` of the attempt that committed, never of an
+  attempt the library retried after a dropped connection (``_report``).
 
 Both recorders take the same keyword arguments through ``Application.save``:
 ``registrations`` (kind, natural_id, event_id, attrs), ``asset_counts``
@@ -127,6 +129,23 @@ def _check_expected(expected: Sequence[tuple[str, int, int]], current: dict[str,
             )
 
 
+def _report(
+    results: list[tuple[int, bytes, str]] | None,
+    positions: list[int],
+    hashes: list[bytes],
+    stamps: list[str],
+) -> None:
+    """Tell the caller what this attempt stores, *replacing* what an earlier attempt said.
+
+    eventsourcing retries ``insert_events`` on ``OperationalError`` (a dropped
+    connection), and each attempt is a new transaction that reads the head again: only
+    the attempt that commits may speak. Appending here instead of replacing once gave
+    a writer the receipt of a rolled-back attempt — another event's position and hash.
+    """
+    if results is not None:
+        results[:] = zip(positions, hashes, stamps, strict=True)
+
+
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE
@@ -196,9 +215,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         positions, states, hashes, stamps = _chain(
             stored_events, head_position, head_hash, head_stamp
         )
-        results: list[tuple[int, bytes, str]] | None = kwargs.get("results")
-        if results is not None:
-            results.extend(zip(positions, hashes, stamps, strict=True))
+        _report(kwargs.get("results"), positions, hashes, stamps)
         curs.execute(
             self._insert,
             (
@@ -280,9 +297,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         positions, states, hashes, stamps = _chain(
             stored_events, head_position, head_hash, head_stamp
         )
-        results: list[tuple[int, bytes, str]] | None = kwargs.get("results")
-        if results is not None:
-            results.extend(zip(positions, hashes, stamps, strict=True))
+        _report(kwargs.get("results"), positions, hashes, stamps)
         raw.executemany(
             self._insert,
             [
