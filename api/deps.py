@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.bootstrap import Ledger
 from ledger.errors import ForbiddenError, Problem, UnauthenticatedError
-from ledger.principal import Principal
+from ledger.writing.principal import Principal
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger keys create`.")
 

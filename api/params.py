@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import LedgerDep
 from ledger.bootstrap import Ledger
-from ledger.reads import parse_instant_param
+from ledger.reading.custody import parse_instant_param
 
 
 @dataclass(frozen=True)

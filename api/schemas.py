@@ -8,7 +8,7 @@ import orjson
 from fastapi import Response
 from pydantic import BaseModel, Field
 
-from ledger.schema import AnyEvent
+from ledger.writing.wire import AnyEvent
 
 
 class AppendResponse(BaseModel):

@@ -24,13 +24,13 @@ from benchmarks.common import RUNS, fresh_postgres, server
 from benchmarks.load import body
 from domain.vocabulary import Role
 from ledger.bootstrap import build_ledger
-from ledger.principal import Principal
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.runner import Runner
-from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
 from ledger.store.tables import findings
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_FINDINGS_EVENTS", "1000000"))

@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from benchmarks.common import ROOT, fresh_postgres, fresh_sqlite, median_of, server
 from benchmarks.load import body
 from ledger.bootstrap import make_engine
-from ledger.keys import KeyStore
 from ledger.settings import Settings
+from ledger.writing.keys import KeyStore
 
 ASSETS = 64
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from ledger.migrate import upgrade
+from ledger.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get(

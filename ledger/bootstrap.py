@@ -13,18 +13,18 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from ledger.appending import Appender
 from ledger.errors import LedgerError
-from ledger.findings_reads import FindingsReads
 from ledger.integrity.service import IntegrityService
-from ledger.keys import KeyStore
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.runner import Projection, Runner
-from ledger.reads import Reads
+from ledger.reading.custody import Reads
+from ledger.reading.findings import FindingsReads
 from ledger.settings import Settings
 from ledger.store.eventstore import EventStore, eventsourcing_env
 from ledger.store.lookups import Lookups
+from ledger.writing.append import Appender
+from ledger.writing.keys import KeyStore
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -92,7 +92,7 @@ def check_schema(engine: Engine) -> None:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from ledger.migrate import alembic_config
+    from ledger.store.migrate import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     with engine.connect() as conn:

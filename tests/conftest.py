@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from ledger.bootstrap import Ledger, build_ledger
-from ledger.migrate import upgrade
 from ledger.settings import Settings
+from ledger.store.migrate import upgrade
 from ledger.store.tables import metadata
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import LedgerDep, Reader
 from api.params import View
 from api.schemas import PROBLEM_RESPONSES, FastJSON
-from ledger.views import asset_view, timeline_view
+from ledger.reading.views import asset_view, timeline_view
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=PROBLEM_RESPONSES)
 

@@ -20,7 +20,7 @@ from api import errors
 from api.deps import Auditor, LedgerDep, requires
 from api.schemas import PROBLEM_RESPONSES, FastJSON
 from ledger.integrity.service import IntegrityFailure
-from ledger.principal import Principal
+from ledger.writing.principal import Principal
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
 

@@ -19,10 +19,10 @@ from api.schemas import (
     BatchResponse,
     LogPage,
 )
-from ledger.appending import AppendResult
 from ledger.errors import InvalidEventError, NotFoundError, Problem
-from ledger.schema import AnyEvent, EventBase
 from ledger.store.lookups import StoredRecord
+from ledger.writing.append import AppendResult
+from ledger.writing.wire import AnyEvent, EventBase
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

@@ -11,7 +11,7 @@ from api.deps import Auditor, LedgerDep, Reader
 from api.params import FindingsView as View
 from api.reports import render_report
 from api.schemas import PROBLEM_RESPONSES, FastJSON
-from ledger.reads import parse_instant_param
+from ledger.reading.custody import parse_instant_param
 
 router = APIRouter(prefix="/v1", tags=["findings"], responses=PROBLEM_RESPONSES)
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import LedgerDep
 from ledger.bootstrap import Ledger
 from ledger.errors import ForbiddenError, Problem
-from ledger.principal import Principal
+from ledger.writing.principal import Principal
 
 COOKIE = "ledger_ui_key"
 COOKIE_PATH = "/ui"

@@ -1,7 +1,7 @@
 """``/ui``: server-rendered pages for people (SPEC.md §5).
 
-Every page calls the same read use cases as the JSON routes (``ledger.reads``,
-``ledger.findings``, and ``ledger.views``' ``timeline_view``/``asset_view``, as the JSON routes do) with the
+Every page calls the same read use cases as the JSON routes (``ledger.reading.custody``,
+``ledger.findings``, and ``ledger.reading.views``' ``timeline_view``/``asset_view``, as the JSON routes do) with the
 same ``as_of``/``known_at`` parsing (``api.params``), so a page shows exactly what the
 JSON shows. The contract report needs the ``audit`` permission, as its JSON route does;
 every other page ``read``. Errors become pages: no key → the sign-in page;
@@ -43,8 +43,8 @@ from api.ui.format import environment, query, segment
 from api.ui.svg import timeline_svg
 from domain.rules.catalogue import RULE_NAMES
 from ledger.errors import ForbiddenError, InvalidEventError, LedgerError, NotFoundError, Problem
-from ledger.reads import parse_instant_param
-from ledger.views import asset_view, timeline_view
+from ledger.reading.custody import parse_instant_param
+from ledger.reading.views import asset_view, timeline_view
 
 log = logging.getLogger(__name__)
 

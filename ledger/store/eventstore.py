@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 
 from domain.entries import LedgerEntry
 from domain.instants import parse
-from ledger.canonical import ZERO_HASH, canonical
 from ledger.settings import Settings
+from ledger.writing.canonical import ZERO_HASH, canonical
 
 _ENTRY_TOPIC = get_topic(LedgerEntry)
 

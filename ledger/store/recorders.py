@@ -5,7 +5,7 @@ application recorders, extended so that an append also
   so positions are gap-free and in commit order with any number of writer processes;
 * fills each stored event's ``prev_hash`` and computes its ``hash`` in the same
   transaction (the bytes arrive canonical with a hole for ``prev_hash``, see
-  ``ledger.canonical``);
+  ``ledger.writing.canonical``);
 * keeps ``recorded_at`` non-decreasing in position: a process stamps it when the
   request arrives, and another process may commit a later stamp first, so an event
   stamped earlier than the log's head takes the head's ``recorded_at`` (and so does
@@ -41,7 +41,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from ledger.canonical import ZERO_HASH
+from ledger.writing.canonical import ZERO_HASH
 
 STAMP = 27  # len("2014-06-10T08:00:00.000000Z"): instants are stored fixed width
 _RECORDED_KEY = b'"recorded_at":"'

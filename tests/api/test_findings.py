@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.demo import load_demo
+from ledger.cli.demo import load_demo
 from tests.api.conftest import Api
 
 BEFORE_LATE_REPORT = "2016-06-01T00:00:00Z"  # the militia's recovery was reported 2017-02-01

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.migrate import upgrade
+from ledger.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 

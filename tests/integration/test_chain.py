@@ -15,10 +15,10 @@ import rfc8785
 from sqlalchemy.engine import make_url
 
 from domain.vocabulary import Role
-from ledger import appending
 from ledger.bootstrap import Ledger
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER
+from ledger.writing import append as appending
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 
 ADMIN = Principal("admin", Role.ADMIN)

@@ -10,9 +10,9 @@ from typing import Any
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger
 from ledger.errors import VersionConflict
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 from tests.integration.test_chain import raw_rows, recompute
 

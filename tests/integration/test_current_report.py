@@ -12,12 +12,12 @@ import sqlalchemy as sa
 
 from domain.rules import report as report_module
 from domain.vocabulary import Role
-from ledger import current_report as current_module
 from ledger.bootstrap import Ledger
-from ledger.current_report import current
-from ledger.demo import load_demo
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER
+from ledger.cli.demo import load_demo
+from ledger.reading import report as current_module
+from ledger.reading.report import current
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 
 ADMIN = Principal("admin", Role.ADMIN)

@@ -15,12 +15,12 @@ from domain.rules.life import life
 from domain.state import History
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
-from ledger.principal import Principal
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection, lives_of
 from ledger.projections.runner import Runner
-from ledger.schema import EVENT_ADAPTER
 from ledger.store.tables import events, findings
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 
 ADMIN = Principal("admin", Role.ADMIN)

@@ -6,8 +6,8 @@ import orjson
 import pytest
 
 from ledger.bootstrap import Ledger
-from ledger.demo import demo_events
-from ledger.importing import ImportLineError, import_events
+from ledger.cli.demo import demo_events
+from ledger.writing.importing import ImportLineError, import_events
 
 
 def lines(events: list[dict[str, object]]) -> list[bytes]:

@@ -22,16 +22,16 @@ import rfc8785
 import sqlalchemy as sa
 
 from domain.vocabulary import Role
-from ledger import cli
 from ledger.bootstrap import Ledger
+from ledger.cli import main as cli
 from ledger.integrity import merkle
 from ledger.integrity.bundle import verify_bundle, verify_bundle_file
 from ledger.integrity.checkpoints import Checkpoint, Signer, verify_checkpoint
 from ledger.integrity.service import IntegrityFailure, IntegrityService, verify_database
 from ledger.integrity.store import SUBTREE_WIDTH
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 
 ADMIN = Principal("admin", Role.ADMIN)

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from domain.vocabulary import Role
 from ledger.bootstrap import build_ledger
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 from tests.conftest import TABLES
 from tests.integration.test_chain import raw_rows, recompute

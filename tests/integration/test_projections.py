@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger
-from ledger.migrate import upgrade
-from ledger.principal import Principal
 from ledger.projections.runner import positions
-from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
+from ledger.store.migrate import upgrade
 from ledger.store.tables import assets, event_amendments, event_index
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 from tests.conftest import TABLES
 

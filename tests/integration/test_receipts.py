@@ -22,12 +22,12 @@ from psycopg import Cursor
 from domain.entries import EVENT_CLASSES, LedgerEntry
 from domain.vocabulary import EventType, Role
 from ledger.bootstrap import Ledger, build_ledger
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
 from ledger.store.eventstore import EventStore, eventsourcing_env
 from ledger.store.recorders import LedgerPostgresRecorder
 from ledger.store.tables import events as events_table
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 from tests.conftest import TABLES
 

@@ -6,9 +6,9 @@ import sys
 
 from domain.vocabulary import Role
 from ledger.bootstrap import build_ledger
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER
 from ledger.settings import Settings
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 
 

@@ -5,7 +5,7 @@ per event, or raises a ``LedgerError`` naming every offending field — in which
 nothing was stored. The steps, in order:
 
 1. permission and self-contained checks (role, party, ``reported_at``, times, shape);
-2. in the commit thread (``ledger.committer``), against the store: idempotent replays,
+2. in the commit thread (``ledger.writing.group_commit``), against the store: idempotent replays,
    references that must exist, keys that must not, party-bound keys, seller-side
    contract actions, ``expected_version``;
 3. one atomic save with the hash chain (``ledger.store.recorders``).
@@ -34,7 +34,6 @@ from domain.entries import EVENT_CLASSES, LedgerEntry
 from domain.instants import to_stored
 from domain.validation import check_event
 from domain.vocabulary import REFERENCE_TYPES, EventType
-from ledger.committer import GroupCommitter, Pending
 from ledger.errors import (
     DuplicateError,
     ForbiddenError,
@@ -43,11 +42,12 @@ from ledger.errors import (
     Problem,
     VersionConflict,
 )
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER, EventBase, to_record
 from ledger.store.eventstore import EventStore
 from ledger.store.lookups import Lookups, StoredRecord
 from ledger.store.recorders import Registration, VersionConflictError
+from ledger.writing.group_commit import GroupCommitter, Pending
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER, EventBase, to_record
 
 SERVER_FIELDS = ("recorded_at", "recorded_by", "prev_hash")
 NOT_CORRECTABLE_TARGETS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})

@@ -4,7 +4,7 @@ evidence and life, contract compliance and the contract report.
 ``known_at`` (default now) gives "known then": findings detected by that knowledge
 time, each as the ledger then knew it (version, clearing, disposition). ``hindsight``
 gives every finding with all knowledge. Compliance and the report read the projections
-for the present as now known (``ledger.current_report``); any other view folds the
+for the present as now known (``ledger.reading.report``); any other view folds the
 contract's own events, reusing the projection's stored lives.
 """
 
@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 
 from domain.instants import to_stored
 from domain.rules import Filters, Finding, FindingKind, Lives, Window, compliance, contract_report
-from ledger.current_report import current, current_compliance, current_report
 from ledger.errors import InvalidEventError, NotFoundError, Problem
 from ledger.projections.findings import contract_history, lives_of
+from ledger.reading.report import current, current_compliance, current_report
 from ledger.store.lookups import Lookups
 from ledger.store.tables import findings
 

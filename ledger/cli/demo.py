@@ -15,8 +15,8 @@ from typing import Any
 
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
 
 SOURCE = {"kind": "demo", "ref": "story.txt"}
 

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.vocabulary import Role
 from ledger.errors import DuplicateError, InvalidEventError, NotFoundError, Problem
-from ledger.principal import Principal
 from ledger.store.tables import api_keys
+from ledger.writing.principal import Principal
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

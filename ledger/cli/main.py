@@ -22,7 +22,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from ledger.migrate import upgrade
+    from ledger.store.migrate import upgrade
 
     settings = _settings(args)
     if settings.is_sqlite:
@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     from ledger.bootstrap import make_engine
-    from ledger.keys import KeyStore
+    from ledger.writing.keys import KeyStore
 
     engine = make_engine(_settings(args))
     try:
@@ -146,7 +146,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ledger.bootstrap import build_ledger
-    from ledger.importing import import_events
+    from ledger.writing.importing import import_events
 
     ledger = build_ledger(_settings(args))
     try:
@@ -170,7 +170,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ledger.bootstrap import build_ledger
-    from ledger.demo import load_demo
+    from ledger.cli.demo import load_demo
 
     ledger = build_ledger(_settings(args))
     try:

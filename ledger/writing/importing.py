@@ -19,10 +19,10 @@ import orjson
 from pydantic import ValidationError
 
 from domain.vocabulary import Role
-from ledger.appending import Appender
 from ledger.errors import LedgerError, Problem
-from ledger.principal import Principal
-from ledger.schema import EVENT_ADAPTER, EventBase
+from ledger.writing.append import Appender
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER, EventBase
 
 
 @dataclass

@@ -1,0 +1,6 @@
+"""The ``ledger`` command-line tool (SPEC.md §6): ``main`` parses and dispatches;
+``demo`` appends the worked example."""
+
+from ledger.cli.main import main
+
+__all__ = ["main"]
