@@ -10,8 +10,7 @@ from fastapi import FastAPI
 
 from api import errors, ui
 from api.routes import assets, audit, events, findings, health, reference
-from ledger.bootstrap import Ledger, build_ledger
-from ledger.settings import Settings
+from ledger.facade import Ledger, LedgerService, Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -86,14 +85,15 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ledger = ledger or build_ledger(settings)
-        if owned and settings.projections_in_process:
-            app.state.ledger.start_projections()
+        if owned:
+            app.state.service = LedgerService.build(settings)
+            if settings.projections_in_process:
+                app.state.service.start_projections()
         try:
             yield
         finally:
             if owned:
-                app.state.ledger.close()
+                app.state.service.close()
 
     app = FastAPI(
         title="Custody ledger",
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         lifespan=lifespan,
     )
     if ledger is not None:
-        app.state.ledger = ledger
+        app.state.service = LedgerService(ledger)
     errors.install(app)
     app.include_router(health.router)
     app.include_router(events.router)

@@ -1,4 +1,5 @@
-"""FastAPI dependencies as ``Annotated`` aliases: the ledger, the caller, roles."""
+"""FastAPI dependencies as ``Annotated`` aliases: the ledger's use cases, the caller,
+roles."""
 
 from __future__ import annotations
 
@@ -9,35 +10,38 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from ledger.bootstrap import Ledger
-from ledger.errors import ForbiddenError, Problem, UnauthenticatedError
-from ledger.writing.principal import Principal
+from ledger.facade import ForbiddenError, LedgerService, Principal, Problem, UnauthenticatedError
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `ledger keys create`.")
 
 
-async def get_ledger(request: Request) -> Ledger:
-    ledger: Ledger = request.app.state.ledger
-    return ledger
+async def get_service(request: Request) -> LedgerService:
+    service: LedgerService = request.app.state.service
+    return service
 
 
-LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+ServiceDep = Annotated[LedgerService, Depends(get_service)]
+
+
+async def principal_for(service: LedgerService, key: str) -> Principal | None:
+    """The key's principal. Async so that a cached key costs no thread hop; a miss asks
+    the database in the thread pool, never on the event loop."""
+    found, principal = service.cached_principal(key)
+    if not found:
+        principal = await run_in_threadpool(service.authenticate, key)
+    return principal
 
 
 async def get_principal(
-    ledger: LedgerDep,
+    service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    # Async so that a cached key costs no thread hop; a miss asks the database in
-    # the thread pool, never on the event loop.
     if credentials is None or not credentials.credentials:
         raise UnauthenticatedError(
             "an API key is required: Authorization: Bearer <key>",
             [Problem("Authorization", "missing")],
         )
-    found, principal = ledger.keys.cached(credentials.credentials)
-    if not found:
-        principal = await run_in_threadpool(ledger.keys.authenticate, credentials.credentials)
+    principal = await principal_for(service, credentials.credentials)
     if principal is None:
         raise UnauthenticatedError(
             "unknown or revoked API key", [Problem("Authorization", "unknown key")]
@@ -62,3 +66,4 @@ def requires(permission: str) -> Callable[[Principal], Principal]:
 
 Reader = Annotated[Principal, Depends(requires("read"))]
 Auditor = Annotated[Principal, Depends(requires("audit"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]

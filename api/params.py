@@ -1,8 +1,11 @@
-"""Query parameters every read shares: ``as_of``, ``known_at`` and ``min_position``."""
+"""Query parameters the reads share, parsed at the edge: ``as_of``, ``known_at`` and
+``min_position`` (``View``), instants (``parse_instant``), and the findings filters
+built into one ``FindingsQuery`` (``FindingsFilter``), shared by the JSON route and the
+findings page."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -10,9 +13,22 @@ from typing import Annotated
 from fastapi import Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LedgerDep
-from ledger.bootstrap import Ledger
-from ledger.reading.custody import parse_instant_param
+from api.deps import ServiceDep
+from domain.instants import parse
+from ledger.facade import CUSTODY, FINDINGS, FindingsQuery, InvalidEventError, Problem
+
+
+def parse_instant(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 instant with an offset, or a 422 naming the parameter."""
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError:
+        raise InvalidEventError(
+            f"{name}: not an RFC 3339 instant with an offset",
+            [Problem(name, "RFC 3339 with offset")],
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -22,53 +38,76 @@ class ViewParams:
     position: int
 
 
-def _params(projections: tuple[str, ...]) -> Callable[..., Awaitable[ViewParams]]:
+AsOf = Annotated[str | None, Query(description="Valid time (RFC 3339 with offset); default now")]
+KnownAt = Annotated[
+    str | None, Query(description="Knowledge time: what the ledger knew then; default now")
+]
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, description="Wait until projections have applied this position, else 503"),
+]
+
+
+def _params(projections: Sequence[str]) -> Callable[..., Awaitable[ViewParams]]:
     async def params(
-        ledger: LedgerDep,
+        service: ServiceDep,
         response: Response,
-        as_of: Annotated[
-            str | None, Query(description="Valid time (RFC 3339 with offset); default now")
-        ] = None,
-        known_at: Annotated[
-            str | None,
-            Query(description="Knowledge time: what the ledger knew then; default now"),
-        ] = None,
-        min_position: Annotated[
-            int | None,
-            Query(ge=0, description="Wait until projections have applied this position, else 503"),
-        ] = None,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        min_position: MinPosition = None,
     ) -> ViewParams:
-        return await _view(ledger, response, as_of, known_at, min_position, projections)
+        t = parse_instant("as_of", as_of)
+        k = parse_instant("known_at", known_at)
+        position = await run_in_threadpool(service.wait_for, min_position, projections)
+        response.headers["X-Ledger-Position"] = str(position)
+        return ViewParams(t, k, position)
 
     return params
 
 
-async def _view(
-    ledger: Ledger,
-    response: Response,
-    as_of: str | None,
-    known_at: str | None,
-    min_position: int | None,
-    projections: tuple[str, ...],
-) -> ViewParams:
-    t = parse_instant_param("as_of", as_of)
-    k = parse_instant_param("known_at", known_at)
-
-    def wait() -> int:
-        head = ledger.lookups.head()[0] if min_position is not None else 0
-        return ledger.reads.wait_for(
-            min_position, ledger.settings.read_your_writes_timeout_seconds, head, projections
-        )
-
-    position = await run_in_threadpool(wait)
-    response.headers["X-Ledger-Position"] = str(position)
-    return ViewParams(t, k, position)
-
-
-# Reads of custody (assets, timelines, reference data) wait for that projection;
-# reads of findings (and the report) for the findings projection as well.
-view_params = _params(("custody",))
-findings_view_params = _params(("custody", "findings"))
-
+view_params = _params(CUSTODY)
+findings_view_params = _params(FINDINGS)
 View = Annotated[ViewParams, Depends(view_params)]
 FindingsView = Annotated[ViewParams, Depends(findings_view_params)]
+
+CLEARED = {"false": False, "true": True, "any": None}
+
+
+def findings_query(
+    view: FindingsView,
+    rule: str | None = None,
+    kind: Annotated[str | None, Query(pattern="^(state|event|discrepancy)$")] = None,
+    asset: str | None = None,
+    contract: str | None = None,
+    party: str | None = None,
+    cleared: Annotated[str, Query(pattern="^(true|false|any)$")] = "false",
+    active_at: Annotated[str | None, Query(description="Valid time (RFC 3339)")] = None,
+    hindsight: Annotated[bool, Query(description="All knowledge instead of known then")] = False,
+    detected_from: str | None = None,
+    detected_to: str | None = None,
+    cleared_from: str | None = None,
+    cleared_to: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> FindingsQuery:
+    """The findings filters of SPEC.md §2 as one query object."""
+    return FindingsQuery(
+        rule=rule,
+        kind=kind,
+        asset=asset,
+        contract=contract,
+        party=party,
+        cleared=CLEARED[cleared],
+        active_at=parse_instant("active_at", active_at),
+        known_at=view.known_at,
+        hindsight=hindsight,
+        detected_from=parse_instant("detected_from", detected_from),
+        detected_to=parse_instant("detected_to", detected_to),
+        cleared_from=parse_instant("cleared_from", cleared_from),
+        cleared_to=parse_instant("cleared_to", cleared_to),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+FindingsFilter = Annotated[FindingsQuery, Depends(findings_query)]

@@ -8,7 +8,7 @@ import orjson
 from fastapi import Response
 from pydantic import BaseModel, Field
 
-from ledger.writing.wire import AnyEvent
+from ledger.facade import AnyEvent
 
 
 class AppendResponse(BaseModel):

@@ -6,17 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import LedgerDep, Reader
+from api.deps import Reader, ServiceDep
 from api.params import View
 from api.schemas import PROBLEM_RESPONSES, FastJSON
-from ledger.reading.views import asset_view, timeline_view
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=PROBLEM_RESPONSES)
 
 
 @router.get("", summary="Custody of many assets")
 def list_assets(
-    ledger: LedgerDep,
+    service: ServiceDep,
     _: Reader,
     view: View,
     contract: str | None = None,
@@ -29,7 +28,7 @@ def list_assets(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FastJSON:
     return FastJSON(
-        ledger.reads.list_assets(
+        service.assets(
             contract=contract,
             custodian=custodian,
             status=status,
@@ -44,10 +43,12 @@ def list_assets(
 
 
 @router.get("/{asset_id}", summary="One asset's state (DOMAIN.md §7)")
-def get_asset(ledger: LedgerDep, _: Reader, view: View, asset_id: str) -> FastJSON:
-    return FastJSON(asset_view(ledger, asset_id, view.as_of, view.known_at), view.position)
+def get_asset(service: ServiceDep, _: Reader, view: View, asset_id: str) -> FastJSON:
+    found = service.asset(asset_id, as_of=view.as_of, known_at=view.known_at)
+    return FastJSON(found, view.position)
 
 
 @router.get("/{asset_id}/timeline", summary="One asset's timeline (DOMAIN.md §7)")
-def get_timeline(ledger: LedgerDep, _: Reader, view: View, asset_id: str) -> FastJSON:
-    return FastJSON(timeline_view(ledger, asset_id, view.as_of, view.known_at), view.position)
+def get_timeline(service: ServiceDep, _: Reader, view: View, asset_id: str) -> FastJSON:
+    found = service.timeline(asset_id, as_of=view.as_of, known_at=view.known_at)
+    return FastJSON(found, view.position)

@@ -12,19 +12,17 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
-from api.deps import Auditor, LedgerDep, requires
+from api.deps import Admin, Auditor, ServiceDep
 from api.schemas import PROBLEM_RESPONSES, FastJSON
-from ledger.integrity.service import IntegrityFailure
-from ledger.writing.principal import Principal
+from ledger.facade import IntegrityFailure
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
 
-Admin = Annotated[Principal, Depends(requires("admin"))]
 T = TypeVar("T")
 
 NDJSON = "application/x-ndjson"
@@ -45,7 +43,7 @@ async def _run(fn: Callable[[], T]) -> T | JSONResponse:
 
 @router.get("/checkpoints", summary="Signed checkpoints and the key to check them with")
 async def list_checkpoints(
-    ledger: LedgerDep,
+    service: ServiceDep,
     _: Auditor,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -53,7 +51,7 @@ async def list_checkpoints(
     """This ledger's checkpoints, newest first, with its Ed25519 public key (base64 of
     the raw 32 bytes) and key id. Each checkpoint signs the message described in
     ``ledger.integrity.checkpoints``; save one to pass to ``ledger verify --checkpoint``."""
-    result = await _run(lambda: ledger.integrity.list_checkpoints(cursor, limit))
+    result = await _run(lambda: service.checkpoints(cursor, limit))
     return result if isinstance(result, JSONResponse) else FastJSON(result)
 
 
@@ -63,10 +61,10 @@ async def list_checkpoints(
     summary="Sign a checkpoint of the log now",
     responses={200: {"description": "The latest checkpoint already covers the whole log"}},
 )
-async def make_checkpoint(ledger: LedgerDep, _: Admin) -> Any:
+async def make_checkpoint(service: ServiceDep, _: Admin) -> Any:
     """201 with the new checkpoint, or 200 with the latest one if it already covers
     every event."""
-    result = await _run(ledger.integrity.checkpoint)
+    result = await _run(service.make_checkpoint)
     if isinstance(result, JSONResponse):
         return result
     stored, made = result
@@ -74,14 +72,14 @@ async def make_checkpoint(ledger: LedgerDep, _: Admin) -> Any:
     body = {
         "checkpoint": stored.checkpoint.to_dict(),
         "created": made,
-        **ledger.integrity.key_info(),
+        **service.key_info(),
     }
     return FastJSON(body, status_code=201 if made else 200)
 
 
 @router.get("/proof/{event_id}", summary="RFC 6962 inclusion proof of one event")
 async def inclusion_proof(
-    ledger: LedgerDep,
+    service: ServiceDep,
     _: Auditor,
     event_id: str,
     checkpoint: Annotated[
@@ -92,19 +90,19 @@ async def inclusion_proof(
     """The audit path of the event's leaf (``SHA-256(0x00 || event hash)``, index
     ``position - 1``) in the checkpoint's tree, sibling nearest the leaf first, and the
     signed checkpoint it verifies against."""
-    result = await _run(lambda: ledger.integrity.inclusion(event_id, checkpoint))
+    result = await _run(lambda: service.inclusion(event_id, checkpoint))
     return result if isinstance(result, JSONResponse) else FastJSON(result)
 
 
 @router.get("/consistency", summary="RFC 6962 consistency proof between two checkpoints")
 async def consistency_proof(
-    ledger: LedgerDep,
+    service: ServiceDep,
     _: Auditor,
     size1: Annotated[int, Query(alias="from", ge=1, description="Tree size of the older")],
     size2: Annotated[int, Query(alias="to", ge=1, description="Tree size of the newer")],
 ) -> Any:
     """Proof that the checkpoint of size ``to`` extends the one of size ``from``."""
-    result = await _run(lambda: ledger.integrity.consistency(size1, size2))
+    result = await _run(lambda: service.consistency(size1, size2))
     return result if isinstance(result, JSONResponse) else FastJSON(result)
 
 
@@ -114,7 +112,7 @@ async def consistency_proof(
     responses={200: {"content": {NDJSON: {}}}},
 )
 async def export(
-    ledger: LedgerDep,
+    service: ServiceDep,
     _: Auditor,
     after: Annotated[int, Query(ge=0, description="Start after this position")] = 0,
     until: Annotated[int | None, Query(ge=0, description="Last position; default the head")] = None,
@@ -122,7 +120,7 @@ async def export(
     """Events ``after+1 .. until`` with the checkpoints covering them and the consistency
     proofs between those, streamed (memory stays at one page of events). If no
     checkpoint reaches ``until``, one is made first at the current head."""
-    result = await _run(lambda: ledger.integrity.export(after, until))
+    result = await _run(lambda: service.export(after, until))
     if isinstance(result, JSONResponse):
         return result
     name = f"ledger-{result.after}-{result.until}.ndjson"

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Auditor, LedgerDep, PrincipalDep, Reader
+from api.deps import Auditor, PrincipalDep, Reader, ServiceDep
 from api.schemas import (
     PROBLEM_RESPONSES,
     AppendResponse,
@@ -19,10 +19,7 @@ from api.schemas import (
     BatchResponse,
     LogPage,
 )
-from ledger.errors import InvalidEventError, NotFoundError, Problem
-from ledger.store.lookups import StoredRecord
-from ledger.writing.append import AppendResult
-from ledger.writing.wire import AnyEvent, EventBase
+from ledger.facade import AnyEvent, AppendResult, EventBase, InvalidEventError, Problem
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -31,10 +28,6 @@ def _out(r: AppendResult) -> AppendResponse:
     return AppendResponse(
         event_id=r.event_id, position=r.position, recorded_at=r.recorded_at, hash=r.hash
     )
-
-
-def stored_out(s: StoredRecord) -> dict[str, Any]:
-    return {**s.record, "position": s.position, "hash": s.hash.hex()}
 
 
 def _if_match(event: EventBase, if_match: str | None) -> EventBase:
@@ -63,7 +56,7 @@ def _if_match(event: EventBase, if_match: str | None) -> EventBase:
     summary="Append one event",
 )
 async def append_event(
-    ledger: LedgerDep,
+    service: ServiceDep,
     principal: PrincipalDep,
     response: Response,
     event: Annotated[AnyEvent, Body()],  # type: ignore[valid-type]
@@ -74,7 +67,7 @@ async def append_event(
     # Async on purpose: the route only validates and hands the event to the commit
     # thread (the one place that calls the synchronous event store), then awaits it —
     # no worker thread is held per request while the group commits.
-    future = ledger.appender.submit([_if_match(event, if_match)], principal, single=True)
+    future = service.submit([_if_match(event, if_match)], principal, single=True)
     result = (await asyncio.wrap_future(future))[0]
     if result.replayed:
         response.status_code = 200
@@ -92,16 +85,16 @@ async def append_event(
     summary="Append up to 1000 events atomically",
 )
 async def append_batch(
-    ledger: LedgerDep, principal: PrincipalDep, response: Response, batch: BatchRequest
+    service: ServiceDep, principal: PrincipalDep, response: Response, batch: BatchRequest
 ) -> BatchResponse:
     """All or none: one bad event rejects the batch, and ``errors`` names it as
     ``events[i].field``."""
-    limit = ledger.settings.max_batch_events
+    limit = service.settings.max_batch_events
     if len(batch.events) > limit:
         raise InvalidEventError(
             f"a batch holds at most {limit} events", [Problem("events", f"at most {limit}")]
         )
-    results = await asyncio.wrap_future(ledger.appender.submit(batch.events, principal))
+    results = await asyncio.wrap_future(service.submit(batch.events, principal))
     if all(r.replayed for r in results):
         response.status_code = 200
     return BatchResponse(results=[_out(r) for r in results])
@@ -109,19 +102,16 @@ async def append_batch(
 
 @router.get("", response_model=LogPage, responses=PROBLEM_RESPONSES, summary="Read the log")
 def read_log(
-    ledger: LedgerDep,
+    service: ServiceDep,
     _: Auditor,
     response: Response,
     after: Annotated[int, Query(ge=0, description="Position to read after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LogPage:
     """The global log in ``position`` order, with the integrity fields."""
-    rows = ledger.lookups.read_log(after, limit)
-    head, _h = ledger.lookups.head()
-    response.headers["X-Ledger-Position"] = str(head)
-    events = [stored_out(s) for s in rows]
-    next_after = rows[-1].position if rows and rows[-1].position < head else None
-    return LogPage(events=events, next_after=next_after, head=head)
+    page = service.log_page(after, limit)
+    response.headers["X-Ledger-Position"] = str(page.head)
+    return LogPage(events=page.events, next_after=page.next_after, head=page.head)
 
 
 @router.get(
@@ -131,7 +121,7 @@ def read_log(
 )
 async def stream(
     request: Request,
-    ledger: LedgerDep,
+    service: ServiceDep,
     _: Auditor,
     after: Annotated[int | None, Query(ge=0)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
@@ -146,13 +136,12 @@ async def stream(
     async def messages() -> AsyncIterator[dict[str, Any]]:
         position = start
         while not await request.is_disconnected():
-            page = await run_in_threadpool(ledger.lookups.read_log, position, 200)
-            for s in page:
-                position = s.position
+            page = await run_in_threadpool(service.log_after, position, 200)
+            for position, event in page:
                 yield {
-                    "id": str(s.position),
+                    "id": str(position),
                     "event": "ledger_event",
-                    "data": orjson.dumps(stored_out(s)).decode(),
+                    "data": orjson.dumps(event).decode(),
                 }
             if len(page) < 200:
                 await asyncio.sleep(0.25)
@@ -161,13 +150,6 @@ async def stream(
 
 
 @router.get("/{event_id}", responses=PROBLEM_RESPONSES, summary="One event with its amendments")
-def get_event(ledger: LedgerDep, _: Reader, event_id: str) -> dict[str, Any]:
+def get_event(service: ServiceDep, _: Reader, event_id: str) -> dict[str, Any]:
     """The stored event, and the retractions and corrections that point at it."""
-    found = ledger.lookups.events_by_id([event_id]).get(event_id)
-    if found is None:
-        raise NotFoundError(f"no event {event_id!r}", [Problem("event_id", "unknown")])
-    out = stored_out(found)
-    amendments = ledger.reads.amendments(event_id)
-    out["retracted_by"] = [a for a in amendments if a["type"] == "event_retracted"]
-    out["corrected_by"] = [a for a in amendments if a["type"] == "event_corrected"]
-    return out
+    return service.event(event_id)

@@ -11,12 +11,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import LedgerDep
-from ledger.bootstrap import Ledger
-from ledger.errors import ForbiddenError, Problem
-from ledger.writing.principal import Principal
+from api.deps import ServiceDep, principal_for
+from ledger.facade import ForbiddenError, Principal, Problem
 
 COOKIE = "ledger_ui_key"
 COOKIE_PATH = "/ui"
@@ -32,25 +29,17 @@ class SignInRequired(Exception):
         self.reason = reason
 
 
-async def principal_for(ledger: Ledger, key: str) -> Principal | None:
-    # As ``api.deps.get_principal``: a cached answer costs no thread hop.
-    found, principal = ledger.keys.cached(key)
-    if not found:
-        principal = await run_in_threadpool(ledger.keys.authenticate, key)
-    return principal
-
-
 def _bearer(request: Request) -> str | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def ui_principal(request: Request, ledger: LedgerDep) -> Principal:
+async def ui_principal(request: Request, service: ServiceDep) -> Principal:
     # An explicit header wins over the cookie a browser sends by itself.
     key = _bearer(request) or request.cookies.get(COOKIE)
     if not key:
         raise SignInRequired()
-    principal = await principal_for(ledger, key)
+    principal = await principal_for(service, key)
     if principal is None:
         raise SignInRequired("expired")
     if not principal.may("read"):
@@ -64,10 +53,10 @@ async def ui_principal(request: Request, ledger: LedgerDep) -> Principal:
     return principal
 
 
-async def optional_principal(request: Request, ledger: LedgerDep) -> Principal | None:
+async def optional_principal(request: Request, service: ServiceDep) -> Principal | None:
     """The reader if signed in, for pages anyone may see (sign-in, not found)."""
     try:
-        return await ui_principal(request, ledger)
+        return await ui_principal(request, service)
     except (SignInRequired, ForbiddenError):
         return None
 

@@ -1,7 +1,6 @@
 """``/ui``: server-rendered pages for people (SPEC.md §5).
 
-Every page calls the same read use cases as the JSON routes (``ledger.reading.custody``,
-``ledger.findings``, and ``ledger.reading.views``' ``timeline_view``/``asset_view``, as the JSON routes do) with the
+Every page calls the same use cases as the JSON routes (``ledger.facade.LedgerService``) with the
 same ``as_of``/``known_at`` parsing (``api.params``), so a page shows exactly what the
 JSON shows. The contract report needs the ``audit`` permission, as its JSON route does;
 every other page ``read``. Errors become pages: no key → the sign-in page;
@@ -27,24 +26,30 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import errors
-from api.deps import LedgerDep
-from api.params import ViewParams, view_params
+from api.deps import ServiceDep, principal_for
+from api.params import CLEARED as CLEARED_VALUES
+from api.params import ViewParams, parse_instant, view_params
 from api.ui.auth import (
     MaybeReader,
     SignInRequired,
     UiReader,
     forget_key,
     is_cross_site,
-    principal_for,
     remember_key,
     safe_next,
 )
 from api.ui.format import environment, query, segment
 from api.ui.svg import timeline_svg
 from domain.rules.catalogue import RULE_NAMES
-from ledger.errors import ForbiddenError, InvalidEventError, LedgerError, NotFoundError, Problem
-from ledger.reading.custody import parse_instant_param
-from ledger.reading.views import asset_view, timeline_view
+from ledger.facade import (
+    FindingsQuery,
+    ForbiddenError,
+    InvalidEventError,
+    LedgerError,
+    LedgerService,
+    NotFoundError,
+    Problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +203,7 @@ class PageView:
 
 
 async def page_view(
-    ledger: LedgerDep,
+    service: ServiceDep,
     response: Response,
     as_of: str | None = None,
     known_at: str | None = None,
@@ -211,7 +216,7 @@ async def page_view(
         raise InvalidEventError(
             "min_position: a whole number ≥ 0", [Problem("min_position", "integer ≥ 0")]
         )
-    view = await view_params(ledger, response, a or None, k or None, int(m) if m else None)
+    view = await view_params(service, response, a or None, k or None, int(m) if m else None)
     return PageView(view, a, k)
 
 
@@ -247,7 +252,7 @@ def sign_in_form(request: Request, next: str | None = None, reason: str | None =
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request, ledger: LedgerDep) -> Response:
+async def sign_in(request: Request, service: ServiceDep) -> Response:
     form = await _form(request)
     target = safe_next(form.get("next"))
     key = form.get("key", "").strip()
@@ -258,7 +263,7 @@ async def sign_in(request: Request, ledger: LedgerDep) -> Response:
     elif not key:
         error, status = "Enter an API key.", 422
     else:
-        principal = await principal_for(ledger, key)
+        principal = await principal_for(service, key)
         if principal is None:
             error, status = "That key is not known, or has been revoked.", 401
         elif not principal.may("read"):
@@ -310,8 +315,9 @@ def open_asset(_: UiReader, asset_id: str = "") -> Response:
     return RedirectResponse(f"/ui/assets/{segment(asset_id)}", status_code=303)
 
 
-def _parties(ledger: Any, view: ViewParams) -> dict[str, dict[str, Any]]:
-    return {p["party_id"]: p for p in ledger.reads.parties(view.known_at, view.as_of)}
+def _parties(service: LedgerService, view: ViewParams) -> dict[str, dict[str, Any]]:
+    parties = service.parties(as_of=view.as_of, known_at=view.known_at)
+    return {p["party_id"]: p for p in parties}
 
 
 def _accounted(value: str | None) -> bool | None:
@@ -339,7 +345,7 @@ def _limit(value: str | None) -> int:
 @router.get("/assets")
 def board(
     request: Request,
-    ledger: LedgerDep,
+    service: ServiceDep,
     principal: UiReader,
     pv: PageViewDep,
     contract: str | None = None,
@@ -359,7 +365,7 @@ def board(
     flag = _accounted(accounted)
     size = _limit(limit)
     view = pv.view
-    listing = ledger.reads.list_assets(
+    listing = service.assets(
         contract=contract,
         custodian=custodian,
         status=status,
@@ -369,8 +375,8 @@ def board(
         cursor=(cursor or "").strip() or None,
         limit=size,
     )
-    parties = _parties(ledger, view)
-    contracts = sorted(ledger.reads.reference(view.known_at).contracts)
+    parties = _parties(service, view)
+    contracts = service.contract_ids(known_at=view.known_at)
     assets = listing["assets"]
     groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for a in assets:
@@ -426,7 +432,7 @@ def board(
 @router.get("/assets/{asset_id}")
 def timeline(
     request: Request,
-    ledger: LedgerDep,
+    service: ServiceDep,
     principal: UiReader,
     pv: PageViewDep,
     asset_id: str,
@@ -434,12 +440,12 @@ def timeline(
     view = pv.view
     # The JSON routes' own functions: the timeline with the findings each event
     # triggered, the state with its active findings.
-    data = timeline_view(ledger, asset_id, view.as_of, view.known_at)
+    data = service.timeline(asset_id, as_of=view.as_of, known_at=view.known_at)
     try:
-        state = asset_view(ledger, asset_id, view.as_of, view.known_at)
+        state = service.asset(asset_id, as_of=view.as_of, known_at=view.known_at)
     except NotFoundError:
         state = None  # before delivery at that valid time: the timeline says so
-    parties = _parties(ledger, view)
+    parties = _parties(service, view)
     picture = timeline_svg(data, parties.values(), until_last=not pv.as_of)
     bands = [
         {**b, "style": shape.style, "label": shape.label}
@@ -472,7 +478,7 @@ def timeline(
 
 def _instant(name: str, value: str | None) -> tuple[str, datetime | None]:
     text = (value or "").strip()
-    return text, parse_instant_param(name, text or None)
+    return text, parse_instant(name, text or None)
 
 
 def _flag(name: str, value: str | None) -> bool:
@@ -501,7 +507,7 @@ def _finding_view(pv: PageView, hindsight: bool) -> dict[str, str]:
 @router.get("/findings")
 def findings_list(
     request: Request,
-    ledger: LedgerDep,
+    service: ServiceDep,
     principal: UiReader,
     pv: PageViewDep,
     rule: str | None = None,
@@ -540,22 +546,24 @@ def findings_list(
     }
     all_knowledge = _flag("hindsight", hindsight)
     size = _limit(limit)
-    found = ledger.findings.search(
-        rule=texts["rule"] or None,
-        kind=texts["kind"] or None,
-        asset=texts["asset"] or None,
-        contract=texts["contract"] or None,
-        party=texts["party"] or None,
-        cleared={"false": False, "true": True, "any": None}[texts["cleared"]],
-        active_at=instants["active_at"][1],
-        known_at=view.known_at,
-        hindsight=all_knowledge,
-        detected_from=instants["detected_from"][1],
-        detected_to=instants["detected_to"][1],
-        cleared_from=instants["cleared_from"][1],
-        cleared_to=instants["cleared_to"][1],
-        cursor=(cursor or "").strip() or None,
-        limit=size,
+    found = service.findings(
+        FindingsQuery(
+            rule=texts["rule"] or None,
+            kind=texts["kind"] or None,
+            asset=texts["asset"] or None,
+            contract=texts["contract"] or None,
+            party=texts["party"] or None,
+            cleared=CLEARED_VALUES[texts["cleared"]],
+            active_at=instants["active_at"][1],
+            known_at=view.known_at,
+            hindsight=all_knowledge,
+            detected_from=instants["detected_from"][1],
+            detected_to=instants["detected_to"][1],
+            cleared_from=instants["cleared_from"][1],
+            cleared_to=instants["cleared_to"][1],
+            cursor=(cursor or "").strip() or None,
+            limit=size,
+        )
     )
     filters = {
         **texts,
@@ -568,7 +576,6 @@ def findings_list(
         if found["cursor"]
         else None
     )
-    reference = ledger.reads.reference(view.known_at)
     return page(
         request,
         "findings.html",
@@ -580,8 +587,8 @@ def findings_list(
             "filters": filters,
             "rules": RULE_NAMES,
             "kinds": KINDS,
-            "contracts": sorted(reference.contracts),
-            "parties": _parties(ledger, view),
+            "contracts": service.contract_ids(known_at=view.known_at),
+            "parties": _parties(service, view),
             "finding_query": query(_finding_view(pv, all_knowledge)),
             "time_query": query({"known_at": pv.known_at}),
             "more_open": any(
@@ -602,7 +609,7 @@ def findings_list(
 @router.get("/findings/{finding_key:path}")
 def finding_page(
     request: Request,
-    ledger: LedgerDep,
+    service: ServiceDep,
     principal: UiReader,
     pv: PageViewDep,
     finding_key: str,
@@ -610,7 +617,7 @@ def finding_page(
 ) -> Response:
     view = pv.view
     all_knowledge = _flag("hindsight", hindsight)
-    f = ledger.findings.get(finding_key, view.known_at, all_knowledge)
+    f = service.finding(finding_key, known_at=view.known_at, hindsight=all_knowledge)
     return page(
         request,
         "finding.html",
@@ -631,13 +638,14 @@ def finding_page(
 
 @router.get("/contracts")
 def contracts_list(
-    request: Request, ledger: LedgerDep, principal: UiReader, pv: PageViewDep
+    request: Request, service: ServiceDep, principal: UiReader, pv: PageViewDep
 ) -> Response:
     view = pv.view
-    reference = ledger.reads.reference(view.known_at)
     contracts = [
-        ledger.reads.contract(contract_id, view.as_of, view.known_at)
-        for contract_id in sorted(reference.contracts)
+        service.contract(
+            contract_id, as_of=view.as_of, known_at=view.known_at, with_compliance=False
+        )
+        for contract_id in service.contract_ids(known_at=view.known_at)
     ]
     return page(
         request,
@@ -655,12 +663,11 @@ def contracts_list(
 
 @router.get("/contracts/{contract_id}")
 def contract_page(
-    request: Request, ledger: LedgerDep, principal: UiReader, pv: PageViewDep, contract_id: str
+    request: Request, service: ServiceDep, principal: UiReader, pv: PageViewDep, contract_id: str
 ) -> Response:
     view = pv.view
     # As ``GET /v1/contracts/{id}``.
-    contract = ledger.reads.contract(contract_id, view.as_of, view.known_at)
-    contract["compliance"] = ledger.findings.compliance(contract_id, view.as_of, view.known_at)
+    contract = service.contract(contract_id, as_of=view.as_of, known_at=view.known_at)
     return page(
         request,
         "contract.html",
@@ -668,7 +675,7 @@ def contract_page(
             "principal": principal,
             "nav": "contracts",
             "c": contract,
-            "parties": _parties(ledger, view),
+            "parties": _parties(service, view),
             "may_audit": principal.may("audit"),
             "time_params": pv.params(),
         },
@@ -679,7 +686,7 @@ def contract_page(
 @router.get("/contracts/{contract_id}/report")
 def report_page(
     request: Request,
-    ledger: LedgerDep,
+    service: ServiceDep,
     principal: UiReader,
     pv: PageViewDep,
     contract_id: str,
@@ -696,8 +703,7 @@ def report_page(
     from_text, start = _instant("from", period_from)
     to_text, stop = _instant("to", period_to)
     # As ``GET /v1/contracts/{id}/report``: 404 for an unknown contract, then the report.
-    ledger.reads.contract(contract_id, view.as_of, view.known_at)
-    report = ledger.findings.report(
+    report = service.report(
         contract_id,
         as_of=view.as_of,
         known_at=view.known_at,

@@ -120,7 +120,7 @@ def cmd_projections(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ledger.bootstrap import build_ledger
-    from ledger.projections.runner import positions
+    from ledger.projections.tracking import positions
 
     ledger = build_ledger(_settings(args))
     try:

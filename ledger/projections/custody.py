@@ -12,7 +12,7 @@ authorisation re-evaluates ``accounted_for`` for the assets of that contract.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,24 +25,20 @@ from domain.reference import Reference
 from domain.state import AssetState, apply, fold, unaccounted_reason
 from domain.vocabulary import REFERENCE_TYPES, EventType
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, world_key
-from ledger.store.tables import assets, event_amendments, event_index, events
+from ledger.projections.custody_queries import (
+    FINDING,
+    INVENTORIES,
+    REF,
+    asset_subject,
+    contract_subject,
+    load_events,
+    subject_positions,
+)
+from ledger.store.tables import assets, event_amendments, event_index
 from ledger.store.upsert import insert_many, upsert
 
 AMENDMENTS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
 AUTHORISATION_TYPES = frozenset({EventType.AUTHORIZATION_GRANTED, EventType.AUTHORIZATION_REVOKED})
-REF = "ref"
-
-
-INVENTORIES = "inventories"
-"""Every inventory is also filed here: the contract report lists a period's."""
-
-
-def asset_subject(asset_id: str) -> str:
-    return f"asset:{asset_id}"
-
-
-def contract_subject(contract_id: str) -> str:
-    return f"contract:{contract_id}"
 
 
 def own_subjects(e: Event) -> list[str]:
@@ -54,52 +50,12 @@ def own_subjects(e: Event) -> list[str]:
         return [contract_subject(target)] if target else []
     subjects = [asset_subject(a) for a in e.subjects]
     if e.type is EventType.FINDING_DISPOSITIONED:
-        subjects.append("finding")
+        subjects.append(FINDING)
     if e.type is EventType.INVENTORY_COMPLETED:
         subjects.append(INVENTORIES)
     if e.contract_id and e.type is not EventType.ASSET_REGISTERED:
         subjects.append(contract_subject(e.contract_id))
     return subjects
-
-
-def load_events(conn: Connection, positions: Iterable[int]) -> list[Event]:
-    wanted = sorted(set(positions))
-    out: list[Event] = []
-    for i in range(0, len(wanted), 900):
-        chunk = wanted[i : i + 900]
-        rows = conn.execute(
-            sa.select(events.c.notification_id, events.c.state).where(
-                events.c.notification_id.in_(chunk)
-            )
-        )
-        out.extend(Event.parse(p, orjson.loads(s)) for p, s in rows)
-    out.sort(key=lambda e: e.position)
-    return out
-
-
-def load_subject(conn: Connection, subject: str) -> list[tuple[int, dict[str, Any]]]:
-    """Every stored record filed under ``subject``, in one round trip."""
-    rows = conn.execute(
-        sa.select(events.c.notification_id, events.c.state)
-        .join(event_index, event_index.c.position == events.c.notification_id)
-        .where(event_index.c.subject == subject)
-        .order_by(events.c.notification_id)
-    )
-    return [(p, orjson.loads(s)) for p, s in rows]
-
-
-def subject_positions(conn: Connection, subjects: Iterable[str]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = defaultdict(list)
-    wanted = list(set(subjects))
-    for i in range(0, len(wanted), 500):
-        rows = conn.execute(
-            sa.select(event_index.c.subject, event_index.c.position).where(
-                event_index.c.subject.in_(wanted[i : i + 500])
-            )
-        )
-        for subject, position in rows:
-            out[subject].append(position)
-    return out
 
 
 class CustodyProjection:

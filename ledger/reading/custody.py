@@ -23,16 +23,16 @@ from domain.instants import to_stored
 from domain.reference import Reference
 from domain.state import AssetState, History, unaccounted_reason
 from domain.vocabulary import EventType
-from ledger.errors import InvalidEventError, NotFoundError, NotReadyError, Problem
+from ledger.errors import NotFoundError, NotReadyError, Problem
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, to_json
-from ledger.projections.custody import (
+from ledger.projections.custody_queries import (
     REF,
     asset_subject,
     load_events,
     load_subject,
     subject_positions,
 )
-from ledger.projections.runner import positions
+from ledger.projections.tracking import positions
 from ledger.store.tables import assets, event_amendments, event_index
 
 MAX_LIMIT = 1000
@@ -413,16 +413,3 @@ def _correction_entry(c: Event, original: Event, current: Event) -> dict[str, An
         "fields": fields,
     }
 
-
-def parse_instant_param(name: str, value: str | None) -> datetime | None:
-    from domain.instants import parse
-
-    if value is None:
-        return None
-    try:
-        return parse(value)
-    except ValueError:
-        raise InvalidEventError(
-            f"{name}: not an RFC 3339 instant with an offset",
-            [Problem(name, "RFC 3339 with offset")],
-        ) from None

@@ -10,6 +10,7 @@ contract's own events, reusing the projection's stored lives.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +20,64 @@ from sqlalchemy.engine import Engine
 from domain.instants import to_stored
 from domain.rules import Filters, Finding, FindingKind, Lives, Window, compliance, contract_report
 from ledger.errors import InvalidEventError, NotFoundError, Problem
-from ledger.projections.findings import contract_history, lives_of
+from ledger.projections.custody_queries import contract_history
+from ledger.projections.findings_queries import candidates, lives_of
 from ledger.reading.report import current, current_compliance, current_report
 from ledger.store.lookups import Lookups
 from ledger.store.tables import findings
 
 MAX_LIMIT = 1000
+KINDS = tuple(k.value for k in FindingKind)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingsQuery:
+    """The findings filters of SPEC.md §2, built once at the edge (the JSON route and the
+    findings page build the same object from their parameters).
+
+    ``known_at`` (default now) gives findings detected by then, each as then known;
+    ``hindsight`` every finding with all knowledge. ``cleared``: ``False`` (default),
+    ``True`` or ``None`` for either. ``active_at`` keeps state findings whose interval
+    contains that valid time and event or discrepancy findings at or before it. The
+    ``detected_*`` and ``cleared_*`` bounds are knowledge-time windows ``[from, to)``."""
+
+    rule: str | None = None
+    kind: str | None = None
+    asset: str | None = None
+    contract: str | None = None
+    party: str | None = None
+    cleared: bool | None = False
+    active_at: datetime | None = None
+    known_at: datetime | None = None
+    hindsight: bool = False
+    detected_from: datetime | None = None
+    detected_to: datetime | None = None
+    cleared_from: datetime | None = None
+    cleared_to: datetime | None = None
+    cursor: str | None = None
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and self.kind not in KINDS:
+            raise InvalidEventError(
+                f"kind: one of {', '.join(KINDS)}", [Problem("kind", "unknown kind")]
+            )
+
+    def filters(self) -> Filters:
+        """The domain's filters, applied to each candidate's life as known."""
+        detected = self.detected_from or self.detected_to
+        cleared = self.cleared_from or self.cleared_to
+        return Filters(
+            rule=self.rule,
+            kind=None if self.kind is None else FindingKind(self.kind),
+            asset=self.asset,
+            contract=self.contract,
+            party=self.party,
+            cleared=self.cleared,
+            active_at=self.active_at,
+            detected=Window(self.detected_from, self.detected_to) if detected else None,
+            cleared_within=Window(self.cleared_from, self.cleared_to) if cleared else None,
+        )
 
 
 class FindingsReads:
@@ -40,66 +93,23 @@ class FindingsReads:
         with self.engine.connect() as conn:
             return Lives(lives_of(conn, conn.execute(query).all(), full=True))
 
-    def search(
-        self,
-        *,
-        rule: str | None = None,
-        kind: str | None = None,
-        asset: str | None = None,
-        contract: str | None = None,
-        party: str | None = None,
-        cleared: bool | None = False,
-        active_at: datetime | None = None,
-        known_at: datetime | None = None,
-        hindsight: bool = False,
-        detected_from: datetime | None = None,
-        detected_to: datetime | None = None,
-        cleared_from: datetime | None = None,
-        cleared_to: datetime | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-    ) -> dict[str, Any]:
-        try:
-            kind_value = None if kind is None else FindingKind(kind)
-        except ValueError:
-            raise InvalidEventError(
-                "kind: one of state, event, discrepancy", [Problem("kind", "unknown kind")]
-            ) from None
-        at = None if hindsight else (known_at or datetime.now(UTC))
-        filters = Filters(
-            rule=rule,
-            kind=kind_value,
-            asset=asset,
-            contract=contract,
-            party=party,
-            cleared=cleared,
-            active_at=active_at,
-            detected=Window(detected_from, detected_to) if detected_from or detected_to else None,
-            cleared_within=Window(cleared_from, cleared_to) if cleared_from or cleared_to else None,
-        )
-        limit = max(1, min(limit, MAX_LIMIT))
+    def search(self, q: FindingsQuery) -> dict[str, Any]:
+        at = None if q.hindsight else (q.known_at or datetime.now(UTC))
+        filters = q.filters()
+        limit = max(1, min(q.limit, MAX_LIMIT))
         # The columns narrow the candidates in SQL; each candidate's life then says how
         # it was known at ``at``. Rows stream in key order until the page is full.
-        query = sa.select(findings.c.finding_key, findings.c.life).order_by(findings.c.finding_key)
-        for column, value in (
-            ("rule", rule),
-            ("kind", kind),
-            ("asset_id", asset),
-            ("contract_id", contract),
-        ):
-            if value is not None:
-                query = query.where(findings.c[column] == value)
-        if at is not None:
-            query = query.where(findings.c.detected_at <= to_stored(at))
-        if at is None or at >= datetime.now(UTC):
-            # Every change is in the past, so the stored latest clearing is the answer.
-            if cleared is False:
-                query = query.where(findings.c.cleared_at.is_(None))
-            elif cleared is True:
-                query = query.where(findings.c.cleared_at.is_not(None))
+        query = candidates(
+            rule=q.rule,
+            kind=q.kind,
+            asset=q.asset,
+            contract=q.contract,
+            detected_by=at,
+            cleared=q.cleared if at is None or at >= datetime.now(UTC) else None,
+        )
         page: list[Finding] = []
         more = False
-        last, size = cursor, limit + 1
+        last, size = q.cursor, limit + 1
         with self.engine.connect() as conn:
             # Key by key in pages with a LIMIT, so the database walks the key index
             # instead of sorting every candidate; pages grow while filters drop rows.
@@ -121,7 +131,7 @@ class FindingsReads:
             "findings": [f.to_dict() for f in page],
             "cursor": page[-1].finding_key if more else None,
             "known_at": None if at is None else to_stored(at),
-            "view": "hindsight" if hindsight else "known_then",
+            "view": "hindsight" if q.hindsight else "known_then",
         }
 
     def get(
@@ -164,11 +174,10 @@ class FindingsReads:
     def for_asset(
         self, asset_id: str, known_at: datetime | None, active_at: datetime | None
     ) -> list[dict[str, Any]]:
-        return list(
-            self.search(asset=asset_id, known_at=known_at, active_at=active_at, limit=MAX_LIMIT)[
-                "findings"
-            ]
+        query = FindingsQuery(
+            asset=asset_id, known_at=known_at, active_at=active_at, limit=MAX_LIMIT
         )
+        return list(self.search(query)["findings"])
 
     def compliance(
         self,

@@ -46,7 +46,8 @@ from domain.rules.report import (
 from domain.state import AssetState, History
 from domain.vocabulary import EventType
 from ledger.projections.codec import state_from_json
-from ledger.projections.custody import (
+from ledger.projections.custody_queries import (
+    FINDING,
     INVENTORIES,
     REF,
     asset_subject,
@@ -54,8 +55,8 @@ from ledger.projections.custody import (
     load_events,
     load_subject,
 )
-from ledger.projections.findings import FINDING, lives_of
-from ledger.projections.runner import tracking_position
+from ledger.projections.findings_queries import lives_of
+from ledger.projections.tracking import tracking_position
 from ledger.store.recorders import head_recorded_at
 from ledger.store.tables import assets, event_amendments, event_index, events, findings
 

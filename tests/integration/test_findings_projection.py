@@ -16,7 +16,8 @@ from domain.state import History
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
 from ledger.projections.custody import CustodyProjection
-from ledger.projections.findings import FindingsProjection, lives_of
+from ledger.projections.findings import FindingsProjection
+from ledger.projections.findings_queries import lives_of
 from ledger.projections.runner import Runner
 from ledger.store.tables import events, findings
 from ledger.writing.principal import Principal

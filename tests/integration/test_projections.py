@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger
-from ledger.projections.runner import positions
+from ledger.projections.tracking import positions
 from ledger.settings import Settings
 from ledger.store.migrate import upgrade
 from ledger.store.tables import assets, event_amendments, event_index

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.rules.findings import Finding, FindingKind, Severity
-from ledger.projections.findings import decode_version, encode_version
+from ledger.projections.findings_codec import decode_version, encode_version
 
 BASE = Finding(
     finding_key="R13/t1/2014-04-01T00:00:00Z",

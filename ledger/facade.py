@@ -1,0 +1,330 @@
+"""The use cases the HTTP edge calls — the only module of ``ledger`` that ``api``
+imports (an import-linter contract keeps it so).
+
+``LedgerService`` wraps the composed ``Ledger`` (``ledger.bootstrap``) and offers one
+method per thing a client can ask: append, the log and one event, readiness and
+read-your-writes, custody, reference data, findings, the contract report, and the
+audit endpoints. Reads take ``as_of=`` and ``known_at=`` by keyword. The names the edge
+needs to speak about the ledger (settings, the principal, the wire schema, the errors)
+are re-exported here, so nothing in ``api`` reaches for a store, an engine or a
+projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.instants import parse
+from ledger.bootstrap import Ledger, build_ledger
+from ledger.errors import (
+    DuplicateError,
+    ForbiddenError,
+    InvalidEventError,
+    LedgerError,
+    NotFoundError,
+    NotReadyError,
+    Problem,
+    UnauthenticatedError,
+    VersionConflict,
+)
+from ledger.integrity.service import BundleExport, IntegrityFailure
+from ledger.integrity.store import StoredCheckpoint
+from ledger.reading.findings import FindingsQuery
+from ledger.settings import Settings
+from ledger.store.lookups import StoredRecord
+from ledger.writing.append import AppendResult
+from ledger.writing.principal import Principal
+from ledger.writing.wire import AnyEvent, EventBase
+
+__all__ = [
+    "CUSTODY",
+    "FINDINGS",
+    "AnyEvent",
+    "AppendResult",
+    "BundleExport",
+    "DuplicateError",
+    "EventBase",
+    "FindingsQuery",
+    "ForbiddenError",
+    "IntegrityFailure",
+    "InvalidEventError",
+    "Ledger",
+    "LedgerError",
+    "LedgerService",
+    "LogPage",
+    "NotFoundError",
+    "NotReadyError",
+    "Principal",
+    "Problem",
+    "Readiness",
+    "Settings",
+    "UnauthenticatedError",
+    "VersionConflict",
+]
+
+CUSTODY = ("custody",)
+"""Reads of custody (assets, timelines, reference data) wait for that projection."""
+FINDINGS = ("custody", "findings")
+"""Reads of findings (and compliance, the report) wait for both."""
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """A page of the global log in position order, with the integrity fields."""
+
+    events: list[dict[str, Any]]
+    next_after: int | None
+    head: int
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Can this process serve: is the database reachable, how far behind are the
+    projections. ``database`` is ``"ok"`` or the name of the error met."""
+
+    ready: bool
+    database: str
+    head: int = 0
+    position: int = 0
+
+    @property
+    def lag(self) -> int:
+        return self.head - self.position
+
+
+def _stored(s: StoredRecord) -> dict[str, Any]:
+    return {**s.record, "position": s.position, "hash": s.hash.hex()}
+
+
+class LedgerService:
+    """Every use case of the ledger, as the HTTP edge (and the web pages) call them."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    @classmethod
+    def build(cls, settings: Settings) -> LedgerService:
+        return cls(build_ledger(settings))
+
+    @property
+    def settings(self) -> Settings:
+        return self._ledger.settings
+
+    def start_projections(self) -> None:
+        self._ledger.start_projections()
+
+    def close(self) -> None:
+        self._ledger.close()
+
+    # -- who is asking ------------------------------------------------------------------
+
+    def cached_principal(self, key: str) -> tuple[bool, Principal | None]:
+        """``(True, principal-or-None)`` when the key's answer is cached and fresh, so
+        the edge can skip a thread hop; else ``(False, None)``."""
+        return self._ledger.keys.cached(key)
+
+    def authenticate(self, key: str) -> Principal | None:
+        return self._ledger.keys.authenticate(key)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def submit(
+        self, events: Sequence[EventBase], principal: Principal, *, single: bool = False
+    ) -> Future[list[AppendResult]]:
+        """Check and queue events for the next group commit (``ledger.writing.append``);
+        raises at once for what the events alone show, the future carries the rest."""
+        return self._ledger.appender.submit(events, principal, single=single)
+
+    # -- the log ------------------------------------------------------------------------
+
+    def head(self) -> int:
+        return self._ledger.lookups.head()[0]
+
+    def log_page(self, after: int, limit: int) -> LogPage:
+        rows = self._ledger.lookups.read_log(after, limit)
+        head = self.head()
+        next_after = rows[-1].position if rows and rows[-1].position < head else None
+        return LogPage([_stored(s) for s in rows], next_after, head)
+
+    def log_after(self, after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """``(position, event)`` after ``after``, for the live stream."""
+        return [(s.position, _stored(s)) for s in self._ledger.lookups.read_log(after, limit)]
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        """The stored event, and the retractions and corrections that point at it."""
+        found = self._ledger.lookups.events_by_id([event_id]).get(event_id)
+        if found is None:
+            raise NotFoundError(f"no event {event_id!r}", [Problem("event_id", "unknown")])
+        out = _stored(found)
+        amendments = self._ledger.reads.amendments(event_id)
+        out["retracted_by"] = [a for a in amendments if a["type"] == "event_retracted"]
+        out["corrected_by"] = [a for a in amendments if a["type"] == "event_corrected"]
+        return out
+
+    # -- consistency --------------------------------------------------------------------
+
+    def readiness(self) -> Readiness:
+        """Reports, never raises: an unreachable database is an answer here."""
+        try:
+            with self._ledger.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return Readiness(True, "ok", self.head(), self._ledger.reads.position())
+        except Exception as e:  # readiness reports, it does not raise
+            return Readiness(False, type(e).__name__)
+
+    def wait_for(self, min_position: int | None, projections: Sequence[str] = CUSTODY) -> int:
+        """Read-your-writes: the position the named projections have reached, once it is
+        at least ``min_position`` (waiting up to the configured timeout, else
+        ``NotReadyError``)."""
+        head = self.head() if min_position is not None else 0
+        timeout = self.settings.read_your_writes_timeout_seconds
+        return self._ledger.reads.wait_for(min_position, timeout, head, projections)
+
+    def position(self) -> int:
+        return self._ledger.reads.position()
+
+    # -- custody ------------------------------------------------------------------------
+
+    def assets(
+        self,
+        *,
+        contract: str | None = None,
+        custodian: str | None = None,
+        status: str | None = None,
+        accounted: bool | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        return self._ledger.reads.list_assets(
+            contract=contract,
+            custodian=custodian,
+            status=status,
+            accounted=accounted,
+            as_of=as_of,
+            known_at=known_at,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    def asset(
+        self, asset_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """The asset's state with its active findings, as known at ``known_at``."""
+        state = self._ledger.reads.asset(asset_id, as_of, known_at)
+        state["findings"] = self._ledger.findings.for_asset(
+            asset_id, known_at, as_of or parse(state["as_of"])
+        )
+        return state
+
+    def timeline(
+        self, asset_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """The timeline, each event with the findings it triggered or is evidence of."""
+        timeline = self._ledger.reads.timeline(asset_id, as_of, known_at)
+        query = FindingsQuery(asset=asset_id, known_at=known_at, cleared=None, limit=1000)
+        found = self._ledger.findings.search(query)
+        timeline["findings"] = found["findings"]
+        by_event: dict[str, list[str]] = {}
+        for f in found["findings"]:
+            for event_id in {f["trigger_event_id"], *f["evidence"]} - {None}:
+                by_event.setdefault(event_id, []).append(f["finding_key"])
+        for entry in timeline["events"]:
+            entry["findings"] = sorted(by_event.get(entry["event_id"], []))
+        return timeline
+
+    # -- reference data -----------------------------------------------------------------
+
+    def parties(
+        self, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        return self._ledger.reads.parties(known_at, as_of)
+
+    def party(
+        self, party_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        return self._ledger.reads.party(party_id, known_at, as_of)
+
+    def facilities(self, *, known_at: datetime | None = None) -> list[dict[str, Any]]:
+        return self._ledger.reads.facilities(known_at)
+
+    def contract(
+        self,
+        contract_id: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        with_compliance: bool = True,
+    ) -> dict[str, Any]:
+        """Terms, authorisations and (unless asked not to) compliance (DOMAIN.md §7)."""
+        contract = self._ledger.reads.contract(contract_id, as_of, known_at)
+        if with_compliance:
+            contract["compliance"] = self.compliance(contract_id, as_of=as_of, known_at=known_at)
+        return contract
+
+    def contract_ids(self, *, known_at: datetime | None = None) -> list[str]:
+        return sorted(self._ledger.reads.reference(known_at).contracts)
+
+    def party_ids(self, *, known_at: datetime | None = None) -> list[str]:
+        return sorted(self._ledger.reads.reference(known_at).parties)
+
+    # -- findings -----------------------------------------------------------------------
+
+    def findings(self, query: FindingsQuery) -> dict[str, Any]:
+        return self._ledger.findings.search(query)
+
+    def finding(
+        self, finding_key: str, *, known_at: datetime | None = None, hindsight: bool = False
+    ) -> dict[str, Any]:
+        return self._ledger.findings.get(finding_key, known_at, hindsight)
+
+    def compliance(
+        self, contract_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        return self._ledger.findings.compliance(contract_id, as_of, known_at)
+
+    def report(
+        self,
+        contract_id: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        period_from: datetime | None = None,
+        period_to: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The auditor's contract report; 404 for an unknown contract."""
+        self._ledger.reads.contract(contract_id, as_of, known_at)
+        return self._ledger.findings.report(
+            contract_id,
+            as_of=as_of,
+            known_at=known_at,
+            period_from=period_from,
+            period_to=period_to,
+        )
+
+    # -- audit --------------------------------------------------------------------------
+
+    def checkpoints(self, cursor: str | None, limit: int) -> dict[str, Any]:
+        return self._ledger.integrity.list_checkpoints(cursor, limit)
+
+    def make_checkpoint(self) -> tuple[StoredCheckpoint | None, bool]:
+        return self._ledger.integrity.checkpoint()
+
+    def key_info(self) -> dict[str, str]:
+        return self._ledger.integrity.key_info()
+
+    def inclusion(self, event_id: str, size: int | None) -> dict[str, Any]:
+        return self._ledger.integrity.inclusion(event_id, size)
+
+    def consistency(self, size1: int, size2: int) -> dict[str, Any]:
+        return self._ledger.integrity.consistency(size1, size2)
+
+    def export(self, after: int, until: int | None) -> BundleExport:
+        return self._ledger.integrity.export(after, until)

@@ -1,0 +1,103 @@
+"""Queries over the custody projection's subject index (``proj_event_index``): the
+subjects events are filed under, loading the events of a subject, and one contract's
+history for a fold. Readers and the findings projection use these; only
+``ledger.projections.custody`` writes the index."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from domain.history import Event
+from domain.state import History
+from ledger.store.tables import assets, event_index, events, registry
+
+REF = "ref"
+
+
+FINDING = "finding"
+"""Finding dispositions are filed here: every contract's findings depend on them."""
+
+INVENTORIES = "inventories"
+"""Every inventory is also filed here: the contract report lists a period's."""
+
+
+def asset_subject(asset_id: str) -> str:
+    return f"asset:{asset_id}"
+
+
+def contract_subject(contract_id: str) -> str:
+    return f"contract:{contract_id}"
+
+
+def load_events(conn: Connection, positions: Iterable[int]) -> list[Event]:
+    wanted = sorted(set(positions))
+    out: list[Event] = []
+    for i in range(0, len(wanted), 900):
+        chunk = wanted[i : i + 900]
+        rows = conn.execute(
+            sa.select(events.c.notification_id, events.c.state).where(
+                events.c.notification_id.in_(chunk)
+            )
+        )
+        out.extend(Event.parse(p, orjson.loads(s)) for p, s in rows)
+    out.sort(key=lambda e: e.position)
+    return out
+
+
+def load_subject(conn: Connection, subject: str) -> list[tuple[int, dict[str, Any]]]:
+    """Every stored record filed under ``subject``, in one round trip."""
+    rows = conn.execute(
+        sa.select(events.c.notification_id, events.c.state)
+        .join(event_index, event_index.c.position == events.c.notification_id)
+        .where(event_index.c.subject == subject)
+        .order_by(events.c.notification_id)
+    )
+    return [(p, orjson.loads(s)) for p, s in rows]
+
+
+def subject_positions(conn: Connection, subjects: Iterable[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    wanted = list(set(subjects))
+    for i in range(0, len(wanted), 500):
+        rows = conn.execute(
+            sa.select(event_index.c.subject, event_index.c.position).where(
+                event_index.c.subject.in_(wanted[i : i + 500])
+            )
+        )
+        for subject, position in rows:
+            out[subject].append(position)
+    return out
+
+
+def contract_assets(conn: Connection, contract_id: str) -> list[str]:
+    rows = conn.execute(sa.select(assets.c.asset_id).where(assets.c.contract_id == contract_id))
+    return [r[0] for r in rows]
+
+
+def contract_history(conn: Connection, contract_id: str, upto: int | None = None) -> History:
+    """The events a contract's findings depend on, as a ``History``."""
+    subjects = [REF, FINDING, contract_subject(contract_id)]
+    subjects += [asset_subject(a) for a in contract_assets(conn, contract_id)]
+    query = (
+        sa.select(events.c.notification_id, events.c.state)
+        .where(
+            events.c.notification_id.in_(
+                sa.select(event_index.c.position).where(event_index.c.subject.in_(subjects))
+            )
+        )
+        .order_by(events.c.notification_id)
+    )
+    if upto is not None:
+        query = query.where(events.c.notification_id <= upto)
+    return History([Event.parse(p, orjson.loads(s)) for p, s in conn.execute(query)])
+
+
+def all_contracts(conn: Connection) -> list[str]:
+    rows = conn.execute(sa.select(registry.c.natural_id).where(registry.c.kind == "contract"))
+    return sorted(r[0] for r in rows)
