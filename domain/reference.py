@@ -235,92 +235,35 @@ class Reference:
     def build(cls, events: Iterable[Event]) -> Reference:
         """Fold effective events (any types; non-reference ones are skipped) in world
         order."""
-        ordered = sorted(events, key=lambda e: e.world_key)
         parties: dict[str, Party] = {}
         facilities: dict[str, Facility] = {}
         contracts: dict[str, Contract] = {}
         auths: dict[str, Authorization] = {}
         reclassified: list[Event] = []
         revoked: list[Event] = []
-        for e in ordered:
-            p = e.payload
-            if e.type is EventType.PARTY_REGISTERED:
-                pid = str(p["party_id"])
+        for e in sorted(events, key=lambda e: e.world_key):
+            t = e.type
+            if t is EventType.PARTY_REGISTERED:
+                pid = str(e.payload["party_id"])
                 if pid not in parties:
-                    kind = PartyKind(p["kind"])
-                    parties[pid] = Party(
-                        party_id=pid,
-                        name=str(p.get("name", pid)),
-                        kind=kind,
-                        parent=e.text("parent"),
-                        acts_for=e.text("acts_for"),
-                        designations=e.texts("designations"),
-                        event_id=e.event_id,
-                        kinds=((e.occurred_at, kind, e.event_id),),
-                    )
-            elif e.type is EventType.PARTY_RECLASSIFIED:
+                    parties[pid] = _registered_party(e, pid)
+            elif t is EventType.PARTY_RECLASSIFIED:
                 reclassified.append(e)
-            elif e.type is EventType.FACILITY_REGISTERED:
-                fid = str(p["facility_id"])
-                facilities.setdefault(
-                    fid,
-                    Facility(
-                        facility_id=fid,
-                        name=str(p.get("name", fid)),
-                        operator_party=str(p.get("operator_party", "")),
-                        country=str(p.get("country", "")),
-                        event_id=e.event_id,
-                    ),
-                )
-            elif e.type is EventType.CONTRACT_REGISTERED:
-                cid = str(p["contract_id"])
-                contracts.setdefault(
-                    cid,
-                    Contract(
-                        contract_id=cid,
-                        title_holder=str(p["title_holder"]),
-                        seller=str(p["seller"]),
-                        item=str(p.get("item", "")),
-                        quantity=int(p.get("quantity", 0)),
-                        terms=Terms.from_json(p.get("terms")),
-                        event_id=e.event_id,
-                    ),
-                )
-            elif e.type is EventType.AUTHORIZATION_GRANTED:
-                aid = str(p["authorization_id"])
+            elif t is EventType.FACILITY_REGISTERED:
+                facility = _registered_facility(e)
+                facilities.setdefault(facility.facility_id, facility)
+            elif t is EventType.CONTRACT_REGISTERED:
+                contract = _registered_contract(e)
+                contracts.setdefault(contract.contract_id, contract)
+            elif t is EventType.AUTHORIZATION_GRANTED:
+                aid = str(e.payload["authorization_id"])
                 valid_from = e.instant("valid_from")
-                if aid in auths or valid_from is None:
-                    continue
-                work_types = p.get("work_types")
-                auths[aid] = Authorization(
-                    authorization_id=aid,
-                    contract_id=str(p["contract_id"]),
-                    kind=AuthorizationKind(p["kind"]),
-                    subject_id=str(p["subject_id"]),
-                    includes_descendants=e.flag("includes_descendants"),
-                    work_types=None if work_types is None else tuple(map(str, work_types)),
-                    valid_from=valid_from,
-                    valid_to=e.instant("valid_to"),
-                    event_id=e.event_id,
-                )
-            elif e.type is EventType.AUTHORIZATION_REVOKED:
+                if aid not in auths and valid_from is not None:
+                    auths[aid] = _granted_authorization(e, aid, valid_from)
+            elif t is EventType.AUTHORIZATION_REVOKED:
                 revoked.append(e)
-
-        for e in reclassified:  # already in world order
-            kind = PartyKind(e.payload["new_kind"])
-            for pid in e.texts("party_ids"):
-                old = parties.get(pid)
-                if old is not None:
-                    kinds = (*old.kinds, (e.occurred_at, kind, e.event_id))
-                    parties[pid] = replace(old, kind=kind, kinds=kinds)
-        for e in revoked:
-            aid = e.text("authorization_id") or ""
-            at = e.instant("effective_at")
-            old_auth = auths.get(aid)
-            if old_auth is not None and at is not None:
-                auths[aid] = replace(
-                    old_auth, revocations=(*old_auth.revocations, (at, e.event_id))
-                )
+        _reclassify(parties, reclassified)
+        _revoke(auths, revoked)
         return cls(parties, facilities, contracts, auths)
 
     # -- look-ups --------------------------------------------------------------------
@@ -469,3 +412,82 @@ class Reference:
             ):
                 return a
         return None
+
+
+# -- building the reference data from its events -----------------------------------
+
+
+def _registered_party(e: Event, pid: str) -> Party:
+    p = e.payload
+    kind = PartyKind(p["kind"])
+    return Party(
+        party_id=pid,
+        name=str(p.get("name", pid)),
+        kind=kind,
+        parent=e.text("parent"),
+        acts_for=e.text("acts_for"),
+        designations=e.texts("designations"),
+        event_id=e.event_id,
+        kinds=((e.occurred_at, kind, e.event_id),),
+    )
+
+
+def _registered_facility(e: Event) -> Facility:
+    p = e.payload
+    fid = str(p["facility_id"])
+    return Facility(
+        facility_id=fid,
+        name=str(p.get("name", fid)),
+        operator_party=str(p.get("operator_party", "")),
+        country=str(p.get("country", "")),
+        event_id=e.event_id,
+    )
+
+
+def _registered_contract(e: Event) -> Contract:
+    p = e.payload
+    cid = str(p["contract_id"])
+    return Contract(
+        contract_id=cid,
+        title_holder=str(p["title_holder"]),
+        seller=str(p["seller"]),
+        item=str(p.get("item", "")),
+        quantity=int(p.get("quantity", 0)),
+        terms=Terms.from_json(p.get("terms")),
+        event_id=e.event_id,
+    )
+
+
+def _granted_authorization(e: Event, aid: str, valid_from: datetime) -> Authorization:
+    p = e.payload
+    work_types = p.get("work_types")
+    return Authorization(
+        authorization_id=aid,
+        contract_id=str(p["contract_id"]),
+        kind=AuthorizationKind(p["kind"]),
+        subject_id=str(p["subject_id"]),
+        includes_descendants=e.flag("includes_descendants"),
+        work_types=None if work_types is None else tuple(map(str, work_types)),
+        valid_from=valid_from,
+        valid_to=e.instant("valid_to"),
+        event_id=e.event_id,
+    )
+
+
+def _reclassify(parties: dict[str, Party], reclassified: Iterable[Event]) -> None:
+    for e in reclassified:  # already in world order
+        kind = PartyKind(e.payload["new_kind"])
+        for pid in e.texts("party_ids"):
+            old = parties.get(pid)
+            if old is not None:
+                kinds = (*old.kinds, (e.occurred_at, kind, e.event_id))
+                parties[pid] = replace(old, kind=kind, kinds=kinds)
+
+
+def _revoke(auths: dict[str, Authorization], revoked: Iterable[Event]) -> None:
+    for e in revoked:
+        aid = e.text("authorization_id") or ""
+        at = e.instant("effective_at")
+        old_auth = auths.get(aid)
+        if old_auth is not None and at is not None:
+            auths[aid] = replace(old_auth, revocations=(*old_auth.revocations, (at, e.event_id)))

@@ -10,10 +10,25 @@ What a projection and the HTTP layer call:
 * :func:`compliance` — DOMAIN.md §7 "Contract";
 * :func:`contract_report` — DOMAIN.md §7 "Contract report".
 
+Where things live: the registry of rules in :mod:`~domain.rules.catalogue`, one module
+per rule family beside it (``custody``, ``timeliness``, ``record``, ``maintenance``,
+``inventory``, ``contract``) over shared ``facts``, ``making`` and ``spans``;
+evaluation at a knowledge time in :mod:`~domain.rules.evaluation` (what new knowledge
+touches in :mod:`~domain.rules.impact`); lives in :mod:`~domain.rules.tracking` (the
+tracker and :func:`life`), :mod:`~domain.rules.lives` (views and filters) and
+:mod:`~domain.rules.walk` (following a growing log).
+
 ``RULES_VERSION`` names the rules' meaning; it changes whenever a rule does.
 """
 
 from domain.rules.compliance import Compliance, Support, compliance
+from domain.rules.evaluation import (
+    Evaluator,
+    affected,
+    asset_findings,
+    contract_findings,
+    findings_at,
+)
 from domain.rules.findings import (
     RULES_VERSION,
     ClearReason,
@@ -22,24 +37,10 @@ from domain.rules.findings import (
     FindingKind,
     Severity,
 )
-from domain.rules.life import (
-    Evaluator,
-    Filters,
-    FindingLife,
-    Impact,
-    LifeTracker,
-    Lives,
-    Window,
-    affected,
-    asset_findings,
-    contract_findings,
-    findings_at,
-    hindsight,
-    known_then,
-    life,
-    select,
-)
+from domain.rules.impact import Impact
+from domain.rules.lives import Filters, FindingLife, Lives, Window, hindsight, known_then, select
 from domain.rules.report import ContractReport, contract_report
+from domain.rules.tracking import LifeTracker, life
 
 __all__ = [
     "RULES_VERSION",

@@ -11,7 +11,7 @@ Choices where DOMAIN.md is silent:
 * An asset counts from its delivery: one whose registration is known but which has
   no state at ``as_of`` (delivered later) is in neither list.
 * Suspension and hold intervals come from the contract's ``contract_action`` events
-  in world order (:func:`domain.rules.catalogue.suspensions` and ``holds``); the
+  in world order (:func:`domain.rules.spans.suspensions` and ``holds``); the
   ``…_since`` fields give the start of the interval in effect at ``as_of``.
 """
 
@@ -23,22 +23,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.fold import AssetState, Unaccounted, unaccounted_reason
 from domain.history import Event
 from domain.instants import to_stored
 from domain.reference import Reference
-from domain.rules.catalogue import (
-    Span,
-    asset_facts,
-    asset_part,
-    c01_suspension_required,
-    contract_facts,
-    holds,
-    r03_unaccounted,
-    suspensions,
-)
+from domain.rules.contract import c01_suspension_required
+from domain.rules.custody import r03_unaccounted
+from domain.rules.evaluation import Evaluator
+from domain.rules.facts import ContractFacts, CutFacts, asset_facts, asset_part, contract_facts
 from domain.rules.findings import Finding
-from domain.rules.life import Evaluator
-from domain.state import AssetState, History, Unaccounted, unaccounted_reason
+from domain.rules.spans import Span, holds, suspensions
+from domain.state import History
 
 __all__ = [
     "Compliance",
@@ -132,9 +127,23 @@ def compliance(
     history: History, contract_id: str, as_of: datetime, known_at: datetime | None
 ) -> Compliance:
     """Compliance folded from the log (every asset of the contract at ``known_at``)."""
-    ev = Evaluator(history, contract_id)
-    cut = ev.refresh(known_at)
+    cut = Evaluator(history, contract_id).refresh(known_at)
     ref = history.reference(known_at)
+    facts_c, states, r03 = fold_contract_assets(history, contract_id, ref, cut, as_of, known_at)
+    required = c01_suspension_required(facts_c)
+    return compliance_of(contract_id, ref, facts_c.actions, states, r03, required, as_of, known_at)
+
+
+def fold_contract_assets(
+    history: History,
+    contract_id: str,
+    ref: Reference,
+    cut: CutFacts,
+    as_of: datetime,
+    known_at: datetime | None,
+) -> tuple[ContractFacts, dict[str, AssetState | None], dict[str, list[Finding]]]:
+    """The contract's facts as known at ``known_at``, and per asset its state at
+    ``as_of`` and its R03 findings."""
     states: dict[str, AssetState | None] = {}
     r03: dict[str, list[Finding]] = {}
     parts = []
@@ -143,9 +152,7 @@ def compliance(
         r03[a] = r03_unaccounted(facts)
         parts.append(asset_part(facts, r03[a]))
         states[a] = history.state(a, as_of, known_at)
-    facts_c = contract_facts(contract_id, ref, cut, parts)
-    required = c01_suspension_required(facts_c)
-    return compliance_of(contract_id, ref, facts_c.actions, states, r03, required, as_of, known_at)
+    return contract_facts(contract_id, ref, cut, parts), states, r03
 
 
 def compliance_of(

@@ -2,7 +2,7 @@
 has in knowledge time.
 
 A :class:`Finding` is a value. The catalogue (:mod:`domain.rules.catalogue`) makes
-findings without their life; :mod:`domain.rules.life` fills ``detected_at``,
+findings without their life; :mod:`domain.rules.tracking` fills ``detected_at``,
 ``cleared_at``, ``clear_reason`` and ``disposition`` for a view at a knowledge time.
 ``to_dict`` gives the JSON shape the HTTP layer and the report share: instants in
 the stored format, enums as their values.
@@ -10,6 +10,7 @@ the stored format, enums as their values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -184,3 +185,8 @@ def asset_of_event_key(key: str) -> str | None:
     """The asset of an event or discrepancy key; ids never contain ``/``."""
     parts = key.split("/")
     return parts[2] if len(parts) == 3 else None
+
+
+def ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Findings in the order every view lists them: by ``(valid_from, finding_key)``."""
+    return tuple(sorted(findings, key=lambda f: (f.valid_from, f.finding_key)))

@@ -39,24 +39,26 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from domain.fold import AssetState
 from domain.history import Event, thaw
 from domain.instants import to_stored
 from domain.reference import Reference, Terms
-from domain.rules.catalogue import (
-    action_contract,
-    asset_facts,
-    asset_part,
+from domain.rules.compliance import Compliance, compliance_of, fold_contract_assets, span_dict
+from domain.rules.contract import (
     c01_suspension_required,
     c02_enforcement_gap,
     c03_suspension_without_cause,
-    contract_facts,
-    r03_unaccounted,
+)
+from domain.rules.evaluation import Evaluator
+from domain.rules.facts import (
+    CutFacts,
+    action_contract,
     registration_contract,
 )
-from domain.rules.compliance import Compliance, compliance_of, span_dict
 from domain.rules.findings import RULES_VERSION, Finding, FindingKind
-from domain.rules.life import Evaluator, FindingLife, Window, life
-from domain.state import AssetState, History
+from domain.rules.lives import FindingLife, Window
+from domain.rules.tracking import life
+from domain.state import History
 from domain.vocabulary import EventType
 
 _CORRECTIONS = (EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED)
@@ -228,57 +230,19 @@ def contract_report(
     window = period or Window()
     if lives is None:
         lives = life(history, contract_id=contract_id)
-    mine = {
-        key: x
-        for key, x in lives.items()
-        if (f := x.at(None)) is not None and f.contract_id == contract_id
-    }
-    then = {key: f for key, x in mine.items() if (f := x.at(known_at)) is not None}
-
+    mine, then = _lives_of_contract(lives, contract_id, known_at)
     ref = history.reference(known_at)
-    ev = Evaluator(history, contract_id)
-    cut = ev.refresh(known_at)
+    cut = Evaluator(history, contract_id).refresh(known_at)
     assets = cut.assets_of(contract_id)
-    states: dict[str, AssetState | None] = {}
-    r03: dict[str, list[Finding]] = {}
-    parts = []
-    for a in assets:
-        facts = asset_facts(history, a, known_at, cut)
-        r03[a] = r03_unaccounted(facts)
-        parts.append(asset_part(facts, r03[a]))
-        states[a] = history.state(a, as_of, known_at)
-    facts_c = contract_facts(contract_id, ref, cut, parts)
+    facts_c, states, r03 = fold_contract_assets(history, contract_id, ref, cut, as_of, known_at)
     # The same findings as the life gives them, so they carry detected_at and
     # disposition as known then; the catalogue's version if the life lacks one.
     required = _sorted([then.get(f.finding_key, f) for f in c01_suspension_required(facts_c)])
     status = compliance_of(
         contract_id, ref, facts_c.actions, states, r03, required, as_of, known_at
     )
-    gaps = [
-        then.get(f.finding_key, f) for f in c02_enforcement_gap(facts_c) if f.valid_from <= as_of
-    ]
-    without_cause = [
-        then.get(f.finding_key, f)
-        for f in c03_suspension_without_cause(facts_c)
-        if f.valid_from <= as_of
-    ]
     live_then = [f for f in then.values() if not f.cleared]
-    events = _sorted(
-        [
-            f
-            for f in live_then
-            if f.kind is not FindingKind.STATE
-            and f.valid_from <= as_of
-            and window.contains(f.valid_from)
-        ]
-    )
-    inventories = tuple(
-        e.event_id
-        for e in cut.inventories
-        if e.occurred_at <= as_of
-        and window.contains(e.occurred_at)
-        and any(cut.contract_of(a) == contract_id for a in e.subjects)
-    )
+    events = _period_event_findings(live_then, as_of, window)
     amendments, targets, retracted_by = _amendments(history, known_at)
     return assemble_report(
         contract_id=contract_id,
@@ -287,13 +251,13 @@ def contract_report(
         known_at=known_at,
         window=window,
         status=status,
-        gaps=gaps,
-        without_cause=without_cause,
+        gaps=_as_known_then(c02_enforcement_gap(facts_c), then, as_of),
+        without_cause=_as_known_then(c03_suspension_without_cause(facts_c), then, as_of),
         state_findings=[f for f in live_then if f.kind is FindingKind.STATE],
         event_findings=events[:EVENT_FINDINGS_LISTED],
         event_findings_by_rule=Counter(f.rule for f in events),
         states=states,
-        inventories_in_period=inventories,
+        inventories_in_period=_inventories_in_period(cut, contract_id, as_of, window),
         corrections=corrections(
             contract_id, set(assets), amendments, targets, retracted_by, window
         ),
@@ -301,6 +265,56 @@ def contract_report(
         head_position=head_position,
         head_hash=head_hash,
         rules_version=rules_version,
+    )
+
+
+def _lives_of_contract(
+    lives: Mapping[str, FindingLife], contract_id: str, known_at: datetime
+) -> tuple[dict[str, FindingLife], dict[str, Finding]]:
+    """The lives of the contract's findings, and each finding as known at ``known_at``
+    (those detected by then)."""
+    mine = {
+        key: x
+        for key, x in lives.items()
+        if (f := x.at(None)) is not None and f.contract_id == contract_id
+    }
+    then = {key: f for key, x in mine.items() if (f := x.at(known_at)) is not None}
+    return mine, then
+
+
+def _as_known_then(
+    findings: Sequence[Finding], then: Mapping[str, Finding], as_of: datetime
+) -> list[Finding]:
+    """The findings started by ``as_of``, each as the life knew it then when it did."""
+    return [then.get(f.finding_key, f) for f in findings if f.valid_from <= as_of]
+
+
+def _period_event_findings(
+    live_then: Sequence[Finding], as_of: datetime, window: Window
+) -> tuple[Finding, ...]:
+    """Event findings and discrepancies started by ``as_of`` within the period."""
+    return _sorted(
+        [
+            f
+            for f in live_then
+            if f.kind is not FindingKind.STATE
+            and f.valid_from <= as_of
+            and window.contains(f.valid_from)
+        ]
+    )
+
+
+def _inventories_in_period(
+    cut: CutFacts, contract_id: str, as_of: datetime, window: Window
+) -> tuple[str, ...]:
+    """The inventories up to ``as_of`` within the period that name an asset of the
+    contract."""
+    return tuple(
+        e.event_id
+        for e in cut.inventories
+        if e.occurred_at <= as_of
+        and window.contains(e.occurred_at)
+        and any(cut.contract_of(a) == contract_id for a in e.subjects)
     )
 
 
@@ -329,7 +343,6 @@ def assemble_report(
     or read from the projections. ``state_findings`` are the contract's state findings
     known and not cleared at ``known_at``; ``event_findings`` those of the period to
     list (sorted), ``event_findings_by_rule`` how many there are in all."""
-    contract = ref.contract(contract_id)
     terms = ref.terms(contract_id)
     open_state = tuple(f for f in state_findings if f.active_at(as_of))
     return ContractReport(
@@ -337,14 +350,7 @@ def assemble_report(
         as_of=as_of,
         known_at=known_at,
         period=window,
-        contract={
-            "contract_id": contract_id,
-            "title_holder": None if contract is None else contract.title_holder,
-            "seller": None if contract is None else contract.seller,
-            "item": None if contract is None else contract.item,
-            "quantity": None if contract is None else contract.quantity,
-            "terms": terms_dict(terms),
-        },
+        contract=_contract_section(ref, contract_id, terms),
         compliance=status,
         enforcement_gap=_sorted(gaps),
         without_cause=_sorted(without_cause),
@@ -367,6 +373,18 @@ def assemble_report(
             "terms": terms_dict(terms),
         },
     )
+
+
+def _contract_section(ref: Reference, contract_id: str, terms: Terms) -> dict[str, Any]:
+    contract = ref.contract(contract_id)
+    return {
+        "contract_id": contract_id,
+        "title_holder": None if contract is None else contract.title_holder,
+        "seller": None if contract is None else contract.seller,
+        "item": None if contract is None else contract.item,
+        "quantity": None if contract is None else contract.quantity,
+        "terms": terms_dict(terms),
+    }
 
 
 def _sorted(findings: Sequence[Finding]) -> tuple[Finding, ...]:

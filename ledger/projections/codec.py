@@ -7,9 +7,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from domain.fold import AssetState
 from domain.history import Event, Location
 from domain.instants import parse, to_stored
-from domain.state import AssetState
 from domain.vocabulary import Confidence, Operational, Status
 
 _INSTANTS = ("since", "last_verified_at", "partner_entry_at")

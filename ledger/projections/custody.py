@@ -20,9 +20,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from domain.fold import AssetState, apply, fold, unaccounted_reason
 from domain.history import Event, Log
 from domain.reference import Reference
-from domain.state import AssetState, apply, fold, unaccounted_reason
 from domain.vocabulary import REFERENCE_TYPES, EventType
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, world_key
 from ledger.projections.custody_queries import (

@@ -1,8 +1,8 @@
 """The findings projection: every finding the log ever implied, with its life in
-knowledge time (``domain.rules.life``): a row per finding (``proj_findings``, its life
+knowledge time (``domain.rules.tracking``): a row per finding (``proj_findings``, its life
 summed up) and a row per change of its life (``proj_finding_changes``, appended).
 
-A walk through knowledge time (``domain.rules.life.Walk``) follows the log in memory:
+A walk through knowledge time (``domain.rules.walk.Walk``) follows the log in memory:
 at each knowledge instant only the scopes its events affect are evaluated again, and
 what changed in each life is drained into the store. A batch that does not start
 where this process's walk ended is handled without walking again when another worker
@@ -24,7 +24,8 @@ from sqlalchemy.engine import Connection
 
 from domain.history import Event
 from domain.instants import to_stored
-from domain.rules.life import Drained, Walk
+from domain.rules.tracking import Drained
+from domain.rules.walk import Walk
 from ledger.projections.findings_codec import dump, encode_version, head_json
 from ledger.store.tables import (
     events,
@@ -90,7 +91,7 @@ def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
 
 
 class FindingsProjection:
-    """Incremental: the walk through knowledge time (``domain.rules.life.Walk``) stays
+    """Incremental: the walk through knowledge time (``domain.rules.walk.Walk``) stays
     in memory between batches; each knowledge instant re-evaluates only the scopes
     its events affect, an asset's events appended at the end of its history extend
     its last evaluation, and only findings whose life changed are written.

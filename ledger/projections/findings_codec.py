@@ -20,7 +20,8 @@ from domain.rules import (
     FindingLife,
     Severity,
 )
-from domain.rules.life import Change, Drained
+from domain.rules.lives import Change
+from domain.rules.tracking import Drained
 from domain.vocabulary import Disposition
 
 

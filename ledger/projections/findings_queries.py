@@ -15,7 +15,7 @@ from sqlalchemy.sql import Select
 
 from domain.instants import parse, to_stored
 from domain.rules import ClearReason, Finding, FindingLife
-from domain.rules.life import Change
+from domain.rules.lives import Change
 from ledger.projections.findings_codec import FindingHead, decode_version
 from ledger.store.tables import finding_changes, findings
 

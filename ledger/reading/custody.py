@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +18,11 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from domain.fold import AssetState, unaccounted_reason
 from domain.history import Event
 from domain.instants import to_stored
 from domain.reference import Reference
-from domain.state import AssetState, History, unaccounted_reason
+from domain.state import History
 from domain.vocabulary import EventType
 from ledger.errors import NotFoundError, NotReadyError, Problem
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, to_json
@@ -245,34 +246,11 @@ class Reads:
         related: set[str] = set()
         entries = []
         for e in known.known:
-            if asset_id not in e.subjects and e.type not in (
-                EventType.EVENT_RETRACTED,
-                EventType.EVENT_CORRECTED,
-            ):
-                continue
-            if e.type in (EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED):
+            if asset_id not in e.subjects or e.type in _AMENDMENT_TYPES:
                 continue
             related.update(a for a in e.subjects if a != asset_id)
             current = effective.get(e.event_id)
-            retraction = known.retracted_by.get(e.event_id)
-            entry = _event_entry(e, raw.get(e.position))
-            entry["retracted"] = (
-                None
-                if retraction is None
-                else {
-                    "event_id": retraction.event_id,
-                    "reported_at": to_stored(retraction.reported_at),
-                    "reason": retraction.text("reason"),
-                }
-            )
-            entry["corrections"] = (
-                []
-                if current is None
-                else [_correction_entry(c, e, current) for c in current.corrections]
-            )
-            if current is not None and current.corrections:
-                entry["occurred_at"] = to_stored(current.occurred_at)
-                entry["effective"] = to_json(current.payload)
+            entry = _timeline_entry(e, raw.get(e.position), current, known.retracted_by)
             entries.append((current.world_key if current else e.world_key, entry))
         entries.sort(key=lambda x: x[0])
         bands = [to_json(b) for b in history.custody_bands(asset_id, k, until=t)]
@@ -358,6 +336,37 @@ def _party(p: Any, t: datetime) -> dict[str, Any]:
     return view
 
 
+_AMENDMENT_TYPES = (EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED)
+
+
+def _timeline_entry(
+    e: Event,
+    record: dict[str, Any] | None,
+    current: Event | None,
+    retracted_by: Mapping[str, Event],
+) -> dict[str, Any]:
+    """An event on the timeline with its retraction and corrections as known; a
+    corrected event shows its corrected time and payload (``effective``)."""
+    retraction = retracted_by.get(e.event_id)
+    entry = _event_entry(e, record)
+    entry["retracted"] = (
+        None
+        if retraction is None
+        else {
+            "event_id": retraction.event_id,
+            "reported_at": to_stored(retraction.reported_at),
+            "reason": retraction.text("reason"),
+        }
+    )
+    entry["corrections"] = (
+        [] if current is None else [_correction_entry(c, e, current) for c in current.corrections]
+    )
+    if current is not None and current.corrections:
+        entry["occurred_at"] = to_stored(current.occurred_at)
+        entry["effective"] = to_json(current.payload)
+    return entry
+
+
 def _event_entry(e: Event, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """An event as the timeline shows it; ``record`` is its stored JSON when at hand
     (cheaper than converting the parsed, read-only form back)."""
@@ -412,4 +421,3 @@ def _correction_entry(c: Event, original: Event, current: Event) -> dict[str, An
         "reason": c.text("reason"),
         "fields": fields,
     }
-

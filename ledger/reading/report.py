@@ -31,19 +31,20 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from domain.fold import AssetState
 from domain.history import Event
 from domain.instants import to_stored
 from domain.reference import Reference
 from domain.rules import Finding, FindingKind, FindingLife, Window
-from domain.rules.catalogue import CutFacts
 from domain.rules.compliance import Compliance, compliance_of
+from domain.rules.facts import CutFacts
 from domain.rules.report import (
     EVENT_FINDINGS_LISTED,
     ContractReport,
     assemble_report,
     corrections,
 )
-from domain.state import AssetState, History
+from domain.state import History
 from domain.vocabulary import EventType
 from ledger.projections.codec import state_from_json
 from ledger.projections.custody_queries import (

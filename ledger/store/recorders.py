@@ -11,7 +11,7 @@ application recorders, extended so that an append also
   stamped earlier than the log's head takes the head's ``recorded_at`` (and so does
   its ``reported_at`` unless an importer set that). Knowledge order then follows
   the log for everything but historical imports — what lets the findings walk
-  follow the log instead of walking it again (``domain.rules.life.Walk``);
+  follow the log instead of walking it again (``domain.rules.walk.Walk``);
 * registers natural keys and counts asset versions in ``ledger_registry`` and checks
   ``expected_version`` — all inside the one transaction, so nothing is stored unless
   everything is;

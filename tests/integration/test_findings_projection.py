@@ -11,7 +11,7 @@ import orjson
 import sqlalchemy as sa
 
 from domain.history import Event
-from domain.rules.life import life
+from domain.rules.tracking import life
 from domain.state import History
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger

@@ -4,14 +4,17 @@ history over the standard world, and a synthetic log of many assets for timing."
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain.instants import to_key
+from domain.rules.evaluation import findings_at
 from domain.rules.findings import Finding
-from domain.rules.life import Lives, findings_at, life
+from domain.rules.lives import Lives
+from domain.rules.tracking import life
 from domain.state import History
 from tests.unit.builders import (
-    CONTRACT,
     T,
     capture,
     contract_action,
@@ -34,6 +37,11 @@ from tests.unit.builders import (
 )
 
 Logged = tuple[int, dict[str, Any]]
+
+
+def K(t: str) -> str:
+    """The instant ``t`` as it is written in finding keys."""
+    return to_key(T(t))
 
 
 def eid(logged: Logged) -> str:
@@ -115,62 +123,94 @@ def synthetic(assets: int = 500, events: int = 10_000, seed: int = 7) -> list[Lo
         if roll < 0.04:
             b = rng.choice(brigades)
             mine = [a for a in ids if holder[a] == b]
-            if not mine:
-                continue
-            results = {a: "present" if rng.random() < 0.95 else "absent" for a in mine}
-            seen.append(inventory(results, b, **kw))
+            if mine:
+                results = {a: "present" if rng.random() < 0.95 else "absent" for a in mine}
+                seen.append(inventory(results, b, **kw))
             continue
-        a = rng.choice(ids)
-        h = holder[a]
-        if roll < 0.25 and h is not None:
-            to = rng.choice([*brigades, "kurds"])
-            if to != h:
-                seen.append(transfer(a, h, to, **kw))
-                holder[a] = to
-        elif roll < 0.30 and h is not None:
-            seen.append(capture(a, "isis", from_party=h, **kw))
-            holder[a] = "isis"
-        elif roll < 0.35 and h in {"isis", None}:
-            who = rng.choice(["army", "pmf", rng.choice(brigades)])
-            seen.append(recover(a, who, from_party=h, **kw))
-            holder[a] = who
-        elif roll < 0.38 and h is not None:
-            seen.append(lose(a, h, **kw))
-            holder[a] = None
-        elif roll < 0.39:
-            seen.append(destroy(a, **kw))
-        elif roll < 0.50:
-            wo = f"WO-{len(seen)}"
-            work = rng.choice(["field_maintenance", "overhaul", "battle_damage_repair"])
-            who = rng.choice(["gd", "army"])
-            seen.append(repair_start(a, wo, performer=who, work_type=work, **kw))
-            if rng.random() < 0.8:
-                done = t + timedelta(days=rng.randint(5, 400))
-                seen.append(
-                    repair_complete(
-                        a, wo, performer=who, work_type=work, at=done.isoformat(),
-                        reported=(done + lag).isoformat(),
-                    )
-                )  # fmt: skip
-        elif roll < 0.75:
-            use = "potentially_unauthorised" if rng.random() < 0.1 else None
-            seen.append(
-                observe(a, rng.choice(["pmf", "isis", h or "army"]), use_assessment=use, **kw)
-            )
-        elif roll < 0.95:
-            seen.append(support(a, rng.choice(["gd", "army"]), **kw))
-        elif roll < 0.97 and seen:
-            target = rng.choice(seen[-200:])
-            when = datetime.fromisoformat(target[1]["reported_at"].replace("Z", "+00:00"))
-            fix = {"reported": (when + timedelta(days=rng.randint(1, 90))).isoformat()}
-            if target[1]["type"] == "custody_transferred" and rng.random() < 0.5:
-                seen.append(correct(target, {"payload.to_party": "army"}, **fix))
-            else:
-                seen.append(retract(target, **fix))
-        elif roll < 0.975:
-            action = rng.choice(["SUPPORT_SUSPENDED", "SUPPORT_RESUMED"])
-            seen.append(contract_action(action, [], **kw))
+        _next_event_of(rng.choice(ids), rng, roll, Pace(t, lag, kw), brigades, holder, seen)
     return [*logged, *seen]
 
 
-__all__ = ["CONTRACT", "Logged", "T", "synthetic"]
+@dataclass(frozen=True)
+class Pace:
+    """When a synthetic event happens (``t``), how late it is reported (``lag``), and
+    the builders' keywords for both (``kw``)."""
+
+    t: datetime
+    lag: timedelta
+    kw: dict[str, Any]
+
+
+def _next_event_of(
+    a: str,
+    rng: random.Random,
+    roll: float,
+    pace: Pace,
+    brigades: list[str],
+    holder: dict[str, str | None],
+    seen: list[Logged],
+) -> None:
+    """Append the synthetic event of asset ``a`` that ``roll`` picks (maybe none)."""
+    kw = pace.kw
+    if roll < 0.39:
+        _custody_event(a, rng, roll, kw, brigades, holder, seen)
+    elif roll < 0.50:
+        wo = f"WO-{len(seen)}"
+        work = rng.choice(["field_maintenance", "overhaul", "battle_damage_repair"])
+        who = rng.choice(["gd", "army"])
+        seen.append(repair_start(a, wo, performer=who, work_type=work, **kw))
+        if rng.random() < 0.8:
+            done = pace.t + timedelta(days=rng.randint(5, 400))
+            seen.append(
+                repair_complete(
+                    a, wo, performer=who, work_type=work, at=done.isoformat(),
+                    reported=(done + pace.lag).isoformat(),
+                )
+            )  # fmt: skip
+    elif roll < 0.75:
+        use = "potentially_unauthorised" if rng.random() < 0.1 else None
+        h = holder[a]
+        seen.append(observe(a, rng.choice(["pmf", "isis", h or "army"]), use_assessment=use, **kw))
+    elif roll < 0.95:
+        seen.append(support(a, rng.choice(["gd", "army"]), **kw))
+    elif roll < 0.97 and seen:
+        target = rng.choice(seen[-200:])
+        when = datetime.fromisoformat(target[1]["reported_at"].replace("Z", "+00:00"))
+        fix = {"reported": (when + timedelta(days=rng.randint(1, 90))).isoformat()}
+        if target[1]["type"] == "custody_transferred" and rng.random() < 0.5:
+            seen.append(correct(target, {"payload.to_party": "army"}, **fix))
+        else:
+            seen.append(retract(target, **fix))
+    elif roll < 0.975:
+        action = rng.choice(["SUPPORT_SUSPENDED", "SUPPORT_RESUMED"])
+        seen.append(contract_action(action, [], **kw))
+
+
+def _custody_event(
+    a: str,
+    rng: random.Random,
+    roll: float,
+    kw: dict[str, Any],
+    brigades: list[str],
+    holder: dict[str, str | None],
+    seen: list[Logged],
+) -> None:
+    """A transfer, capture, recovery, loss or destruction (``roll`` < 0.39)."""
+    h = holder[a]
+    if roll < 0.25 and h is not None:
+        to = rng.choice([*brigades, "kurds"])
+        if to != h:
+            seen.append(transfer(a, h, to, **kw))
+            holder[a] = to
+    elif roll < 0.30 and h is not None:
+        seen.append(capture(a, "isis", from_party=h, **kw))
+        holder[a] = "isis"
+    elif roll < 0.35 and h in {"isis", None}:
+        who = rng.choice(["army", "pmf", rng.choice(brigades)])
+        seen.append(recover(a, who, from_party=h, **kw))
+        holder[a] = who
+    elif roll < 0.38 and h is not None:
+        seen.append(lose(a, h, **kw))
+        holder[a] = None
+    else:
+        seen.append(destroy(a, **kw))

@@ -5,8 +5,8 @@ required to a suspension that outlives its cause."""
 from __future__ import annotations
 
 from domain.instants import to_key
+from domain.rules.evaluation import contract_findings
 from domain.rules.findings import ClearReason, FindingKind, Severity
-from domain.rules.life import contract_findings
 from tests.unit.builders import (
     T,
     capture,

@@ -13,8 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.history import Event
+from domain.rules.evaluation import findings_at
 from domain.rules.findings import Finding
-from domain.rules.life import Walk, findings_at, known_then, life
+from domain.rules.lives import known_then
+from domain.rules.tracking import life
+from domain.rules.walk import Walk
 from domain.state import History
 from tests.unit.builders import (
     T,

@@ -8,8 +8,9 @@ import json
 from domain.instants import to_key
 from domain.rules import RULES_VERSION
 from domain.rules.findings import ClearReason, FindingKind
-from domain.rules.life import Filters, Window, known_then, life, select
+from domain.rules.lives import Filters, Window, known_then, select
 from domain.rules.report import contract_report
+from domain.rules.tracking import life
 from domain.state import History
 from tests.unit.builders import (
     T,

@@ -6,11 +6,12 @@ while two remain unaccounted for."""
 
 from __future__ import annotations
 
+from domain.fold import Unaccounted
 from domain.instants import to_key
 from domain.rules.compliance import Support, compliance
 from domain.rules.findings import Severity
-from domain.rules.life import life
-from domain.state import History, Unaccounted
+from domain.rules.tracking import life
+from domain.state import History
 from tests.unit.builders import (
     T,
     capture,

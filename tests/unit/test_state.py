@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.fold import AssetState, Unaccounted, apply, fold
 from domain.history import Event
 from domain.reference import Reference
-from domain.state import AssetState, History, Unaccounted, apply, fold
+from domain.state import History
 from domain.vocabulary import Confidence, Operational, Status
 from tests.unit.builders import (
     CONTRACT,

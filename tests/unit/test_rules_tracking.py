@@ -12,19 +12,12 @@ import pytest
 
 from domain.history import Event, Log
 from domain.instants import to_key
+from domain.rules.evaluation import Evaluator, asset_findings, contract_findings, findings_at
 from domain.rules.findings import FindingKind
-from domain.rules.life import (
-    Evaluator,
-    FindingLife,
-    Impact,
-    LifeTracker,
-    Walk,
-    asset_findings,
-    contract_findings,
-    findings_at,
-    known_then,
-    life,
-)
+from domain.rules.impact import Impact
+from domain.rules.lives import FindingLife, known_then
+from domain.rules.tracking import LifeTracker, life
+from domain.rules.walk import Walk
 from domain.state import History
 from domain.vocabulary import Disposition
 from tests.unit.builders import (

@@ -1,0 +1,252 @@
+"""Contract rules (DOMAIN.md §5): C01 suspension required, C02 enforcement gap, C03
+suspension without cause (state, per contract), C04 support during suspension and C05
+delivery during hold (event, per asset of the contract).
+
+Choices where DOMAIN.md is silent (each is tested):
+
+* C01–C03 merge intervals that touch. C02 and C03 measure their grace from the start
+  of each uncovered piece, which is also the piece's key.
+* C04 and C05 are judged per asset of their trigger, against the asset's contract
+  (every trigger names its assets, so every key is ``RULE/trigger/asset``). C05 takes
+  the delivery instant (``delivered_at``, else ``occurred_at``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.instants import to_key
+from domain.rules.facts import ContractFacts, registration_contract
+from domain.rules.findings import Finding, FindingKind, Severity, event_key, state_key
+from domain.rules.making import Rule, make_finding
+from domain.rules.spans import Span, ends_before, holds, subtract, suspensions, union
+from domain.vocabulary import EventType
+
+C01 = Rule("C01", "SUSPENSION_REQUIRED", FindingKind.STATE)
+C02 = Rule("C02", "ENFORCEMENT_GAP", FindingKind.STATE)
+C03 = Rule("C03", "SUSPENSION_WITHOUT_CAUSE", FindingKind.STATE)
+C04 = Rule("C04", "SUPPORT_DURING_SUSPENSION", FindingKind.EVENT)
+C05 = Rule("C05", "DELIVERY_DURING_HOLD", FindingKind.EVENT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    span: Span
+    members: tuple[Finding, ...]
+
+
+def _c01_pieces(f: ContractFacts) -> list[_Piece]:
+    r03 = sorted(
+        (x for part in f.assets for x in part.unaccounted),
+        key=lambda x: (x.valid_from, x.finding_key),
+    )
+    groups: list[list[Finding]] = []
+    end: datetime | None = None
+    for x in r03:
+        if groups and not ends_before(end, x.valid_from):
+            groups[-1].append(x)
+            end = None if end is None or x.valid_to is None else max(end, x.valid_to)
+        else:
+            groups.append([x])
+            end = x.valid_to
+    pieces = []
+    for members in groups:
+        ends = [x.valid_to for x in members]
+        stop = None if None in ends else max(e for e in ends if e is not None)
+        closers = tuple(dict.fromkeys(x.evidence[-1] for x in members if x.valid_to == stop))
+        opened = tuple(dict.fromkeys(i for x in members for i in x.evidence))
+        pieces.append(
+            _Piece(
+                Span(members[0].valid_from, stop, opened, closers if stop else ()), tuple(members)
+            )
+        )
+    return pieces
+
+
+def _contract_finding(
+    rule: Rule,
+    f: ContractFacts,
+    span: Span,
+    key_instant: datetime,
+    severity: Severity,
+    summary: str,
+    parties: Iterable[str | None],
+    evidence: Iterable[str],
+) -> Finding:
+    return make_finding(
+        rule,
+        state_key(rule.code, f.contract_id, key_instant),
+        severity,
+        asset_id=None,
+        contract_id=f.contract_id,
+        parties=parties,
+        evidence=evidence,
+        summary=summary,
+        valid_from=span.valid_from,
+        valid_to=span.valid_to,
+    )
+
+
+def _sides(f: ContractFacts) -> tuple[str | None, str | None]:
+    c = f.contract
+    return (None, None) if c is None else (c.seller, c.title_holder)
+
+
+def c01_suspension_required(
+    f: ContractFacts, pieces: Sequence[_Piece] | None = None
+) -> list[Finding]:
+    out = []
+    for piece in _c01_pieces(f) if pieces is None else pieces:
+        assets = sorted({x.asset_id for x in piece.members if x.asset_id})
+        out.append(
+            _contract_finding(
+                C01,
+                f,
+                piece.span,
+                piece.span.valid_from,
+                Severity.HIGH,
+                f"support under {f.contract_id} must be suspended since "
+                f"{to_key(piece.span.valid_from)}: {', '.join(assets)} unaccounted for beyond "
+                f"{f.terms.unaccounted_max_days} days",
+                [p for x in piece.members for p in x.parties],
+                [e for x in piece.members for e in x.evidence],
+            )
+        )
+    return out
+
+
+def c02_enforcement_gap(f: ContractFacts, pieces: Sequence[_Piece] | None = None) -> list[Finding]:
+    suspended = suspensions(f.actions)
+    out = []
+    seller, holder = _sides(f)
+    for piece in _c01_pieces(f) if pieces is None else pieces:
+        for gap in subtract([piece.span], suspended):
+            start = gap.valid_from + f.terms.enforcement_grace
+            if gap.valid_to is not None and gap.valid_to <= start:
+                continue
+            out.append(
+                _contract_finding(
+                    C02,
+                    f,
+                    Span(start, gap.valid_to),
+                    gap.valid_from,
+                    Severity.CRITICAL,
+                    f"support under {f.contract_id} required to be suspended since "
+                    f"{to_key(gap.valid_from)} but not suspended, beyond "
+                    f"{f.terms.enforcement_grace_days} days from {to_key(start)}",
+                    (seller, holder),
+                    (*gap.opened_by, *gap.closed_by),
+                )
+            )
+    return out
+
+
+def c03_suspension_without_cause(
+    f: ContractFacts, pieces: Sequence[_Piece] | None = None
+) -> list[Finding]:
+    required = [p.span for p in (_c01_pieces(f) if pieces is None else pieces)]
+    out = []
+    seller, holder = _sides(f)
+    for piece in subtract(suspensions(f.actions), required):
+        start = piece.valid_from + f.terms.enforcement_grace
+        if piece.valid_to is not None and piece.valid_to <= start:
+            continue
+        out.append(
+            _contract_finding(
+                C03,
+                f,
+                Span(start, piece.valid_to),
+                piece.valid_from,
+                Severity.MEDIUM,
+                f"support under {f.contract_id} suspended without cause since "
+                f"{to_key(piece.valid_from)}, beyond {f.terms.enforcement_grace_days} days "
+                f"from {to_key(start)}",
+                (seller, holder),
+                (*piece.opened_by, *piece.closed_by),
+            )
+        )
+    return out
+
+
+def _covering(spans: Sequence[Span], t: datetime) -> Span | None:
+    return next((s for s in spans if s.contains(t)), None)
+
+
+def c04_support_during_suspension(f: ContractFacts) -> list[Finding]:
+    suspended = union(suspensions(f.actions))
+    if not suspended:
+        return []
+    out = []
+    for part in f.assets:
+        for e in part.support:
+            who = e.text(
+                "provider_party" if e.type is EventType.SUPPORT_PROVIDED else "performed_by_party"
+            )
+            span = _covering(suspended, e.occurred_at)
+            if span is None or not f.ref.seller_side(who, f.contract_id):
+                continue
+            out.append(
+                make_finding(
+                    C04,
+                    event_key("C04", e.event_id, part.asset_id),
+                    Severity.HIGH,
+                    asset_id=part.asset_id,
+                    contract_id=f.contract_id,
+                    parties=(who, e.text("recipient_party")),
+                    evidence=(e.event_id, *span.opened_by),
+                    summary=(
+                        f"{e.type.value} for {part.asset_id} by seller-side {who} at "
+                        f"{to_key(e.occurred_at)} while support under {f.contract_id} "
+                        f"was suspended"
+                    ),
+                    valid_from=e.occurred_at,
+                    trigger=e.event_id,
+                )
+            )
+    return out
+
+
+def c05_delivery_during_hold(f: ContractFacts) -> list[Finding]:
+    held = union(holds(f.actions))
+    if not held:
+        return []
+    out = []
+    seller, _ = _sides(f)
+    for part in f.assets:
+        e = part.registration
+        if e is None or registration_contract(e) != f.contract_id:
+            continue
+        delivered = e.instant("delivered_at") or e.occurred_at
+        span = _covering(held, delivered)
+        if span is None:
+            continue
+        out.append(
+            make_finding(
+                C05,
+                event_key("C05", e.event_id, part.asset_id),
+                Severity.HIGH,
+                asset_id=part.asset_id,
+                contract_id=f.contract_id,
+                parties=(seller, e.text("initial_custodian")),
+                evidence=(e.event_id, *span.opened_by),
+                summary=(
+                    f"{part.asset_id} delivered under {f.contract_id} at {to_key(delivered)} "
+                    f"while a delivery hold was in effect"
+                ),
+                valid_from=e.occurred_at,
+                trigger=e.event_id,
+            )
+        )
+    return out
+
+
+def contract_state_rules(f: ContractFacts) -> list[Finding]:
+    """C01–C03, sharing the union of the assets' R03 intervals they all start from."""
+    pieces = _c01_pieces(f)
+    return [
+        *c01_suspension_required(f, pieces),
+        *c02_enforcement_gap(f, pieces),
+        *c03_suspension_without_cause(f, pieces),
+    ]

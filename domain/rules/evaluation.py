@@ -1,0 +1,265 @@
+"""Evaluating the catalogue at a knowledge time: :func:`findings_at` evaluates every
+rule at one knowledge time; :func:`asset_findings` and :func:`contract_findings`
+evaluate one asset or one contract; :func:`affected` says which scopes
+(:mod:`domain.rules.impact`) a batch of newly known events may change.
+:class:`Evaluator` keeps what each asset contributes to its contract, so a contract is
+re-judged without folding its other assets again.
+
+A projection following the log keeps one :class:`Evaluator` and one
+:class:`~domain.rules.tracking.LifeTracker`. For each new knowledge instant ``k`` (the
+events reported at ``k``): ``ev.grow(new)`` once the history has grown
+(:meth:`History.grow`), ``impact = ev.impact(batch, k, prev)``, ``scopes = ev.run(k,
+impact)`` — the scopes whose rows to replace — and ``tracker.advance(k, scopes,
+impact)``. Events reported before the last instant walked (a historical import) change
+the past of the walk: walk again with :func:`~domain.rules.tracking.life`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from itertools import chain
+
+from domain.history import Event
+from domain.rules.asset_memo import AssetMemo, Evaluated
+from domain.rules.catalogue import WHOLE_RULES
+from domain.rules.contract import (
+    c04_support_during_suspension,
+    c05_delivery_during_hold,
+    contract_state_rules,
+)
+from domain.rules.facts import CUT_TYPES, AssetPart, CutFacts, contract_facts
+from domain.rules.findings import Finding, ordered
+from domain.rules.impact import (
+    Impact,
+    ScopeKey,
+    asset_scope,
+    contract_scope,
+    impact_of,
+    previous_instant,
+)
+from domain.state import History
+from domain.vocabulary import EventType
+
+
+def affected(history: History, events: Iterable[Event], k: datetime) -> Impact:
+    """What the arrival of ``events`` (all reported at ``k``) may change."""
+    return Evaluator(history).impact(events, k)
+
+
+class Evaluator:
+    """Evaluates the catalogue over one history at successive knowledge cuts.
+
+    ``contract_id`` limits it to one contract and its assets. It remembers each
+    asset's :class:`AssetPart`, and the knowledge time each asset was last evaluated
+    at, so :meth:`run` with an :class:`Impact` re-folds only the affected assets,
+    re-judges C04/C05 only for them, and re-judges C01–C03 only when an asset's R03
+    findings, the contract's actions or the reference data changed. Cuts must be
+    visited in increasing knowledge order.
+    """
+
+    def __init__(
+        self, history: History, contract_id: str | None = None, *, incremental: bool = True
+    ) -> None:
+        self.history = history
+        self.only = contract_id
+        self.incremental = incremental
+        self._memos: dict[str, AssetMemo] = {}
+        log = history.log
+        self._typed: dict[EventType, list[Event]] = {t: [] for t in CUT_TYPES}
+        for e in log.events:
+            if e.type in CUT_TYPES:
+                self._typed[e.type].append(e)
+        self.cut = CutFacts.of(())
+        self._parts: dict[str, AssetPart] = {}
+        self._contract_of: dict[str, str | None] = {}
+        self._members: dict[str, dict[str, AssetPart]] = {}
+        self._judged: dict[str, set[str]] = {}  # contract → assets with a C04/C05 scope
+        self._actions_seen: dict[str, tuple[Event, ...]] = {}
+        self.evaluated_at: dict[str, datetime | None] = {}
+        self.k: datetime | None = None
+
+    def grow(self, new: Sequence[Event]) -> None:
+        """Continue after ``history`` grew by ``new`` (:meth:`History.grow`), all
+        reported at or after the last cut :meth:`run` visited."""
+        if self.k is not None and any(e.reported_at < self.k for e in new):
+            raise ValueError("the log learnt of the past already walked: start again")
+        for e in new:
+            if e.type in CUT_TYPES:
+                self._typed[e.type].append(e)
+
+    # -- knowledge cuts ----------------------------------------------------------
+
+    def refresh(self, k: datetime | None, types: Iterable[EventType] = CUT_TYPES) -> CutFacts:
+        """Bring the log-wide facts to knowledge time ``k`` for the given event types
+        (the others must not have changed since the last refresh)."""
+        log = self.history.log
+        for t in sorted(set(types) & CUT_TYPES):
+            effective = [v for e in self._typed[t] if (v := log.version(e, k))]
+            self.cut = self.cut.replaced(t, effective)
+        return self.cut
+
+    def _in_contract(self, asset_id: str) -> bool:
+        return self.only is None or self.cut.contract_of(asset_id) == self.only
+
+    # -- scopes ------------------------------------------------------------------
+
+    def asset(self, asset_id: str, k: datetime | None) -> tuple[Finding, ...]:
+        """The asset's ``R…`` findings at ``k`` (the cut must be at ``k``)."""
+        return ordered(self._asset(asset_id, k, None))
+
+    def _asset(
+        self, asset_id: str, k: datetime | None, news: Sequence[Event] | None
+    ) -> tuple[Finding, ...]:
+        old = self._contract_of.pop(asset_id, None)
+        self._members.get(old or "", {}).pop(asset_id, None)
+        self._parts.pop(asset_id, None)
+        if asset_id not in self.cut.registrations or not self._in_contract(asset_id):
+            self._memos.pop(asset_id, None)
+            return ()
+        ref = self.history.reference(k)
+        memo = self._memos.get(asset_id) if self.incremental else None
+        kept = 0
+        if (
+            memo is not None
+            and news is not None
+            and memo.fits(ref, self.cut, asset_id, news)
+            and all(self.history.log.version(e, k) is e for e in news)
+        ):
+            kept = len(memo.local)
+            facts = memo.extend(asset_id, news, ref, self.cut)
+        else:
+            memo = AssetMemo.build(self.history, asset_id, k, ref, self.cut)
+            facts = memo.facts(asset_id, ref, self.cut)
+        if self.incremental:
+            self._memos[asset_id] = memo
+        found = Evaluated([*memo.local, *(x for rule in WHOLE_RULES.values() for x in rule(facts))])
+        found.kept, found.stable = kept, len(memo.local)
+        part = AssetPart(
+            asset_id=asset_id,
+            unaccounted=tuple(ordered(f for f in found if f.rule == "R03")),
+            support=tuple(memo.support),
+            registration=memo.registered,
+        )
+        self._parts[asset_id] = part
+        self._contract_of[asset_id] = facts.contract_id
+        self._members.setdefault(facts.contract_id or "", {})[asset_id] = part
+        self.evaluated_at[asset_id] = k
+        return found
+
+    def contract(
+        self,
+        contract_id: str,
+        k: datetime | None,
+        *,
+        state: bool = True,
+        assets: Iterable[str] | None = None,
+    ) -> dict[ScopeKey, tuple[Finding, ...]]:
+        """The contract's scopes at ``k`` from the parts of its assets: C01–C03 when
+        ``state`` (or the actions changed), and C04/C05 of ``assets`` (``None``, or
+        changed actions: of every asset)."""
+        ref = self.history.reference(k)
+        members = self._members.get(contract_id, {})
+        actions = self.cut.actions.get(contract_id, ())
+        moved = self._actions_seen.get(contract_id) != actions
+        self._actions_seen[contract_id] = actions
+        out: dict[ScopeKey, tuple[Finding, ...]] = {}
+        if state or moved:
+            facts = contract_facts(
+                contract_id, ref, self.cut, [p for p in members.values() if p.unaccounted]
+            )
+            out[contract_scope(contract_id)] = ordered(contract_state_rules(facts))
+        judged = self._judged.setdefault(contract_id, set())
+        redo = set(members) | judged if assets is None or moved else set(assets)
+        for a in sorted(redo):
+            part = members.get(a)
+            found: list[Finding] = []
+            if part is not None:
+                one = contract_facts(contract_id, ref, self.cut, [part])
+                found = [*c04_support_during_suspension(one), *c05_delivery_during_hold(one)]
+            out[contract_scope(contract_id, a)] = ordered(found)
+            if found:
+                judged.add(a)
+            else:
+                judged.discard(a)
+        return out
+
+    def run(self, k: datetime | None, impact: Impact) -> dict[ScopeKey, tuple[Finding, ...]]:
+        """Bring the cut to ``k`` and re-evaluate the scopes ``impact`` touches."""
+        before = dict(self._contract_of)
+        self.refresh(k, CUT_TYPES if impact.everything else impact.touched)
+        if impact.everything:
+            assets = set(self.cut.registrations) | set(self._parts)
+        else:
+            assets = set(impact.assets)
+        out: dict[ScopeKey, tuple[Finding, ...]] = {}
+        state_dirty: set[str] = set()
+        changed: dict[str, set[str]] = {}
+        for a in sorted(assets):
+            if a not in self._parts and a not in self.cut.registrations:
+                continue
+            old = self._parts.get(a)
+            news = None if impact.news is None else impact.news.get(a)
+            out[asset_scope(a)] = self._asset(a, k, news)
+            new = self._parts.get(a)
+            homes = {c for c in (before.get(a), self._contract_of.get(a)) if c}
+            for c in homes:
+                changed.setdefault(c, set()).add(a)
+            if (old and old.unaccounted) != (new and new.unaccounted) or len(homes) > 1:
+                state_dirty |= homes
+        contracts = set(changed) | set(impact.contracts)
+        if impact.everything:
+            contracts |= set(self._actions_seen) | set(self.cut.actions)
+            contracts |= {c for c in self._contract_of.values() if c}
+        if self.only is not None:
+            contracts &= {self.only}
+        for c in sorted(c for c in contracts if c):
+            out.update(
+                self.contract(
+                    c,
+                    k,
+                    state=impact.everything or c in state_dirty or c in impact.contracts,
+                    assets=None if impact.everything else changed.get(c, set()),
+                )
+            )
+        if k is not None:
+            self.k = k
+        return out
+
+    def everything(self, k: datetime | None) -> dict[ScopeKey, tuple[Finding, ...]]:
+        return self.run(k, Impact(everything=True))
+
+    # -- impact --------------------------------------------------------------------
+
+    def impact(self, events: Iterable[Event], k: datetime, prev: datetime | None = None) -> Impact:
+        """What ``events``, newly known at ``k``, may change, judged against the
+        knowledge at ``prev``, the knowledge instant before ``k`` (computed when not
+        given)."""
+        if prev is None:
+            prev = previous_instant(self.history.log, k)
+        return impact_of(self.history, events, k, prev, self.evaluated_at)
+
+
+def findings_at(history: History, k: datetime | None) -> tuple[Finding, ...]:
+    """Every finding the knowledge at ``k`` implies (``None``: all knowledge), without
+    life, ordered by ``(valid_from, finding_key)``."""
+    found = Evaluator(history).everything(k)
+    return ordered(chain.from_iterable(found.values()))
+
+
+def asset_findings(history: History, asset_id: str, k: datetime | None) -> tuple[Finding, ...]:
+    """The ``R…`` findings of one asset at ``k``."""
+    ev = Evaluator(history)
+    ev.refresh(k)
+    return ev.asset(asset_id, k)
+
+
+def contract_findings(
+    history: History, contract_id: str, k: datetime | None
+) -> tuple[Finding, ...]:
+    """The ``C…`` findings of one contract at ``k`` (every asset of it is folded)."""
+    ev = Evaluator(history, contract_id)
+    ev.refresh(k)
+    for a in ev.cut.assets_of(contract_id):
+        ev.asset(a, k)
+    return ordered(chain.from_iterable(ev.contract(contract_id, k).values()))

@@ -1,0 +1,337 @@
+"""What the rules read of the history (DOMAIN.md §5): the log-wide facts at one
+knowledge cut (:class:`CutFacts`), one asset's effective history (:class:`AssetFacts`,
+with its :class:`StepIndex`), and one contract's (:class:`ContractFacts`, reading each
+asset only through its :class:`AssetPart`).
+
+:func:`asset_facts` and :func:`contract_facts` build them from a
+:class:`~domain.state.History` and a knowledge time ``k``. Contract rules read each
+asset only through its :class:`AssetPart` (its R03 findings, support and repair events,
+registration), so a caller re-evaluating one asset need not fold the others again.
+
+A contract action belongs to ``payload.target_contract_id`` (else the envelope's
+``contract_id``): :func:`action_contract`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from domain.fold import AssetState
+from domain.history import Event, WorldKey
+from domain.reference import Contract, Reference, Terms
+from domain.rules.findings import Finding
+from domain.state import History, Segment, Step
+from domain.vocabulary import EventType, Status
+
+REPAIRS = frozenset({EventType.REPAIR_STARTED, EventType.REPAIR_COMPLETED})
+
+
+@dataclass(frozen=True, slots=True)
+class CutFacts:
+    """Log-wide facts at one knowledge cut that single-asset and contract rules need:
+    the effective registrations (first per asset in world order), inventories (with
+    the assets each concerns and an index from scope party to inventories), contract
+    actions per contract and dispositions per finding key, in world order."""
+
+    registrations: Mapping[str, Event]
+    inventories: tuple[Event, ...]
+    inventory_subjects: tuple[frozenset[str], ...]
+    inventory_scopes: tuple[frozenset[str], ...]
+    inventories_by_scope: Mapping[str, tuple[int, ...]]
+    actions: Mapping[str, tuple[Event, ...]]
+    dispositions: Mapping[str, tuple[Event, ...]]
+    contracts: Mapping[str, tuple[str, ...]]
+    _lines: dict[str, tuple[Event, dict[str, tuple[str, str | None]]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> CutFacts:
+        """From effective events (any types; the rest are skipped)."""
+        by_type: dict[EventType, list[Event]] = {t: [] for t in CUT_TYPES}
+        for e in events:
+            if e.type in by_type:
+                by_type[e.type].append(e)
+        fields_: dict[str, Any] = {}
+        for t, es in by_type.items():
+            fields_.update(_CUT_PARTS[t](es))
+        return cls(**fields_)
+
+    def replaced(self, type_: EventType, events: Iterable[Event]) -> CutFacts:
+        """These facts with the part of one event type rebuilt from ``events``."""
+        return replace(self, **_CUT_PARTS[type_](list(events)))
+
+    def inventory_line(self, e: Event, asset_id: str) -> tuple[str, str | None] | None:
+        """The result line of ``asset_id`` in inventory ``e``, parsed once per version
+        of the inventory (the cache is shared by the cuts :meth:`replaced` derives)."""
+        lines = self._lines.get(e.event_id)
+        if lines is None or lines[0] is not e:
+            lines = (e, e.inventory_results())
+            self._lines[e.event_id] = lines
+        return lines[1].get(asset_id)
+
+    def contract_of(self, asset_id: str) -> str | None:
+        reg = self.registrations.get(asset_id)
+        return None if reg is None else registration_contract(reg)
+
+    def assets_of(self, contract_id: str) -> tuple[str, ...]:
+        return self.contracts.get(contract_id, ())
+
+
+def registration_contract(e: Event) -> str | None:
+    return e.text("contract_id") or e.contract_id
+
+
+def action_contract(e: Event) -> str:
+    return e.text("target_contract_id") or e.contract_id or ""
+
+
+def _world(events: Iterable[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: e.world_key)
+
+
+def _registrations_part(events: Iterable[Event]) -> dict[str, Any]:
+    registrations: dict[str, Event] = {}
+    for e in _world(events):
+        for a in e.subjects:
+            registrations.setdefault(a, e)
+    contracts: dict[str, list[str]] = {}
+    for a, e in sorted(registrations.items()):
+        contracts.setdefault(registration_contract(e) or "", []).append(a)
+    return {
+        "registrations": registrations,
+        "contracts": {c: tuple(v) for c, v in contracts.items()},
+    }
+
+
+def _inventories_part(events: Iterable[Event]) -> dict[str, Any]:
+    inventories = _world(events)
+    by_scope: dict[str, list[int]] = {}
+    indexed = [_inventory_index(e) for e in inventories]
+    for i, (_, scopes) in enumerate(indexed):
+        for p in scopes:
+            by_scope.setdefault(p, []).append(i)
+    return {
+        "inventories": tuple(inventories),
+        "inventory_subjects": tuple(subjects for subjects, _ in indexed),
+        "inventory_scopes": tuple(scopes for _, scopes in indexed),
+        "inventories_by_scope": {p: tuple(v) for p, v in by_scope.items()},
+    }
+
+
+@lru_cache(maxsize=65536)
+def _inventory_index(e: Event) -> tuple[frozenset[str], frozenset[str]]:
+    # Cached per event version: parsing the result lines of every inventory at every
+    # knowledge cut is what a walk over knowledge time would otherwise spend.
+    return frozenset(e.subjects), frozenset(e.texts("scope_parties"))
+
+
+def _actions_part(events: Iterable[Event]) -> dict[str, Any]:
+    actions: dict[str, list[Event]] = {}
+    for e in _world(events):
+        actions.setdefault(action_contract(e), []).append(e)
+    return {"actions": {c: tuple(v) for c, v in actions.items()}}
+
+
+def _dispositions_part(events: Iterable[Event]) -> dict[str, Any]:
+    dispositions: dict[str, list[Event]] = {}
+    for e in _world(events):
+        dispositions.setdefault(e.text("finding_key") or "", []).append(e)
+    return {"dispositions": {k: tuple(v) for k, v in dispositions.items()}}
+
+
+_CUT_PARTS: Mapping[EventType, Callable[[Iterable[Event]], dict[str, Any]]] = {
+    EventType.ASSET_REGISTERED: _registrations_part,
+    EventType.INVENTORY_COMPLETED: _inventories_part,
+    EventType.CONTRACT_ACTION: _actions_part,
+    EventType.FINDING_DISPOSITIONED: _dispositions_part,
+}
+
+
+CUT_TYPES: frozenset[EventType] = frozenset(_CUT_PARTS)
+"""The event types whose effective lists :class:`CutFacts` holds."""
+
+
+class StepIndex:
+    """What the interval rules read of an asset's steps besides its segments: which
+    event set each ``last_verified_at`` and ``partner_entry_at`` (R13), the custodians
+    it had and its inventory steps (R14), its work orders (R12). Built one step at a
+    time, so an evaluation that appends steps extends it (:meth:`add`)."""
+
+    __slots__ = ("_open", "custodians", "entered_by", "inventories", "orders", "verified_by")
+
+    def __init__(self) -> None:
+        self.verified_by: dict[datetime, str] = {}
+        self.entered_by: dict[datetime, str] = {}
+        self.custodians: set[str] = set()
+        self.inventories: list[int] = []
+        # (work order, opening event, closing event or None)
+        self.orders: list[tuple[str, Event, Event | None]] = []
+        self._open: str | None = None
+
+    @classmethod
+    def of(cls, steps: Sequence[Step]) -> StepIndex:
+        index = cls()
+        index.add(steps, 0)
+        return index
+
+    def add(self, steps: Sequence[Step], start: int) -> None:
+        """Index ``steps[start:]`` (the earlier ones are indexed already)."""
+        for i in range(start, len(steps)):
+            step = steps[i]
+            e, b, a = step.event, step.before, step.after
+            if e.type is EventType.INVENTORY_COMPLETED:
+                self.inventories.append(i)
+            if a is None:
+                continue
+            if a.custodian:
+                self.custodians.add(a.custodian)
+            if a.last_verified_at is not None and (
+                b is None or b.last_verified_at != a.last_verified_at
+            ):
+                self.verified_by[a.last_verified_at] = e.event_id
+            if a.partner_entry_at is not None and (
+                b is None or b.partner_entry_at != a.partner_entry_at
+            ):
+                self.entered_by[a.partner_entry_at] = e.event_id
+            wo = None if a.terminal else a.open_work_order
+            if wo == self._open:
+                continue
+            if self._open is not None:
+                name, opened, _ = self.orders[-1]
+                self.orders[-1] = (name, opened, e)
+            if wo is not None and e.type is EventType.REPAIR_STARTED:
+                self.orders.append((wo, e, None))
+                self._open = wo
+            else:
+                self._open = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFacts:
+    """One asset's effective history at one knowledge cut. ``index`` may come
+    precomputed with the steps (an incremental evaluation keeps one); else it is
+    built from them."""
+
+    asset_id: str
+    contract_id: str | None
+    ref: Reference
+    terms: Terms
+    steps: tuple[Step, ...]
+    segments: tuple[Segment, ...]
+    cut: CutFacts
+    keys: tuple[WorldKey, ...] = field(repr=False)  # the steps' world keys, for bisection
+    given_index: StepIndex | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def index(self) -> StepIndex:
+        return StepIndex.of(self.steps) if self.given_index is None else self.given_index
+
+
+def asset_facts(history: History, asset_id: str, k: datetime | None, cut: CutFacts) -> AssetFacts:
+    ref = history.reference(k)
+    contract_id = cut.contract_of(asset_id)
+    steps = history.steps(asset_id, k)
+    return AssetFacts(
+        asset_id=asset_id,
+        contract_id=contract_id,
+        ref=ref,
+        terms=ref.terms(contract_id),
+        steps=steps,
+        segments=history.segments(asset_id, k),
+        cut=cut,
+        keys=tuple(s.event.world_key for s in steps),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPart:
+    """What the contract rules read of one asset: its R03 findings, its support and
+    repair events, and its registration."""
+
+    asset_id: str
+    unaccounted: tuple[Finding, ...]
+    support: tuple[Event, ...]
+    registration: Event | None
+
+
+def asset_part(facts: AssetFacts, r03: Sequence[Finding]) -> AssetPart:
+    registration = next(
+        (s.event for s in facts.steps if s.event.type is EventType.ASSET_REGISTERED and s.applied),
+        None,
+    )
+    return AssetPart(
+        asset_id=facts.asset_id,
+        unaccounted=tuple(r03),
+        support=tuple(
+            s.event
+            for s in facts.steps
+            if s.event.type is EventType.SUPPORT_PROVIDED or s.event.type in REPAIRS
+        ),
+        registration=registration,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ContractFacts:
+    """One contract at one knowledge cut: its reference data, its effective contract
+    actions in world order, and the parts of (some of) its assets."""
+
+    contract_id: str
+    contract: Contract | None
+    ref: Reference
+    terms: Terms
+    actions: tuple[Event, ...]
+    assets: tuple[AssetPart, ...]
+
+
+def contract_facts(
+    contract_id: str, ref: Reference, cut: CutFacts, parts: Iterable[AssetPart]
+) -> ContractFacts:
+    return ContractFacts(
+        contract_id=contract_id,
+        contract=ref.contract(contract_id),
+        ref=ref,
+        terms=ref.terms(contract_id),
+        actions=cut.actions.get(contract_id, ()),
+        assets=tuple(sorted(parts, key=lambda p: p.asset_id)),
+    )
+
+
+# -- reading an asset's segments -------------------------------------------------------
+
+
+def custodian_in(s: AssetState | None) -> str | None:
+    """The custodian in a state, ``None`` without one (or before registration)."""
+    if s is None or s.status is not Status.IN_CUSTODY:
+        return None
+    return s.custodian
+
+
+def runs_of(
+    segments: Sequence[Segment], key: Callable[[Segment], object | None]
+) -> list[tuple[object, int, int]]:
+    """Maximal runs of consecutive segments with the same non-``None`` key:
+    ``(key, first index, last index)``."""
+    out: list[tuple[object, int, int]] = []
+    for i, seg in enumerate(segments):
+        k = key(seg)
+        if k is None:
+            continue
+        if out and out[-1][0] == k and out[-1][2] == i - 1:
+            out[-1] = (k, out[-1][1], i)
+        else:
+            out.append((k, i, i))
+    return out
+
+
+def opening_events(seg: Segment) -> tuple[str, ...]:
+    return seg.custody_event_ids + seg.authorisation_event_ids or seg.event_ids
+
+
+def closing_events(segments: Sequence[Segment], last: int) -> tuple[str, ...]:
+    return opening_events(segments[last + 1]) if last + 1 < len(segments) else ()

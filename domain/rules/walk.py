@@ -1,0 +1,88 @@
+"""Following a growing log through knowledge time, for a projection (:class:`Walk`):
+the same lives :func:`~domain.rules.tracking.life` gives for the whole log, fed a batch
+at a time and drained as they change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from domain.history import Event, Log
+from domain.rules.evaluation import Evaluator
+from domain.rules.findings import FindingDisposition
+from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN
+from domain.rules.lives import Lives
+from domain.rules.tracking import (
+    Drained,
+    LifeTracker,
+    ReferenceReuse,
+    batches,
+    disposition_timelines,
+)
+from domain.vocabulary import EventType
+
+
+class Walk:
+    """A walk through knowledge time that follows a growing log, for a projection.
+
+    :meth:`feed` takes the log's next events (later in position than every event fed,
+    and not earlier in knowledge time than the last instant walked); a feed may end
+    in the middle of a knowledge instant's events and the next one continue it. The
+    lives are those :func:`life` gives for the events fed so far, however they were
+    split (tested): :meth:`lives`, or, for a store of lives, :meth:`drain` — what
+    changed in each life since the last drain. Events reported before the last
+    instant walked (a historical import) are refused with ``ValueError``: walk again
+    from the start.
+    """
+
+    def __init__(self, *, incremental: bool = True) -> None:
+        self.history = ReferenceReuse(Log(()))
+        self.evaluator = Evaluator(self.history, incremental=incremental)
+        self.tracker = LifeTracker()
+        self.k: datetime | None = None
+        self._prev = NOTHING_KNOWN  # the instant walked before ``k``
+        self.end = 0  # the last position fed
+        self._timelines: dict[str, list[tuple[datetime, FindingDisposition | None]]] = {}
+        self._dispositions = False
+
+    def follows(self, new: Sequence[Event]) -> bool:
+        """Whether :meth:`feed` can take ``new``."""
+        log = self.history.log
+        if not log.extends(new):
+            return False
+        return self.k is None or all(e.reported_at >= self.k for e in new)
+
+    def feed(self, new: Sequence[Event]) -> None:
+        if not new:
+            return
+        if not self.follows(new):
+            raise ValueError("the log learnt of the past already walked: start again")
+        self.history.grow(new)
+        self.evaluator.grow(new)
+        for k, group in batches(new):
+            prev = self._prev if k == self.k else (self.k or NOTHING_KNOWN)
+            impact = self.evaluator.impact(group, k, prev)
+            self.tracker.advance(k, self.evaluator.run(k, impact), impact)
+            if k != self.k:
+                self._prev, self.k = self.k or NOTHING_KNOWN, k
+        self.end = max(self.end, max(e.position for e in new))
+        if any(e.type is EventType.FINDING_DISPOSITIONED for e in new):
+            self._dispositions = True
+        if self._dispositions and any(
+            e.type is EventType.FINDING_DISPOSITIONED or e.type in AMENDMENTS for e in new
+        ):
+            timelines = disposition_timelines(self.history.log)
+            for key in set(timelines) | set(self._timelines):
+                if timelines.get(key) != self._timelines.get(key):
+                    self.tracker.mark(key)
+            self._timelines = timelines
+
+    def drain(self) -> list[Drained]:
+        """What changed in each life since the last drain (:meth:`LifeTracker.drain`)."""
+        return self.tracker.drain()
+
+    def dispositions(self, key: str) -> Sequence[tuple[datetime, FindingDisposition | None]]:
+        return self._timelines.get(key, ())
+
+    def lives(self, keys: Iterable[str] | None = None) -> Lives:
+        return self.tracker.lives(self._timelines, keys)
