@@ -22,9 +22,9 @@ from ledger.bootstrap import build_ledger
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.runner import Runner
 from ledger.settings import Settings
+from ledger.worlds import wire
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
-from tests import wire
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_EVENTS", "1000000"))
 ASSETS = int(os.environ.get("LEDGER_BENCH_ASSETS", "10000"))

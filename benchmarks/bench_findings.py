@@ -29,9 +29,9 @@ from ledger.projections.findings import FindingsProjection
 from ledger.projections.runner import Runner
 from ledger.settings import Settings
 from ledger.store.tables import findings
+from ledger.worlds import wire
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
-from tests import wire
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_FINDINGS_EVENTS", "1000000"))
 ASSETS = int(os.environ.get("LEDGER_BENCH_FINDINGS_ASSETS", "10000"))

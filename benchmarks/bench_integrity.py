@@ -37,7 +37,8 @@ from pymerkle import BaseMerkleTree
 
 from benchmarks.common import fresh_postgres, fresh_sqlite
 from ledger.bootstrap import make_engine
-from ledger.integrity.bundle import BundleWriter, verify_bundle_file
+from ledger.integrity.bundle_verify import verify_bundle_file
+from ledger.integrity.bundle_writer import BundleWriter
 from ledger.integrity.checkpoints import Signer
 from ledger.integrity.merkle import (
     Frontier,

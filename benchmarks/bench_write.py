@@ -22,6 +22,7 @@ from benchmarks.common import ROOT, fresh_postgres, fresh_sqlite, median_of, ser
 from benchmarks.load import body
 from ledger.bootstrap import make_engine
 from ledger.settings import Settings
+from ledger.worlds import wire
 from ledger.writing.keys import KeyStore
 
 ASSETS = 64
@@ -63,8 +64,6 @@ def direct_single_saves(url: str, n: int) -> float:
 
 
 def seed(base: str, key: str) -> None:
-    from tests import wire
-
     events = wire.reference_world() + [wire.asset(f"t{i}") for i in range(ASSETS)]
     r = httpx.post(
         f"{base}/v1/events:batch",

@@ -33,7 +33,8 @@ from ledger.errors import (
     UnauthenticatedError,
     VersionConflict,
 )
-from ledger.integrity.service import BundleExport, IntegrityFailure
+from ledger.integrity.errors import IntegrityFailure
+from ledger.integrity.export import BundleExport
 from ledger.integrity.store import StoredCheckpoint
 from ledger.reading.findings import FindingsQuery
 from ledger.settings import Settings

@@ -1,3 +1,3 @@
-from ledger.cli.main import main
+from ledger.cli.commands import main
 
 main()

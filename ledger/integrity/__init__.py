@@ -2,9 +2,22 @@
 checkpoints, the export bundle with its offline verifier (SPEC.md §4), and their
 persistence and use cases.
 
-``merkle``, ``checkpoints`` and ``bundle`` touch neither the database nor the network:
-the ledger hands them leaf hashes, keys and byte streams, so the same code runs inside
-the server and in an auditor's offline ``ledger verify``. ``store`` and ``service``
-are the ledger's side: checkpoints, subtree roots, proofs and export over the event
-store.
+Pure (no database, no network; the same code runs in the server and in an auditor's
+offline ``ledger verify``):
+
+* ``merkle`` — trees, frontiers, inclusion and consistency proofs;
+* ``checkpoints`` — signed checkpoints and the Ed25519 key;
+* ``bundle_format`` — the ``custody-ledger-bundle/1`` format, its line shapes and parsing;
+* ``bundle_writer`` — writing a bundle;
+* ``bundle_verify`` — ``verify_bundle``: header and metadata lines, then
+  ``bundle_events`` (the event lines), then ``bundle_trust`` (roots, proofs, what is
+  signed), all recording into ``bundle_evidence``, concluding in ``bundle_report``.
+
+The ledger's side, over the event store:
+
+* ``store`` — checkpoint, subtree and leaf-hash persistence;
+* ``service`` — ``IntegrityService``: checkpoints (on demand and periodic), proofs;
+* ``export`` — streaming an export bundle;
+* ``verify_live`` — ``verify_database``, a live database judged as a bundle;
+* ``errors`` — ``IntegrityFailure``.
 """

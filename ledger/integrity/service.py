@@ -1,6 +1,7 @@
-"""Tamper evidence as use cases (SPEC.md §4): make signed checkpoints, serve RFC 6962
-inclusion and consistency proofs, stream export bundles, and verify a live database
-with exactly the checks the offline verifier runs on a bundle.
+"""Tamper evidence as use cases (SPEC.md §4): :class:`IntegrityService` makes signed
+checkpoints (on demand and periodically), serves RFC 6962 inclusion and consistency
+proofs, and starts export bundles (:mod:`ledger.integrity.export`). Verifying a live
+database is :mod:`ledger.integrity.verify_live`.
 
 Checkpoints are incremental. A new one resumes from the frontier stored with the
 largest existing checkpoint and reads only the events added since, re-checking each
@@ -9,18 +10,6 @@ chain to what it signed last time. The work happens outside any lock; the insert
 takes a short writer lock (see :meth:`IntegrityStore.lock`) and starts over if another
 process checkpointed in the meantime, so concurrent checkpointers never produce two
 checkpoints of one size, and a larger checkpoint is always signed later than a smaller one.
-
-An export includes the checkpoints of the ledger's current key that cover its range:
-the last one before ``after``, every one within ``after .. until``, and the first one at
-or beyond ``until``, with a consistency proof between each consecutive pair (and from
-the last one before ``after`` to ``after``, and from ``until`` to the one beyond it). If
-no checkpoint reaches ``until`` the export makes one first, at the current head, so the
-bundle can verify clean: an auditor's export is never left unsigned.
-
-:func:`verify_database` streams the rows through the bundle writer into
-:func:`~ledger.integrity.bundle.verify_bundle` (no file in between), so a live database
-is judged by the same code as a bundle. It adds one check a bundle cannot make: a log
-shorter than a checkpoint the ledger signed has lost its tail.
 """
 
 from __future__ import annotations
@@ -28,38 +17,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import orjson
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.errors import InvalidEventError, LedgerError, NotFoundError, Problem
-from ledger.integrity.bundle import (
-    BundleWriteError,
-    BundleWriter,
-    Failure,
-    Verdict,
-    VerifyReport,
-    verify_bundle,
-)
-from ledger.integrity.checkpoints import (
-    Checkpoint,
-    CheckpointFormatError,
-    KeyFileError,
-    Signer,
-    b64encode,
-    key_id_for,
-    parse_public_key,
-    verify_checkpoint,
-)
+from ledger.errors import InvalidEventError, NotFoundError, Problem
+from ledger.integrity.checkpoints import KeyFileError, Signer, verify_checkpoint
+from ledger.integrity.errors import IntegrityFailure
+from ledger.integrity.export import ZERO_HASH, BundleExport, export_bundle
 from ledger.integrity.merkle import (
     Frontier,
     MerkleError,
     consistency_proof,
-    frontier_at,
     inclusion_proof,
     leaf_hash,
     verify_consistency,
@@ -68,7 +40,6 @@ from ledger.integrity.merkle import (
 from ledger.integrity.store import (
     SUBTREE_WIDTH,
     IntegrityStore,
-    Row,
     StoredCheckpoint,
     fold_perfect,
 )
@@ -76,18 +47,27 @@ from ledger.store.lookups import Lookups
 
 log = logging.getLogger(__name__)
 
-ZERO_HASH = bytes(32)
 _RETRIES = 3
-
-
-class IntegrityFailure(LedgerError):
-    """The stored log contradicts itself or its checkpoints: nothing was signed or proven."""
-
-    title = "Integrity failure"
 
 
 def _key_of(stored: StoredCheckpoint | None) -> tuple[int, str] | None:
     return (stored.tree_size, stored.key_id) if stored is not None else None
+
+
+def _check_row(position: int, state: bytes, digest: bytes, expected: int, prev_hex: str) -> None:
+    """A row about to be signed is the next one, hashes to its hash and links to the last."""
+    if position != expected:
+        raise IntegrityFailure(f"event {expected} is missing (event {position} follows)")
+    if hashlib.sha256(state).digest() != digest:
+        raise IntegrityFailure(f"event {position}: the stored hash is not the SHA-256 of its state")
+    try:
+        link = orjson.loads(state).get("prev_hash")
+    except (orjson.JSONDecodeError, AttributeError):
+        link = None
+    if link != prev_hex:
+        raise IntegrityFailure(
+            f"event {position}'s prev_hash is not the hash of event {position - 1}"
+        )
 
 
 @dataclass
@@ -99,106 +79,6 @@ class _Extension:
     frontier: Frontier
     last_hash: bytes | None
     subtrees: list[tuple[int, bytes]]
-
-
-class _Lines:
-    """A write-only binary file that keeps each write (one bundle line) until drained.
-
-    :class:`BundleWriter` writes exactly one line per ``write`` call, which is what lets
-    the verifier consume its output line by line with nothing in between.
-    """
-
-    def __init__(self) -> None:
-        self._lines: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._lines.append(bytes(data))
-        return len(data)
-
-    def drain(self) -> list[bytes]:
-        lines, self._lines = self._lines, []
-        return lines
-
-
-def _event_line(position: int, state: bytes, digest: bytes) -> bytes:
-    # The bytes BundleWriter.add_event writes. Used only once rows are missing, which
-    # the writer (rightly) refuses to write a bundle around: exporting what is there
-    # lets the verifier name the gap instead of the export failing without a word.
-    try:
-        body = b'"state":' + orjson.dumps(state.decode("utf-8"))
-    except UnicodeDecodeError:
-        body = b'"state_b64":"' + b64encode(state).encode("ascii") + b'"'
-    return b'{"kind":"event","position":%d,"hash":"%s",%s}\n' % (
-        position,
-        digest.hex().encode("ascii"),
-        body,
-    )
-
-
-def _end_line(after: int, until: int, last_hash: str) -> bytes:
-    return (
-        orjson.dumps(
-            {"kind": "end", "events": until - after, "last_position": until, "last_hash": last_hash}
-        )
-        + b"\n"
-    )
-
-
-def _event_lines(
-    writer: BundleWriter, sink: _Lines, pages: Iterator[list[Row]], after: int, until: int
-) -> Iterator[bytes]:
-    """Event lines and the trailer for the rows as stored, through ``writer`` while they
-    run gap-free and as raw lines of the same format after a gap."""
-    expected = after + 1
-    as_stored = False
-    last_hex = ""
-    for page in pages:
-        for position, state, digest in page:
-            if not as_stored and position != expected:
-                as_stored = True
-            if as_stored:
-                sink.write(_event_line(position, state, digest))
-            else:
-                writer.add_event(position, state, digest)
-            expected = position + 1
-            last_hex = digest.hex()
-        yield from sink.drain()
-    if as_stored or expected != until + 1:
-        sink.write(_end_line(after, until, last_hex))
-    else:
-        writer.finish()
-    yield from sink.drain()
-
-
-@dataclass
-class BundleExport:
-    """An export ready to stream: its range, the checkpoint made for it if any, its lines."""
-
-    after: int
-    until: int
-    made: Checkpoint | None
-    _lines: Iterator[bytes]
-
-    @property
-    def events(self) -> int:
-        return self.until - self.after
-
-    def lines(self) -> Iterator[bytes]:
-        """The bundle, one NDJSON line per item (each ending in a line feed)."""
-        return self._lines
-
-    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
-        """The bundle in pieces of about ``size`` bytes, for a stream or a file."""
-        buffer: list[bytes] = []
-        held = 0
-        for line in self._lines:
-            buffer.append(line)
-            held += len(line)
-            if held >= size:
-                yield b"".join(buffer)
-                buffer, held = [], 0
-        if buffer:
-            yield b"".join(buffer)
 
 
 class IntegrityService:
@@ -327,46 +207,16 @@ class IntegrityService:
         return base.frontier.copy(), last_hash
 
     def _extend(self, base: StoredCheckpoint | None, head: int) -> _Extension:
+        """Grow ``base``'s frontier to ``head``, checking every new row's hash and link."""
         frontier, last_hash = self._base_frontier(base)
         start = frontier.size
-        chunk_start = start - start % SUBTREE_WIDTH
-        chunk: list[bytes] = []
-        if chunk_start < start:
-            # The leaves of the unfinished 1024-leaf subtree, to store its root once it
-            # is complete. The frontier's last nodes are exactly this run's subtrees, so
-            # comparing them proves these re-read rows are the ones signed last time.
-            chunk = self.store.leaf_hashes(chunk_start, start)
-            partial = Frontier()
-            partial.extend(chunk)
-            if len(chunk) != start - chunk_start or (
-                partial.nodes != frontier.nodes[len(frontier.nodes) - len(partial.nodes) :]
-            ):
-                raise IntegrityFailure(
-                    f"events {chunk_start + 1}..{start} are not the ones checkpoint {start} "
-                    "signed: rows were altered, deleted or inserted"
-                )
+        chunk = self._unfinished_subtree(frontier)
         completed: list[tuple[int, bytes]] = []
         prev_hex = last_hash.hex()
         expected = start + 1
-        sha256 = hashlib.sha256
         for page in self.store.row_pages(start, head):
             for position, state, digest in page:
-                if position != expected:
-                    raise IntegrityFailure(
-                        f"event {expected} is missing (event {position} follows)"
-                    )
-                if sha256(state).digest() != digest:
-                    raise IntegrityFailure(
-                        f"event {position}: the stored hash is not the SHA-256 of its state"
-                    )
-                try:
-                    link = orjson.loads(state).get("prev_hash")
-                except (orjson.JSONDecodeError, AttributeError):
-                    link = None
-                if link != prev_hex:
-                    raise IntegrityFailure(
-                        f"event {position}'s prev_hash is not the hash of event {position - 1}"
-                    )
+                _check_row(position, state, digest, expected, prev_hex)
                 leaf = leaf_hash(digest)
                 frontier.append(leaf)
                 chunk.append(leaf)
@@ -384,6 +234,27 @@ class IntegrityService:
             bytes.fromhex(prev_hex) if head > 0 else None,
             completed,
         )
+
+    def _unfinished_subtree(self, frontier: Frontier) -> list[bytes]:
+        """The leaves of the unfinished 1024-leaf subtree, to store its root once it is
+        complete (``[]`` if the frontier ends on a subtree boundary)."""
+        start = frontier.size
+        chunk_start = start - start % SUBTREE_WIDTH
+        if chunk_start == start:
+            return []
+        # The frontier's last nodes are exactly this run's subtrees, so comparing them
+        # proves these re-read rows are the ones signed last time.
+        chunk = self.store.leaf_hashes(chunk_start, start)
+        partial = Frontier()
+        partial.extend(chunk)
+        if len(chunk) != start - chunk_start or (
+            partial.nodes != frontier.nodes[len(frontier.nodes) - len(partial.nodes) :]
+        ):
+            raise IntegrityFailure(
+                f"events {chunk_start + 1}..{start} are not the ones checkpoint {start} "
+                "signed: rows were altered, deleted or inserted"
+            )
+        return chunk
 
     def list_checkpoints(self, cursor: str | None, limit: int) -> dict[str, Any]:
         """This key's checkpoints, newest first, with the key auditors should pin."""
@@ -502,117 +373,9 @@ class IntegrityService:
     # --- export -------------------------------------------------------------------
 
     def export(self, after: int = 0, until: int | None = None) -> BundleExport:
-        """A bundle of events ``after+1 .. until`` (default: the head), ready to stream.
-
-        Validation, the checkpoint made if none reaches ``until``, and the header (the
-        frontier at ``after`` and its proof) happen now, so their errors come before any
-        byte is sent; checkpoints, proofs and events are produced while streaming.
-        """
-        with self.engine.connect() as conn:
-            head = self.store.head(conn)
-        until = head if until is None else until
-        if after < 0 or until < 0:
-            raise InvalidEventError(
-                "after/until: positions are not negative", [Problem("after", "at least 0")]
-            )
-        if until > head:
-            raise InvalidEventError(
-                f"until: the log has {head} events", [Problem("until", f"at most {head}")]
-            )
-        if after > until:
-            raise InvalidEventError(
-                "after: must not be beyond until", [Problem("after", f"at most {until}")]
-            )
-        signer = self.signer
-        made: Checkpoint | None = None
-        with self.engine.connect() as conn:
-            latest = self.store.latest(conn, signer.key_id)
-            beyond = self.store.covering(conn, until, signer.key_id) if until > 0 else None
-            earlier = self.store.before(conn, after, signer.key_id) if after > 0 else None
-            prev_hash = self.store.event_hash(conn, after) if after > 0 else ZERO_HASH
-        if latest is not None and latest.tree_size > head:
-            raise IntegrityFailure(
-                f"the log ends at event {head} but checkpoint {latest.tree_size} was signed "
-                f"over {latest.tree_size} events: events were deleted"
-            )
-        if until > 0 and beyond is None:
-            beyond, created = self.checkpoint()
-            made = beyond.checkpoint if beyond is not None and created else None
-        if prev_hash is None:
-            raise IntegrityFailure(f"event {after} is missing from the log")
-        cache = self.store.subtree_cache
-        sink = _Lines()
-        try:
-            frontier = frontier_at(after, self.store.leaf_hashes, subtree_cache=cache)
-            prev_proof = (
-                inclusion_proof(after - 1, after, self.store.leaf_hashes, subtree_cache=cache)
-                if after > 0
-                else []
-            )
-            writer = BundleWriter(
-                cast(IO[bytes], sink),
-                public_key=signer.public_key,
-                after=after,
-                until=until,
-                prev_hash=prev_hash,
-                frontier=frontier,
-                prev_proof=prev_proof,
-            )
-        except (MerkleError, BundleWriteError) as exc:
-            raise IntegrityFailure(
-                f"the stored log cannot start a bundle at {after}: {exc}"
-            ) from None
-        earlier_cp = earlier.checkpoint if earlier is not None else None
-        beyond_cp = beyond.checkpoint if beyond is not None else None
-        lines = self._bundle_lines(writer, sink, after, until, earlier_cp, beyond_cp)
-        return BundleExport(after, until, made, lines)
-
-    def _bundle_lines(
-        self,
-        writer: BundleWriter,
-        sink: _Lines,
-        after: int,
-        until: int,
-        earlier: Checkpoint | None,
-        beyond: Checkpoint | None,
-    ) -> Iterator[bytes]:
-        yield from sink.drain()
-        key_id = self.signer.key_id
-        cache = self.store.subtree_cache
-        get_range = self.store.leaf_hashes
-
-        proven: set[tuple[int, int]] = set()
-
-        def prove(size1: int, size2: int) -> None:
-            if (size1, size2) in proven:
-                return
-            proven.add((size1, size2))
-            writer.add_consistency(
-                size1, size2, consistency_proof(size1, size2, get_range, subtree_cache=cache)
-            )
-
-        def included() -> Iterator[Checkpoint]:
-            if earlier is not None:
-                yield earlier
-            yield from self.store.between(max(after, 1), until, key_id)
-            if beyond is not None and beyond.tree_size > until:
-                yield beyond
-
-        previous = 0
-        for checkpoint in included():
-            writer.add_checkpoint(checkpoint)
-            if previous:
-                prove(previous, checkpoint.tree_size)
-            previous = checkpoint.tree_size
-            yield from sink.drain()
-        # The two links that tie the range itself to its neighbours (skipped when a pair
-        # above was exactly that link).
-        if earlier is not None and after > 0:
-            prove(earlier.tree_size, after)
-        if beyond is not None and beyond.tree_size > until > 0:
-            prove(until, beyond.tree_size)
-        yield from sink.drain()
-        yield from _event_lines(writer, sink, self.store.row_pages(after, until), after, until)
+        """A bundle of events ``after+1 .. until`` (default: the head), ready to stream;
+        see :func:`~ledger.integrity.export.export_bundle`."""
+        return export_bundle(self, after, until)
 
     # --- the periodic checkpointer ------------------------------------------------
 
@@ -641,119 +404,3 @@ class IntegrityService:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-
-
-# --- verifying a live database ------------------------------------------------------
-
-
-def _header_key(
-    store: IntegrityStore, public_key: bytes | None, signing_key_file: Path | None
-) -> bytes:
-    """The key whose checkpoints are checked: pinned, else the ledger's own key file,
-    else the key of the latest checkpoint in the database."""
-    if public_key is not None:
-        return public_key
-    if signing_key_file is not None and signing_key_file.is_file():
-        try:
-            return Signer.from_file(signing_key_file, create=False).public_key
-        except KeyFileError:
-            pass
-    with store.engine.connect() as conn:
-        latest = store.latest(conn)
-    if latest is not None:
-        return latest.public_key
-    # No key anywhere and no checkpoint to check: any key will do for the header, and
-    # the verdict will say the events are not covered by a signature.
-    return Signer.generate().public_key
-
-
-def _database_lines(store: IntegrityStore, public_key: bytes, head: int) -> Iterator[bytes]:
-    sink = _Lines()
-    writer = BundleWriter(
-        cast(IO[bytes], sink), public_key=public_key, after=0, until=head, prev_hash=ZERO_HASH
-    )
-    yield from sink.drain()
-    for checkpoint in store.between(1, head, key_id_for(public_key)):
-        writer.add_checkpoint(checkpoint)
-        yield from sink.drain()
-    yield from _event_lines(writer, sink, store.row_pages(0, head), 0, head)
-
-
-def _add_tampered(report: VerifyReport, reason: str, position: int) -> None:
-    report.failures.insert(0, Failure(Verdict.TAMPERED, reason, position))
-    report.failures_total += 1
-    headline = report.verdict != Verdict.TAMPERED or (
-        report.first_position is None or position < report.first_position
-    )
-    report.verdict = Verdict.TAMPERED
-    report.exit_code = 1
-    if headline:
-        report.first_position, report.reason = position, reason
-
-
-def verify_database(
-    engine: Engine,
-    *,
-    public_key: bytes | str | None = None,
-    trusted_checkpoint: Mapping[str, Any] | None = None,
-    signing_key_file: Path | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> VerifyReport:
-    """Verify the whole stored log like a bundle of it, plus its length against checkpoints.
-
-    Checks every row's hash, canonical form and link, every checkpoint of the chosen key
-    (``public_key`` if given, which also pins it) against the roots the rows produce, and
-    that no checkpoint of that key, and not ``trusted_checkpoint``, is longer than the log.
-    Events after the latest checkpoint are checked but not signed: the verdict is then
-    ``incomplete`` until a checkpoint covers them (``ledger checkpoint``). Never raises.
-    """
-    store = IntegrityStore(engine)
-    pinned: bytes | None = None
-    try:
-        if public_key is not None:
-            pinned = parse_public_key(public_key)
-        key = _header_key(store, pinned, signing_key_file)
-        with engine.connect() as conn:
-            head = store.head(conn)
-        report = verify_bundle(
-            _database_lines(store, key, head),
-            trusted_public_key=pinned,
-            trusted_checkpoint=trusted_checkpoint,
-            progress=progress,
-        )
-        with engine.connect() as conn:
-            longer = store.latest(conn, key_id_for(key))
-    except CheckpointFormatError as exc:
-        return _error(f"the trusted public key is invalid: {exc}")
-    except Exception as exc:  # a database that cannot be read is a verdict, not a traceback
-        return _error(f"could not read the database: {type(exc).__name__}: {exc}")
-    if longer is not None and longer.tree_size > head:
-        cp = longer.checkpoint
-        if verify_checkpoint(cp, key):
-            reason = (
-                f"the log ends at event {head}, but checkpoint {cp.tree_size} signed at "
-                f"{cp.timestamp} covers {cp.tree_size} events: events {head + 1}.."
-                f"{cp.tree_size} were deleted"
-            )
-        else:
-            reason = f"the checkpoint row of size {cp.tree_size} is not validly signed (forged)"
-        _add_tampered(report, reason, head + 1)
-    size = trusted_checkpoint.get("tree_size") if trusted_checkpoint is not None else None
-    if isinstance(size, int) and not isinstance(size, bool) and size > head:
-        _add_tampered(
-            report,
-            f"the log ends at event {head}, but the trusted checkpoint covers {size} events: "
-            f"events {head + 1}..{size} were deleted",
-            head + 1,
-        )
-    return report
-
-
-def _error(reason: str) -> VerifyReport:
-    return VerifyReport(
-        verdict=Verdict.ERROR,
-        exit_code=3,
-        reason=reason,
-        failures=[Failure(Verdict.ERROR, reason)],
-        failures_total=1,
-    )

@@ -5,9 +5,13 @@ per event, or raises a ``LedgerError`` naming every offending field — in which
 nothing was stored. The steps, in order:
 
 1. permission and self-contained checks (role, party, ``reported_at``, times, shape);
-2. in the commit thread (``ledger.writing.group_commit``), against the store: idempotent replays,
-   references that must exist, keys that must not, party-bound keys, seller-side
-   contract actions, ``expected_version``;
+2. in the commit thread (``ledger.writing.group_commit``), against the store
+   (``Appender._plan``; the checks themselves are in ``ledger.writing.append_checks``):
+   a. event ids: idempotent replays, reuse with another body (``_sort_out_ids``);
+   b. one read for the keys and events the new events name (``_look_up``);
+   c. references that must exist, keys that must not, party-bound keys, seller-side
+      contract actions (``Checks``);
+   d. ``expected_version`` (``expected_versions``);
 3. one atomic save with the hash chain (``ledger.store.recorders``).
 
 References are checked before the write lock and that is safe: registrations are
@@ -21,13 +25,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import IntegrityError
-from pydantic import ValidationError
 
 from domain import links as refs
 from domain.entries import EVENT_CLASSES, LedgerEntry
@@ -45,12 +47,21 @@ from ledger.errors import (
 from ledger.store.eventstore import EventStore
 from ledger.store.lookups import Lookups, StoredRecord
 from ledger.store.recorders import Registration, VersionConflictError
+from ledger.writing.append_checks import (
+    Checks,
+    Group,
+    Item,
+    Keys,
+    Prepared,
+    Request,
+    detail,
+    expected_versions,
+    field_name,
+    same_body,
+)
 from ledger.writing.group_commit import GroupCommitter, Pending
 from ledger.writing.principal import Principal
-from ledger.writing.wire import EVENT_ADAPTER, EventBase, to_record
-
-SERVER_FIELDS = ("recorded_at", "recorded_by", "prev_hash")
-NOT_CORRECTABLE_TARGETS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
+from ledger.writing.wire import EventBase, to_record
 
 
 @dataclass(frozen=True)
@@ -63,29 +74,6 @@ class AppendResult:
 
 
 @dataclass
-class _Prepared:
-    index: int
-    record: dict[str, Any]
-    expected: dict[str, int]
-
-
-@dataclass
-class _Request:
-    principal: Principal
-    events: list[_Prepared]
-    single: bool
-
-
-@dataclass
-class _Group:
-    """What earlier requests of the same transaction register and touch."""
-
-    keys: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    asset_counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
 class _Plan:
     """One request's contribution to a transaction."""
 
@@ -95,10 +83,6 @@ class _Plan:
     expected: list[tuple[str, int, int]]
     keys: dict[tuple[str, str], dict[str, Any] | None]
     counts: dict[str, int]
-
-
-def _field(req: _Request, index: int, name: str) -> str:
-    return name if req.single else f"events[{index}].{name}"
 
 
 class Appender:
@@ -131,15 +115,15 @@ class Appender:
         recorded_at = to_stored(now)
         problems: list[Problem] = []
         forbidden: list[Problem] = []
-        prepared: list[_Prepared] = []
+        prepared: list[Prepared] = []
         seen_ids: set[str] = set()
-        req = _Request(principal, [], single)
+        req = Request(principal, [], single)
         for i, event in enumerate(events):
             record = to_record(event)
             etype = EventType(record["type"])
 
             def name(f: str, i: int = i) -> str:
-                return _field(req, i, f)
+                return field_name(req, i, f)
 
             if etype in REFERENCE_TYPES:
                 if not principal.may("append_reference"):
@@ -165,11 +149,11 @@ class Appender:
             record["recorded_by"] = principal.name
             for p in check_event(record, knowledge):
                 problems.append(Problem(name(p.field), p.message))
-            prepared.append(_Prepared(i, record, self._expected(event, record, name, problems)))
+            prepared.append(Prepared(i, record, self._expected(event, record, name, problems)))
         if forbidden:
-            raise ForbiddenError(_detail(forbidden), forbidden)
+            raise ForbiddenError(detail(forbidden), forbidden)
         if problems:
-            raise InvalidEventError(_detail(problems), problems)
+            raise InvalidEventError(detail(problems), problems)
         req.events = prepared
         return self._committer.submit(req, max(1, len(prepared)))
 
@@ -208,11 +192,11 @@ class Appender:
         moved version makes the shared transaction fail; then each request is planned
         again on its own, this time looking up its event ids (replay or 409)."""
         targets = self._prefetch(group)
-        ctx = _Group()
+        ctx = Group()
         plans: list[tuple[Pending, _Plan]] = []
         deferred: list[Pending] = []
         for pending in group:
-            req: _Request = pending.payload
+            req: Request = pending.payload
             if any(p.record["event_id"] in ctx.records for p in req.events):
                 deferred.append(pending)  # same id as an earlier request: after it
                 continue
@@ -261,7 +245,7 @@ class Appender:
     def _process_alone(self, pending: Pending) -> None:
         for attempt in range(2):
             try:
-                plan = self._plan(pending.payload, _Group(), check_stored=True, targets=None)
+                plan = self._plan(pending.payload, Group(), check_stored=True, targets=None)
                 saved = self._save([plan])[0]
             except VersionConflictError as e:
                 pending.future.set_exception(self._version_conflict(pending.payload, e))
@@ -277,13 +261,13 @@ class Appender:
                 pending.future.set_result(self._results(pending.payload, plan, saved))
             return
 
-    def _version_conflict(self, req: _Request, e: VersionConflictError) -> VersionConflict:
+    def _version_conflict(self, req: Request, e: VersionConflictError) -> VersionConflict:
         index = next((p.index for p in req.events if e.asset_id in p.expected), 0)
         problem = Problem(
-            _field(req, index, "expected_version"),
+            field_name(req, index, "expected_version"),
             f"asset {e.asset_id} is at version {e.actual}, not {e.expected}",
         )
-        return VersionConflict(_detail([problem]), [problem])
+        return VersionConflict(detail([problem]), [problem])
 
     def _save(self, plans: list[_Plan]) -> list[list[tuple[int, bytes, str]]]:
         entries: list[LedgerEntry.Recorded] = []
@@ -316,7 +300,7 @@ class Appender:
         return out
 
     def _results(
-        self, req: _Request, plan: _Plan, saved: list[tuple[int, bytes, str]]
+        self, req: Request, plan: _Plan, saved: list[tuple[int, bytes, str]]
     ) -> list[AppendResult]:
         fresh = iter(saved)
         results: list[AppendResult] = []
@@ -334,58 +318,87 @@ class Appender:
 
     def _plan(
         self,
-        req: _Request,
-        ctx: _Group,
+        req: Request,
+        ctx: Group,
         *,
         check_stored: bool,
         targets: dict[str, dict[str, Any]] | None,
     ) -> _Plan:
+        """Check ``req`` against the store and what ``ctx`` holds (steps 2a–2d).
+
+        Raises for the first kind of failure found, in this order: a reused event id,
+        forbidden, invalid, a duplicate key, a version conflict."""
+        replays, new = self._sort_out_ids(req, ctx, check_stored)
+        items = [Item(p, list(refs.references(p.record)), refs.new_keys(p.record)) for p in new]
+        known, target_records = self._look_up(req, ctx, items, targets)
+        checks = Checks(req, known, target_records)
+        for item in items:
+            checks.check(item)
+        checks.raise_any()
+        expected, counts = expected_versions(req, ctx, new, checks.mine)
+        return _Plan(
+            [p.record for p in new], replays, checks.registrations, expected, checks.mine, counts
+        )
+
+    def _sort_out_ids(
+        self, req: Request, ctx: Group, check_stored: bool
+    ) -> tuple[dict[str, StoredRecord], list[Prepared]]:
+        """Split ``req`` into replays of stored events and new events.
+
+        An event id already used with another body, or being appended by an earlier
+        request of the group, is a conflict: ``DuplicateError``."""
         records = [p.record for p in req.events]
         stored = self.lookups.events_by_id(r["event_id"] for r in records) if check_stored else {}
-        problems: list[Problem] = []
         conflicts: list[Problem] = []
         replays: dict[str, StoredRecord] = {}
-        new: list[_Prepared] = []
+        new: list[Prepared] = []
         for p in req.events:
             eid = p.record["event_id"]
             if eid in ctx.records:
                 conflicts.append(
-                    Problem(_field(req, p.index, "event_id"), "is being appended concurrently")
+                    Problem(field_name(req, p.index, "event_id"), "is being appended concurrently")
                 )
             elif eid in stored:
-                if _same_body(p.record, stored[eid].record):
+                if same_body(p.record, stored[eid].record):
                     replays[eid] = stored[eid]
                 else:
                     conflicts.append(
                         Problem(
-                            _field(req, p.index, "event_id"),
+                            field_name(req, p.index, "event_id"),
                             "was used before with a different body",
                         )
                     )
             else:
                 new.append(p)
         if conflicts:
-            raise DuplicateError(_detail(conflicts), conflicts)
+            raise DuplicateError(detail(conflicts), conflicts)
+        return replays, new
 
-        # References that must exist, and keys that must not.
+    def _look_up(
+        self,
+        req: Request,
+        ctx: Group,
+        items: list[Item],
+        targets: dict[str, dict[str, Any]] | None,
+    ) -> tuple[Keys, dict[str, dict[str, Any]]]:
+        """The registered keys and the target events that ``items`` name.
+
+        Keys and events of earlier requests in the group count as registered and stored.
+        ``targets``, when given, is the group's prefetch; otherwise they are read here."""
         wanted: set[tuple[str, str]] = set()
         event_targets: set[str] = set()
-        per_event: list[tuple[_Prepared, list[refs.Reference], list[refs.NewKey]]] = []
-        for p in new:
-            rs = list(refs.references(p.record))
-            ks = refs.new_keys(p.record)
-            per_event.append((p, rs, ks))
-            for r in rs:
+        for item in items:
+            for r in item.references:
                 if r.kind == refs.EVENT:
                     event_targets.add(r.natural_id)
                 else:
                     wanted.add((r.kind, r.natural_id))
-            for k in ks:
+            for k in item.new_keys:
                 wanted.add((k.kind, k.natural_id))
             if req.principal.party is not None:
-                wanted.add((refs.PARTY, p.record["reporter"]))
+                wanted.add((refs.PARTY, item.prepared.record["reporter"]))
         known = self.lookups.registered(wanted - ctx.keys.keys())
-        known.update({k: v for k, v in ctx.keys.items()})
+        known.update(ctx.keys)
         if targets is None:
             targets = {
                 e: s.record
@@ -393,161 +406,4 @@ class Appender:
             }
         target_records = {e: targets[e] for e in event_targets if e in targets}
         target_records.update({e: r for e, r in ctx.records.items() if e in event_targets})
-
-        mine: dict[tuple[str, str], dict[str, Any] | None] = {}
-        registrations: list[Registration] = []
-        forbidden: list[Problem] = []
-        local_records: dict[str, dict[str, Any]] = {}
-        for p, rs, ks in per_event:
-            rec = p.record
-            for r in rs:
-                name = _field(req, p.index, r.field)
-                if r.kind == refs.EVENT:
-                    target = target_records.get(r.natural_id) or local_records.get(r.natural_id)
-                    if target is None:
-                        problems.append(Problem(name, f"unknown event {r.natural_id!r}"))
-                    elif (
-                        rec["type"] == EventType.EVENT_RETRACTED
-                        and target["type"] == EventType.EVENT_RETRACTED
-                    ):
-                        problems.append(Problem(name, "a retraction cannot be retracted"))
-                    elif rec["type"] == EventType.EVENT_CORRECTED:
-                        problems.extend(_check_correction(name, rec, target))
-                elif (r.kind, r.natural_id) not in known and (r.kind, r.natural_id) not in mine:
-                    problems.append(Problem(name, f"unknown {r.kind} {r.natural_id!r}"))
-            for k in ks:
-                if (k.kind, k.natural_id) in known or (k.kind, k.natural_id) in mine:
-                    what = "serial and model" if k.kind == refs.SERIAL else k.kind
-                    conflicts.append(
-                        Problem(_field(req, p.index, k.field), f"{what} is already registered")
-                    )
-                    continue
-                attrs = dict(k.attrs) if k.attrs is not None else None
-                mine[(k.kind, k.natural_id)] = attrs
-                registrations.append(
-                    Registration(
-                        k.kind,
-                        k.natural_id,
-                        rec["event_id"],
-                        orjson.dumps(attrs).decode() if attrs is not None else None,
-                    )
-                )
-            local_records[rec["event_id"]] = rec
-            everything = {**known, **mine}
-            if req.principal.party is not None and not _descends(
-                rec["reporter"], req.principal.party, everything
-            ):
-                forbidden.append(
-                    Problem(
-                        _field(req, p.index, "reporter"),
-                        f"this key may only report as {req.principal.party} or a unit under it",
-                    )
-                )
-            if rec["type"] == EventType.CONTRACT_ACTION:
-                contract = everything.get((refs.CONTRACT, rec["payload"]["target_contract_id"]))
-                if contract is not None and not _seller_side(
-                    rec["reporter"], contract["seller"], everything
-                ):
-                    forbidden.append(
-                        Problem(
-                            _field(req, p.index, "reporter"),
-                            "only a seller-side reporter may record a contract_action",
-                        )
-                    )
-        if forbidden:
-            raise ForbiddenError(_detail(forbidden), forbidden)
-        if problems:
-            raise InvalidEventError(_detail(problems), problems)
-        if conflicts:
-            raise DuplicateError(_detail(conflicts), conflicts)
-
-        # expected_version: the store checks it under the lock, offset by the events of
-        # this transaction that come before; assets registered in this very group have
-        # no stored version yet, so they are checked here.
-        counts: dict[str, int] = {}
-        expected: list[tuple[str, int, int]] = []
-        version_problems: list[Problem] = []
-        for p in new:
-            for asset, version in p.expected.items():
-                offset = ctx.asset_counts.get(asset, 0) + counts.get(asset, 0)
-                if (refs.ASSET, asset) in ctx.keys or (refs.ASSET, asset) in mine:
-                    if version != offset:
-                        version_problems.append(
-                            Problem(
-                                _field(req, p.index, "expected_version"),
-                                f"asset {asset} is at version {offset}, not {version}",
-                            )
-                        )
-                else:
-                    expected.append((asset, version, offset))
-            for a in p.record.get("asset_ids", ()):
-                counts[a] = counts.get(a, 0) + 1
-        if version_problems:
-            raise VersionConflict(_detail(version_problems), version_problems)
-        return _Plan([p.record for p in new], replays, registrations, expected, mine, counts)
-
-
-def _same_body(incoming: dict[str, Any], stored: dict[str, Any]) -> bool:
-    """Is ``incoming`` the same submission as ``stored``, ignoring server fields?"""
-    theirs = {k: v for k, v in stored.items() if k not in SERVER_FIELDS}
-    ours = {k: v for k, v in incoming.items() if k not in SERVER_FIELDS}
-    if ours.get("reported_at") == incoming.get("recorded_at"):
-        # No historical reported_at was sent: knowledge time is the first recording's.
-        ours["reported_at"] = stored["recorded_at"]
-    return ours == theirs
-
-
-def _descends(party: str, ancestor: str, known: dict[tuple[str, str], Any]) -> bool:
-    seen: set[str] = set()
-    p: str | None = party
-    while p is not None and p not in seen:
-        if p == ancestor:
-            return True
-        seen.add(p)
-        attrs = known.get((refs.PARTY, p))
-        p = attrs.get("parent") if attrs else None
-    return False
-
-
-def _seller_side(party: str, seller: str, known: dict[tuple[str, str], Any]) -> bool:
-    seen: set[str] = set()
-    p: str | None = party
-    while p is not None and p not in seen:
-        seen.add(p)
-        if _descends(p, seller, known):
-            return True
-        attrs = known.get((refs.PARTY, p))
-        p = attrs.get("acts_for") if attrs else None
-    return False
-
-
-def _check_correction(name: str, rec: dict[str, Any], target: dict[str, Any]) -> list[Problem]:
-    if target["type"] in NOT_CORRECTABLE_TARGETS:
-        return [Problem(name, f"a {target['type']} cannot be corrected: retract it instead")]
-    corrected = {k: v for k, v in target.items() if k not in SERVER_FIELDS and k != "reported_at"}
-    for path, value in rec["payload"]["corrected_fields"].items():
-        node: Any = corrected
-        parts = path.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node, dict):
-                break
-            node = node.setdefault(part, {})
-        if isinstance(node, dict):
-            node[parts[-1]] = value
-    try:
-        EVENT_ADAPTER.validate_python(corrected)
-    except ValidationError as e:
-        return [
-            Problem(
-                f"payload.corrected_fields.{'.'.join(str(x) for x in err['loc'][1:])}",
-                f"the corrected event would be invalid: {err['msg']}",
-            )
-            for err in e.errors()
-        ]
-    return []
-
-
-def _detail(problems: list[Problem]) -> str:
-    first = problems[0]
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{first.field}: {first.message}{more}"
+        return known, target_records

@@ -154,7 +154,7 @@ def test_historical_reported_at_in_the_future_is_rejected(seeded: Api) -> None:
         ),
         (lambda: wire.retraction("no-such-event"), "payload.target_event_id"),
         (
-            lambda: wire._event(
+            lambda: wire.event(
                 "repair_started",
                 {
                     "work_order_id": "wo1",
@@ -167,7 +167,7 @@ def test_historical_reported_at_in_the_future_is_rejected(seeded: Api) -> None:
             "payload.facility_id",
         ),
         (
-            lambda: wire._event(
+            lambda: wire.event(
                 "authorization_revoked",
                 {"authorization_id": "no-auth", "effective_at": wire.T0, "reason": "r"},
             ),
@@ -318,7 +318,7 @@ def test_party_bound_key_may_report_as_a_unit_under_its_party(seeded: Api) -> No
 
 
 def test_contract_action_needs_a_seller_side_reporter(seeded: Api) -> None:
-    body = wire._event(
+    body = wire.event(
         "contract_action",
         {
             "action": "SUPPORT_SUSPENDED",
@@ -331,7 +331,7 @@ def test_contract_action_needs_a_seller_side_reporter(seeded: Api) -> None:
 
 
 def test_contractor_acting_for_the_seller_may_record_a_contract_action(seeded: Api) -> None:
-    body = wire._event(
+    body = wire.event(
         "contract_action",
         {
             "action": "SUPPORT_SUSPENDED",

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.integrity import merkle
-from ledger.integrity.bundle import verify_bundle
+from ledger.integrity.bundle_verify import verify_bundle
 from ledger.integrity.checkpoints import Checkpoint, verify_checkpoint
 from tests import wire
 from tests.api.conftest import Api

@@ -30,7 +30,7 @@ def story(seeded: Api) -> Api:
     )
     post(
         seeded,
-        wire._event(
+        wire.event(
             "asset_recovered",
             {"recovered_by_party": "pmf", "circumstances": "battle"},
             asset_ids=["t1"],

@@ -69,7 +69,7 @@ def random_history(n: int, seed: int) -> list[dict[str, Any]]:
             events.append(wire.retraction(events[-1]["event_id"]))
         else:
             events.append(
-                wire._event(
+                wire.event(
                     "observation",
                     {
                         "observed_party": rnd.choice(parties),

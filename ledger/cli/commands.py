@@ -315,7 +315,7 @@ def _print_report(report: Any, source: str) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ledger.integrity.bundle import verify_bundle_file
+    from ledger.integrity.bundle_verify import verify_bundle_file
 
     url: str | None = args.verify_database or (args.database if args.bundle is None else None)
     if (args.bundle is None) == (url is None):
@@ -338,7 +338,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         else:
             assert url is not None
             from ledger.bootstrap import make_engine
-            from ledger.integrity.service import verify_database
+            from ledger.integrity.verify_live import verify_database
 
             settings = Settings(database_url=url)
             engine = make_engine(settings)
@@ -364,7 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ledger", description="Custody ledger")
     p.add_argument("--database", help="database URL (default: LEDGER_DATABASE_URL)")
     sub = p.add_subparsers(dest="command", required=True)
+    _add_server(sub)
+    _add_keys(sub)
+    _add_projections(sub)
+    _add_loading(sub)
+    _add_integrity(sub)
+    return p
 
+
+def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("serve", help="run the HTTP API")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
@@ -373,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("migrate", help="apply database migrations")
     m.set_defaults(func=cmd_migrate)
 
+
+def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k = sub.add_parser("keys", help="create, list and revoke API keys")
     ks = k.add_subparsers(dest="keys_command", required=True)
     kc = ks.add_parser("create", help="create a key; prints it alone on the last line")
@@ -386,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     kr.add_argument("name")
     k.set_defaults(func=cmd_keys)
 
+
+def _add_projections(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pr = sub.add_parser("project", help="projection worker: follow the log (PostgreSQL)")
     pr.set_defaults(func=cmd_project)
 
@@ -396,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--quiet", action="store_true", help="no progress bar")
     ps.set_defaults(func=cmd_projections)
 
+
+def _add_loading(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser("demo", help="load a small worked example")
     d.set_defaults(func=cmd_demo)
 
@@ -404,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--quiet", action="store_true", help="no progress bar")
     im.set_defaults(func=cmd_import)
 
+
+def _add_integrity(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("checkpoint", help="sign a checkpoint of the log now (prints it as JSON)")
     c.set_defaults(func=cmd_checkpoint)
 
@@ -428,7 +444,6 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the full report as JSON")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(func=cmd_verify)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,135 @@
+"""Verifying a live database: :func:`verify_database` streams the stored rows through the
+bundle writer into :func:`~ledger.integrity.bundle_verify.verify_bundle` (no file in
+between), so a live database is judged by the same code as a bundle. It adds one check a
+bundle cannot make: a log shorter than a checkpoint the ledger signed has lost its tail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from ledger.integrity.bundle_report import Failure, Verdict, VerifyReport, error_report
+from ledger.integrity.bundle_verify import verify_bundle
+from ledger.integrity.bundle_writer import BundleWriter
+from ledger.integrity.checkpoints import (
+    Checkpoint,
+    CheckpointFormatError,
+    KeyFileError,
+    Signer,
+    key_id_for,
+    parse_public_key,
+    verify_checkpoint,
+)
+from ledger.integrity.export import ZERO_HASH, LineSink, event_lines
+from ledger.integrity.store import IntegrityStore
+
+
+def verify_database(
+    engine: Engine,
+    *,
+    public_key: bytes | str | None = None,
+    trusted_checkpoint: Mapping[str, Any] | None = None,
+    signing_key_file: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Verify the whole stored log like a bundle of it, plus its length against checkpoints.
+
+    Checks every row's hash, canonical form and link, every checkpoint of the chosen key
+    (``public_key`` if given, which also pins it) against the roots the rows produce, and
+    that no checkpoint of that key, and not ``trusted_checkpoint``, is longer than the log.
+    Events after the latest checkpoint are checked but not signed: the verdict is then
+    ``incomplete`` until a checkpoint covers them (``ledger checkpoint``). Never raises.
+    """
+    store = IntegrityStore(engine)
+    pinned: bytes | None = None
+    try:
+        if public_key is not None:
+            pinned = parse_public_key(public_key)
+        key = _header_key(store, pinned, signing_key_file)
+        with engine.connect() as conn:
+            head = store.head(conn)
+        report = verify_bundle(
+            _database_lines(store, key, head),
+            trusted_public_key=pinned,
+            trusted_checkpoint=trusted_checkpoint,
+            progress=progress,
+        )
+        with engine.connect() as conn:
+            longer = store.latest(conn, key_id_for(key))
+    except CheckpointFormatError as exc:
+        return error_report(f"the trusted public key is invalid: {exc}")
+    except Exception as exc:  # a database that cannot be read is a verdict, not a traceback
+        return error_report(f"could not read the database: {type(exc).__name__}: {exc}")
+    if longer is not None and longer.tree_size > head:
+        _signed_beyond_head(report, longer.checkpoint, key, head)
+    size = trusted_checkpoint.get("tree_size") if trusted_checkpoint is not None else None
+    if isinstance(size, int) and not isinstance(size, bool) and size > head:
+        _add_tampered(
+            report,
+            f"the log ends at event {head}, but the trusted checkpoint covers {size} events: "
+            f"events {head + 1}..{size} were deleted",
+            head + 1,
+        )
+    return report
+
+
+def _signed_beyond_head(report: VerifyReport, cp: Checkpoint, key: bytes, head: int) -> None:
+    """A checkpoint of this key is longer than the log: its tail was deleted (or forged)."""
+    if verify_checkpoint(cp, key):
+        reason = (
+            f"the log ends at event {head}, but checkpoint {cp.tree_size} signed at "
+            f"{cp.timestamp} covers {cp.tree_size} events: events {head + 1}.."
+            f"{cp.tree_size} were deleted"
+        )
+    else:
+        reason = f"the checkpoint row of size {cp.tree_size} is not validly signed (forged)"
+    _add_tampered(report, reason, head + 1)
+
+
+def _header_key(
+    store: IntegrityStore, public_key: bytes | None, signing_key_file: Path | None
+) -> bytes:
+    """The key whose checkpoints are checked: pinned, else the ledger's own key file,
+    else the key of the latest checkpoint in the database."""
+    if public_key is not None:
+        return public_key
+    if signing_key_file is not None and signing_key_file.is_file():
+        try:
+            return Signer.from_file(signing_key_file, create=False).public_key
+        except KeyFileError:
+            pass
+    with store.engine.connect() as conn:
+        latest = store.latest(conn)
+    if latest is not None:
+        return latest.public_key
+    # No key anywhere and no checkpoint to check: any key will do for the header, and
+    # the verdict will say the events are not covered by a signature.
+    return Signer.generate().public_key
+
+
+def _database_lines(store: IntegrityStore, public_key: bytes, head: int) -> Iterator[bytes]:
+    sink = LineSink()
+    writer = BundleWriter(
+        sink.as_file(), public_key=public_key, after=0, until=head, prev_hash=ZERO_HASH
+    )
+    yield from sink.drain()
+    for checkpoint in store.between(1, head, key_id_for(public_key)):
+        writer.add_checkpoint(checkpoint)
+        yield from sink.drain()
+    yield from event_lines(writer, sink, store.row_pages(0, head), 0, head)
+
+
+def _add_tampered(report: VerifyReport, reason: str, position: int) -> None:
+    report.failures.insert(0, Failure(Verdict.TAMPERED, reason, position))
+    report.failures_total += 1
+    headline = report.verdict != Verdict.TAMPERED or (
+        report.first_position is None or position < report.first_position
+    )
+    report.verdict = Verdict.TAMPERED
+    report.exit_code = 1
+    if headline:
+        report.first_position, report.reason = position, reason
