@@ -8,7 +8,7 @@ import orjson
 from fastapi import Response
 from pydantic import BaseModel, Field
 
-from ledger.facade import AnyEvent
+from ledger.facade import AnyEvent, m
 
 
 class AppendResponse(BaseModel):
@@ -38,34 +38,32 @@ class ProblemDoc(BaseModel):
     )
 
 
-class StoredEventOut(BaseModel):
-    """A stored event: its record, ``position`` and ``hash``."""
-
-    model_config = {"extra": "allow"}
-    position: int
-    hash: str
-    event_id: str
-    type: str
-
-
-class LogPage(BaseModel):
-    events: list[dict[str, Any]]
-    next_after: int | None = Field(
-        description="Pass as `after` for the next page; null at the head."
-    )
-    head: int
-
-
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ProblemDoc, "description": text, "content": {"application/problem+json": {}}}
-    for code, text in {
-        401: "Missing or unknown API key",
-        403: "The key's role or party does not allow this",
-        409: "Duplicate registration, reused event_id with another body, or version mismatch",
-        413: "Body too large",
-        422: "Malformed event; `errors` names each field",
-    }.items()
+PROBLEMS = {
+    401: "Missing or unknown API key",
+    403: "The key's role or party does not allow this",
+    404: "No such event, asset, party, contract or finding",
+    409: "Duplicate registration, reused event_id with another body, or version mismatch",
+    413: "Body too large",
+    422: "Malformed input; `errors` names each field",
+    503: "Projections have not reached min_position in time, or the database is unavailable",
 }
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {
+            "model": ProblemDoc,
+            "description": PROBLEMS[code],
+            "content": {"application/problem+json": {}},
+        }
+        for code in codes
+    }
+
+
+PROBLEM_RESPONSES = problem_responses(401, 403, 409, 413, 422, 503)
+"""What a write can answer besides success."""
+READ_PROBLEMS = problem_responses(401, 403, 404, 422, 503)
+"""What a read can answer besides success."""
 
 
 class FastJSON(Response):
@@ -76,4 +74,5 @@ class FastJSON(Response):
 
     def __init__(self, content: Any, position: int | None = None, status_code: int = 200) -> None:
         headers = {"X-Ledger-Position": str(position)} if position is not None else None
-        super().__init__(orjson.dumps(content), status_code=status_code, headers=headers)
+        body = content.json_bytes() if isinstance(content, m.ReadModel) else orjson.dumps(content)
+        super().__init__(body, status_code=status_code, headers=headers)

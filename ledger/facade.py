@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +34,7 @@ from ledger.errors import (
 )
 from ledger.integrity.errors import IntegrityFailure
 from ledger.integrity.export import BundleExport
-from ledger.integrity.store import StoredCheckpoint
+from ledger.reading import models as m
 from ledger.reading.findings import FindingsQuery
 from ledger.settings import Settings
 from ledger.store.lookups import StoredRecord
@@ -58,45 +57,20 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LedgerService",
-    "LogPage",
     "NotFoundError",
     "NotReadyError",
     "Principal",
     "Problem",
-    "Readiness",
     "Settings",
     "UnauthenticatedError",
     "VersionConflict",
+    "m",
 ]
 
 CUSTODY = ("custody",)
 """Reads of custody (assets, timelines, reference data) wait for that projection."""
 FINDINGS = ("custody", "findings")
 """Reads of findings (and compliance, the report) wait for both."""
-
-
-@dataclass(frozen=True)
-class LogPage:
-    """A page of the global log in position order, with the integrity fields."""
-
-    events: list[dict[str, Any]]
-    next_after: int | None
-    head: int
-
-
-@dataclass(frozen=True)
-class Readiness:
-    """Can this process serve: is the database reachable, how far behind are the
-    projections. ``database`` is ``"ok"`` or the name of the error met."""
-
-    ready: bool
-    database: str
-    head: int = 0
-    position: int = 0
-
-    @property
-    def lag(self) -> int:
-        return self.head - self.position
 
 
 def _stored(s: StoredRecord) -> dict[str, Any]:
@@ -147,17 +121,20 @@ class LedgerService:
     def head(self) -> int:
         return self._ledger.lookups.head()[0]
 
-    def log_page(self, after: int, limit: int) -> LogPage:
+    def log_page(self, after: int, limit: int) -> m.LogPage:
+        """A page of the global log in position order, with the integrity fields."""
         rows = self._ledger.lookups.read_log(after, limit)
         head = self.head()
         next_after = rows[-1].position if rows and rows[-1].position < head else None
-        return LogPage([_stored(s) for s in rows], next_after, head)
+        return m.LogPage.of(
+            {"events": [_stored(s) for s in rows], "next_after": next_after, "head": head}
+        )
 
     def log_after(self, after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
         """``(position, event)`` after ``after``, for the live stream."""
         return [(s.position, _stored(s)) for s in self._ledger.lookups.read_log(after, limit)]
 
-    def event(self, event_id: str) -> dict[str, Any]:
+    def event(self, event_id: str) -> m.EventWithAmendments:
         """The stored event, and the retractions and corrections that point at it."""
         found = self._ledger.lookups.events_by_id([event_id]).get(event_id)
         if found is None:
@@ -166,18 +143,20 @@ class LedgerService:
         amendments = self._ledger.reads.amendments(event_id)
         out["retracted_by"] = [a for a in amendments if a["type"] == "event_retracted"]
         out["corrected_by"] = [a for a in amendments if a["type"] == "event_corrected"]
-        return out
+        return m.EventWithAmendments.of(out)
 
     # -- consistency --------------------------------------------------------------------
 
-    def readiness(self) -> Readiness:
+    def readiness(self) -> m.Ready:
         """Reports, never raises: an unreachable database is an answer here."""
         try:
             with self._ledger.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
-            return Readiness(True, "ok", self.head(), self._ledger.reads.position())
+            head, position = self.head(), self._ledger.reads.position()
         except Exception as e:  # readiness reports, it does not raise
-            return Readiness(False, type(e).__name__)
+            return m.Ready(status="unavailable", database=type(e).__name__)
+        lag = m.ProjectionLag(position=position, lag=head - position)
+        return m.Ready(status="ok", database="ok", head=head, projections=lag)
 
     def wait_for(self, min_position: int | None, projections: Sequence[str] = CUSTODY) -> int:
         """Read-your-writes: the position the named projections have reached, once it is
@@ -203,8 +182,8 @@ class LedgerService:
         known_at: datetime | None = None,
         cursor: str | None = None,
         limit: int = 100,
-    ) -> dict[str, Any]:
-        return self._ledger.reads.list_assets(
+    ) -> m.AssetsPage:
+        found = self._ledger.reads.list_assets(
             contract=contract,
             custodian=custodian,
             status=status,
@@ -214,20 +193,21 @@ class LedgerService:
             cursor=cursor,
             limit=limit,
         )
+        return m.AssetsPage.of(found)
 
     def asset(
         self, asset_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
-    ) -> dict[str, Any]:
+    ) -> m.AssetView:
         """The asset's state with its active findings, as known at ``known_at``."""
         state = self._ledger.reads.asset(asset_id, as_of, known_at)
         state["findings"] = self._ledger.findings.for_asset(
             asset_id, known_at, as_of or parse(state["as_of"])
         )
-        return state
+        return m.AssetView.of(state)
 
     def timeline(
         self, asset_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
-    ) -> dict[str, Any]:
+    ) -> m.Timeline:
         """The timeline, each event with the findings it triggered or is evidence of."""
         timeline = self._ledger.reads.timeline(asset_id, as_of, known_at)
         query = FindingsQuery(asset=asset_id, known_at=known_at, cleared=None, limit=1000)
@@ -239,22 +219,22 @@ class LedgerService:
                 by_event.setdefault(event_id, []).append(f["finding_key"])
         for entry in timeline["events"]:
             entry["findings"] = sorted(by_event.get(entry["event_id"], []))
-        return timeline
+        return m.Timeline.of(timeline)
 
     # -- reference data -----------------------------------------------------------------
 
     def parties(
         self, *, as_of: datetime | None = None, known_at: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        return self._ledger.reads.parties(known_at, as_of)
+    ) -> m.Parties:
+        return m.Parties.of({"parties": self._ledger.reads.parties(known_at, as_of)})
 
     def party(
         self, party_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
-    ) -> dict[str, Any]:
-        return self._ledger.reads.party(party_id, known_at, as_of)
+    ) -> m.PartyDetail:
+        return m.PartyDetail.of(self._ledger.reads.party(party_id, known_at, as_of))
 
-    def facilities(self, *, known_at: datetime | None = None) -> list[dict[str, Any]]:
-        return self._ledger.reads.facilities(known_at)
+    def facilities(self, *, known_at: datetime | None = None) -> m.Facilities:
+        return m.Facilities.of({"facilities": self._ledger.reads.facilities(known_at)})
 
     def contract(
         self,
@@ -263,12 +243,13 @@ class LedgerService:
         as_of: datetime | None = None,
         known_at: datetime | None = None,
         with_compliance: bool = True,
-    ) -> dict[str, Any]:
+    ) -> m.Contract:
         """Terms, authorisations and (unless asked not to) compliance (DOMAIN.md §7)."""
         contract = self._ledger.reads.contract(contract_id, as_of, known_at)
         if with_compliance:
-            contract["compliance"] = self.compliance(contract_id, as_of=as_of, known_at=known_at)
-        return contract
+            compliance = self._ledger.findings.compliance(contract_id, as_of, known_at)
+            contract["compliance"] = compliance
+        return m.Contract.of(contract)
 
     def contract_ids(self, *, known_at: datetime | None = None) -> list[str]:
         return sorted(self._ledger.reads.reference(known_at).contracts)
@@ -278,18 +259,18 @@ class LedgerService:
 
     # -- findings -----------------------------------------------------------------------
 
-    def findings(self, query: FindingsQuery) -> dict[str, Any]:
-        return self._ledger.findings.search(query)
+    def findings(self, query: FindingsQuery) -> m.FindingsPage:
+        return m.FindingsPage.of(self._ledger.findings.search(query))
 
     def finding(
         self, finding_key: str, *, known_at: datetime | None = None, hindsight: bool = False
-    ) -> dict[str, Any]:
-        return self._ledger.findings.get(finding_key, known_at, hindsight)
+    ) -> m.FindingDetail:
+        return m.FindingDetail.of(self._ledger.findings.get(finding_key, known_at, hindsight))
 
     def compliance(
         self, contract_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
-    ) -> dict[str, Any]:
-        return self._ledger.findings.compliance(contract_id, as_of, known_at)
+    ) -> m.Compliance:
+        return m.Compliance.of(self._ledger.findings.compliance(contract_id, as_of, known_at))
 
     def report(
         self,
@@ -299,33 +280,41 @@ class LedgerService:
         known_at: datetime | None = None,
         period_from: datetime | None = None,
         period_to: datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> m.ContractReport:
         """The auditor's contract report; 404 for an unknown contract."""
         self._ledger.reads.contract(contract_id, as_of, known_at)
-        return self._ledger.findings.report(
+        report = self._ledger.findings.report(
             contract_id,
             as_of=as_of,
             known_at=known_at,
             period_from=period_from,
             period_to=period_to,
         )
+        return m.ContractReport.of(report)
 
     # -- audit --------------------------------------------------------------------------
 
-    def checkpoints(self, cursor: str | None, limit: int) -> dict[str, Any]:
-        return self._ledger.integrity.list_checkpoints(cursor, limit)
+    def checkpoints(self, cursor: str | None, limit: int) -> m.Checkpoints:
+        return m.Checkpoints.of(self._ledger.integrity.list_checkpoints(cursor, limit))
 
-    def make_checkpoint(self) -> tuple[StoredCheckpoint | None, bool]:
-        return self._ledger.integrity.checkpoint()
+    def make_checkpoint(self) -> m.CheckpointMade:
+        """A checkpoint of the whole log as it is now; ``created`` is false when the
+        latest already covered every event."""
+        stored, made = self._ledger.integrity.checkpoint()
+        assert stored is not None  # skip_empty is off: the empty log is checkpointed too
+        return m.CheckpointMade.of(
+            {
+                "checkpoint": stored.checkpoint.to_dict(),
+                "created": made,
+                **self._ledger.integrity.key_info(),
+            }
+        )
 
-    def key_info(self) -> dict[str, str]:
-        return self._ledger.integrity.key_info()
+    def inclusion(self, event_id: str, size: int | None) -> m.InclusionProof:
+        return m.InclusionProof.of(self._ledger.integrity.inclusion(event_id, size))
 
-    def inclusion(self, event_id: str, size: int | None) -> dict[str, Any]:
-        return self._ledger.integrity.inclusion(event_id, size)
-
-    def consistency(self, size1: int, size2: int) -> dict[str, Any]:
-        return self._ledger.integrity.consistency(size1, size2)
+    def consistency(self, size1: int, size2: int) -> m.ConsistencyProof:
+        return m.ConsistencyProof.of(self._ledger.integrity.consistency(size1, size2))
 
     def export(self, after: int, until: int | None) -> BundleExport:
         return self._ledger.integrity.export(after, until)

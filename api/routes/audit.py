@@ -18,10 +18,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.deps import Admin, Auditor, ServiceDep
-from api.schemas import PROBLEM_RESPONSES, FastJSON
-from ledger.facade import IntegrityFailure
+from api.schemas import PROBLEM_RESPONSES, READ_PROBLEMS, FastJSON
+from ledger.facade import IntegrityFailure, m
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=READ_PROBLEMS)
 
 T = TypeVar("T")
 
@@ -41,7 +41,11 @@ async def _run(fn: Callable[[], T]) -> T | JSONResponse:
         return _failure(exc)
 
 
-@router.get("/checkpoints", summary="Signed checkpoints and the key to check them with")
+@router.get(
+    "/checkpoints",
+    response_model=m.Checkpoints,
+    summary="Signed checkpoints and the key to check them with",
+)
 async def list_checkpoints(
     service: ServiceDep,
     _: Auditor,
@@ -59,7 +63,14 @@ async def list_checkpoints(
     "/checkpoints",
     status_code=201,
     summary="Sign a checkpoint of the log now",
-    responses={200: {"description": "The latest checkpoint already covers the whole log"}},
+    response_model=m.CheckpointMade,
+    responses={
+        200: {
+            "description": "The latest checkpoint already covers the whole log",
+            "model": m.CheckpointMade,
+        },
+        **PROBLEM_RESPONSES,
+    },
 )
 async def make_checkpoint(service: ServiceDep, _: Admin) -> Any:
     """201 with the new checkpoint, or 200 with the latest one if it already covers
@@ -67,17 +78,14 @@ async def make_checkpoint(service: ServiceDep, _: Admin) -> Any:
     result = await _run(service.make_checkpoint)
     if isinstance(result, JSONResponse):
         return result
-    stored, made = result
-    assert stored is not None
-    body = {
-        "checkpoint": stored.checkpoint.to_dict(),
-        "created": made,
-        **service.key_info(),
-    }
-    return FastJSON(body, status_code=201 if made else 200)
+    return FastJSON(result, status_code=201 if result.created else 200)
 
 
-@router.get("/proof/{event_id}", summary="RFC 6962 inclusion proof of one event")
+@router.get(
+    "/proof/{event_id}",
+    response_model=m.InclusionProof,
+    summary="RFC 6962 inclusion proof of one event",
+)
 async def inclusion_proof(
     service: ServiceDep,
     _: Auditor,
@@ -94,7 +102,11 @@ async def inclusion_proof(
     return result if isinstance(result, JSONResponse) else FastJSON(result)
 
 
-@router.get("/consistency", summary="RFC 6962 consistency proof between two checkpoints")
+@router.get(
+    "/consistency",
+    response_model=m.ConsistencyProof,
+    summary="RFC 6962 consistency proof between two checkpoints",
+)
 async def consistency_proof(
     service: ServiceDep,
     _: Auditor,
@@ -109,7 +121,12 @@ async def consistency_proof(
 @router.get(
     "/export",
     summary="An audit bundle (NDJSON) for `ledger verify`",
-    responses={200: {"content": {NDJSON: {}}}},
+    responses={
+        200: {
+            "description": "The bundle: one JSON document per line (SPEC.md §4)",
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def export(
     service: ServiceDep,

@@ -14,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Auditor, PrincipalDep, Reader, ServiceDep
 from api.schemas import (
     PROBLEM_RESPONSES,
+    READ_PROBLEMS,
     AppendResponse,
     BatchRequest,
     BatchResponse,
-    LogPage,
+    FastJSON,
 )
-from ledger.facade import AnyEvent, AppendResult, EventBase, InvalidEventError, Problem
+from ledger.facade import AnyEvent, AppendResult, EventBase, InvalidEventError, Problem, m
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -100,24 +101,28 @@ async def append_batch(
     return BatchResponse(results=[_out(r) for r in results])
 
 
-@router.get("", response_model=LogPage, responses=PROBLEM_RESPONSES, summary="Read the log")
+@router.get("", response_model=m.LogPage, responses=READ_PROBLEMS, summary="Read the log")
 def read_log(
     service: ServiceDep,
     _: Auditor,
-    response: Response,
     after: Annotated[int, Query(ge=0, description="Position to read after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> LogPage:
+) -> Response:
     """The global log in ``position`` order, with the integrity fields."""
     page = service.log_page(after, limit)
-    response.headers["X-Ledger-Position"] = str(page.head)
-    return LogPage(events=page.events, next_after=page.next_after, head=page.head)
+    return FastJSON(page, page.head)
 
 
 @router.get(
     "/stream",
     summary="The log, live, as server-sent events",
-    responses={200: {"content": {"text/event-stream": {}}}, **PROBLEM_RESPONSES},
+    responses={
+        200: {
+            "description": "Server-sent events: `id` the position, `data` a stored event",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **READ_PROBLEMS,
+    },
 )
 async def stream(
     request: Request,
@@ -149,7 +154,12 @@ async def stream(
     return EventSourceResponse(messages(), ping=15)
 
 
-@router.get("/{event_id}", responses=PROBLEM_RESPONSES, summary="One event with its amendments")
-def get_event(service: ServiceDep, _: Reader, event_id: str) -> dict[str, Any]:
+@router.get(
+    "/{event_id}",
+    response_model=m.EventWithAmendments,
+    responses=READ_PROBLEMS,
+    summary="One event with its amendments",
+)
+def get_event(service: ServiceDep, _: Reader, event_id: str) -> Response:
     """The stored event, and the retractions and corrections that point at it."""
-    return service.event(event_id)
+    return FastJSON(service.event(event_id))

@@ -11,12 +11,13 @@ from api.deps import Auditor, Reader, ServiceDep
 from api.params import FindingsFilter, parse_instant
 from api.params import FindingsView as View
 from api.reports import render_report
-from api.schemas import PROBLEM_RESPONSES, FastJSON
+from api.schemas import READ_PROBLEMS, FastJSON
+from ledger.facade import m
 
-router = APIRouter(prefix="/v1", tags=["findings"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["findings"], responses=READ_PROBLEMS)
 
 
-@router.get("/findings", summary="Findings as known at known_at")
+@router.get("/findings", response_model=m.FindingsPage, summary="Findings as known at known_at")
 def list_findings(service: ServiceDep, _: Reader, view: View, query: FindingsFilter) -> FastJSON:
     """``known_at`` (default now): findings detected by then, each with its life as then
     known. ``cleared``: ``false`` (default), ``true`` or ``any``. ``active_at`` keeps state
@@ -26,7 +27,11 @@ def list_findings(service: ServiceDep, _: Reader, view: View, query: FindingsFil
     return FastJSON(service.findings(query), view.position)
 
 
-@router.get("/findings/{finding_key:path}", summary="One finding, its evidence and life")
+@router.get(
+    "/findings/{finding_key:path}",
+    response_model=m.FindingDetail,
+    summary="One finding, its evidence and life",
+)
 def get_finding(
     service: ServiceDep, _: Reader, view: View, finding_key: str, hindsight: bool = False
 ) -> FastJSON:
@@ -37,7 +42,8 @@ def get_finding(
 @router.get(
     "/contracts/{contract_id}/report",
     summary="The auditor's contract report (JSON, or printable HTML with Accept: text/html)",
-    responses={200: {"content": {"application/json": {}, "text/html": {}}}},
+    response_model=m.ContractReport,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
 )
 def get_report(
     request: Request,
@@ -57,6 +63,6 @@ def get_report(
     )
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(
-            render_report(report), headers={"X-Ledger-Position": str(view.position)}
+            render_report(report.plain()), headers={"X-Ledger-Position": str(view.position)}
         )
     return FastJSON(report, view.position)

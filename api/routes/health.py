@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
+from api.schemas import FastJSON
+from ledger.facade import m
 
 router = APIRouter(tags=["health"])
 
@@ -18,15 +17,12 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database and projection lag")
-async def readyz(service: ServiceDep) -> JSONResponse:
+@router.get(
+    "/readyz",
+    response_model=m.Ready,
+    responses={503: {"model": m.Ready, "description": "The database is unavailable"}},
+    summary="Readiness: database and projection lag",
+)
+async def readyz(service: ServiceDep) -> Response:
     r = await run_in_threadpool(service.readiness)
-    if not r.ready:
-        return JSONResponse({"status": "unavailable", "database": r.database}, status_code=503)
-    body: dict[str, Any] = {
-        "status": "ok",
-        "database": r.database,
-        "head": r.head,
-        "projections": {"position": r.position, "lag": r.lag},
-    }
-    return JSONResponse(body)
+    return FastJSON(r, status_code=200 if r.status == "ok" else 503)

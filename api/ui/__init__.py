@@ -1,7 +1,13 @@
 """The web pages for people (SPEC.md §5): sign-in, the asset timeline with its
 findings, the custody board, the findings and each finding, contracts and the printable
 contract report. Server-rendered with Jinja2, no build step; ``install`` adds them to
-the app."""
+the app.
+
+A module per family of pages: ``sign_in``, ``home``, ``board``, ``timeline``,
+``findings``, ``contracts``; what they share is in ``pages`` (rendering, errors as
+pages, the page's time) and ``fields`` (reading form fields); ``site`` puts them
+together. The timeline picture is ``svg`` (with ``svg_layout`` and ``svg_findings``),
+pure, like ``format``, the filters the templates use."""
 
 from __future__ import annotations
 
@@ -13,6 +19,6 @@ if TYPE_CHECKING:
 
 def install(app: FastAPI) -> None:
     # Imported here so that ``api.ui.svg`` (pure) can be used without the web stack.
-    from api.ui.routes import install as install_pages
+    from api.ui.site import install as install_pages
 
     install_pages(app)

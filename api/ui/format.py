@@ -1,6 +1,6 @@
 """How the pages write values, and the Jinja environment that knows those filters.
 
-Pure (no web framework): the pages (``api.ui.routes``) and the standalone contract
+Pure (no web framework): the pages (``api.ui.pages``) and the standalone contract
 report of ``GET /v1/contracts/{id}/report`` (``api.reports``) render with the same
 environment, so a value reads the same in both. Autoescaping is always on.
 """
@@ -15,7 +15,8 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 
-from api.ui.svg import STYLES, instant, short_time
+from api.ui.svg import STYLES
+from api.ui.svg_layout import instant, short_time
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")

@@ -17,15 +17,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-WIDTH = 1000.0
-GUTTER = 112.0  # lane names on the left
-RIGHT = 16.0
-TOP = 28.0  # room for the "known at" label
-CHAR = 6.9  # approximate advance of one character at the chart's font size
-PAD_TEXT = 6.0
+from api.ui.svg_findings import FINDING_ROW, LANE_PAD, FindingShape, finding_shapes
+from api.ui.svg_layout import (
+    CHAR,
+    GUTTER,
+    PAD_TEXT,
+    RIGHT,
+    TOP,
+    WIDTH,
+    Scale,
+    fit,
+    instant,
+    scale,
+    short_time,
+    ticks,
+)
+
+FINDINGS_TOP = TOP + 158
+
+Entry = Mapping[str, Any]  # one item of the timeline's JSON: a band, an event, a party
 
 # (style, what the legend says). The order is the legend's.
 STYLES: tuple[tuple[str, str], ...] = (
@@ -91,30 +104,6 @@ class PointShape:
 
 
 @dataclass(frozen=True)
-class FindingShape:
-    """One finding in the findings lane: a bar from where a state finding opens to where
-    it closes (or the axis ends), or a tag at the instant of an event or discrepancy."""
-
-    finding_key: str
-    rule: str
-    kind: str  # state | event | discrepancy
-    severity: str
-    x: float
-    width: float
-    y: float  # top of its row
-    height: float
-    row: int
-    label: str  # the full text, also the tooltip
-    text: str  # what is written on it
-    closes: bool  # a state finding whose closing falls on the axis
-    cleared: bool
-
-    @property
-    def grave(self) -> bool:
-        return self.severity in ("critical", "high")
-
-
-@dataclass(frozen=True)
 class Tick:
     x: float
     label: str
@@ -139,19 +128,6 @@ class TimelineSvg:
     known_at_x: float | None
     known_at_label: str
     cut_label: str | None = None  # the axis stops before as_of: where it would end
-
-
-def instant(text: str) -> datetime:
-    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def short_time(t: datetime) -> str:
-    """A compact human form: the date, plus the time of day when it is not midnight."""
-    t = t.astimezone(UTC)
-    if (t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0):
-        return t.strftime("%Y-%m-%d")
-    return t.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _kind_at(party: Mapping[str, Any], t: datetime) -> str | None:
@@ -187,69 +163,6 @@ def band_label(band: Mapping[str, Any], style: str) -> str:
         "armed-group": "armed group, unauthorised",
     }
     return f"{custodian} · {words.get(style, style)}"
-
-
-def fit(label: str, width: float, short: str | None = None) -> str:
-    """The longest of ``label``, ``short`` or a truncation of ``label`` that fits."""
-    room = int((width - 2 * PAD_TEXT) / CHAR)
-    if len(label) <= room:
-        return label
-    if short and len(short) <= room:
-        return short
-    if room >= 4:
-        return label[: room - 1].rstrip() + "…"
-    return ""
-
-
-def _scale(start: datetime, end: datetime, left: float, right: float) -> Any:
-    span = (end - start).total_seconds()
-
-    def x(t: datetime) -> float:
-        f = (t - start).total_seconds() / span
-        return round(left + max(0.0, min(1.0, f)) * (right - left), 2)
-
-    return x
-
-
-def ticks(start: datetime, end: datetime, most: int = 10) -> list[tuple[datetime, str]]:
-    """Calendar ticks: years, months or days, at a step that gives at most ``most``."""
-    span_days = (end - start).total_seconds() / 86400
-    out: list[tuple[datetime, str]] = []
-    if span_days > 365 * 2:
-        step = next(s for s in (1, 2, 5, 10, 20, 50, 100) if span_days / 365.25 / s <= most)
-        year = start.year + (datetime(start.year, 1, 1, tzinfo=UTC) < start)
-        year += (-year) % step
-        while True:
-            t = datetime(year, 1, 1, tzinfo=UTC)
-            if t > end:
-                break
-            if t >= start:
-                out.append((t, str(year)))
-            year += step
-        return out
-    if span_days > 62:
-        step = next(s for s in (1, 2, 3, 6) if span_days / 30.44 / s <= most)
-        y, m = start.year, start.month
-        if start > datetime(y, m, 1, tzinfo=UTC):
-            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        while (m - 1) % step:
-            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        while True:
-            t = datetime(y, m, 1, tzinfo=UTC)
-            if t > end:
-                break
-            out.append((t, t.strftime("%Y-%m") if m == 1 or not out else t.strftime("%b")))
-            for _ in range(step):
-                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        return out
-    step = next(s for s in (1, 2, 7, 14) if span_days / s <= most) if span_days > 1 else 1
-    day = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    if day < start:
-        day += timedelta(days=1)
-    while day <= end:
-        out.append((day, day.strftime("%m-%d")))
-        day += timedelta(days=step)
-    return out
 
 
 def _place_span_text(spans: list[SpanShape], left: float, right: float) -> list[SpanShape]:
@@ -318,114 +231,173 @@ def _event_label(entry: Mapping[str, Any]) -> str:
     return label
 
 
-FINDING_ROW = 18.0  # one row of the findings lane
-FINDING_BAR = 12.0
-FINDING_TAG = 13.0
-TAG_CHAR = 6.2  # the tags' smaller font
-LANE_PAD = 4.0
+@dataclass(frozen=True)
+class _Axis:
+    start: datetime
+    end: datetime
+    cut: bool  # the axis stops before as_of
 
 
-def _finding_label(f: Mapping[str, Any]) -> str:
-    start = short_time(instant(f["valid_from"]))
-    if f.get("kind") == "state":
-        end = short_time(instant(f["valid_to"])) if f.get("valid_to") else "open"
-        span = f"{start} – {end}"
-    else:
-        span = start
-    label = f"{f['finding_key']} · {f.get('severity')} {f.get('kind')} · {span}"
-    if f.get("summary"):
-        label += f" · {f['summary']}"
-    if f.get("detected_at"):
-        label += f" · detected {short_time(instant(f['detected_at']))}"
-    if f.get("cleared_at"):
-        label += f" · cleared {short_time(instant(f['cleared_at']))}"
-        if f.get("clear_reason"):
-            label += f" ({str(f['clear_reason']).replace('_', ' ')})"
-    return label
+def _axis(
+    bands: Sequence[Entry],
+    events: Sequence[Entry],
+    as_of: datetime,
+    known_at: datetime,
+    until_last: bool,
+) -> _Axis:
+    """From the first instant to ``as_of``, or (``until_last``) a margin after the last
+    thing there is to see when ``as_of`` is much later; with a little air before the
+    first instant, so a mark on it is not cut in half."""
+    end = as_of
+    starts = [instant(b["valid_from"]) for b in bands] + [instant(e["occurred_at"]) for e in events]
+    start = min(starts) if starts else end - timedelta(days=365)
+    if end <= start:
+        end = start + timedelta(days=1)
+    cut = False
+    if until_last and starts:
+        seen = starts + [instant(b["valid_to"]) for b in bands if b.get("valid_to")]
+        seen += [instant(e["reported_at"]) for e in events]
+        if known_at < as_of:
+            seen.append(known_at)
+        last = max(t for t in seen if t <= as_of)
+        margin = max((last - start) * 0.12, timedelta(days=30))
+        if last + margin * 2 < as_of:
+            end, cut = last + margin, True
+    start -= (end - start) * 0.01
+    return _Axis(start, end, cut)
 
 
-def _tag_width(rule: str) -> float:
-    return round(len(rule) * TAG_CHAR + 10, 2)
+def _lanes(finding_rows: int) -> tuple[Lane, ...]:
+    """Custody, repairs, observations, events, then findings: as many rows as they need."""
+    return (
+        Lane("custody", TOP, 44.0),
+        Lane("repairs", TOP + 56, 22.0),
+        Lane("observations", TOP + 90, 22.0),
+        Lane("events", TOP + 124, 22.0),
+        Lane("findings", FINDINGS_TOP, max(finding_rows, 1) * FINDING_ROW + 2 * LANE_PAD - 2),
+    )
 
 
-def _findings(
-    found: Sequence[Mapping[str, Any]],
-    x: Any,
-    start: datetime,
-    end: datetime,
-    left: float,
-    right: float,
-    top: float,
-) -> tuple[list[FindingShape], int]:
-    """Lay the findings out in rows: each goes into the first row where it does not
-    overlap what is already there. Events and discrepancies at one instant sit side by
-    side as a group of tags; bars may touch end to end."""
-    # (x0, x1, is_bar, [(finding, x, width)])
-    items: list[tuple[float, float, bool, list[tuple[Mapping[str, Any], float, float]]]] = []
-    tags: dict[float, list[Mapping[str, Any]]] = {}
-    for f in found:
-        opens = instant(f["valid_from"])
-        closes = instant(f["valid_to"]) if f.get("valid_to") else None
-        if opens > end or (closes is not None and closes < start):
-            continue
-        if f.get("kind") == "state":
-            x0 = x(opens)
-            x1 = x(closes) if closes is not None and closes <= end else right
-            width = max(x1 - x0, 3.0)
-            items.append((x0, x0 + width, True, [(f, x0, width)]))
-        else:
-            tags.setdefault(x(opens), []).append(f)
-    for x0, group in tags.items():
-        placed = []
-        at = x0
-        for f in sorted(group, key=lambda g: (str(g["rule"]), str(g["finding_key"]))):
-            w = _tag_width(str(f["rule"]))
-            placed.append((f, at, w))
-            at += w + 1
-        items.append((x0, at, False, placed))
-    items.sort(key=lambda i: (i[0], not i[2], i[1]))
-
-    rows: list[tuple[float, bool]] = []  # where each row ends, and whether with a bar
-    shapes: list[FindingShape] = []
-    for x0, x1, is_bar, placed in items:
-        for r, (row_end, bar_end) in enumerate(rows):
-            if x0 >= row_end + (0.0 if is_bar and bar_end else 3.0):
-                row = r
-                rows[r] = (x1, is_bar)
-                break
-        else:
-            row = len(rows)
-            rows.append((x1, is_bar))
-        y = top + LANE_PAD + row * FINDING_ROW
-        for f, fx, width in placed:
-            kind = str(f.get("kind"))
-            rule = str(f["rule"])
-            closes_on_axis = bool(f.get("valid_to")) and instant(f["valid_to"]) <= end
-            if kind == "state":
-                full = f"{rule} {str(f.get('rule_name') or '').replace('_', ' ').lower()}"
-                text = fit(full.strip(), width - 4, rule)
-                height = FINDING_BAR
-            else:
-                text = rule
-                height = FINDING_TAG
-            shapes.append(
-                FindingShape(
-                    finding_key=str(f["finding_key"]),
-                    rule=rule,
-                    kind=kind,
-                    severity=str(f.get("severity")),
-                    x=round(fx, 2),
-                    width=round(width, 2),
-                    y=round(y + (FINDING_ROW - 2 - height) / 2, 2),
-                    height=height,
-                    row=row,
-                    label=_finding_label(f),
-                    text=text,
-                    closes=kind == "state" and closes_on_axis,
-                    cleared=bool(f.get("cleared_at")),
-                )
+def _band_shapes(
+    bands: Sequence[Entry], by_id: Mapping[str, Entry], x: Scale, right: float, lane: Lane
+) -> tuple[BandShape, ...]:
+    shapes = []
+    for i, b in enumerate(bands):
+        style = band_style(b, by_id)
+        x0 = x(instant(b["valid_from"]))
+        x1 = x(instant(b["valid_to"])) if b.get("valid_to") else right
+        width = max(x1 - x0, 1.5)
+        label = band_label(b, style)
+        short = b.get("custodian") or label
+        shapes.append(
+            BandShape(
+                index=i + 1,
+                custodian=b.get("custodian"),
+                status=str(b.get("status")),
+                mark=str(b["mark"]),
+                style=style,
+                x=x0,
+                width=round(width, 2),
+                y=lane.y,
+                height=lane.height,
+                label=label,
+                text=fit(label, width, short),
+                valid_from=b["valid_from"],
+                valid_to=b.get("valid_to"),
             )
-    return shapes, len(rows)
+        )
+    return tuple(shapes)
+
+
+def _repair_spans(
+    entries: Sequence[Entry], x: Scale, left: float, right: float, lane: Lane
+) -> tuple[SpanShape, ...]:
+    """Repairs pair by work order: start to completion, or open to the end of the axis."""
+    spans: list[SpanShape] = []
+    open_orders: dict[str, tuple[Entry, float]] = {}
+    order_index: list[str] = []
+    for entry in entries:
+        p = _payload(entry)
+        order = str(p.get("work_order_id") or entry["event_id"])
+        at = x(instant(entry["occurred_at"]))
+        if entry["type"] == "repair_started":
+            open_orders[order] = (entry, at)
+            order_index.append(order)
+            continue
+        started = open_orders.pop(order, None)
+        x0 = started[1] if started else at
+        width = max(at - x0, 3.0)
+        label = _repair_label(p)
+        ids = (started[0]["event_id"], entry["event_id"]) if started else (entry["event_id"],)
+        text = fit(label, width, str(p.get("work_order_id") or ""))
+        spans.append(SpanShape(x0, round(width, 2), lane.y, lane.height, label, text, False, ids))
+    for order in order_index:
+        if order in open_orders:
+            spans.append(_open_repair(order, *open_orders[order], right, lane))
+    spans.sort(key=lambda s: s.x)
+    return tuple(_place_span_text(spans, left, right))
+
+
+def _open_repair(order: str, entry: Entry, x0: float, right: float, lane: Lane) -> SpanShape:
+    width = max(right - x0, 3.0)
+    label = _repair_label(_payload(entry)) + " (not completed)"
+    text = fit(label, width, order)
+    return SpanShape(
+        x0, round(width, 2), lane.y, lane.height, label, text, True, (entry["event_id"],)
+    )
+
+
+def _observation_points(entries: Sequence[Entry], x: Scale, lane: Lane) -> tuple[PointShape, ...]:
+    return tuple(
+        PointShape(
+            x(instant(o["occurred_at"])),
+            lane.y + lane.height / 2,
+            "observation",
+            _observation_label(o),
+            o["event_id"],
+            False,
+            bool(o.get("corrections")),
+        )
+        for o in entries
+    )
+
+
+def _event_points(
+    events: Sequence[Entry], x: Scale, end: datetime, lane: Lane
+) -> tuple[PointShape, ...]:
+    """Each event where it occurred, with a line to where it was reported when that
+    falls later on the axis."""
+    points = []
+    for e in events:
+        occurred = instant(e["occurred_at"])
+        reported = instant(e["reported_at"])
+        lag_x = x(reported) if occurred < reported <= end else None
+        points.append(
+            PointShape(
+                x(occurred),
+                lane.y + lane.height / 2,
+                "event",
+                _event_label(e),
+                e["event_id"],
+                bool(e.get("retracted")),
+                bool(e.get("corrections")),
+                lag_x,
+            )
+        )
+    return tuple(points)
+
+
+def _cut_label(as_of: datetime) -> str:
+    return f"… to {as_of:%Y-%m-%d}"
+
+
+def _axis_ticks(axis: _Axis, x: Scale, right: float, as_of: datetime) -> tuple[Tick, ...]:
+    return tuple(
+        Tick(x(t), label)
+        for t, label in ticks(axis.start, axis.end)
+        # Leave room for the cut label.
+        if not axis.cut or x(t) < right - len(_cut_label(as_of)) * CHAR - 24
+    )
 
 
 def timeline_svg(
@@ -442,173 +414,35 @@ def timeline_svg(
     have ended, so years of unchanged custody do not squeeze the history into a corner.
     """
     by_id = {str(p["party_id"]): p for p in parties}
-    bands: Sequence[Mapping[str, Any]] = timeline.get("bands") or []
-    events: Sequence[Mapping[str, Any]] = timeline.get("events") or []
+    bands: Sequence[Entry] = timeline.get("bands") or []
+    events: Sequence[Entry] = timeline.get("events") or []
     as_of = instant(timeline["as_of"])
     known_at = instant(timeline["known_at"])
-    end = as_of
-    starts = [instant(b["valid_from"]) for b in bands] + [instant(e["occurred_at"]) for e in events]
-    start = min(starts) if starts else end - timedelta(days=365)
-    if end <= start:
-        end = start + timedelta(days=1)
-    cut = False
-    if until_last and starts:
-        seen = starts + [instant(b["valid_to"]) for b in bands if b.get("valid_to")]
-        seen += [instant(e["reported_at"]) for e in events]
-        if known_at < as_of:
-            seen.append(known_at)
-        last = max(t for t in seen if t <= as_of)
-        margin = max((last - start) * 0.12, timedelta(days=30))
-        if last + margin * 2 < as_of:
-            end, cut = last + margin, True
-    # A little air before the first instant, so a mark on it is not cut in half.
-    start -= (end - start) * 0.01
-
+    axis = _axis(bands, events, as_of, known_at, until_last)
     left, right = GUTTER, WIDTH - RIGHT
-    x = _scale(start, end, left, right)
-
-    findings_top = TOP + 158
-    finding_shapes, rows = _findings(
-        timeline.get("findings") or [], x, start, end, left, right, findings_top
+    x = scale(axis.start, axis.end, left, right)
+    findings, rows = finding_shapes(
+        timeline.get("findings") or [], x, axis.start, axis.end, right, FINDINGS_TOP
     )
-    lanes = (
-        Lane("custody", TOP, 44.0),
-        Lane("repairs", TOP + 56, 22.0),
-        Lane("observations", TOP + 90, 22.0),
-        Lane("events", TOP + 124, 22.0),
-        Lane("findings", findings_top, max(rows, 1) * FINDING_ROW + 2 * LANE_PAD - 2),
-    )
-    custody, repairs_lane, obs_lane, events_lane, findings_lane = lanes
+    lanes = _lanes(rows)
+    custody, repairs, observations, events_lane, findings_lane = lanes
     axis_y = findings_lane.y + findings_lane.height + 10
-
-    band_shapes = []
-    for i, b in enumerate(bands):
-        style = band_style(b, by_id)
-        x0 = x(instant(b["valid_from"]))
-        x1 = x(instant(b["valid_to"])) if b.get("valid_to") else right
-        width = max(x1 - x0, 1.5)
-        label = band_label(b, style)
-        short = b.get("custodian") or label
-        band_shapes.append(
-            BandShape(
-                index=i + 1,
-                custodian=b.get("custodian"),
-                status=str(b.get("status")),
-                mark=str(b["mark"]),
-                style=style,
-                x=x0,
-                width=round(width, 2),
-                y=custody.y,
-                height=custody.height,
-                label=label,
-                text=fit(label, width, short),
-                valid_from=b["valid_from"],
-                valid_to=b.get("valid_to"),
-            )
-        )
-
-    # Repairs pair by work order: start to completion, or open to the end of the axis.
-    spans: list[SpanShape] = []
-    open_orders: dict[str, tuple[Mapping[str, Any], float]] = {}
-    order_index: list[str] = []
-    for entry in timeline.get("repairs") or []:
-        p = _payload(entry)
-        order = str(p.get("work_order_id") or entry["event_id"])
-        at = x(instant(entry["occurred_at"]))
-        if entry["type"] == "repair_started":
-            open_orders[order] = (entry, at)
-            order_index.append(order)
-            continue
-        started = open_orders.pop(order, None)
-        x0 = started[1] if started else at
-        width = max(at - x0, 3.0)
-        label = _repair_label(p)
-        ids = (started[0]["event_id"], entry["event_id"]) if started else (entry["event_id"],)
-        spans.append(
-            SpanShape(
-                x0,
-                round(width, 2),
-                repairs_lane.y,
-                repairs_lane.height,
-                label,
-                fit(label, width, str(p.get("work_order_id") or "")),
-                False,
-                ids,
-            )
-        )
-    for order in order_index:
-        if order in open_orders:
-            entry, x0 = open_orders[order]
-            width = max(right - x0, 3.0)
-            label = _repair_label(_payload(entry)) + " (not completed)"
-            spans.append(
-                SpanShape(
-                    x0,
-                    round(width, 2),
-                    repairs_lane.y,
-                    repairs_lane.height,
-                    label,
-                    fit(label, width, order),
-                    True,
-                    (entry["event_id"],),
-                )
-            )
-    spans.sort(key=lambda s: s.x)
-    spans = _place_span_text(spans, left, right)
-
-    observations = tuple(
-        PointShape(
-            x(instant(o["occurred_at"])),
-            obs_lane.y + obs_lane.height / 2,
-            "observation",
-            _observation_label(o),
-            o["event_id"],
-            False,
-            bool(o.get("corrections")),
-        )
-        for o in timeline.get("observations") or []
-    )
-
-    points = []
-    for e in events:
-        occurred = instant(e["occurred_at"])
-        reported = instant(e["reported_at"])
-        lag_x = x(reported) if occurred < reported <= end else None
-        points.append(
-            PointShape(
-                x(occurred),
-                events_lane.y + events_lane.height / 2,
-                "event",
-                _event_label(e),
-                e["event_id"],
-                bool(e.get("retracted")),
-                bool(e.get("corrections")),
-                lag_x,
-            )
-        )
-
-    known_x = x(known_at) if start < known_at < end else None
     return TimelineSvg(
         width=WIDTH,
         height=axis_y + 26,
-        start=start,
-        end=end,
+        start=axis.start,
+        end=axis.end,
         plot_left=left,
         plot_right=right,
         axis_y=axis_y,
         lanes=lanes,
-        bands=tuple(band_shapes),
-        repairs=tuple(spans),
-        observations=observations,
-        events=tuple(points),
-        findings=tuple(finding_shapes),
-        ticks=tuple(
-            Tick(x(t), label)
-            for t, label in ticks(start, end)
-            # Leave room for the cut label.
-            if not cut or x(t) < right - len(f"… to {as_of:%Y-%m-%d}") * CHAR - 24
-        ),
-        known_at_x=known_x,
+        bands=_band_shapes(bands, by_id, x, right, custody),
+        repairs=_repair_spans(timeline.get("repairs") or [], x, left, right, repairs),
+        observations=_observation_points(timeline.get("observations") or [], x, observations),
+        events=_event_points(events, x, axis.end, events_lane),
+        findings=tuple(findings),
+        ticks=_axis_ticks(axis, x, right, as_of),
+        known_at_x=x(known_at) if axis.start < known_at < axis.end else None,
         known_at_label=f"known at {short_time(known_at)}",
-        cut_label=f"… to {as_of:%Y-%m-%d}" if cut else None,
+        cut_label=_cut_label(as_of) if axis.cut else None,
     )

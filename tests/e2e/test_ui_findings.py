@@ -118,10 +118,7 @@ def pdf_text(path: Any) -> tuple[str, Any]:
 # -- the findings list ---------------------------------------------------------------------
 
 
-def test_the_findings_page_lists_the_story_and_its_filters_narrow_it(
-    page: Any,
-    story: Site,
-) -> None:
+def test_the_findings_page_lists_the_story_as_the_json_does(page: Any, story: Site) -> None:
     server, keys = story
     page.goto(f"{server.base}/ui")
     page.click("header.site nav a:has-text('Findings')")
@@ -137,7 +134,10 @@ def test_the_findings_page_lists_the_story_and_its_filters_narrow_it(
     assert "pmf-kh" in text and "detected 2017-02-01" in text and "not cleared" in text
     shot(page, "findings.png", doc=True)
 
-    # One rule.
+
+def test_the_findings_page_narrows_to_one_rule(page: Any, story: Site) -> None:
+    server, keys = story
+    page.goto(f"{server.base}/ui/findings")
     page.select_option("#f-rule", "R09")
     page.click("form.filters button[type=submit]")
     page.wait_for_url(re.compile(r"rule=R09"))
@@ -146,6 +146,11 @@ def test_the_findings_page_lists_the_story_and_its_filters_narrow_it(
     assert r09 == json_keys(server, keys["investigator"], rule="R09")
     assert page.input_value("#f-rule") == "R09"
 
+
+def test_the_findings_page_shows_them_as_known_then_or_with_hindsight(
+    page: Any, story: Site
+) -> None:
+    server, keys = story
     # As known on 2016-06-01: the militia's custody was reported only in 2017.
     page.goto(f"{server.base}/ui/findings")
     page.fill("#f-known_at", KNOWN_THEN)
@@ -158,12 +163,16 @@ def test_the_findings_page_lists_the_story_and_its_filters_narrow_it(
     # Known then, the capture's custody finding was still open.
     assert "2014-06-10 06:00 UTC – open" in page.inner_text(f'tr[data-finding="{CAPTURED}"]')
 
-    # Hindsight overrides known_at; kind, asset and active_at narrow as the JSON does.
+    # Hindsight overrides known_at.
     page.check("#f-hindsight")
     page.click("form.filters button[type=submit]")
     page.wait_for_url(re.compile(r"hindsight=true"))
     assert MILITIA in listed(page)
     assert "with hindsight" in page.inner_text(".lede")
+
+
+def test_the_findings_filters_narrow_as_the_json_does(page: Any, story: Site) -> None:
+    server, keys = story
     for params in (
         {"kind": "event", "asset": "M1A1-002"},
         {"active_at": "2016-01-01T00:00:00Z", "contract": "fms-iq-m1"},
@@ -177,7 +186,9 @@ def test_the_findings_page_lists_the_story_and_its_filters_narrow_it(
     page.goto(f"{server.base}/ui/findings?detected_from=2017-01-01T00:00:00Z")
     assert page.locator("details.more").get_attribute("open") is not None
 
-    # Paging: a cursor link carries the filters on.
+
+def test_the_findings_next_page_link_carries_the_filters_on(page: Any, story: Site) -> None:
+    server, keys = story
     page.goto(f"{server.base}/ui/findings?limit=5&contract=fms-iq-m1")
     first = listed(page)
     assert len(first) == 5
@@ -188,7 +199,10 @@ def test_the_findings_page_lists_the_story_and_its_filters_narrow_it(
     assert second and not set(first) & set(second)
     assert first + second == json_keys(server, keys["investigator"], contract="fms-iq-m1")[:10]
 
-    # Bad input is a readable page, as on the JSON API.
+
+def test_bad_findings_filters_are_a_readable_page(page: Any, story: Site) -> None:
+    server, _ = story
+    # As on the JSON API: a 422 that names the field.
     answer = page.goto(f"{server.base}/ui/findings?cleared=maybe")
     assert answer.status == 422 and "cleared" in page.inner_text(".problems")
     answer = page.goto(f"{server.base}/ui/findings?active_at=yesterday")
@@ -338,22 +352,23 @@ def test_the_report_is_for_auditors(page: Any, story: Site) -> None:
     assert page.locator(".report").count() == 0
 
 
-def test_the_report_shows_every_section_and_prints_to_pdf(auditor_page: Any, story: Site) -> None:
-    server, keys = story
-    page = auditor_page
+def open_report(page: Any, server: Server) -> None:
+    """The report, reached from its contract's page."""
     page.goto(f"{server.base}{CONTRACT}")
     page.click("a.report-link")
     page.wait_for_url(f"{server.base}{REPORT}")
-    for heading in SECTIONS:
-        assert page.locator(f"main h2:has-text('{heading}')").count() == 1, heading
-    assert page.locator(".verdict").get_attribute("data-support") == "suspend"
 
-    # As it could have been made on 2016-06-01, against what is known now.
+
+def make_report_then(page: Any, story: Site) -> dict[str, Any]:
+    """From the report page: the report as it could have been made on 2016-06-01,
+    against what is known now; returns the JSON API's report for the same."""
+    server, keys = story
+    open_report(page, server)
     page.fill("#r-as_of", KNOWN_THEN)
     page.fill("#r-known_at", KNOWN_THEN)
     page.click("form.report-controls button[type=submit]")
     page.wait_for_url(re.compile(r"as_of=2016-06-01.*known_at=2016-06-01"))
-    report = api(
+    return api(
         server,
         keys["auditor"],
         "/v1/contracts/fms-iq-m1/report",
@@ -361,21 +376,38 @@ def test_the_report_shows_every_section_and_prints_to_pdf(auditor_page: Any, sto
         known_at=KNOWN_THEN,
     )
 
-    def rows(section: str, attr: str = "finding") -> list[str]:
-        return page.eval_on_selector_all(
-            f"#{section} tr[data-{attr}]", f"rs => rs.map(r => r.dataset.{attr})"
-        )
 
-    assert rows("open-state-findings") == [f["finding_key"] for f in report["open_state_findings"]]
-    assert rows("event-findings") == [f["finding_key"] for f in report["event_findings"]]
-    assert rows("restatements") == [x["finding_key"] for x in report["restatements"]]
-    assert MILITIA in rows("restatements")
+def section_rows(page: Any, section: str, attr: str = "finding") -> list[str]:
+    rows: list[str] = page.eval_on_selector_all(
+        f"#{section} tr[data-{attr}]", f"rs => rs.map(r => r.dataset.{attr})"
+    )
+    return rows
+
+
+def test_the_report_shows_every_section(auditor_page: Any, story: Site) -> None:
+    server, _ = story
+    open_report(auditor_page, server)
+    for heading in SECTIONS:
+        assert auditor_page.locator(f"main h2:has-text('{heading}')").count() == 1, heading
+    assert auditor_page.locator(".verdict").get_attribute("data-support") == "suspend"
+
+
+def test_the_report_made_then_shows_what_the_json_says(auditor_page: Any, story: Site) -> None:
+    page = auditor_page
+    report = make_report_then(page, story)
+    rows = section_rows
+    assert rows(page, "open-state-findings") == [
+        f["finding_key"] for f in report["open_state_findings"]
+    ]
+    assert rows(page, "event-findings") == [f["finding_key"] for f in report["event_findings"]]
+    assert rows(page, "restatements") == [x["finding_key"] for x in report["restatements"]]
+    assert MILITIA in rows(page, "restatements")
     assert (
         page.locator(f'#restatements tr[data-finding="{MILITIA}"]').get_attribute("data-change")
         == "added"
     )
-    assert rows("corrections", "event") == [c["event_id"] for c in report["corrections"]]
-    assert sorted(rows("assets", "asset")) == sorted(
+    assert rows(page, "corrections", "event") == [c["event_id"] for c in report["corrections"]]
+    assert sorted(rows(page, "assets", "asset")) == sorted(
         report["assets"]["accounted_for"]
         + [a["asset_id"] for a in report["assets"]["not_accounted_for"]]
     )
@@ -387,7 +419,12 @@ def test_the_report_shows_every_section_and_prints_to_pdf(auditor_page: Any, sto
     assert gap.startswith("yes, since 2014-08-09")
     shot(page, "report.png", doc=True)
 
-    # Print rules: no navigation or controls; rows never split across pages.
+
+def test_the_report_prints_without_controls_and_keeps_rows_whole(
+    auditor_page: Any, story: Site
+) -> None:
+    page = auditor_page
+    make_report_then(page, story)
     page.emulate_media(media="print")
     assert not page.locator("header.site").is_visible()
     assert not page.locator("form.report-controls").is_visible()
@@ -403,9 +440,12 @@ def test_the_report_shows_every_section_and_prints_to_pdf(auditor_page: Any, sto
         page.eval_on_selector("#open-state-findings thead", "h => getComputedStyle(h).display")
         == "table-header-group"
     )
-    # Back to no emulation: page.pdf() then prints as chromium's print does.
-    page.emulate_media(media="null")
 
+
+def test_the_report_prints_to_an_a4_pdf(auditor_page: Any, story: Site) -> None:
+    page = auditor_page
+    report = make_report_then(page, story)
+    # No media emulation: page.pdf() prints as chromium's print does.
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pdf = ARTIFACTS / "report.pdf"
     page.pdf(path=str(pdf), format="A4", print_background=True, prefer_css_page_size=True)

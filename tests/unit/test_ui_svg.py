@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from api.ui.svg import band_label, band_style, fit, instant, ticks, timeline_svg
+from api.ui.svg import band_label, band_style, timeline_svg
+from api.ui.svg_layout import fit, instant, ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -248,7 +249,7 @@ def test_ticks_are_calendar_years_months_or_days() -> None:
 
 
 def test_the_template_draws_well_formed_escaped_svg() -> None:
-    from api.ui.routes import templates
+    from api.ui.pages import templates
 
     hostile = party("<script>alert(1)</script>", "armed_group")
     timeline = captured_then_recovered()
@@ -353,7 +354,7 @@ def test_findings_outside_the_axis_are_left_out_of_the_picture() -> None:
 
 
 def test_finding_marks_are_escaped_links_to_the_finding_page() -> None:
-    from api.ui.routes import templates
+    from api.ui.pages import templates
 
     hostile = finding('R01/T-2/<script>alert("x")</script>/2014-06-10', "state", "2014-06-10")
     hostile["summary"] = "<img src=x onerror=alert(1)>"
