@@ -199,9 +199,9 @@ class LedgerService:
         self, asset_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
     ) -> m.AssetView:
         """The asset's state with its active findings, as known at ``known_at``."""
-        state = self._ledger.reads.asset(asset_id, as_of, known_at)
+        state = self._ledger.reads.asset(asset_id, as_of=as_of, known_at=known_at)
         state["findings"] = self._ledger.findings.for_asset(
-            asset_id, known_at, as_of or parse(state["as_of"])
+            asset_id, known_at=known_at, active_at=as_of or parse(state["as_of"])
         )
         return m.AssetView.of(state)
 
@@ -209,7 +209,7 @@ class LedgerService:
         self, asset_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
     ) -> m.Timeline:
         """The timeline, each event with the findings it triggered or is evidence of."""
-        timeline = self._ledger.reads.timeline(asset_id, as_of, known_at)
+        timeline = self._ledger.reads.timeline(asset_id, as_of=as_of, known_at=known_at)
         query = FindingsQuery(asset=asset_id, known_at=known_at, cleared=None, limit=1000)
         found = self._ledger.findings.search(query)
         timeline["findings"] = found["findings"]
@@ -226,15 +226,15 @@ class LedgerService:
     def parties(
         self, *, as_of: datetime | None = None, known_at: datetime | None = None
     ) -> m.Parties:
-        return m.Parties.of({"parties": self._ledger.reads.parties(known_at, as_of)})
+        return m.Parties.of({"parties": self._ledger.reads.parties(as_of=as_of, known_at=known_at)})
 
     def party(
         self, party_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
     ) -> m.PartyDetail:
-        return m.PartyDetail.of(self._ledger.reads.party(party_id, known_at, as_of))
+        return m.PartyDetail.of(self._ledger.reads.party(party_id, as_of=as_of, known_at=known_at))
 
     def facilities(self, *, known_at: datetime | None = None) -> m.Facilities:
-        return m.Facilities.of({"facilities": self._ledger.reads.facilities(known_at)})
+        return m.Facilities.of({"facilities": self._ledger.reads.facilities(known_at=known_at)})
 
     def contract(
         self,
@@ -245,17 +245,19 @@ class LedgerService:
         with_compliance: bool = True,
     ) -> m.Contract:
         """Terms, authorisations and (unless asked not to) compliance (DOMAIN.md §7)."""
-        contract = self._ledger.reads.contract(contract_id, as_of, known_at)
+        contract = self._ledger.reads.contract(contract_id, as_of=as_of, known_at=known_at)
         if with_compliance:
-            compliance = self._ledger.findings.compliance(contract_id, as_of, known_at)
+            compliance = self._ledger.findings.compliance(
+                contract_id, as_of=as_of, known_at=known_at
+            )
             contract["compliance"] = compliance
         return m.Contract.of(contract)
 
     def contract_ids(self, *, known_at: datetime | None = None) -> list[str]:
-        return sorted(self._ledger.reads.reference(known_at).contracts)
+        return sorted(self._ledger.reads.reference(known_at=known_at).contracts)
 
     def party_ids(self, *, known_at: datetime | None = None) -> list[str]:
-        return sorted(self._ledger.reads.reference(known_at).parties)
+        return sorted(self._ledger.reads.reference(known_at=known_at).parties)
 
     # -- findings -----------------------------------------------------------------------
 
@@ -265,12 +267,16 @@ class LedgerService:
     def finding(
         self, finding_key: str, *, known_at: datetime | None = None, hindsight: bool = False
     ) -> m.FindingDetail:
-        return m.FindingDetail.of(self._ledger.findings.get(finding_key, known_at, hindsight))
+        return m.FindingDetail.of(
+            self._ledger.findings.get(finding_key, known_at=known_at, hindsight=hindsight)
+        )
 
     def compliance(
         self, contract_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
     ) -> m.Compliance:
-        return m.Compliance.of(self._ledger.findings.compliance(contract_id, as_of, known_at))
+        return m.Compliance.of(
+            self._ledger.findings.compliance(contract_id, as_of=as_of, known_at=known_at)
+        )
 
     def report(
         self,
@@ -282,7 +288,7 @@ class LedgerService:
         period_to: datetime | None = None,
     ) -> m.ContractReport:
         """The auditor's contract report; 404 for an unknown contract."""
-        self._ledger.reads.contract(contract_id, as_of, known_at)
+        self._ledger.reads.contract(contract_id, as_of=as_of, known_at=known_at)
         report = self._ledger.findings.report(
             contract_id,
             as_of=as_of,

@@ -113,14 +113,14 @@ class Reads:
         own = records if records is not None else self._asset_records(conn, asset_id)
         return History(self._reference_events(conn) + [Event.parse(p, r) for p, r in own])
 
-    def reference(self, k: datetime | None) -> Reference:
+    def reference(self, *, known_at: datetime | None) -> Reference:
         with self.engine.connect() as conn:
-            return self._reference_at(conn, k)
+            return self._reference_at(conn, known_at)
 
     # -- assets --------------------------------------------------------------------------
 
     def asset(
-        self, asset_id: str, as_of: datetime | None, known_at: datetime | None
+        self, asset_id: str, *, as_of: datetime | None, known_at: datetime | None
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
         with self.engine.connect() as conn:
@@ -213,7 +213,7 @@ class Reads:
                 for asset_id in ids:
                     after = asset_id
                     try:
-                        view = self.asset(asset_id, as_of, known_at)
+                        view = self.asset(asset_id, as_of=as_of, known_at=known_at)
                     except NotFoundError:
                         continue
                     if (
@@ -232,7 +232,7 @@ class Reads:
     # -- timeline ------------------------------------------------------------------------
 
     def timeline(
-        self, asset_id: str, as_of: datetime | None, known_at: datetime | None
+        self, asset_id: str, *, as_of: datetime | None, known_at: datetime | None
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
         t = as_of or now
@@ -290,15 +290,15 @@ class Reads:
 
     # -- reference data ------------------------------------------------------------------
 
-    def parties(self, known_at: datetime | None, as_of: datetime | None) -> list[dict[str, Any]]:
-        ref = self.reference(known_at)
+    def parties(self, *, as_of: datetime | None, known_at: datetime | None) -> list[dict[str, Any]]:
+        ref = self.reference(known_at=known_at)
         t = as_of or datetime.now(UTC)
         return [_party(p, t) for p in sorted(ref.parties.values(), key=lambda p: p.party_id)]
 
     def party(
-        self, party_id: str, known_at: datetime | None, as_of: datetime | None
+        self, party_id: str, *, as_of: datetime | None, known_at: datetime | None
     ) -> dict[str, Any]:
-        ref = self.reference(known_at)
+        ref = self.reference(known_at=known_at)
         p = ref.parties.get(party_id)
         if p is None:
             raise NotFoundError(f"no party {party_id!r}", [Problem("party_id", "unknown")])
@@ -306,14 +306,14 @@ class Reads:
         view["children"] = sorted(q.party_id for q in ref.parties.values() if q.parent == party_id)
         return view
 
-    def facilities(self, known_at: datetime | None) -> list[dict[str, Any]]:
-        ref = self.reference(known_at)
+    def facilities(self, *, known_at: datetime | None) -> list[dict[str, Any]]:
+        ref = self.reference(known_at=known_at)
         return [to_json(f) for f in sorted(ref.facilities.values(), key=lambda f: f.facility_id)]
 
     def contract(
-        self, contract_id: str, as_of: datetime | None, known_at: datetime | None
+        self, contract_id: str, *, as_of: datetime | None, known_at: datetime | None
     ) -> dict[str, Any]:
-        ref = self.reference(known_at)
+        ref = self.reference(known_at=known_at)
         c = ref.contracts.get(contract_id)
         if c is None:
             raise NotFoundError(f"no contract {contract_id!r}", [Problem("contract_id", "unknown")])

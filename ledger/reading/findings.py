@@ -135,7 +135,7 @@ class FindingsReads:
         }
 
     def get(
-        self, finding_key: str, known_at: datetime | None, hindsight: bool = False
+        self, finding_key: str, *, known_at: datetime | None, hindsight: bool = False
     ) -> dict[str, Any]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -172,7 +172,7 @@ class FindingsReads:
         return view
 
     def for_asset(
-        self, asset_id: str, known_at: datetime | None, active_at: datetime | None
+        self, asset_id: str, *, known_at: datetime | None, active_at: datetime | None
     ) -> list[dict[str, Any]]:
         query = FindingsQuery(
             asset=asset_id, known_at=known_at, active_at=active_at, limit=MAX_LIMIT
@@ -182,9 +182,9 @@ class FindingsReads:
     def compliance(
         self,
         contract_id: str,
+        *,
         as_of: datetime | None,
         known_at: datetime | None,
-        *,
         fold: bool = False,
     ) -> dict[str, Any]:
         """``fold``: compute from the log even when the projections could answer."""

@@ -53,9 +53,8 @@ def test_the_story_report_from_the_projections_equals_the_folded_one(ledger: Led
     )
     assert period[0] == period[1]
     now = datetime.now(UTC)
-    assert ledger.findings.compliance(STORY, now, now) == ledger.findings.compliance(
-        STORY, now, now, fold=True
-    )
+    stored = ledger.findings.compliance(STORY, as_of=now, known_at=now)
+    assert stored == ledger.findings.compliance(STORY, as_of=now, known_at=now, fold=True)
 
 
 def test_a_long_list_of_event_findings_is_cut_the_same_way(

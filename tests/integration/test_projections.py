@@ -135,13 +135,13 @@ def test_sqlite_and_postgres_give_identical_answers(both: Any, seed: int, n: int
             from domain.instants import parse
 
             t = parse(as_of) if as_of else None
-            a = lite.reads.asset(asset_id, t, None)
-            b = pg.reads.asset(asset_id, t, None)
+            a = lite.reads.asset(asset_id, as_of=t, known_at=None)
+            b = pg.reads.asset(asset_id, as_of=t, known_at=None)
             for view in (a, b):
                 view.pop("as_of"), view.pop("known_at")
             assert a == b
-        bands_a = lite.reads.timeline(asset_id, None, None)["bands"]
-        assert bands_a == pg.reads.timeline(asset_id, None, None)["bands"]
+        bands_a = lite.reads.timeline(asset_id, as_of=None, known_at=None)["bands"]
+        assert bands_a == pg.reads.timeline(asset_id, as_of=None, known_at=None)["bands"]
 
 
 # --- crash and connection loss (PostgreSQL workers) --------------------------------------
@@ -244,7 +244,7 @@ def test_worker_reconnects_after_its_connection_is_cut(pg_database_url: str) -> 
         assert _wait_caught_up(pg_database_url, 60) == head + 1
         assert worker.poll() is None, "the worker must survive"
         ledger = build_ledger(Settings(database_url=pg_database_url))
-        assert ledger.reads.asset("t1", None, None)["custodian"] == "isil"
+        assert ledger.reads.asset("t1", as_of=None, known_at=None)["custodian"] == "isil"
         ledger.close()
     finally:
         worker.terminate()
