@@ -1,7 +1,10 @@
 # Custody ledger API / projection worker image. Non-root, with a healthcheck.
+# tests/integration/test_install.py repeats these steps outside Docker: a wheel built
+# from what this stage copies, installed non-editably, then `ledger migrate` and
+# `ledger serve` run from an empty directory. The migrations ship inside the package.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY ledger ./ledger
 COPY api ./api
@@ -19,11 +22,12 @@ RUN groupadd --system --gid 10001 ledger && useradd --system --uid 10001 --gid l
     && mkdir -p /var/lib/ledger && chown ledger:ledger /var/lib/ledger
 COPY --from=build /install /usr/local
 WORKDIR /app
-COPY --chown=ledger:ledger alembic.ini ./
-COPY --chown=ledger:ledger migrations ./migrations
 USER 10001:10001
 EXPOSE 8000
 VOLUME ["/var/lib/ledger"]
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('LEDGER_PORT', '8000')}/healthz\", timeout=2)"]
-CMD ["ledger", "serve"]
+# Alone (SQLite in the volume) the container migrates, then serves; migrating an
+# up-to-date database does nothing. compose.yml runs `ledger migrate` once, as its own
+# service, and overrides this with `ledger serve` / `ledger project`.
+CMD ["sh", "-c", "ledger migrate && exec ledger serve"]
