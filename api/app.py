@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import errors, ui
+from api import errors, params, ui
 from api.routes import assets, audit, events, findings, health, reference
 from ledger.facade import Ledger, LedgerService, Settings
 
@@ -23,6 +23,9 @@ An event-sourced audit ledger for the custody of serialised assets.
 
 Authenticate with `Authorization: Bearer <api key>` (keys come from `ledger keys create`).
 Errors are RFC 9457 problem documents whose `errors` name each offending field.
+A request body is UTF-8 JSON without a byte order mark, and no object in it repeats a
+key; no path or query parameter may contain U+0000. An unavailable database answers 503
+with `Retry-After`.
 """
 
 
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(params.refuse_nul)],
     )
     if ledger is not None:
         app.state.service = LedgerService(ledger)

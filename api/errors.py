@@ -1,8 +1,14 @@
-"""One table from the ledger's exceptions to HTTP, one problem+json shape (RFC 9457)."""
+"""One table from the ledger's exceptions to HTTP, one problem+json shape (RFC 9457).
+
+An unavailable database is not the client's fault nor a bug: the drivers' operational
+errors (connection refused or lost, pool exhausted, ``database is locked``) answer 503
+with ``Retry-After``, whichever layer raised them.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.facade import (
+    DATABASE_UNAVAILABLE,
     DuplicateError,
     ForbiddenError,
     InvalidEventError,
@@ -24,6 +31,8 @@ from ledger.facade import (
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
+
 
 STATUS: list[tuple[type[LedgerError], int, str]] = [
     (InvalidEventError, 422, "invalid-event"),
@@ -49,16 +58,30 @@ def problem(
         "type": f"urn:custody-ledger:problem:{slug}",
         "title": title,
         "status": status,
-        "detail": detail,
-        "errors": errors or [],
+        "detail": _printable(detail),
+        "errors": [{k: _printable(v) for k, v in e.items()} for e in errors or []],
         **extra,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def _printable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a field name or message may echo a client's lone
+    surrogate, which would otherwise fail the response's own encoding (a 500)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# How pydantic labels the members of a plain union in an error's location
+# (``expected_version.constrained-int``): a type, not a field.
+_UNION_MEMBER = re.compile(r"^(constrained-|function-\w+\[)?(int|str|float|bool|dict|list)\b.*$|\[")
+
+
 def _field_of(loc: tuple[Any, ...]) -> str:
     """``("body", "events", 3, "asset_captured", "payload", "x")`` → ``events[3].payload.x``:
-    the discriminated union's tag (right after the body or an index) is not a field."""
+    the discriminated union's tag (right after the body or an index) is not a field, nor
+    is the member label of a plain union."""
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
@@ -66,11 +89,17 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     for i, p in enumerate(parts):
         if isinstance(p, int):
             out += f"[{p}]"
-        elif p in _EVENT_TAGS and (i == 0 or isinstance(parts[i - 1], int)):
-            continue
-        else:
+        elif not _is_label(parts, i):
             out += ("." if out else "") + str(p)
     return out or "body"
+
+
+def _is_label(parts: list[Any], i: int) -> bool:
+    """Is ``parts[i]`` a union's label rather than a field?"""
+    p = parts[i]
+    if p in _EVENT_TAGS and (i == 0 or isinstance(parts[i - 1], int)):
+        return True
+    return i > 0 and _UNION_MEMBER.search(str(p)) is not None
 
 
 def _event_tags() -> frozenset[str]:
@@ -91,6 +120,8 @@ def install(app: FastAPI) -> None:
                 if isinstance(exc, NotReadyError):
                     extra["lag"] = exc.lag
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                if status == 503:
+                    headers = {"Retry-After": "1"}
                 return problem(
                     status,
                     slug,
@@ -102,6 +133,11 @@ def install(app: FastAPI) -> None:
                 )
         log.exception("unmapped ledger error", exc_info=exc)
         return problem(500, "internal", "Internal error", "unexpected ledger error")
+
+    # Each class on its own: a handler for ``Exception`` runs outside the middleware
+    # stack, where the server logs the error again as a crash.
+    for cls in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(cls, unavailable)
 
     @app.exception_handler(RequestValidationError)
     def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -127,3 +163,16 @@ def install(app: FastAPI) -> None:
     def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
         return problem(500, "internal", "Internal error", "an unexpected error occurred")
+
+
+def unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """503 with ``Retry-After``: the database cannot be reached or is busy right now."""
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return problem(
+        503,
+        "unavailable",
+        "Database unavailable",
+        "the database is unavailable or busy; retry later",
+        [{"field": "database", "message": "unavailable; retry later"}],
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -1,7 +1,12 @@
 """Query parameters the reads share, parsed at the edge: ``as_of``, ``known_at`` and
 ``min_position`` (``View``), instants (``parse_instant``), and the findings filters
 built into one ``FindingsQuery`` (``FindingsFilter``), shared by the JSON route and the
-findings page."""
+findings page.
+
+Whatever reaches SQL is bounded here, so a bad parameter is a 422 naming it and never a
+driver error: integers fit a signed 64-bit column (``MAX_POSITION``), instants have a UTC
+form in years 0001–9999, and no path or query parameter holds U+0000, which PostgreSQL
+refuses in text (``refuse_nul``, installed for every route)."""
 
 from __future__ import annotations
 
@@ -10,12 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
-from domain.instants import parse
+from domain.instants import INSTANT_RULES, InstantError, parse_given
 from ledger.facade import CUSTODY, FINDINGS, FindingsQuery, InvalidEventError, Problem
+
+MAX_POSITION = 2**63 - 1
+"""The largest position, tree size or version a query may name: a signed 64-bit integer,
+as the stores' columns hold (and the database driver binds)."""
 
 
 def parse_instant(name: str, value: str | None) -> datetime | None:
@@ -23,12 +32,21 @@ def parse_instant(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse(value)
+        return parse_given(value)
+    except InstantError as e:
+        message = str(e)
     except ValueError:
-        raise InvalidEventError(
-            f"{name}: not an RFC 3339 instant with an offset",
-            [Problem(name, "RFC 3339 with offset")],
-        ) from None
+        message = "not an RFC 3339 instant with an offset"
+    raise InvalidEventError(f"{name}: {message}", [Problem(name, message)])
+
+
+def refuse_nul(request: Request) -> None:
+    """422 naming the first path or query parameter that holds U+0000."""
+    for where in (request.path_params.items(), request.query_params.multi_items()):
+        for name, value in where:
+            if isinstance(value, str) and "\x00" in value:
+                message = "must not contain U+0000 (NUL)"
+                raise InvalidEventError(f"{name}: {message}", [Problem(name, message)])
 
 
 @dataclass(frozen=True)
@@ -38,14 +56,21 @@ class ViewParams:
     position: int
 
 
-AsOf = Annotated[str | None, Query(description="Valid time (RFC 3339 with offset); default now")]
+AsOf = Annotated[str | None, Query(description=f"Valid time; default now. {INSTANT_RULES}")]
 KnownAt = Annotated[
-    str | None, Query(description="Knowledge time: what the ledger knew then; default now")
+    str | None,
+    Query(description=f"Knowledge time: what the ledger knew then; default now. {INSTANT_RULES}"),
 ]
 MinPosition = Annotated[
     int | None,
-    Query(ge=0, description="Wait until projections have applied this position, else 503"),
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="Wait until projections have applied this position, else 503",
+    ),
 ]
+
+GivenInstant = Annotated[str | None, Query(description=INSTANT_RULES)]
 
 
 def _params(projections: Sequence[str]) -> Callable[..., Awaitable[ViewParams]]:
@@ -81,12 +106,12 @@ def findings_query(
     contract: str | None = None,
     party: str | None = None,
     cleared: Annotated[str, Query(pattern="^(true|false|any)$")] = "false",
-    active_at: Annotated[str | None, Query(description="Valid time (RFC 3339)")] = None,
+    active_at: Annotated[str | None, Query(description=f"Valid time. {INSTANT_RULES}")] = None,
     hindsight: Annotated[bool, Query(description="All knowledge instead of known then")] = False,
-    detected_from: str | None = None,
-    detected_to: str | None = None,
-    cleared_from: str | None = None,
-    cleared_to: str | None = None,
+    detected_from: GivenInstant = None,
+    detected_to: GivenInstant = None,
+    cleared_from: GivenInstant = None,
+    cleared_to: GivenInstant = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FindingsQuery:

@@ -1,15 +1,25 @@
 """Instants as the ledger stores them: UTC, fixed width, microsecond precision.
 
 A fixed-width form (``2014-06-10T08:00:00.000000Z``) sorts correctly as text, which
-the stores and the canonical JSON both rely on."""
+the stores and the canonical JSON both rely on.
+
+An instant a client gives must say exactly one moment the ledger can store:
+``refuse_ambiguous`` turns away what a parser would otherwise guess at (a Unix time,
+more than microsecond precision, which ``datetime`` and pydantic both truncate
+silently), and ``in_utc_range`` what has no UTC form in years 0001–9999."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 KEY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class InstantError(ValueError):
+    """A refusal whose message is fit to show a client as it is."""
 
 
 @lru_cache(maxsize=1 << 16)
@@ -21,11 +31,53 @@ def to_stored(t: datetime) -> str:
 
 
 def parse(text: str) -> datetime:
-    """Parse an RFC 3339 instant; an offset is required."""
+    """Parse an RFC 3339 instant; an offset is required. ``ValueError`` otherwise."""
     t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if t.tzinfo is None:
-        raise ValueError("instant without a UTC offset")
-    return t.astimezone(UTC)
+        raise InstantError("instant without a UTC offset")
+    return in_utc_range(t)
+
+
+INSTANT_RULES = (
+    "RFC 3339 with an offset, e.g. 2014-06-10T08:00:00Z; at most microsecond precision "
+    "(more digits are refused, not truncated); years 0001–9999 once converted to UTC; "
+    "Unix times are refused."
+)
+"""What every instant a client gives must be, as the API documents it."""
+
+# A date-time as RFC 3339 writes it, with at most six fractional digits: documented in
+# the OpenAPI schema so a generated client never sends more.
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
+_FRACTION = re.compile(r"[.,](\d+)")
+UNIX_TIME = "a Unix time is not an instant: give RFC 3339 with an offset, e.g. 2014-06-10T08:00:00Z"
+
+
+def refuse_ambiguous(text: str) -> None:
+    """Raise ``InstantError`` for a Unix time (``"1402387200"``) or for more than six
+    fractional digits, which every parser here would silently truncate."""
+    digits = text.strip().lstrip("+-").replace(".", "", 1)
+    if digits.isascii() and digits.isdigit():
+        raise InstantError(UNIX_TIME)
+    fraction = _FRACTION.search(text)
+    if fraction is not None and len(fraction.group(1)) > 6:
+        raise InstantError(
+            "at most microsecond precision (6 fractional digits): the ledger stores "
+            "microseconds and will not truncate silently"
+        )
+
+
+def in_utc_range(t: datetime) -> datetime:
+    """``t`` in UTC, or ``InstantError`` when that falls outside years 0001–9999."""
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:
+        raise InstantError("outside years 0001–9999 once converted to UTC") from None
+
+
+def parse_given(text: str) -> datetime:
+    """Parse an instant a client gave: ``parse`` after ``refuse_ambiguous``."""
+    refuse_ambiguous(text)
+    return parse(text)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -3,7 +3,12 @@ HTTP problems in one table, so an expected outcome is never a 500."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
+
+import eventsourcing.persistence
+import psycopg
+import sqlalchemy.exc
 
 
 @dataclass(frozen=True)
@@ -70,3 +75,17 @@ class BatchProblems:
     """Problems keyed by the index of the event in a batch."""
 
     by_index: dict[int, list[Problem]] = field(default_factory=dict)
+
+
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,
+    eventsourcing.persistence.OperationalError,
+    psycopg.OperationalError,
+    sqlite3.OperationalError,
+)
+"""The errors of a database that cannot answer now (connection refused or lost, pool
+exhausted, ``database is locked``): not the client's fault nor a bug, so the edge
+answers 503 with ``Retry-After``. SQLAlchemy wraps the drivers' errors for projections
+and reads, eventsourcing for the event store; a raw driver error can surface from
+either."""

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from domain.instants import parse
 from ledger.bootstrap import Ledger, build_ledger
 from ledger.errors import (
+    DATABASE_UNAVAILABLE,
     DuplicateError,
     ForbiddenError,
     InvalidEventError,
@@ -44,6 +45,7 @@ from ledger.writing.wire import AnyEvent, EventBase
 
 __all__ = [
     "CUSTODY",
+    "DATABASE_UNAVAILABLE",
     "FINDINGS",
     "AnyEvent",
     "AppendResult",

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.deps import Admin, Auditor, ServiceDep
+from api.params import MAX_POSITION
 from api.schemas import PROBLEM_RESPONSES, READ_PROBLEMS, FastJSON
 from ledger.facade import IntegrityFailure, m
 
@@ -49,7 +50,11 @@ async def _run(fn: Callable[[], T]) -> T | JSONResponse:
 async def list_checkpoints(
     service: ServiceDep,
     _: Auditor,
-    cursor: str | None = None,
+    cursor: Annotated[
+        str | None,
+        # The tree size to list below: 18 digits keep it within a 64-bit column.
+        Query(pattern=r"^[0-9]{1,18}$", description="The `cursor` of the previous page"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """This ledger's checkpoints, newest first, with its Ed25519 public key (base64 of
@@ -92,7 +97,11 @@ async def inclusion_proof(
     event_id: str,
     checkpoint: Annotated[
         int | None,
-        Query(ge=1, description="Tree size of the checkpoint; default the latest, if it covers"),
+        Query(
+            ge=1,
+            le=MAX_POSITION,
+            description="Tree size of the checkpoint; default the latest, if it covers",
+        ),
     ] = None,
 ) -> Any:
     """The audit path of the event's leaf (``SHA-256(0x00 || event hash)``, index
@@ -110,8 +119,12 @@ async def inclusion_proof(
 async def consistency_proof(
     service: ServiceDep,
     _: Auditor,
-    size1: Annotated[int, Query(alias="from", ge=1, description="Tree size of the older")],
-    size2: Annotated[int, Query(alias="to", ge=1, description="Tree size of the newer")],
+    size1: Annotated[
+        int, Query(alias="from", ge=1, le=MAX_POSITION, description="Tree size of the older")
+    ],
+    size2: Annotated[
+        int, Query(alias="to", ge=1, le=MAX_POSITION, description="Tree size of the newer")
+    ],
 ) -> Any:
     """Proof that the checkpoint of size ``to`` extends the one of size ``from``."""
     result = await _run(lambda: service.consistency(size1, size2))
@@ -131,8 +144,12 @@ async def consistency_proof(
 async def export(
     service: ServiceDep,
     _: Auditor,
-    after: Annotated[int, Query(ge=0, description="Start after this position")] = 0,
-    until: Annotated[int | None, Query(ge=0, description="Last position; default the head")] = None,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Start after this position")
+    ] = 0,
+    until: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="Last position; default the head")
+    ] = None,
 ) -> Response:
     """Events ``after+1 .. until`` with the checkpoints covering them and the consistency
     proofs between those, streamed (memory stays at one page of events). If no

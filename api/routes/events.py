@@ -12,6 +12,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Auditor, PrincipalDep, Reader, ServiceDep
+from api.params import MAX_POSITION
 from api.schemas import (
     PROBLEM_RESPONSES,
     READ_PROBLEMS,
@@ -19,10 +20,18 @@ from api.schemas import (
     BatchRequest,
     BatchResponse,
     FastJSON,
+    StrictJSONRoute,
 )
 from ledger.facade import AnyEvent, AppendResult, EventBase, InvalidEventError, Problem, m
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], route_class=StrictJSONRoute)
+
+
+def _position(text: str) -> int | None:
+    """A header's non-negative 64-bit integer, or None (``isdigit`` alone admits "²")."""
+    if text.isascii() and text.isdigit() and int(text) <= MAX_POSITION:
+        return int(text)
+    return None
 
 
 def _out(r: AppendResult) -> AppendResponse:
@@ -34,8 +43,8 @@ def _out(r: AppendResult) -> AppendResponse:
 def _if_match(event: EventBase, if_match: str | None) -> EventBase:
     if if_match is None:
         return event
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    version = _position(if_match.strip().removeprefix("W/").strip('"'))
+    if version is None:
         raise InvalidEventError(
             "If-Match must be an asset version", [Problem("If-Match", "not a version number")]
         )
@@ -43,7 +52,7 @@ def _if_match(event: EventBase, if_match: str | None) -> EventBase:
         raise InvalidEventError(
             "give expected_version or If-Match, not both", [Problem("If-Match", "duplicate")]
         )
-    return event.model_copy(update={"expected_version": int(raw)})
+    return event.model_copy(update={"expected_version": version})
 
 
 @router.post(
@@ -105,7 +114,7 @@ async def append_batch(
 def read_log(
     service: ServiceDep,
     _: Auditor,
-    after: Annotated[int, Query(ge=0, description="Position to read after")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="Position to read after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """The global log in ``position`` order, with the integrity fields."""
@@ -128,15 +137,16 @@ async def stream(
     request: Request,
     service: ServiceDep,
     _: Auditor,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """Each event is an SSE message whose ``id`` is its position; reconnecting with
     ``Last-Event-ID`` resumes after it. Heartbeats every 15 s keep proxies open. Memory
     per client is one page of at most 200 events."""
     start = after or 0
-    if last_event_id is not None and last_event_id.isdigit():
-        start = max(start, int(last_event_id))
+    resume = _position(last_event_id) if last_event_id is not None else None
+    if resume is not None:
+        start = max(start, resume)
 
     async def messages() -> AsyncIterator[dict[str, Any]]:
         position = start

@@ -18,11 +18,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 import orjson
-from pydantic import AwareDatetime, Field, TypeAdapter, field_validator
+from pydantic import Field, TypeAdapter, field_validator
+from pydantic_core import PydanticCustomError
 
+from domain.instants import INSTANT_RULES
 from domain.vocabulary import Confidence
 from ledger.writing.wire_payloads import (
     MAX_JSON_DEPTH,
+    MAX_SAFE_INT,
     AssetCapturedPayload,
     AssetDecommissionedPayload,
     AssetDestroyedPayload,
@@ -31,6 +34,7 @@ from ledger.writing.wire_payloads import (
     AssetRegisteredPayload,
     AuthorizationGrantedPayload,
     AuthorizationRevokedPayload,
+    CleanText,
     ContractActionPayload,
     ContractRegisteredPayload,
     CustodyTransferredPayload,
@@ -51,10 +55,12 @@ from ledger.writing.wire_payloads import (
     Source,
     Strict,
     SupportProvidedPayload,
+    free_json_problem,
     json_depth,
 )
 
 MAX_EXTENSIONS_BYTES = 16 * 1024
+Version = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
 
 
 # --- the common envelope ---------------------------------------------------------
@@ -75,25 +81,30 @@ class EventBase(Strict):
     discovered_at: Instant | None = None
     reported_at: Instant | None = Field(
         default=None,
-        description="Historical knowledge time; only importer and admin keys may set it.",
+        description=(
+            "Historical knowledge time; only importer and admin keys may set it. " + INSTANT_RULES
+        ),
     )
     reporter: Id
     source: Source
     confidence: Confidence
     admiralty_code: Annotated[str, Field(pattern=r"^[A-F][1-6]$")] | None = None
     location: Location | None = None
-    narrative: Annotated[str, Field(max_length=20000)] | None = None
+    narrative: Annotated[CleanText, Field(max_length=20000)] | None = None
     extensions: dict[str, Any] | None = Field(
-        default=None, description="Free JSON (≤ 16 KiB), stored and hashed, ignored by rules."
+        default=None,
+        description=(
+            "Free JSON (≤ 16 KiB), stored and hashed, ignored by rules. What canonical JSON "
+            "(RFC 8785) holds exactly: integers within ±(2^53 − 1), no NaN or infinity, "
+            "strings and keys of Unicode scalar values without U+0000."
+        ),
     )
-    expected_version: Annotated[int, Field(ge=0)] | dict[Id, Annotated[int, Field(ge=0)]] | None = (
-        Field(
-            default=None,
-            description=(
-                "Append only if the asset has this many events (an integer for a one-asset "
-                "event, or asset_id → version). A request control: not stored."
-            ),
-        )
+    expected_version: Version | dict[Id, Version] | None = Field(
+        default=None,
+        description=(
+            "Append only if the asset has this many events (an integer for a one-asset "
+            "event, or asset_id → version). A request control: not stored."
+        ),
     )
 
     @field_validator("asset_ids")
@@ -108,9 +119,15 @@ class EventBase(Strict):
     def _small_extensions(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         if v is not None:
             if json_depth(v) > MAX_JSON_DEPTH:
-                raise ValueError(f"extensions may nest at most {MAX_JSON_DEPTH} levels")
+                raise PydanticCustomError(
+                    "json_too_deep", f"extensions may nest at most {MAX_JSON_DEPTH} levels"
+                )
+            # Before measuring: orjson itself refuses what canonical JSON cannot hold.
+            problem = free_json_problem(v, "extensions")
+            if problem is not None:
+                raise PydanticCustomError("json_invalid", problem)
             if len(orjson.dumps(v)) > MAX_EXTENSIONS_BYTES:
-                raise ValueError("extensions must be at most 16 KiB of JSON")
+                raise PydanticCustomError("too_large", "extensions must be at most 16 KiB of JSON")
         return v
 
 
@@ -322,7 +339,9 @@ def to_record(event: EventBase) -> dict[str, Any]:
     return record
 
 
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
+
+
 def parse_instant_field(value: Any) -> datetime:
     """Validate one instant the way the schema does (used for corrected fields)."""
-    adapter: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
-    return adapter.validate_python(value)
+    return _INSTANT.validate_python(value)

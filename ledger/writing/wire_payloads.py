@@ -3,23 +3,43 @@
 The building blocks of ``ledger.writing.wire``: the shared field types (identifiers,
 instants, texts), the small nested models (source, evidence, location) and one payload
 model per event type. Like the envelope, every model rejects unknown fields.
+
+Everything accepted here must survive canonical JSON (RFC 8785) and both stores
+unchanged, so the types refuse up front what would otherwise fail later or be altered
+silently: an instant outside years 0001–9999 in UTC or finer than a microsecond, a Unix
+time, a string with U+0000 (PostgreSQL cannot store it) or a lone UTF-16 surrogate (not
+a Unicode scalar value, so not encodable as UTF-8), and in free JSON an integer beyond
+±(2^53 − 1) or a NaN or infinity (I-JSON, RFC 7493, which RFC 8785 requires).
 """
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from domain.instants import to_stored
+from domain.instants import (
+    INSTANT_PATTERN,
+    INSTANT_RULES,
+    UNIX_TIME,
+    InstantError,
+    in_utc_range,
+    refuse_ambiguous,
+    to_stored,
+)
 from domain.vocabulary import (
     AuthorizationKind,
     Confidence,
@@ -51,14 +71,99 @@ def json_depth(value: Any) -> int:
     return depth - 1
 
 
+# The largest integer RFC 8785 (I-JSON) represents exactly: also the bound of every
+# integer field, so none can fail canonicalisation.
+MAX_SAFE_INT = 2**53 - 1
+# Contract periods: a century is generous, and a deadline a rule computes from a recorded
+# time (never later than now) stays far inside the years ``datetime`` can hold.
+MAX_DAYS = 36_500
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as it is, or None."""
+    if "\x00" in value:
+        return "must not contain U+0000 (NUL)"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be Unicode scalar values (a lone UTF-16 surrogate is not)"
+    return None
+
+
+def _clean_text(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("text_invalid", problem)
+    return value
+
+
+def free_json_problem(value: Any, path: str) -> str | None:
+    """Why free JSON at ``path`` cannot be hashed in canonical form unchanged, or None."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        at, v = stack.pop()
+        if isinstance(v, str):
+            problem = text_problem(v)
+        elif isinstance(v, bool) or v is None:
+            problem = None
+        elif isinstance(v, int):
+            problem = None if -MAX_SAFE_INT <= v <= MAX_SAFE_INT else "beyond ±(2^53 − 1)"
+        elif isinstance(v, float):
+            problem = None if math.isfinite(v) else "NaN and infinities are not JSON"
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                key_problem = text_problem(k) if isinstance(k, str) else "keys must be strings"
+                if key_problem is not None:
+                    return f"a key in {at} {key_problem}"
+                stack.append((f"{at}.{k}", item))
+            continue
+        elif isinstance(v, list):
+            stack.extend((f"{at}[{i}]", item) for i, item in enumerate(v))
+            continue
+        else:
+            problem = "not JSON"
+        if problem is not None:
+            return f"{at}: {problem}"
+    return None
+
+
+def _given_instant(value: Any) -> Any:
+    """Before pydantic parses: refuse what it would otherwise guess at or truncate."""
+    if isinstance(value, int | float):  # bool is an int: refused as well
+        raise PydanticCustomError("instant_invalid", UNIX_TIME)
+    if isinstance(value, str):
+        try:
+            refuse_ambiguous(value)
+        except InstantError as e:
+            raise PydanticCustomError("instant_invalid", str(e)) from None
+    return value
+
+
+def _storable_instant(value: datetime) -> datetime:
+    try:
+        in_utc_range(value)
+    except InstantError as e:
+        raise PydanticCustomError("instant_invalid", str(e)) from None
+    return value
+
+
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["M1A1-0042"])]
 Instant = Annotated[
     AwareDatetime,
+    BeforeValidator(_given_instant),
+    AfterValidator(_storable_instant),
     PlainSerializer(to_stored, return_type=str),
-    Field(examples=["2014-06-10T08:00:00Z"]),
+    Field(
+        description=INSTANT_RULES,
+        examples=["2014-06-10T08:00:00Z"],
+        json_schema_extra={"pattern": INSTANT_PATTERN},
+    ),
 ]
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
-ShortText = Annotated[str, Field(min_length=1, max_length=256)]
+Text = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_clean_text)]
+ShortText = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_clean_text)]
+CleanText = Annotated[str, AfterValidator(_clean_text)]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 
 
 class Strict(BaseModel):
@@ -66,7 +171,7 @@ class Strict(BaseModel):
 
 
 class Evidence(Strict):
-    uri: Annotated[str, Field(min_length=1, max_length=2048)]
+    uri: Annotated[CleanText, Field(min_length=1, max_length=2048)]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -79,7 +184,7 @@ class Source(Strict):
 class Location(Strict):
     name: ShortText | None = None
     admin1: ShortText | None = None
-    country: Annotated[str, Field(min_length=2, max_length=64)] | None = None
+    country: Annotated[CleanText, Field(min_length=2, max_length=64)] | None = None
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
     facility_id: Id | None = None
@@ -107,25 +212,25 @@ class FacilityRegisteredPayload(Strict):
     facility_id: Id
     name: ShortText
     operator_party: Id
-    country: Annotated[str, Field(min_length=2, max_length=64)]
+    country: Annotated[CleanText, Field(min_length=2, max_length=64)]
 
 
 class RepairLimits(Strict):
-    field_maintenance: Annotated[int, Field(ge=0)] = 30
-    battle_damage_repair: Annotated[int, Field(ge=0)] = 180
-    overhaul: Annotated[int, Field(ge=0)] = 365
-    other: Annotated[int, Field(ge=0)] = 90
+    field_maintenance: Days = 30
+    battle_damage_repair: Days = 180
+    overhaul: Days = 365
+    other: Days = 90
 
 
 class ContractTerms(Strict):
     """Contract parameters (DOMAIN.md §6); every one has its documented default."""
 
-    unaccounted_max_days: Annotated[int, Field(ge=0)] = 30
-    inventory_period_days: Annotated[int, Field(ge=1)] = 365
-    reentry_inventory_days: Annotated[int, Field(ge=0)] = 90
-    loss_notice_hours: Annotated[int, Field(ge=0)] = 24
-    record_limit_days: Annotated[int, Field(ge=0)] = 7
-    enforcement_grace_days: Annotated[int, Field(ge=0)] = 30
+    unaccounted_max_days: Days = 30
+    inventory_period_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] = 365
+    reentry_inventory_days: Days = 90
+    loss_notice_hours: Annotated[int, Field(ge=0, le=24 * MAX_DAYS)] = 24
+    record_limit_days: Days = 7
+    enforcement_grace_days: Days = 30
     repair_open_max_days: RepairLimits = Field(default_factory=RepairLimits)
     terminal_min_confidence: Confidence = Confidence.CONFIRMED
     conflict_min_confidence: Confidence = Confidence.PROBABLE
@@ -136,7 +241,7 @@ class ContractRegisteredPayload(Strict):
     title_holder: Id
     seller: Id
     item: ShortText
-    quantity: Annotated[int, Field(ge=1)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_SAFE_INT)]
     terms: ContractTerms = Field(default_factory=ContractTerms)
 
 
@@ -278,11 +383,16 @@ class EventCorrectedPayload(Strict):
     @classmethod
     def _shallow(cls, v: dict[str, Any]) -> dict[str, Any]:
         if json_depth(v) > MAX_JSON_DEPTH:
-            raise ValueError(f"corrected values may nest at most {MAX_JSON_DEPTH} levels")
+            raise PydanticCustomError(
+                "json_too_deep", f"corrected values may nest at most {MAX_JSON_DEPTH} levels"
+            )
+        problem = free_json_problem(v, "corrected_fields")
+        if problem is not None:
+            raise PydanticCustomError("json_invalid", problem)
         return v
 
 
 class FindingDispositionedPayload(Strict):
-    finding_key: Annotated[str, Field(min_length=3, max_length=512)]
+    finding_key: Annotated[CleanText, Field(min_length=3, max_length=512)]
     disposition: Disposition
     rationale: Text
