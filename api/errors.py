@@ -20,6 +20,7 @@ from ledger.facade import (
     DATABASE_UNAVAILABLE,
     DuplicateError,
     ForbiddenError,
+    IntegrityFailure,
     InvalidEventError,
     LedgerError,
     NotFoundError,
@@ -42,6 +43,9 @@ STATUS: list[tuple[type[LedgerError], int, str]] = [
     (NotFoundError, 404, "not-found"),
     (UnauthenticatedError, 401, "unauthenticated"),
     (NotReadyError, 503, "not-ready"),
+    # The stored log contradicts itself or was tampered with: the server's fault, and
+    # nothing is appended, signed or proven until an operator runs `ledger verify`.
+    (IntegrityFailure, 500, "integrity-failure"),
 ]
 
 
@@ -122,6 +126,8 @@ def install(app: FastAPI) -> None:
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
                 if status == 503:
                     headers = {"Retry-After": "1"}
+                if status == 500:
+                    log.error("%s: %s", exc.title, exc.detail)
                 return problem(
                     status,
                     slug,

@@ -117,6 +117,9 @@ def build_ledger(settings: Settings | None = None, *, check: bool = True) -> Led
     runner = Runner(engine, store, projections, settings.projection_batch_size)
     reads = Reads(engine, [p.name for p in projections])
     integrity = IntegrityService(engine, lookups, settings.signing_key_file)
+    # Every append seals its last event with the ledger's key (loaded, or made on a new
+    # ledger, at the first append): see ledger.integrity.seals.
+    store.recorder.guard.sealer = integrity.sealer  # type: ignore[attr-defined]
     findings = FindingsReads(engine, lookups)
     return Ledger(
         settings, engine, store, lookups, keys, appender, reads, runner, integrity, findings

@@ -25,8 +25,13 @@ import orjson
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import InvalidEventError, NotFoundError, Problem
-from ledger.integrity.checkpoints import KeyFileError, Signer, verify_checkpoint
-from ledger.integrity.errors import IntegrityFailure
+from ledger.integrity.checkpoints import (
+    CheckpointFormatError,
+    KeyFileError,
+    Signer,
+    verify_checkpoint,
+)
+from ledger.integrity.errors import IntegrityFailure, TamperedLogError
 from ledger.integrity.export import ZERO_HASH, BundleExport, export_bundle
 from ledger.integrity.merkle import (
     Frontier,
@@ -37,6 +42,8 @@ from ledger.integrity.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from ledger.integrity.seals import Sealer, first_unsealed
+from ledger.integrity.signed_state import read_last, record_signed
 from ledger.integrity.store import (
     SUBTREE_WIDTH,
     IntegrityStore,
@@ -95,6 +102,7 @@ class IntegrityService:
         self.store = IntegrityStore(engine)
         self.signing_key_file = signing_key_file
         self._signer: Signer | None = None
+        self._sealer: Sealer | None = None
         self._signer_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,6 +120,12 @@ class IntegrityService:
                         raise IntegrityFailure(f"the checkpoint signing key: {exc}") from None
                     log.info("checkpoint signing key %s loaded", self._signer.key_id)
         return self._signer
+
+    def sealer(self) -> Sealer:
+        """The key as the append path uses it (:mod:`ledger.integrity.seals`)."""
+        if self._sealer is None:
+            self._sealer = Sealer(self.signer)
+        return self._sealer
 
     def key_info(self) -> dict[str, str]:
         """What auditors pin: the public key (base64, raw 32 bytes) and its id."""
@@ -157,8 +171,10 @@ class IntegrityService:
                             f"(key {signed.key_id}) was signed over {signed.tree_size} events: "
                             "events were deleted; run `ledger verify --database`"
                         )
+                self._hold_to_last_signed(conn, signer, mine, head)
                 if mine is not None and mine.tree_size == head:
                     return mine, False
+                self._refuse_unsealed(conn, base.tree_size if base else 0, head)
                 made = self._sign(conn, signer, self._extend(base, head)) if pessimistic else None
             if made is None:
                 extension = self._extend(base, head)
@@ -169,10 +185,48 @@ class IntegrityService:
             if made is not None:
                 # Logged once committed; the key id and root are public, the key never is.
                 cp = made.checkpoint
+                record_signed(self.signing_key_file, cp)
                 log.info("checkpoint %d root %s key %s", cp.tree_size, cp.root, cp.key_id)
                 return made, True
             # Another checkpointer got in first: start again from its checkpoint.
         raise AssertionError("unreachable: the last attempt holds the lock")
+
+    def _hold_to_last_signed(
+        self, conn: Connection, signer: Signer, mine: StoredCheckpoint | None, head: int
+    ) -> None:
+        """Refuse a log that lost what this key signed last (:mod:`.signed_state`)."""
+        try:
+            last = read_last(self.signing_key_file)
+        except CheckpointFormatError as exc:
+            raise IntegrityFailure(f"the record of the last checkpoint: {exc}") from None
+        if last is None or last.key_id != signer.key_id:
+            return
+        if last.tree_size > head:
+            raise TamperedLogError(
+                f"the log ends at event {head}, but this key signed checkpoint "
+                f"{last.tree_size} at {last.timestamp}: events {head + 1}..{last.tree_size} "
+                "were deleted; nothing was signed",
+                head + 1,
+            )
+        stored = self.store.at(conn, last.tree_size, signer.key_id)
+        if stored is None or stored.checkpoint.root != last.root:
+            raise TamperedLogError(
+                f"checkpoint {last.tree_size}, signed at {last.timestamp}, is "
+                f"{'missing from' if stored is None else 'altered in'} the database: the log "
+                "was cut back and its checkpoints deleted (or the database restored from a "
+                "backup); nothing was signed",
+                last.tree_size,
+            )
+
+    def _refuse_unsealed(self, conn: Connection, signed_through: int, head: int) -> None:
+        """Refuse to sign rows that did not come through the append path (no valid seal)."""
+        bad = first_unsealed(self.store, conn, self.sealer(), signed_through, head)
+        if bad is not None:
+            raise TamperedLogError(
+                f"events {bad}..{head} carry no valid seal of key {self.signer.key_id}: they "
+                "were not written by the append path (forged); nothing was signed",
+                bad,
+            )
 
     def _sign(self, conn: Connection, signer: Signer, extension: _Extension) -> StoredCheckpoint:
         """Sign and store ``extension`` in ``conn``'s transaction, which holds the lock."""

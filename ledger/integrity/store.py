@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger.integrity.checkpoints import Checkpoint
 from ledger.integrity.merkle import HASH_SIZE, Frontier, leaf_hash, node_hash
-from ledger.store.tables import checkpoints, events, subtrees
+from ledger.store.tables import checkpoints, events, seal_origin, subtrees
 
 SUBTREE_WIDTH = 1024
 ROW_PAGE = 2000
@@ -142,6 +142,29 @@ class IntegrityStore:
             sa.select(events.c.hash).where(events.c.notification_id == position)
         ).scalar()
         return bytes(value) if value is not None else None
+
+    def unsealed_through(self, conn: Connection) -> int:
+        """The head when seals were introduced (events up to it have none)."""
+        return int(
+            conn.execute(sa.select(sa.func.max(seal_origin.c.unsealed_through))).scalar() or 0
+        )
+
+    def sealed_rows(
+        self, conn: Connection, after: int, until: int
+    ) -> Iterator[tuple[int, bytes, bytes]]:
+        """``(position, hash, seal)`` of the sealed events in ``after+1..until``, newest
+        first (the head's first)."""
+        result = conn.execute(
+            sa.select(events.c.notification_id, events.c.hash, events.c.seal)
+            .where(
+                events.c.notification_id > after,
+                events.c.notification_id <= until,
+                events.c.seal.is_not(None),
+            )
+            .order_by(events.c.notification_id.desc())
+        )
+        for position, digest, seal in result:
+            yield int(position), bytes(digest), bytes(seal)
 
     def rows(self, conn: Connection, after: int, until: int, limit: int) -> list[Row]:
         """Stored rows with ``after < position <= until``, at most ``limit``, in order."""

@@ -25,6 +25,8 @@ from ledger.integrity.checkpoints import (
     verify_checkpoint,
 )
 from ledger.integrity.export import ZERO_HASH, LineSink, event_lines
+from ledger.integrity.seals import SealChecker, first_unsealed
+from ledger.integrity.signed_state import read_last
 from ledger.integrity.store import IntegrityStore
 
 
@@ -42,14 +44,22 @@ def verify_database(
     (``public_key`` if given, which also pins it) against the roots the rows produce, and
     that no checkpoint of that key, and not ``trusted_checkpoint``, is longer than the log.
     Events after the latest checkpoint are checked but not signed: the verdict is then
-    ``incomplete`` until a checkpoint covers them (``ledger checkpoint``). Never raises.
+    ``incomplete`` until a checkpoint covers them (``ledger checkpoint``) — unless they
+    carry no valid seal of the key (:mod:`.seals`): rows added to the database directly
+    are ``tampered``. With the ledger's ``signing_key_file``, the checkpoint recorded
+    beside it (:mod:`.signed_state`) is held as trusted too, which catches a tail cut
+    together with its checkpoints. Never raises.
     """
     store = IntegrityStore(engine)
     pinned: bytes | None = None
     try:
         if public_key is not None:
             pinned = parse_public_key(public_key)
-        key = _header_key(store, pinned, signing_key_file)
+        key, known = _header_key(store, pinned, signing_key_file)
+        if trusted_checkpoint is None and signing_key_file is not None:
+            last = read_last(signing_key_file)
+            if last is not None and last.key_id == key_id_for(key):
+                trusted_checkpoint = last.to_dict()
         with engine.connect() as conn:
             head = store.head(conn)
         report = verify_bundle(
@@ -60,13 +70,30 @@ def verify_database(
         )
         with engine.connect() as conn:
             longer = store.latest(conn, key_id_for(key))
+            unsealed = (
+                first_unsealed(
+                    store, conn, SealChecker(key), longer.tree_size if longer else 0, head
+                )
+                if known
+                else None
+            )
     except CheckpointFormatError as exc:
-        return error_report(f"the trusted public key is invalid: {exc}")
+        return error_report(f"the trusted public key or checkpoint is invalid: {exc}")
     except Exception as exc:  # a database that cannot be read is a verdict, not a traceback
         return error_report(f"could not read the database: {type(exc).__name__}: {exc}")
+    cut = longer is not None and longer.tree_size > head
     if longer is not None and longer.tree_size > head:
         _signed_beyond_head(report, longer.checkpoint, key, head)
     size = trusted_checkpoint.get("tree_size") if trusted_checkpoint is not None else None
+    cut = cut or (isinstance(size, int) and not isinstance(size, bool) and size > head)
+    # A cut explains an unsealed head (it was mid-append): name the cut, not the seal.
+    if unsealed is not None and not cut:
+        _add_tampered(
+            report,
+            f"events {unsealed}..{head} carry no valid seal of key {key_id_for(key)}: they "
+            "were not written by the append path (forged)",
+            unsealed,
+        )
     if isinstance(size, int) and not isinstance(size, bool) and size > head:
         _add_tampered(
             report,
@@ -92,23 +119,24 @@ def _signed_beyond_head(report: VerifyReport, cp: Checkpoint, key: bytes, head: 
 
 def _header_key(
     store: IntegrityStore, public_key: bytes | None, signing_key_file: Path | None
-) -> bytes:
-    """The key whose checkpoints are checked: pinned, else the ledger's own key file,
-    else the key of the latest checkpoint in the database."""
+) -> tuple[bytes, bool]:
+    """The key whose checkpoints and seals are checked: pinned, else the ledger's own key
+    file, else the key of the latest checkpoint in the database; and whether there was
+    one (``False``: a throwaway key, whose seals nothing carries)."""
     if public_key is not None:
-        return public_key
+        return public_key, True
     if signing_key_file is not None and signing_key_file.is_file():
         try:
-            return Signer.from_file(signing_key_file, create=False).public_key
+            return Signer.from_file(signing_key_file, create=False).public_key, True
         except KeyFileError:
             pass
     with store.engine.connect() as conn:
         latest = store.latest(conn)
     if latest is not None:
-        return latest.public_key
+        return latest.public_key, True
     # No key anywhere and no checkpoint to check: any key will do for the header, and
     # the verdict will say the events are not covered by a signature.
-    return Signer.generate().public_key
+    return Signer.generate().public_key, False
 
 
 def _database_lines(store: IntegrityStore, public_key: bytes, head: int) -> Iterator[bytes]:

@@ -16,7 +16,10 @@ application recorders, extended so that an append also
   ``expected_version`` — all inside the one transaction, so nothing is stored unless
   everything is;
 * reports ``(position, hash, recorded_at)`` of the attempt that committed, never of an
-  attempt the library retried after a dropped connection (``_report``).
+  attempt the library retried after a dropped connection (``_report``);
+* refuses to write on a head it cannot vouch for and seals the new head
+  (:class:`HeadGuard`, :mod:`ledger.integrity.seals`): a row someone added to the
+  database directly, or a tail someone cut, is never chained into and signed over.
 
 Both recorders take the same keyword arguments through ``Application.save``:
 ``registrations`` (kind, natural_id, event_id, attrs), ``asset_counts``
@@ -29,7 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -41,6 +45,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from ledger.integrity.errors import TamperedLogError
+from ledger.integrity.seals import Sealer
 from ledger.writing.canonical import ZERO_HASH
 
 STAMP = 27  # len("2014-06-10T08:00:00.000000Z"): instants are stored fixed width
@@ -49,6 +55,7 @@ _REPORTED_KEY = b'"reported_at":"'
 
 EVENTS_TABLE = "ledger_events"
 REGISTRY_TABLE = "ledger_registry"
+SEAL_ORIGIN_TABLE = "ledger_seal_origin"
 _PREV_KEY = b'"prev_hash":"'
 
 
@@ -146,6 +153,59 @@ def _report(
         results[:] = zip(positions, hashes, stamps, strict=True)
 
 
+class HeadGuard:
+    """What one process knows about the head of the log, and the key that seals it.
+
+    Before an append (under the write lock) :meth:`check` accepts the head only if
+    it is sealed by the ledger's key — or is this process's own last write, or a row
+    from before seals existed — and not behind what this process has already written
+    (a cut tail). After the commit, :meth:`committed` remembers the new head.
+    """
+
+    def __init__(self) -> None:
+        self.sealer: Callable[[], Sealer] | None = None
+        self.unsealed_through: int | None = None
+        self._lock = threading.Lock()
+        self._written_through = 0
+        self._own: tuple[int, bytes] | None = None
+
+    def check(self, position: int, digest: bytes, seal: bytes | None) -> Sealer:
+        if self.sealer is None:
+            raise TamperedLogError("this event store has no sealing key configured", position)
+        sealer = self.sealer()
+        written = self._written_through
+        if position < written:
+            raise TamperedLogError(
+                f"the log ends at event {position}, but this process appended up to event "
+                f"{written}: events {position + 1}..{written} were deleted; appends are "
+                "refused until an operator runs `ledger verify --database`",
+                position + 1,
+            )
+        if position == 0 or position <= (self.unsealed_through or 0):
+            return sealer
+        if self._own == (position, digest) or sealer.check(position, digest, seal):
+            return sealer
+        raise TamperedLogError(
+            f"event {position}, the head of the log, carries no valid seal of key "
+            f"{sealer.key_id}: it was not written by the append path; appends are refused "
+            "until an operator runs `ledger verify --database`",
+            position,
+        )
+
+    def committed(self, position: int, digest: bytes) -> None:
+        with self._lock:
+            if position > self._written_through:
+                self._written_through = position
+                self._own = (position, digest)
+
+
+def _seals(sealer: Sealer, positions: list[int], hashes: list[bytes]) -> list[bytes | None]:
+    """The seal column of one append: ``None`` but for the last event."""
+    seals: list[bytes | None] = [None] * len(positions)
+    seals[-1] = sealer.seal(positions[-1], hashes[-1])
+    return seals
+
+
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE
@@ -154,13 +214,19 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         table = Identifier(EVENTS_TABLE)
         registry = Identifier(REGISTRY_TABLE)
+        self.guard = HeadGuard()
         self._select_head = SQL(
-            "SELECT notification_id, hash, state FROM {0}.{1} ORDER BY notification_id DESC LIMIT 1"
+            "SELECT notification_id, hash, state, seal FROM {0}.{1}"
+            " ORDER BY notification_id DESC LIMIT 1"
         ).format(schema, table)
+        self._select_origin = SQL("SELECT unsealed_through FROM {0}.{1}").format(
+            schema, Identifier(SEAL_ORIGIN_TABLE)
+        )
         self._insert = SQL(
             "INSERT INTO {0}.{1} (notification_id, originator_id, originator_version,"
-            " topic, state, hash) SELECT * FROM unnest(%b::bigint[], %b::uuid[],"
-            " %b::bigint[], %b::text[], %b::bytea[], %b::bytea[]) RETURNING notification_id"
+            " topic, state, hash, seal) SELECT * FROM unnest(%b::bigint[], %b::uuid[],"
+            " %b::bigint[], %b::text[], %b::bytea[], %b::bytea[], %b::bytea[])"
+            " RETURNING notification_id"
         ).format(schema, table)
         self._select_versions = SQL(
             "SELECT natural_id, version FROM {0}.{1} WHERE kind = 'asset' AND natural_id = ANY(%s)"
@@ -176,6 +242,15 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             " WHERE r.kind = 'asset' AND r.natural_id = v.id"
         ).format(schema, registry)
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        written: list[tuple[int, bytes]] = []
+        ids: Sequence[int] | None = super().insert_events(stored_events, written=written, **kwargs)
+        if written:  # filled by the attempt that committed (earlier attempts replaced)
+            self.guard.committed(*written[-1])
+        return ids
+
     def _insert_stored_events(
         self,
         curs: Cursor[DictRow],
@@ -184,10 +259,16 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
     ) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
+        if self.guard.unsealed_through is None:
+            curs.execute(self._select_origin)
+            origin = curs.fetchone()
+            self.guard.unsealed_through = origin["unsealed_through"] if origin else 0
         curs.execute(self._select_head, prepare=True)
         head = curs.fetchone()
         head_position = head["notification_id"] if head else 0
-        head_hash = bytes(head["hash"]).hex() if head else ZERO_HASH
+        head_digest = bytes(head["hash"]) if head else b""
+        sealer = self.guard.check(head_position, head_digest, head["seal"] if head else None)
+        head_hash = head_digest.hex() if head else ZERO_HASH
         head_stamp = head_recorded_at(bytes(head["state"]) if head else None)
 
         expected: Sequence[tuple[str, int, int]] = kwargs.get("expected") or ()
@@ -216,6 +297,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             stored_events, head_position, head_hash, head_stamp
         )
         _report(kwargs.get("results"), positions, hashes, stamps)
+        kwargs["written"][:] = [(positions[-1], hashes[-1])]
         curs.execute(
             self._insert,
             (
@@ -225,6 +307,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 [s.topic for s in stored_events],
                 states,
                 hashes,
+                _seals(sealer, positions, hashes),
             ),
             prepare=True,
         )
@@ -233,13 +316,14 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE) -> None:
         super().__init__(datastore, EVENTS_TABLE)
+        self.guard = HeadGuard()
         self._select_head = (
-            f"SELECT notification_id, hash, state FROM {EVENTS_TABLE}"
+            f"SELECT notification_id, hash, state, seal FROM {EVENTS_TABLE}"
             " ORDER BY notification_id DESC LIMIT 1"
         )
         self._insert = (
             f"INSERT INTO {EVENTS_TABLE} (notification_id, originator_id, originator_version,"
-            " topic, state, hash) VALUES (?, ?, ?, ?, ?, ?)"
+            " topic, state, hash, seal) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
 
     def insert_events(
@@ -251,8 +335,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                 # IMMEDIATE takes the write lock before reading the head, so another
                 # process cannot interleave between our read and our insert.
                 raw.execute("BEGIN IMMEDIATE")
-                ids = self._insert_chained(raw, stored_events, **kwargs)
+                written: list[tuple[int, bytes]] = []
+                ids = self._insert_chained(raw, stored_events, written=written, **kwargs)
                 raw.execute("COMMIT")
+                if written:
+                    self.guard.committed(*written[-1])
             except sqlite3.IntegrityError as e:
                 raw.execute("ROLLBACK")
                 raise IntegrityError(e) from e
@@ -265,9 +352,14 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_chained(
         self, raw: sqlite3.Connection, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> list[int]:
+        if self.guard.unsealed_through is None:
+            origin = raw.execute(f"SELECT unsealed_through FROM {SEAL_ORIGIN_TABLE}").fetchone()
+            self.guard.unsealed_through = origin[0] if origin else 0
         head = raw.execute(self._select_head).fetchone()
         head_position = head[0] if head else 0
-        head_hash = bytes(head[1]).hex() if head else ZERO_HASH
+        head_digest = bytes(head[1]) if head else b""
+        sealer = self.guard.check(head_position, head_digest, head[3] if head else None)
+        head_hash = head_digest.hex() if head else ZERO_HASH
         head_stamp = head_recorded_at(bytes(head[2]) if head else None)
 
         expected: Sequence[tuple[str, int, int]] = kwargs.get("expected") or ()
@@ -298,6 +390,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             stored_events, head_position, head_hash, head_stamp
         )
         _report(kwargs.get("results"), positions, hashes, stamps)
+        kwargs["written"][:] = [(positions[-1], hashes[-1])]
         raw.executemany(
             self._insert,
             [
@@ -308,8 +401,16 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                     s.topic,
                     st,
                     h,
+                    seal,
                 )
-                for p, s, st, h in zip(positions, stored_events, states, hashes, strict=True)
+                for p, s, st, h, seal in zip(
+                    positions,
+                    stored_events,
+                    states,
+                    hashes,
+                    _seals(sealer, positions, hashes),
+                    strict=True,
+                )
             ],
         )
         return positions

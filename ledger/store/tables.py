@@ -27,7 +27,17 @@ events = sa.Table(
     sa.Column("topic", sa.Text(), nullable=False),
     sa.Column("state", sa.LargeBinary(), nullable=False),
     sa.Column("hash", sa.LargeBinary(), nullable=False),
+    # The append path's Ed25519 seal on the last event of each append (else NULL):
+    # see ledger.integrity.seals.
+    sa.Column("seal", sa.LargeBinary(), nullable=True),
     sa.UniqueConstraint("originator_id", "originator_version", name="ledger_events_originator_uq"),
+)
+
+# The head when seals were introduced: events up to it have none (0 on a new ledger).
+seal_origin = sa.Table(
+    "ledger_seal_origin",
+    metadata,
+    sa.Column("unsealed_through", sa.BigInteger(), nullable=False),
 )
 
 # Natural keys registered by the log (parties, assets, serials, …), written in the same

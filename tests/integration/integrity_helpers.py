@@ -132,3 +132,19 @@ def leaves_from_raw_rows(ledger: Ledger) -> list[bytes]:
             sa.text("SELECT hash FROM ledger_events ORDER BY notification_id")
         ).scalars()
         return [merkle.leaf_hash(bytes(h)) for h in hashes]
+
+
+def lie_as_the_key_holder(ledger: Ledger) -> None:
+    """What only the holder of the signing key can do after rewriting the log: seal the
+    new head and forget the record of what it signed before (``.signed_state``)."""
+    from ledger.integrity.signed_state import state_file
+
+    last = head(ledger)
+    digest = row(ledger, last)[1]
+    sql(
+        ledger,
+        "UPDATE ledger_events SET seal = :s WHERE notification_id = :p",
+        s=ledger.integrity.sealer().seal(last, digest),
+        p=last,
+    )
+    state_file(ledger.settings.signing_key_file).unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from tests.integration.integrity_helpers import (
     checkpoint_count,
     export_lines,
     head,
+    lie_as_the_key_holder,
     more,
     populate,
     public_key,
@@ -111,6 +112,7 @@ def test_a_log_that_forks_from_a_trusted_checkpoint_is_rejected(ledger: Ledger) 
     sql(ledger, "DELETE FROM integrity_checkpoints")
     sql(ledger, "DELETE FROM integrity_subtrees")
     ledger.integrity.store.subtree_cache._memory.clear()
+    lie_as_the_key_holder(ledger)
     lines = export_lines(ledger)
     key = public_key(ledger)
     # Internally consistent and signed by the right key...

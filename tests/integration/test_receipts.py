@@ -75,7 +75,8 @@ def test_receipt_names_the_committed_attempt_after_a_dropped_connection(
     ledger = pg_ledger
     append(ledger, wire.reference_world())
     original = LedgerPostgresRecorder._insert_stored_events
-    other = EventStore(env=eventsourcing_env(ledger.settings))
+    other = EventStore(env=eventsourcing_env(ledger.settings))  # a second writer process
+    other.recorder.guard.sealer = ledger.integrity.sealer  # type: ignore[attr-defined]
     attempts: list[int] = []
 
     def dropping(self: Any, curs: Cursor[Any], stored_events: Any, **kwargs: Any) -> None:
