@@ -1,17 +1,41 @@
-"""The ``ledger`` command-line tool (SPEC.md §6)."""
+"""The ``ledger`` command-line tool (SPEC.md §6).
+
+Every command but ``migrate`` first checks that the database is migrated
+(``ledger.cli.database``); a command that cannot go on prints one ``ledger: …`` line
+on stderr and exits 2 (``verify``: 3, its "could not run"), never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import difflib
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ledger.errors import LedgerError
+from pydantic import ValidationError
+
+from ledger.cli import audit
+from ledger.cli.database import (
+    CommandError,
+    describe,
+    note_new_signing_key,
+    require_migrated,
+    sqlite_file,
+    where,
+)
+from ledger.cli.progress import progress
+from ledger.errors import DuplicateError, LedgerError
 from ledger.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from ledger.bootstrap import Ledger
+    from ledger.writing.keys import KeyInfo
+
+ROLES = ("writer", "investigator", "auditor", "importer", "admin")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -21,25 +45,40 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+def _open(settings: Settings) -> Ledger:
+    from ledger.bootstrap import build_ledger
+
+    require_migrated(settings)
+    return build_ledger(settings)
+
+
+def _prog() -> str:
+    """How this tool was started, for commands it suggests: ``.venv/bin/ledger`` if so."""
+    invoked = sys.argv[0] if sys.argv else ""
+    return invoked if os.path.basename(invoked) == "ledger" else "ledger"
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from ledger.store.migrate import upgrade
 
-    settings = _settings(args)
-    if settings.is_sqlite:
-        from ledger.bootstrap import make_engine
-
-        make_engine(settings).dispose()  # creates the database's folder
+    path = sqlite_file(settings)
+    created = path is not None and not path.exists()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
-    print(f"migrated {settings.database_url.split('@')[-1]} to head")
+    if created:
+        print(f"created the database {where(settings)}", file=sys.stderr)
+    print(f"migrated {describe(settings)} to head")
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    settings = _settings(args)
+    require_migrated(settings)
     host = args.host or settings.host
     port = args.port or settings.port
+    print(f"serving the database {where(settings)}", file=sys.stderr, flush=True)
     # The API is named by string: the application layer does not import the HTTP edge.
     uvicorn.run(
         "api.app:create_app",
@@ -54,41 +93,102 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_keys(args: argparse.Namespace) -> int:
+def _registered_party(engine: Engine, party: str) -> None:
+    """Refuse a key bound to a party the log has not registered: it could report as
+    no one (SPEC.md §2), and it is most often a typo."""
+    import sqlalchemy as sa
+
+    from domain.links import PARTY
+    from ledger.store.tables import registry
+
+    with engine.connect() as conn:
+        known = [
+            row.natural_id
+            for row in conn.execute(
+                sa.select(registry.c.natural_id).where(registry.c.kind == PARTY)
+            )
+        ]
+    if party in known:
+        return
+    close = difflib.get_close_matches(party, known, n=3)
+    names = ", ".join(close[:-1]) + " or " + close[-1] if len(close) > 1 else "".join(close)
+    hint = f" (did you mean {names}?)" if close else ""
+    raise CommandError(
+        f"party {party!r} is not registered{hint}: a key bound to it could report as no "
+        "one. Register the party first (a party_registered event, with an admin key), "
+        "then make the key"
+    )
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from ledger.bootstrap import make_engine
     from ledger.writing.keys import KeyStore
 
-    engine = make_engine(_settings(args))
+    require_migrated(settings)
+    engine = make_engine(settings)
     try:
         keys = KeyStore(engine)
         if args.keys_command == "create":
-            key = keys.create(args.name, args.role, args.party)
+            if args.party:
+                _registered_party(engine, args.party)
+            try:
+                key = keys.create(args.name, args.role, args.party)
+            except DuplicateError as e:
+                raise CommandError(
+                    f"{e.detail}: names stay taken, even once revoked; pick another "
+                    f"(`{_prog()} keys list` shows them)"
+                ) from None
             print(
                 f"created key {args.name!r} with role {args.role}"
                 + (f" for party {args.party}" if args.party else "")
             )
+            if args.role == "writer" and not args.party:
+                print(
+                    "warning: this writer key is bound to no party, so it may report as ANY "
+                    "registered party (SPEC.md §2: only a key bound to a party is limited to "
+                    "that party and the units under it); give --party P to limit it",
+                    file=sys.stderr,
+                )
             print("store it now: it is shown once and kept only as a hash")
             print(key)
         elif args.keys_command == "list":
-            for k in keys.list():
-                state = f"revoked {k.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if k.revoked_at else "active"
-                print(f"{k.name}\t{k.role}\t{k.party or '-'}\t{state}")
+            _print_keys(keys.list())
         elif args.keys_command == "revoke":
             keys.revoke(args.name)
-            print(f"revoked key {args.name!r}")
+            print(
+                f"revoked key {args.name!r}: running servers refuse it within "
+                f"{settings.key_cache_seconds:g} s (LEDGER_KEY_CACHE_SECONDS)"
+            )
     finally:
         engine.dispose()
     return 0
 
 
-def cmd_project(args: argparse.Namespace) -> int:
+def _print_keys(found: Sequence[KeyInfo]) -> None:
+    rows = [("NAME", "ROLE", "PARTY", "CREATED", "STATE")]
+    for k in found:
+        rows.append(
+            (
+                k.name,
+                k.role,
+                k.party or "-",
+                f"{k.created_at:%Y-%m-%dT%H:%M:%SZ}",
+                f"revoked {k.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if k.revoked_at else "active",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[4]]))
+    if len(rows) == 1:
+        print(f"(no keys yet: {_prog()} keys create --name NAME --role ROLE)", file=sys.stderr)
+
+
+def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
-    from ledger.bootstrap import build_ledger
     from ledger.projections.runner import PostgresListener
 
-    settings = _settings(args)
-    ledger = build_ledger(settings)
+    ledger = _open(settings)
     listen = None
     if not settings.is_sqlite:
         from sqlalchemy.engine import make_url
@@ -105,7 +205,7 @@ def cmd_project(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"following the log on {settings.database_url.split('@')[-1]}", flush=True)
+    print(f"following the log on {describe(settings)}", flush=True)
     try:
         # Projection workers are the long-lived processes of a PostgreSQL deployment, so
         # they also make the periodic checkpoints (several workers take turns by lock).
@@ -116,13 +216,10 @@ def cmd_project(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_projections(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ledger.bootstrap import build_ledger
+def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
     from ledger.projections.tracking import positions
 
-    ledger = build_ledger(_settings(args))
+    ledger = _open(settings)
     try:
         head, _ = ledger.lookups.head()
         names = [p.name for p in ledger.runner.projections]
@@ -130,320 +227,187 @@ def cmd_projections(args: argparse.Namespace) -> int:
             for name, position in positions(ledger.engine, names).items():
                 print(f"{name}\tposition {position}\thead {head}\tlag {head - position}")
             return 0
-        with tqdm(total=head * len(names), unit="ev", desc="rebuild", disable=args.quiet) as bar:
-
-            def advance(n: int) -> None:
-                bar.update(n)
-
-            applied = ledger.runner.rebuild(advance)
+        with progress("rebuild", head * len(names), quiet=args.quiet) as bar:
+            applied = ledger.runner.rebuild(bar.update)
         print(f"rebuilt {', '.join(names)}: {applied} event applications up to position {head}")
         return 0
     finally:
         ledger.close()
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ledger.bootstrap import build_ledger
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from ledger.writing.importing import import_events
 
-    ledger = build_ledger(_settings(args))
     try:
-        with open(args.file, "rb") as f:
+        f = open(args.file, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise CommandError(f"import: cannot read {args.file}: {e.strerror}") from None
+    with f:
+        existed = settings.signing_key_file.is_file()
+        ledger = _open(settings)
+        try:
             total = sum(1 for line in f if line.strip())
             f.seek(0)
-            with tqdm(total=total, unit="ev", desc="import", disable=args.quiet) as bar:
-
-                def advance(n: int) -> None:
-                    bar.update(n)
-
-                summary = import_events(ledger.appender, f, progress=advance)
-        print(
-            f"imported {args.file}: {summary.stored} new events, "
-            f"{summary.replayed} already stored; log head at {ledger.lookups.head()[0]}"
-        )
-        return 0
-    finally:
-        ledger.close()
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from ledger.bootstrap import build_ledger
-    from ledger.cli.demo import load_demo
-
-    ledger = build_ledger(_settings(args))
-    try:
-        print(load_demo(ledger))
-    finally:
-        ledger.close()
-    return 0
-
-
-def cmd_checkpoint(args: argparse.Namespace) -> int:
-    from ledger.bootstrap import build_ledger
-
-    ledger = build_ledger(_settings(args))
-    try:
-        stored, made = ledger.integrity.checkpoint()
-        info = ledger.integrity.key_info()
-    finally:
-        ledger.close()
-    assert stored is not None
-    cp = stored.checkpoint
-    what = "made checkpoint" if made else "the log is already covered by checkpoint"
-    print(f"{what} {cp.tree_size} (key {info['key_id']})", file=sys.stderr)
-    print(f"public key (base64): {info['public_key']}", file=sys.stderr)
-    # Alone on stdout, so `ledger checkpoint > cp.json` is a file `ledger verify
-    # --checkpoint` accepts.
-    print(json.dumps(cp.to_dict()))
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ledger.bootstrap import build_ledger
-
-    ledger = build_ledger(_settings(args))
-    try:
-        export = ledger.integrity.export(args.after, args.until)
-        if export.made is not None:
+            with progress("import", total, quiet=args.quiet) as bar:
+                summary = import_events(ledger.appender, f, progress=bar.update)
+            note_new_signing_key(settings, existed)
             print(
-                f"no checkpoint reached event {export.until}: made checkpoint "
-                f"{export.made.tree_size} first",
-                file=sys.stderr,
+                f"imported {args.file}: {summary.stored} new events, "
+                f"{summary.replayed} already stored; log head at {ledger.lookups.head()[0]}"
             )
-        target = Path(args.output) if args.output else None
-        partial = target.with_name(target.name + ".partial") if target else None
-        out = open(partial, "wb") if partial else sys.stdout.buffer  # noqa: SIM115
-        try:
-            with tqdm(
-                total=export.events, unit="ev", desc="export", disable=args.quiet, file=sys.stderr
-            ) as bar:
-                pending = 0
-                for line in export.lines():
-                    out.write(line)
-                    if line.startswith(b'{"kind":"event"'):
-                        pending += 1
-                        if pending == 1000:
-                            bar.update(pending)
-                            pending = 0
-                bar.update(pending)
-            out.flush()
         finally:
-            if partial:
-                out.close()
-        # Renamed only when complete: a FILE that exists is a whole bundle.
-        if target and partial:
-            os.replace(partial, target)
-            print(f"wrote events {export.after + 1}..{export.until} to {target}", file=sys.stderr)
-    finally:
-        ledger.close()
+            ledger.close()
     return 0
 
 
-def _public_key_arg(value: str) -> bytes | str:
-    """``--public-key``: base64 text, or a file holding it (raw 32 bytes, base64, or the
-    JSON of ``GET /v1/audit/checkpoints``)."""
-    path = Path(value)
-    if not path.is_file():
-        return value
-    data = path.read_bytes()
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger.cli.demo import DemoConflictError, browser_base, load_demo, summary
+
+    existed = settings.signing_key_file.is_file()
+    ledger = _open(settings)
     try:
-        doc = json.loads(data)
-    except ValueError:
-        return data if len(data) == 32 else data.strip()
-    if isinstance(doc, dict) and isinstance(doc.get("public_key"), str):
-        return str(doc["public_key"])
-    raise ValueError(f"{value}: JSON without a public_key")
-
-
-def _checkpoint_arg(value: str) -> dict[str, Any]:
-    """``--checkpoint``: a checkpoint as JSON — printed by ``ledger checkpoint``, a bundle's
-    checkpoint line, or a response holding one under ``checkpoint``."""
-    doc = json.loads(Path(value).read_text())
-    if isinstance(doc, dict) and isinstance(doc.get("checkpoint"), dict):
-        doc = doc["checkpoint"]
-    if not isinstance(doc, dict):
-        raise ValueError(f"{value}: not a JSON object")
-    doc.pop("kind", None)
-    return doc
-
-
-def _print_report(report: Any, source: str) -> None:
-    print(f"source: {source}")
-    print(f"verdict: {report.verdict} (exit {report.exit_code})")
-    if report.until is not None:
-        span = (
-            f"positions {report.after + 1}..{report.last_position}"
-            if report.events
-            else "no events"
-        )
-        print(f"events: {report.events} ({span}; range {report.after + 1}..{report.until})")
-    print(
-        f"checkpoints: {report.checkpoints}, consistency proofs: {report.consistency_proofs}, "
-        f"inclusion proofs: {report.inclusion_proofs}, signed through: "
-        f"{report.signed_through if report.signed_through is not None else 'nothing'}"
-    )
-    if report.key_id:
-        pinned = (
-            "pinned"
-            if report.key_pinned
-            else "not pinned: pass --public-key with the ledger's published key"
-        )
-        print(f"key: {report.key_id} ({pinned})")
-    if report.verdict != "clean":
-        if report.first_position is not None:
-            print(f"first failing event: {report.first_position}: {report.reason}")
-        else:
-            print(f"problem: {report.reason}")
-        for f in report.failures[:10]:
-            where = ", ".join(
-                part
-                for part in (
-                    f"event {f.position}" if f.position is not None else "",
-                    f"line {f.line}" if f.line is not None else "",
-                )
-                if part
-            )
-            print(f"  - {f.verdict}{' (' + where + ')' if where else ''}: {f.reason}")
-        if report.failures_total > 10:
-            print(f"  … {report.failures_total - 10} more")
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ledger.integrity.bundle_verify import verify_bundle_file
-
-    url: str | None = args.verify_database or (args.database if args.bundle is None else None)
-    if (args.bundle is None) == (url is None):
-        print("ledger verify: give a BUNDLE file or --database URL, not both", file=sys.stderr)
-        return 3
-    try:
-        public_key = _public_key_arg(args.public_key) if args.public_key else None
-        trusted = _checkpoint_arg(args.checkpoint) if args.checkpoint else None
-    except (OSError, ValueError) as exc:
-        print(f"ledger verify: {exc}", file=sys.stderr)
-        return 3
-    with tqdm(unit="ev", desc="verify", disable=args.quiet, file=sys.stderr) as bar:
-
-        def progress(count: int) -> None:
-            bar.update(count - bar.n)
-
-        if args.bundle is not None:
-            report = verify_bundle_file(args.bundle, public_key, trusted, progress)
-            source = args.bundle
-        else:
-            assert url is not None
-            from ledger.bootstrap import make_engine
-            from ledger.integrity.verify_live import verify_database
-
-            settings = Settings(database_url=url)
-            engine = make_engine(settings)
-            try:
-                report = verify_database(
-                    engine,
-                    public_key=public_key,
-                    trusted_checkpoint=trusted,
-                    signing_key_file=settings.signing_key_file,
-                    progress=progress,
-                )
-            finally:
-                engine.dispose()
-            source = "database " + url.split("@")[-1]
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        _print_report(report, source)
-    return report.exit_code
+        loaded = load_demo(ledger)
+    except DemoConflictError as e:
+        raise CommandError(f"demo: {e}") from None
+    finally:
+        ledger.close()
+    note_new_signing_key(settings, existed)
+    base = browser_base(args.host or settings.host, args.port or settings.port)
+    print(summary(loaded, base, describe(settings), _prog()))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ledger", description="Custody ledger")
-    p.add_argument("--database", help="database URL (default: LEDGER_DATABASE_URL)")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="ledger",
+        description="Custody ledger: an event-sourced audit ledger of serialised assets.",
+        epilog="Every setting is also an environment variable (LEDGER_DATABASE_URL, "
+        "LEDGER_HOST, LEDGER_PORT, …; see the README). `ledger COMMAND --help` for more.",
+    )
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        help="database URL (default: LEDGER_DATABASE_URL, else sqlite:///data/ledger.db, "
+        "which is relative to the current directory)",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_server(sub)
     _add_keys(sub)
     _add_projections(sub)
     _add_loading(sub)
-    _add_integrity(sub)
+    audit.add_parsers(sub)
     return p
 
 
 def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    s = sub.add_parser("serve", help="run the HTTP API")
-    s.add_argument("--host")
-    s.add_argument("--port", type=int)
+    s = sub.add_parser(
+        "serve",
+        help="run the HTTP API (on SQLite it also runs the projections)",
+        description="Run the HTTP API and the /ui pages. On SQLite it also runs the "
+        "projections and makes the periodic checkpoints.",
+    )
+    s.add_argument(
+        "--host", metavar="HOST", help="address to listen on (default: LEDGER_HOST, 127.0.0.1)"
+    )
+    s.add_argument(
+        "--port", type=int, metavar="PORT", help="port to listen on (default: LEDGER_PORT, 8000)"
+    )
     s.set_defaults(func=cmd_serve)
 
-    m = sub.add_parser("migrate", help="apply database migrations")
+    m = sub.add_parser(
+        "migrate",
+        help="create or upgrade the database's tables (Alembic migrations)",
+        description="Apply the Alembic migrations. On SQLite it creates the database file "
+        "(and its folder) if missing, and says where.",
+    )
     m.set_defaults(func=cmd_migrate)
 
 
 def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k = sub.add_parser("keys", help="create, list and revoke API keys")
-    ks = k.add_subparsers(dest="keys_command", required=True)
-    kc = ks.add_parser("create", help="create a key; prints it alone on the last line")
-    kc.add_argument("--name", required=True)
-    kc.add_argument(
-        "--role", required=True, choices=["writer", "investigator", "auditor", "importer", "admin"]
+    ks = k.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    kc = ks.add_parser(
+        "create",
+        help="create a key; prints it alone on the last line",
+        description="Create an API key. It is printed once, alone on the last line of "
+        "stdout (`KEY=$(ledger keys create … | tail -1)`), and stored only as a hash.",
     )
-    kc.add_argument("--party", help="bind the key to a party (and the units under it)")
-    ks.add_parser("list", help="list keys (never the keys themselves)")
-    kr = ks.add_parser("revoke", help="revoke a key by name")
-    kr.add_argument("name")
+    kc.add_argument("--name", required=True, help="a unique name (A-Za-z0-9._:-)")
+    kc.add_argument(
+        "--role",
+        required=True,
+        choices=ROLES,
+        help="writer: append asset and contract events; importer: also a historical "
+        "reported_at; investigator: read; auditor: read, the raw log and proofs; "
+        "admin: everything, including reference data",
+    )
+    kc.add_argument(
+        "--party",
+        metavar="PARTY",
+        help="bind the key to a registered party: it may then report only as that party "
+        "or a unit under it",
+    )
+    ks.add_parser("list", help="list keys with role, party and state (never the keys themselves)")
+    kr = ks.add_parser(
+        "revoke",
+        help="revoke a key by name",
+        description="Revoke a key. Running servers refuse it within "
+        "LEDGER_KEY_CACHE_SECONDS; the name stays taken.",
+    )
+    kr.add_argument("name", metavar="NAME", help="the key's name, as in `ledger keys list`")
     k.set_defaults(func=cmd_keys)
 
 
 def _add_projections(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    pr = sub.add_parser("project", help="projection worker: follow the log (PostgreSQL)")
+    pr = sub.add_parser(
+        "project",
+        help="projection worker: follow the log (PostgreSQL)",
+        description="Follow the log and apply it to the projections (LISTEN/NOTIFY plus "
+        "polling); also makes the periodic checkpoints. Stops on SIGTERM or Ctrl-C.",
+    )
     pr.set_defaults(func=cmd_project)
 
     ps = sub.add_parser("projections", help="projection status and rebuild")
-    pss = ps.add_subparsers(dest="projections_command", required=True)
-    pss.add_parser("status", help="each projection's position and lag")
+    pss = ps.add_subparsers(dest="projections_command", required=True, metavar="ACTION")
+    pss.add_parser("status", help="each projection's position and lag behind the log")
     rb = pss.add_parser("rebuild", help="rebuild every projection from zero")
-    rb.add_argument("--quiet", action="store_true", help="no progress bar")
+    rb.add_argument("--quiet", action="store_true", help="show no progress on stderr")
     ps.set_defaults(func=cmd_projections)
 
 
 def _add_loading(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    d = sub.add_parser("demo", help="load a small worked example")
+    d = sub.add_parser(
+        "demo",
+        help="load the worked example (tanks under contract fms-iq-m1)",
+        description="Load the worked example from the story and print the pages to open. "
+        "It shares a database with other data (all its ids are its own); loading it again "
+        "stores nothing new.",
+    )
+    d.add_argument(
+        "--host",
+        metavar="HOST",
+        help="the host `ledger serve` listens on, for the addresses printed "
+        "(default: LEDGER_HOST, 127.0.0.1)",
+    )
+    d.add_argument(
+        "--port",
+        type=int,
+        metavar="PORT",
+        help="the port `ledger serve` listens on, for the addresses printed "
+        "(default: LEDGER_PORT, 8000)",
+    )
     d.set_defaults(func=cmd_demo)
 
-    im = sub.add_parser("import", help="append events from an NDJSON file (one per line)")
-    im.add_argument("file")
-    im.add_argument("--quiet", action="store_true", help="no progress bar")
+    im = sub.add_parser(
+        "import",
+        help="append events from an NDJSON file (one per line)",
+        description="Append events from earlier records, one JSON event per line, in "
+        "atomic batches; stops at the first bad line, naming it. Re-running is safe: "
+        "events already stored are skipped by event_id.",
+    )
+    im.add_argument("file", metavar="FILE", help="an NDJSON file: one event per line")
+    im.add_argument("--quiet", action="store_true", help="show no progress on stderr")
     im.set_defaults(func=cmd_import)
-
-
-def _add_integrity(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    c = sub.add_parser("checkpoint", help="sign a checkpoint of the log now (prints it as JSON)")
-    c.set_defaults(func=cmd_checkpoint)
-
-    e = sub.add_parser("export", help="write an audit bundle (NDJSON) for offline verification")
-    e.add_argument("--after", type=int, default=0, help="start after this position (default 0)")
-    e.add_argument("--until", type=int, help="last position (default: the head)")
-    e.add_argument("-o", "--output", help="file to write (default: standard output)")
-    e.add_argument("--quiet", action="store_true", help="no progress bar")
-    e.set_defaults(func=cmd_export)
-
-    v = sub.add_parser(
-        "verify",
-        help="verify a bundle offline, or a live database; exit 0 clean, 1 tampered, "
-        "2 incomplete, 3 could not run",
-    )
-    v.add_argument("bundle", nargs="?", help="a bundle file from `ledger export`")
-    v.add_argument(
-        "--database", dest="verify_database", help="verify this database instead of a bundle"
-    )
-    v.add_argument("--public-key", help="the ledger's public key: base64, or a file holding it")
-    v.add_argument("--checkpoint", help="a checkpoint (JSON file) obtained earlier and trusted")
-    v.add_argument("--json", action="store_true", help="print the full report as JSON")
-    v.add_argument("--quiet", action="store_true", help="no progress bar")
-    v.set_defaults(func=cmd_verify)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -456,11 +420,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.code == 2 and "verify" in words:
             return 3
         raise
+    # `ledger verify` keeps 2 for "incomplete": its "could not run" is 3.
+    failed = 3 if args.command == "verify" else 2
+    from sqlalchemy.exc import OperationalError
+
+    settings: Settings | None = None
     try:
-        return int(args.func(args))
+        # An offline verify reads no settings: a bad LEDGER_* must not stop it.
+        settings = None if args.command == "verify" else _settings(args)
+        return int(args.func(args, settings))
+    except ValidationError as e:
+        for err in e.errors():
+            name = "LEDGER_" + "_".join(str(x) for x in err["loc"]).upper()
+            print(f"ledger: {name}: {err['msg']}", file=sys.stderr)
+    except CommandError as e:
+        print(f"ledger: {e}", file=sys.stderr)
     except LedgerError as e:
         print(f"ledger: {e.detail}", file=sys.stderr)
-        return 2
+    except OperationalError as e:
+        reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+        what = f" {describe(settings)}" if settings else ""
+        print(f"ledger: cannot use the database{what}: {reason}", file=sys.stderr)
+    return failed
 
 
 if __name__ == "__main__":

@@ -167,10 +167,14 @@ class Checks:
         party = self.req.principal.party
         everything = self.everything
         if party is not None and not _descends(rec["reporter"], party, everything):
+            # An unregistered reporter descends from nothing: say that first, or the
+            # 403 reads as a wrong party when the party is only missing.
+            unknown = (refs.PARTY, rec["reporter"]) not in everything
             self.forbidden.append(
                 Problem(
                     field_name(self.req, p.index, "reporter"),
-                    f"this key may only report as {party} or a unit under it",
+                    (f"{rec['reporter']!r} is not a registered party; " if unknown else "")
+                    + f"this key may only report as {party} or a unit under it",
                 )
             )
         if rec["type"] == EventType.CONTRACT_ACTION:

@@ -308,6 +308,28 @@ def test_party_bound_key_may_not_report_as_another_party(seeded: Api) -> None:
     assert seeded.log_size() == before
 
 
+def test_party_bound_key_reporting_as_an_unregistered_party_is_told_it_is_unregistered(
+    seeded: Api,
+) -> None:
+    # The README walk-through's trap: a unit that was never registered is not "another
+    # party"; the 403 must say what is actually wrong.
+    body = wire.transfer(["t1"], "iq-army", "iq-9th", reporter="iq-10th")
+    r = seeded.post(body, role="writer", party="iq-army")
+    assert r.status_code == 403, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "reporter"
+    assert error["message"] == (
+        "'iq-10th' is not a registered party; this key may only report as iq-army or a "
+        "unit under it"
+    )
+    other = seeded.post(
+        wire.transfer(["t1"], "iq-army", "iq-9th", reporter="pmf"), role="writer", party="iq-army"
+    )
+    assert other.json()["errors"][0]["message"] == (
+        "this key may only report as iq-army or a unit under it"
+    )
+
+
 def test_party_bound_key_may_report_as_a_unit_under_its_party(seeded: Api) -> None:
     r = seeded.post(
         wire.transfer(["t1"], "iq-army", "iq-9th", reporter="iq-9th"),
