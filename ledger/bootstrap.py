@@ -43,8 +43,11 @@ def make_engine(settings: Settings) -> Engine:
             cur.close()
 
         return engine
+    # ``pool_size`` connections stay open; the overflow is opened under load and closed
+    # when returned, so an idle process holds few (a default PostgreSQL server allows
+    # 100 connections for every process sharing it).
     return sa.create_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=8, pool_pre_ping=True
+        url, pool_size=settings.db_pool_size, max_overflow=12, pool_pre_ping=True
     )
 
 

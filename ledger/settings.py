@@ -23,7 +23,12 @@ class Settings(BaseSettings):
     max_batch_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(default=1000, ge=1, le=100_000)
     group_commit_max_events: int = Field(default=2000, ge=1)
-    db_pool_size: int = Field(default=8, ge=1)
+    db_pool_size: int = Field(
+        default=4,
+        ge=1,
+        description="PostgreSQL connections a process keeps open for reads (more are opened"
+        " under load and closed when idle); the event store keeps 2 more (at most 4)",
+    )
     key_cache_seconds: float = Field(default=2.0, ge=0)
     signing_key_file: Path = Path("data/signing-key.pem")
     checkpoint_interval_seconds: float = Field(default=300.0, ge=0)

@@ -149,9 +149,11 @@ def _database_key_note(engine: Engine, pinned_key_id: str | None) -> list[str]:
 def cmd_verify(args: argparse.Namespace, _: Settings | None) -> int:
     from ledger.integrity.bundle_verify import verify_bundle_file
 
+    if args.proof is not None:
+        return _verify_proof(args)
     url: str | None = args.verify_database or (args.database if args.bundle is None else None)
     if (args.bundle is None) == (url is None):
-        raise CommandError("verify: give a BUNDLE file or --database URL, not both")
+        raise CommandError("verify: give a BUNDLE file, --database URL or --proof FILE")
     try:
         public_key = _public_key_arg(args.public_key) if args.public_key else None
         trusted = _checkpoint_arg(args.checkpoint) if args.checkpoint else None
@@ -194,6 +196,26 @@ def cmd_verify(args: argparse.Namespace, _: Settings | None) -> int:
         print(json.dumps(data, indent=2))
     else:
         print("\n".join(report_lines(report, source, pinned_key_id, notes)))
+    return report.exit_code
+
+
+def _verify_proof(args: argparse.Namespace) -> int:
+    """``verify --proof FILE``: one inclusion or consistency proof as the API served it."""
+    from ledger.integrity.proof_check import verify_proof_document
+
+    if args.bundle is not None or args.verify_database is not None:
+        raise CommandError("verify: give a BUNDLE file, --database URL or --proof FILE")
+    try:
+        public_key = _public_key_arg(args.public_key) if args.public_key else None
+        doc = json.loads(Path(args.proof).read_text())
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"verify: {exc}") from None
+    report = verify_proof_document(doc, public_key)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        pinned = _key_id(public_key)
+        print("\n".join(report_lines(report, f"proof {args.proof}", pinned, [])))
     return report.exit_code
 
 
@@ -247,6 +269,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--checkpoint",
         metavar="JSON_FILE",
         help="a checkpoint obtained earlier and trusted (from `ledger checkpoint`)",
+    )
+    v.add_argument(
+        "--proof",
+        metavar="JSON_FILE",
+        help="verify one proof instead: the JSON of GET /v1/audit/proof/{event_id} or "
+        "GET /v1/audit/consistency (pin the key with --public-key)",
     )
     v.add_argument("--json", action="store_true", help="print the full report as JSON")
     v.add_argument("--quiet", action="store_true", help="show no progress on stderr")

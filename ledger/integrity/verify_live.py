@@ -70,17 +70,29 @@ def verify_database(
         )
         with engine.connect() as conn:
             longer = store.latest(conn, key_id_for(key))
+            newest = store.latest(conn)
+            # A pinned key that signed none of the database's checkpoints is the wrong
+            # key (or the checkpoints were replaced): say that, not "every row forged".
+            foreign = pinned is not None and newest is not None and longer is None
             unsealed = (
                 first_unsealed(
                     store, conn, SealChecker(key), longer.tree_size if longer else 0, head
                 )
-                if known
+                if known and not foreign
                 else None
             )
     except CheckpointFormatError as exc:
         return error_report(f"the trusted public key or checkpoint is invalid: {exc}")
     except Exception as exc:  # a database that cannot be read is a verdict, not a traceback
         return error_report(f"could not read the database: {type(exc).__name__}: {exc}")
+    if foreign and newest is not None:
+        _add_tampered(
+            report,
+            f"the database's checkpoints are signed by key {newest.key_id}, not by the "
+            f"trusted key {key_id_for(key)}: the key is not this ledger's, or its "
+            "checkpoints were replaced",
+            1,
+        )
     cut = longer is not None and longer.tree_size > head
     if longer is not None and longer.tree_size > head:
         _signed_beyond_head(report, longer.checkpoint, key, head)

@@ -75,8 +75,11 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             POSTGRES_PORT=str(url.port or 5432),
             POSTGRES_USER=url.username or "postgres",
             POSTGRES_PASSWORD=url.password or "",
-            POSTGRES_POOL_SIZE=str(settings.db_pool_size),
-            POSTGRES_MAX_OVERFLOW="4",
+            # Appends go through one group-commit writer and projections read in
+            # pages: two kept open, at most four (the library's pool closes the extra
+            # two after ten idle minutes).
+            POSTGRES_POOL_SIZE="2",
+            POSTGRES_MAX_OVERFLOW="2",
             POSTGRES_CONNECT_TIMEOUT="5",
             POSTGRES_LOCK_TIMEOUT="30",
             POSTGRES_PRE_PING="n",

@@ -21,15 +21,13 @@ from psycopg import Cursor
 
 from domain.entries import EVENT_CLASSES, LedgerEntry
 from domain.vocabulary import EventType, Role
-from ledger.bootstrap import Ledger, build_ledger
-from ledger.settings import Settings
+from ledger.bootstrap import Ledger
 from ledger.store.eventstore import EventStore, eventsourcing_env
 from ledger.store.recorders import LedgerPostgresRecorder
 from ledger.store.tables import events as events_table
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
-from tests.conftest import TABLES
 
 ADMIN = Principal("admin", Role.ADMIN)
 
@@ -49,24 +47,6 @@ def stored_rows(ledger: Ledger) -> dict[str, tuple[int, str, str]]:
 
 def append(ledger: Ledger, events: list[dict[str, Any]]) -> list[Any]:
     return ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], ADMIN)
-
-
-@pytest.fixture
-def pg_ledger(pg_database_url: str, tmp_path: Any) -> Any:
-    engine = sa.create_engine(pg_database_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)}"))
-    engine.dispose()
-    settings = Settings(
-        database_url=pg_database_url,
-        signing_key_file=tmp_path / "signing-key.pem",
-        key_cache_seconds=0,
-    )
-    built = build_ledger(settings)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def test_receipt_names_the_committed_attempt_after_a_dropped_connection(

@@ -277,3 +277,35 @@ def test_over_http_a_forged_head_is_a_500_integrity_problem_and_nothing_is_store
         assert head(ledger) == forged
         r = client.post("/v1/audit/checkpoints", headers=headers)
         assert r.status_code == 500 and "forged" in r.json()["detail"], r.text
+
+
+def test_a_wrong_pinned_key_is_named_as_such_not_as_forged_rows(ledger: Ledger) -> None:
+    from ledger.integrity.checkpoints import Signer
+
+    populate(ledger, 5)
+    ledger.integrity.checkpoint()
+    stranger = Signer.generate()
+    report = verify_database(ledger.engine, public_key=stranger.public_key)
+    assert (report.verdict, report.exit_code) == ("tampered", 1)
+    assert f"not by the trusted key {stranger.key_id}" in (report.reason or "")
+    assert "forged" not in (report.reason or "")
+
+
+def test_export_of_a_log_with_a_deleted_row_is_a_problem_not_a_crash(ledger: Ledger) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger.integrity.errors import IntegrityFailure
+    from tests.integration.integrity_helpers import export_lines
+
+    populate(ledger, 30)
+    ledger.integrity.checkpoint()
+    more(ledger, 5)
+    sql(ledger, "DELETE FROM ledger_events WHERE notification_id = 12")
+    with pytest.raises(IntegrityFailure):
+        export_lines(ledger)
+    headers = {"Authorization": f"Bearer {ledger.keys.create('admin', 'admin', None)}"}
+    with TestClient(create_app(ledger=ledger), raise_server_exceptions=False) as client:
+        r = client.get("/v1/audit/export", headers=headers)
+    assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("integrity-failure")
