@@ -106,3 +106,36 @@ def first_unsealed(
         if checker.check(position, digest, seal):
             return None if position == head else position + 1
     return floor + 1
+
+
+def rechained_append(
+    store: IntegrityStore, conn: Connection, checker: SealChecker, head: int
+) -> tuple[int, int] | None:
+    """Where a re-chained rewrite began, to the append: ``(first, last)`` positions of
+    the first append whose seal no longer verifies, when every seal from it to the head
+    fails and every seal before it holds (what editing an event and re-hashing all
+    later ones does). ``None`` when the seals do not show that shape.
+
+    A re-chain keeps every row self-consistent, so only signed roots catch it, at a
+    checkpoint; the seals, one per append, narrow it down — by bisection, so a log of
+    a million appends costs about twenty signature checks.
+    """
+    floor = store.unsealed_through(conn)
+    sealed = store.sealed_positions(conn, floor, head)
+    if not sealed:
+        return None
+
+    def holds(i: int) -> bool:
+        return checker.check(sealed[i], *store.sealed_row(conn, sealed[i]))
+
+    if holds(len(sealed) - 1):
+        return None
+    lo, hi = 0, len(sealed) - 1  # the answer is in [lo, hi]: sealed[hi] fails
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if holds(mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    first = sealed[lo - 1] + 1 if lo else floor + 1
+    return first, sealed[lo]

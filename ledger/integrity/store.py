@@ -166,6 +166,28 @@ class IntegrityStore:
         for position, digest, seal in result:
             yield int(position), bytes(digest), bytes(seal)
 
+    def sealed_positions(self, conn: Connection, after: int, until: int) -> list[int]:
+        """The positions in ``after+1..until`` that carry a seal, in order."""
+        return [
+            int(p)
+            for p in conn.execute(
+                sa.select(events.c.notification_id)
+                .where(
+                    events.c.notification_id > after,
+                    events.c.notification_id <= until,
+                    events.c.seal.is_not(None),
+                )
+                .order_by(events.c.notification_id)
+            ).scalars()
+        ]
+
+    def sealed_row(self, conn: Connection, position: int) -> tuple[bytes, bytes | None]:
+        """``(hash, seal)`` of the event at ``position``."""
+        digest, seal = conn.execute(
+            sa.select(events.c.hash, events.c.seal).where(events.c.notification_id == position)
+        ).one()
+        return bytes(digest), None if seal is None else bytes(seal)
+
     def rows(self, conn: Connection, after: int, until: int, limit: int) -> list[Row]:
         """Stored rows with ``after < position <= until``, at most ``limit``, in order."""
         result = conn.execute(

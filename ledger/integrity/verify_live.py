@@ -25,7 +25,7 @@ from ledger.integrity.checkpoints import (
     verify_checkpoint,
 )
 from ledger.integrity.export import ZERO_HASH, LineSink, event_lines
-from ledger.integrity.seals import SealChecker, first_unsealed
+from ledger.integrity.seals import SealChecker, first_unsealed, rechained_append
 from ledger.integrity.signed_state import read_last
 from ledger.integrity.store import IntegrityStore
 
@@ -81,6 +81,13 @@ def verify_database(
                 if known and not foreign
                 else None
             )
+            # A rewrite that re-chained the log shows only at a signed root; the seals
+            # say which append it began in.
+            rewritten = (
+                rechained_append(store, conn, SealChecker(key), head)
+                if known and not foreign and _only_roots_differ(report)
+                else None
+            )
     except CheckpointFormatError as exc:
         return error_report(f"the trusted public key or checkpoint is invalid: {exc}")
     except Exception as exc:  # a database that cannot be read is a verdict, not a traceback
@@ -92,6 +99,16 @@ def verify_database(
             f"trusted key {key_id_for(key)}: the key is not this ledger's, or its "
             "checkpoints were replaced",
             1,
+        )
+    if rewritten is not None and (
+        report.first_position is None or rewritten[0] < report.first_position
+    ):
+        start, end = rewritten
+        _add_tampered(
+            report,
+            f"events {start}..{end} (one append) were altered and every later event "
+            f"re-hashed to match: the seal on event {end} no longer verifies",
+            start,
         )
     cut = longer is not None and longer.tree_size > head
     if longer is not None and longer.tree_size > head:
@@ -114,6 +131,14 @@ def verify_database(
             head + 1,
         )
     return report
+
+
+def _only_roots_differ(report: VerifyReport) -> bool:
+    """Whether the rows are self-consistent and only a signed root disagrees: what a
+    rewrite that re-hashed every later event leaves (the seals can then narrow it)."""
+    return report.verdict == Verdict.TAMPERED and all(
+        "root" in f.reason for f in report.failures if f.verdict == Verdict.TAMPERED
+    )
 
 
 def _signed_beyond_head(report: VerifyReport, cp: Checkpoint, key: bytes, head: int) -> None:

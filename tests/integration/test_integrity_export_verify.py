@@ -251,9 +251,19 @@ def test_a_rewrite_that_re_chains_the_log_is_caught_by_the_signed_root(ledger: L
     rehash_from(ledger, P, with_recorded_at(state, "2001-01-01T00:00:00.000000Z"))
     report = verify_database(ledger.engine, public_key=public_key(ledger))
     assert report.verdict == "tampered"
-    # Every row is self-consistent; the first signed root past the edit is what differs.
-    assert report.first_position == sizes[0]
-    assert "root" in (report.reason or "")
+    # Every row is self-consistent; the first signed root past the edit differs...
+    assert any(f.position == sizes[0] and "root" in f.reason for f in report.failures), (
+        report.to_dict()
+    )
+    # ...and the seals, one per append, name the append the rewrite began in: the ten
+    # assets registered at 11..20, P among them.
+    assert report.first_position == 11 and 11 <= P <= 20
+    assert "events 11..20 (one append) were altered" in (report.reason or "")
+    # Offline, a bundle has no seals: the signed root is what names it.
+    offline = verify_bundle(
+        export_lines(ledger, until=sizes[0]), trusted_public_key=public_key(ledger)
+    )
+    assert offline.verdict == "tampered"
 
 
 def test_an_unsigned_tail_is_incomplete_and_a_deleted_checkpointed_tail_is_tampered(
