@@ -40,6 +40,7 @@ from ledger.reading.findings import FindingsQuery
 from ledger.settings import Settings
 from ledger.store.lookups import StoredRecord
 from ledger.writing.append import AppendResult
+from ledger.writing.keys import KeyInfo
 from ledger.writing.principal import Principal
 from ledger.writing.wire import AnyEvent, EventBase
 
@@ -56,6 +57,7 @@ __all__ = [
     "ForbiddenError",
     "IntegrityFailure",
     "InvalidEventError",
+    "KeyInfo",
     "Ledger",
     "LedgerError",
     "LedgerService",
@@ -108,6 +110,11 @@ class LedgerService:
 
     def authenticate(self, key: str) -> Principal | None:
         return self._ledger.keys.authenticate(key)
+
+    def active_keys(self) -> list[KeyInfo]:
+        """Every key not revoked, by name: what a page session (which names its key and
+        never holds it) is checked against."""
+        return [k for k in self._ledger.keys.list() if k.revoked_at is None]
 
     # -- writing ------------------------------------------------------------------------
 

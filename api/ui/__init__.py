@@ -5,9 +5,12 @@ the app.
 
 A module per family of pages: ``sign_in``, ``home``, ``board``, ``timeline``,
 ``findings``, ``contracts``; what they share is in ``pages`` (rendering, errors as
-pages, the page's time) and ``fields`` (reading form fields); ``site`` puts them
-together. The timeline picture is ``svg`` (with ``svg_layout`` and ``svg_findings``),
-pure, like ``format``, the filters the templates use."""
+pages, the page's time), ``fields`` (reading form fields), ``auth`` and ``session``
+(who is reading: a signed session cookie that never holds the key, and the forms' CSRF
+tokens) and ``paging`` (long lists a window at a time); ``site`` puts them together.
+The timeline picture is ``svg`` (with ``svg_layout`` and ``svg_findings``), pure, like
+``format``, the filters the templates use, and ``words``, how values, instants and the
+ledger's prose are written."""
 
 from __future__ import annotations
 

@@ -1,24 +1,19 @@
-"""Who is looking at the pages: an API key kept in an HTTP-only, same-site cookie.
-
-The JSON API reads keys from the ``Authorization`` header only; the pages read the
-cookie that signing in sets, or the header when one is sent (so a script holding a key
-can fetch a page too — SPEC.md §2 says "cookie or key"). The key is checked exactly
-as the JSON API checks it, through ``KeyStore`` and its short cache.
+"""Who is looking at the pages: the session that signing in starts (``api.ui.session``:
+a signed, expiring cookie that names the key and never holds it), or an API key in the
+``Authorization`` header (so a script holding a key can fetch a page too — SPEC.md §2
+says "cookie or key"). A header key is checked exactly as the JSON API checks it,
+through ``KeyStore`` and its short cache; a session, by its key still being active.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 
 from api.deps import ServiceDep, principal_for
+from api.ui import session
 from ledger.facade import ForbiddenError, Principal, Problem
-
-COOKIE = "ledger_ui_key"
-COOKIE_PATH = "/ui"
-# A working day; signing out, or revoking the key, ends it sooner.
-COOKIE_MAX_AGE = 12 * 3600
 
 
 class SignInRequired(Exception):
@@ -36,10 +31,19 @@ def _bearer(request: Request) -> str | None:
 
 async def ui_principal(request: Request, service: ServiceDep) -> Principal:
     # An explicit header wins over the cookie a browser sends by itself.
-    key = _bearer(request) or request.cookies.get(COOKIE)
-    if not key:
-        raise SignInRequired()
-    principal = await principal_for(service, key)
+    key = _bearer(request)
+    principal: Principal | None
+    if key:
+        principal = await principal_for(service, key)
+    else:
+        value = request.cookies.get(session.COOKIE)
+        if not value:
+            raise SignInRequired()
+        current = session.decode(service, value)
+        principal = await session.session_principal(service, current) if current else None
+        if principal is not None and current is not None:
+            # The forms of the page carry the session's token (``pages.page``).
+            request.state.ui_csrf = current.csrf
     if principal is None:
         raise SignInRequired("expired")
     if not principal.may("read"):
@@ -65,22 +69,6 @@ MaybeReader = Annotated[Principal | None, Depends(optional_principal)]
 
 
 UiReader = Annotated[Principal, Depends(ui_principal)]
-
-
-def remember_key(response: Response, key: str, secure: bool) -> None:
-    response.set_cookie(
-        COOKIE,
-        key,
-        max_age=COOKIE_MAX_AGE,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-    )
-
-
-def forget_key(response: Response, secure: bool) -> None:
-    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=secure)
 
 
 def is_cross_site(request: Request) -> bool:

@@ -3,16 +3,23 @@
 A browser form sends every field, blank or not, so a blank field means "not set" here
 where the JSON routes would reject it; anything else is checked and a bad value is a
 422 that names the field (``InvalidEventError`` with its ``Problem``), as in the JSON.
+
+A date alone (``2014-06-10``) names the start of that day in UTC, the instant
+``2014-06-10T00:00:00Z`` — the instant the pages themselves write as a bare date, so
+what a page shows can be typed back in. Every time field of every page reads it so.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from api.params import parse_instant
 from ledger.facade import InvalidEventError, Problem
 
 TRUE = ("true", "1", "yes", "on")
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_RULE = "a date alone means 00:00 UTC, the start of that day"
 FALSE = ("false", "0", "no", "off")
 
 
@@ -26,10 +33,15 @@ def optional(value: str | None) -> str | None:
     return text(value) or None
 
 
+def instant_text(typed: str) -> str:
+    """An instant as the API reads it: a date alone becomes the start of that day, UTC."""
+    return f"{typed}T00:00:00Z" if DATE_ONLY.match(typed) else typed
+
+
 def instant(name: str, value: str | None) -> tuple[str, datetime | None]:
     """The text as typed (to show it back) and the instant it names, if any."""
     typed = text(value)
-    return typed, parse_instant(name, typed or None)
+    return typed, parse_instant(name, instant_text(typed) or None)
 
 
 def flag(name: str, value: str | None) -> bool:

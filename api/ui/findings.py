@@ -23,6 +23,7 @@ from api.ui import fields
 from api.ui.auth import UiReader
 from api.ui.format import query
 from api.ui.pages import PageView, PageViewDep, page, page_router, parties_by_id
+from api.ui.paging import Paging
 from domain.rules.catalogue import RULE_NAMES
 from ledger.facade import FindingsQuery, LedgerService
 
@@ -192,6 +193,7 @@ def finding_page(
             "principal": principal,
             "nav": "findings",
             "f": f,
+            "paging": Paging.of(request.url.path, request.query_params.multi_items()),
             "hindsight": all_knowledge,
             "known_at": pv.known_at,
             "time_query": query({"known_at": "" if all_knowledge else pv.known_at}),

@@ -3,6 +3,9 @@
 Pure (no web framework): the pages (``api.ui.pages``) and the standalone contract
 report of ``GET /v1/contracts/{id}/report`` (``api.reports``) render with the same
 environment, so a value reads the same in both. Autoescaping is always on.
+
+One way of writing each thing (``api.ui.words``): instants, the ledger's vocabulary,
+and prose the ledger wrote.
 """
 
 from __future__ import annotations
@@ -15,28 +18,22 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 
+from api.ui.paging import Paging
 from api.ui.svg import STYLES
-from api.ui.svg_layout import instant, short_time
+from api.ui.words import (
+    date_only,
+    exact,
+    period_words,
+    prose,
+    span,
+    span_exact,
+    stamp,
+    term,
+    when,
+)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-
-
-def when(value: str | None) -> str:
-    return short_time(instant(value)) if value else "—"
-
-
-def exact(value: str | None) -> str:
-    """An instant to the second (or microsecond when it has one), for the report: an
-    auditor's document does not round."""
-    if not value:
-        return "—"
-    t = instant(value)
-    if t.microsecond:
-        return t.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-    if (t.hour, t.minute, t.second) == (0, 0, 0):
-        return t.strftime("%Y-%m-%d")
-    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def lag(seconds: float | None) -> str:
@@ -83,7 +80,7 @@ def show(value: Any) -> str:
             return when(value)
         except ValueError:
             return value
-    return str(value)
+    return term(value)
 
 
 def segment(value: Any) -> str:
@@ -120,9 +117,21 @@ def environment() -> jinja2.Environment:
         exact=exact,
         lag=lag,
         words=words,
+        term=term,
+        prose=prose,
+        stamp=stamp,
         segment=segment,
         keypath=keypath,
         show=show,
     )
-    env.globals.update(query=query, safe_href=safe_href, STYLES=STYLES)
+    env.globals.update(
+        query=query,
+        safe_href=safe_href,
+        STYLES=STYLES,
+        date_only=date_only,
+        span=span,
+        span_exact=span_exact,
+        period_words=period_words,
+        Paging=Paging,
+    )
     return env

@@ -25,7 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import errors
 from api.deps import ServiceDep
 from api.params import ViewParams, view_params
-from api.ui.auth import SignInRequired, forget_key, safe_next
+from api.ui import fields, session
+from api.ui.auth import SignInRequired, safe_next
 from api.ui.format import environment, query
 from ledger.facade import InvalidEventError, LedgerError, LedgerService, Problem
 
@@ -64,6 +65,9 @@ def page(
     position: int | None = None,
 ) -> HTMLResponse:
     headers = {"X-Ledger-Position": str(position)} if position is not None else None
+    # Every form that posts carries the session's CSRF token (``api.ui.session``).
+    context.setdefault("csrf", getattr(request.state, "ui_csrf", ""))
+    context.setdefault("csrf_field", session.CSRF_FIELD)
     return templates.TemplateResponse(
         request, name, context, status_code=status_code, headers=headers
     )
@@ -79,7 +83,7 @@ def _sign_in_redirect(request: Request, exc: SignInRequired) -> Response:
         params["reason"] = exc.reason
     response = RedirectResponse("/ui/sign-in" + query(params), status_code=303)
     if exc.reason:
-        forget_key(response, secure=request.url.scheme == "https")
+        session.end(response, request)
     return response
 
 
@@ -199,7 +203,14 @@ async def page_view(
         raise InvalidEventError(
             "min_position: a whole number ≥ 0", [Problem("min_position", "integer ≥ 0")]
         )
-    view = await view_params(service, response, a or None, k or None, int(m) if m else None)
+    # A date alone is the start of that day, UTC (``fields.instant_text``).
+    view = await view_params(
+        service,
+        response,
+        fields.instant_text(a) or None,
+        fields.instant_text(k) or None,
+        int(m) if m else None,
+    )
     return PageView(view, a, k)
 
 

@@ -1,8 +1,9 @@
 """Signing in and out of the pages: ``/ui/sign-in`` and ``/ui/sign-out``.
 
-Signing in checks an API key exactly as the JSON API does and keeps it in an HTTP-only
-cookie (``api.ui.auth``); only a key that may read is accepted. Both forms refuse a
-post from another site, so no other site can sign a reader in or out.
+Signing in checks an API key exactly as the JSON API does and starts a session
+(``api.ui.session``): a signed cookie that names the key, never holds it. Only a key
+that may read is accepted. Both forms carry a CSRF token and refuse a post without the
+right one, or from another site, so no other site can sign a reader in or out.
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import ServiceDep, principal_for
-from api.ui.auth import UiReader, forget_key, is_cross_site, remember_key, safe_next
+from api.ui import session
+from api.ui.auth import UiReader, is_cross_site, safe_next
 from api.ui.pages import error_page, page, page_router
+from ledger.facade import LedgerService, Principal
 
 router = page_router()
 
 SIGN_IN_REASONS = {
-    "expired": "Your key is no longer accepted (revoked, or signed out elsewhere). Sign in again.",
+    "expired": "Your session has ended (it expired, or its key was revoked). Sign in again.",
     "signed-out": "You are signed out.",
 }
+STALE_FORM = (
+    "This sign-in form has expired or did not come from this site. "
+    "It has been renewed: sign in again."
+)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -29,10 +36,15 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
-async def _refusal(request: Request, service: ServiceDep, key: str) -> tuple[str, int] | None:
-    """Why this key may not sign in here, and the status to say it with; ``None`` if it may."""
-    if is_cross_site(request):
-        return "Sign in from this site's own page.", 403
+async def _refusal(
+    request: Request, service: LedgerService, form: dict[str, str], key: str
+) -> tuple[str, int] | Principal:
+    """Why this post may not sign in, and the status to say it with; else the key's
+    principal."""
+    if is_cross_site(request) or not session.sign_in_token_matches(
+        request, service, form.get(session.CSRF_FIELD)
+    ):
+        return STALE_FORM, 403
     if not key:
         return "Enter an API key.", 422
     principal = await principal_for(service, key)
@@ -43,21 +55,40 @@ async def _refusal(request: Request, service: ServiceDep, key: str) -> tuple[str
             f"A {principal.role} key may not read. Use an investigator, auditor or admin key.",
             403,
         )
-    return None
+    return principal
 
 
-@router.get("/sign-in")
-def sign_in_form(request: Request, next: str | None = None, reason: str | None = None) -> Response:
-    return page(
+def _sign_in_page(
+    request: Request,
+    service: LedgerService,
+    target: str,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    token, cookie = session.sign_in_token(request, service)
+    response = page(
         request,
         "sign_in.html",
         {
-            "next": safe_next(next),
-            "notice": SIGN_IN_REASONS.get(reason or ""),
-            "error": None,
+            "next": target,
+            "notice": notice,
+            "error": error,
             "principal": None,
+            "csrf": token,
+            "session_hours": session.SESSION_MAX_AGE // 3600,
         },
+        status_code=status,
     )
+    session.keep_sign_in_token(response, request, cookie)
+    return response
+
+
+@router.get("/sign-in")
+def sign_in_form(
+    request: Request, service: ServiceDep, next: str | None = None, reason: str | None = None
+) -> Response:
+    return _sign_in_page(request, service, safe_next(next), SIGN_IN_REASONS.get(reason or ""))
 
 
 @router.post("/sign-in")
@@ -65,18 +96,18 @@ async def sign_in(request: Request, service: ServiceDep) -> Response:
     form = await _form(request)
     target = safe_next(form.get("next"))
     key = form.get("key", "").strip()
-    refused = await _refusal(request, service, key)
-    if refused is not None:
-        error, status = refused
+    outcome = await _refusal(request, service, form, key)
+    created = (
+        await session.key_created(service, outcome) if isinstance(outcome, Principal) else None
+    )
+    if isinstance(outcome, Principal) and created is None:
+        outcome = "That key is not known, or has been revoked.", 401  # revoked meanwhile
+    if not isinstance(outcome, Principal):
+        error, status = outcome
         # The key is never echoed back into the page.
-        return page(
-            request,
-            "sign_in.html",
-            {"next": target, "notice": None, "error": error, "principal": None},
-            status_code=status,
-        )
+        return _sign_in_page(request, service, target, error=error, status=status)
     response = RedirectResponse(target, status_code=303)
-    remember_key(response, key, secure=request.url.scheme == "https")
+    session.start(response, request, service, session.new_session(outcome, created or ""))
     return response
 
 
@@ -86,9 +117,20 @@ def sign_out_form(request: Request, principal: UiReader) -> Response:
 
 
 @router.post("/sign-out")
-def sign_out(request: Request) -> Response:
+async def sign_out(request: Request, service: ServiceDep) -> Response:
     if is_cross_site(request):
         return error_page(request, 403, "sign out from this site's own page")
+    current = session.decode(service, request.cookies.get(session.COOKIE))
+    if current is not None:
+        form = await _form(request)
+        if not session.same_token(form.get(session.CSRF_FIELD), current.csrf):
+            request.state.ui_csrf = current.csrf
+            return error_page(
+                request,
+                403,
+                "that sign-out form did not come from this site's pages (its CSRF token "
+                "is missing or wrong): you are still signed in; use the Sign out button",
+            )
     response = RedirectResponse("/ui/sign-in?reason=signed-out", status_code=303)
-    forget_key(response, secure=request.url.scheme == "https")
+    session.end(response, request)
     return response

@@ -9,10 +9,15 @@ from api.deps import ServiceDep
 from api.ui.auth import UiReader
 from api.ui.format import query
 from api.ui.pages import PageViewDep, page, page_router, parties_by_id
+from api.ui.paging import Paging
 from api.ui.svg import timeline_svg
 from ledger.facade import NotFoundError
 
 router = page_router()
+
+# An event row names at most this many of the event's other assets; the related assets
+# section below the events lists them all, a window at a time.
+CO_ASSETS_SHOWN = 12
 
 
 @router.get("/assets/{asset_id}")
@@ -51,6 +56,9 @@ def timeline(
             "bands": bands,
             "parties": parties,
             "findings_by_key": findings_by_key,
+            # An event may name thousands of assets: a window of them at a time.
+            "paging": Paging.of(request.url.path, request.query_params.multi_items()),
+            "co_assets_shown": CO_ASSETS_SHOWN,
             "time_params": pv.params(),
             # A finding opened from this page shows as known at the same time.
             "finding_query": query({"known_at": pv.known_at}),

@@ -147,7 +147,8 @@ def test_sign_in_refuses_a_wrong_key_and_a_key_that_may_not_read(
             page.click("form.stack button[type=submit]")
         assert answer.value.status == 401
         assert "not known" in page.inner_text("#sign-in-error")
-        assert context.cookies() == []
+        # Only the sign-in form's own CSRF cookie: no session.
+        assert [c["name"] for c in context.cookies()] == ["ledger_ui_csrf"]
 
         page.fill("#key", keys["writer"])
         with page.expect_response(re.compile(r"/ui/sign-in$")) as answer:
@@ -155,16 +156,19 @@ def test_sign_in_refuses_a_wrong_key_and_a_key_that_may_not_read(
         assert answer.value.status == 403
         assert "writer key may not read" in page.inner_text("#sign-in-error")
         assert keys["writer"] not in page.content()  # a key is never echoed back
-        assert context.cookies() == []
+        assert [c["name"] for c in context.cookies()] == ["ledger_ui_csrf"]
 
         page.fill("#key", keys["investigator"])
         page.click("form.stack button[type=submit]")
         page.wait_for_url(f"{server.base}{TIMELINE}")  # back where the reader was going
+        # One cookie: the signed session, which names the key and never holds it.
         (cookie,) = context.cookies()
-        assert cookie["name"] == "ledger_ui_key"
+        assert cookie["name"] == "ledger_ui_session"
+        assert keys["investigator"][3:20] not in cookie["value"]
         assert cookie["httpOnly"] is True
         assert cookie["sameSite"] == "Lax"
         assert cookie["path"] == "/ui"
+        assert cookie["secure"] is False  # plain http here: Secure only over https
         assert page.evaluate("document.cookie") == ""  # invisible to scripts
     finally:
         context.close()
@@ -172,13 +176,22 @@ def test_sign_in_refuses_a_wrong_key_and_a_key_that_may_not_read(
 
 def test_sign_out_clears_the_cookie(page: Any, site: tuple[Server, dict[str, str]]) -> None:
     server, _ = site
-    assert [c["name"] for c in page.context.cookies()] == ["ledger_ui_key"]
+    assert [c["name"] for c in page.context.cookies()] == ["ledger_ui_session"]
     page.click("header.site button:has-text('Sign out')")
     page.wait_for_url(re.compile(r"/ui/sign-in\?reason=signed-out$"))
     assert "You are signed out" in page.inner_text("main")
-    assert page.context.cookies() == []
+    # The session is gone; the sign-in form has set its own CSRF token.
+    assert [c["name"] for c in page.context.cookies()] == ["ledger_ui_csrf"]
     page.goto(f"{server.base}/ui/assets")
     page.wait_for_url(re.compile(r"/ui/sign-in\?next=%2Fui%2Fassets$"))
+
+
+def csrf_token(client: httpx.Client) -> str:
+    """The sign-in form's CSRF token (its cookie set in ``client``)."""
+    form = client.get("/ui/sign-in")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert found, "the sign-in form carries no CSRF token"
+    return found.group(1)
 
 
 def test_sign_in_redirects_only_within_the_pages(site: tuple[Server, dict[str, str]]) -> None:
@@ -191,16 +204,30 @@ def test_sign_in_redirects_only_within_the_pages(site: tuple[Server, dict[str, s
             ("/ui\\@evil.example", "/ui"),
             ("/v1/events", "/ui"),
         ]:
-            answer = client.post("/ui/sign-in", data={"key": keys["investigator"], "next": target})
+            answer = client.post(
+                "/ui/sign-in",
+                data={
+                    "key": keys["investigator"],
+                    "next": target,
+                    "csrf_token": csrf_token(client),
+                },
+            )
             assert answer.status_code == 303, target
             assert answer.headers["location"] == expected, target
         # A form posted from another site is refused (login CSRF).
+        client.cookies.clear()
+        token = csrf_token(client)
         answer = client.post(
             "/ui/sign-in",
-            data={"key": keys["investigator"]},
+            data={"key": keys["investigator"], "csrf_token": token},
             headers={"Sec-Fetch-Site": "cross-site"},
         )
-        assert answer.status_code == 403 and "set-cookie" not in answer.headers
+        assert answer.status_code == 403
+        assert "ledger_ui_session" not in answer.headers.get("set-cookie", "")
+        # ... and so is one without the form's token, as another site's would be.
+        answer = client.post("/ui/sign-in", data={"key": keys["investigator"]})
+        assert answer.status_code == 403
+        assert "ledger_ui_session" not in answer.headers.get("set-cookie", "")
         client.cookies.clear()
         # "Cookie or key": a program holding a key may fetch a page with the header.
         answer = client.get(

@@ -325,7 +325,10 @@ def test_the_contract_page_says_suspend_and_why(page: Any, story: Site) -> None:
     body = api(server, keys["investigator"], "/v1/contracts/fms-iq-m1")
     verdict = page.locator(".verdict")
     assert verdict.get_attribute("data-support") == body["compliance"]["support"] == "suspend"
-    assert "Support: suspend" in verdict.inner_text()
+    # What is in effect, with its date: not "suspend", which read as still to be done.
+    assert body["compliance"]["suspension_in_effect"] is True
+    assert verdict.inner_text().startswith("Support suspended since 2017-12-15")
+    assert "Support: suspend" not in verdict.inner_text()
     held = page.eval_on_selector_all("tr.held-row", "rs => rs.map(r => r.dataset.asset)")
     assert held == [h["asset_id"] for h in body["compliance"]["holding_support_back"]]
     assert "2014-06-10 06:00 UTC" in page.inner_text("tr.held-row[data-asset=M1A1-002]")

@@ -382,3 +382,79 @@ def test_finding_marks_are_escaped_links_to_the_finding_page() -> None:
     assert marks[0].find(f"{SVG}path[@class='finding-open']") is not None
     assert marks[0].find(f"{SVG}path[@class='finding-ongoing']") is not None
     assert marks[0].find(f"{SVG}path[@class='finding-close']") is None
+
+
+def x_of(svg: Any, when: str) -> float:
+    """Where an instant falls on the picture's axis."""
+    f = (instant(t(when)) - svg.start) / (svg.end - svg.start)
+    return float(svg.plot_left + f * (svg.plot_right - svg.plot_left))
+
+
+def test_a_state_finding_cleared_while_open_ends_where_it_was_cleared() -> None:
+    from api.ui.pages import templates
+
+    # Open (no valid_to) when its trigger was retracted: no longer "still open" today.
+    voided = finding("R01/T-2/isil/2014-06-10", "state", "2014-06-10", cleared="2016-01-01")
+    voided["clear_reason"] = "voided_trigger_retracted"
+    later = finding("R03/T-2/2016-02-01", "state", "2016-02-01")
+    timeline = captured_then_recovered(findings=[voided, later])
+    svg = timeline_svg(timeline, PARTIES)
+    shape = next(f for f in svg.findings if f.finding_key == voided["finding_key"])
+    assert shape.voided and shape.cleared and not shape.closes
+    assert shape.x + shape.width == pytest.approx(x_of(svg, "2016-01-01"), abs=0.05)
+    assert shape.x + shape.width < svg.plot_right - 100
+    assert "cleared 2016-01-01 (voided trigger retracted)" in shape.label
+    # What begins after the clearing shares its row.
+    assert {f.row for f in svg.findings} == {0}
+    markup = templates.env.get_template("_timeline_svg.html").render(
+        svg=svg, t=timeline, asset_id="T-2"
+    )
+    mark = next(
+        a
+        for a in ET.fromstring(markup).iter(f"{SVG}a")
+        if a.get("data-finding") == voided["finding_key"]
+    )
+    assert mark.find(f"{SVG}path[@class='finding-void']") is not None
+    assert mark.find(f"{SVG}path[@class='finding-ongoing']") is None
+    # Known before the retraction, the same finding was open: it runs on.
+    still = dict(voided, cleared_at=None, clear_reason=None)
+    open_then = timeline_svg(captured_then_recovered(findings=[still]), PARTIES).findings[0]
+    assert not open_then.voided
+    assert open_then.x + open_then.width == pytest.approx(svg.plot_right)
+
+
+def test_a_short_finding_bar_is_labelled_beside_it_and_keeps_room_for_the_label() -> None:
+    from api.ui.pages import templates
+
+    short = finding("R12/T-2/wo-1", "state", "2012-01-01", "2012-01-08")  # a week in 8 years
+    neighbour = finding("R13/T-2/2012-01-09", "state", "2012-01-09", "2013-01-01")
+    at_the_end = finding("R03/T-2/2017-12-20", "state", "2017-12-20", "2017-12-28")
+    timeline = captured_then_recovered(findings=[short, neighbour, at_the_end])
+    svg = timeline_svg(timeline, PARTIES)
+    by_key = {f.finding_key: f for f in svg.findings}
+    bar = by_key[short["finding_key"]]
+    assert bar.width < 10
+    # Its rule code beside it, after the bar.
+    assert bar.text == "R12" and bar.text_outside and bar.text_anchor == "start"
+    assert bar.text_x >= bar.x + bar.width
+    # The next bar would cover the label: it goes to another row.
+    assert by_key[neighbour["finding_key"]].row != bar.row
+    # Near the end of the axis the label goes before the bar.
+    last = by_key[at_the_end["finding_key"]]
+    assert last.text == "R03" and last.text_outside and last.text_anchor == "end"
+    assert last.text_x <= last.x
+    # A bar long enough keeps its text inside.
+    inside = by_key[neighbour["finding_key"]]
+    assert not inside.text_outside and inside.text.startswith("R13")
+    markup = templates.env.get_template("_timeline_svg.html").render(
+        svg=svg, t=timeline, asset_id="T-2"
+    )
+    texts = {
+        a.get("data-finding"): a.find(f"{SVG}text")
+        for a in ET.fromstring(markup).iter(f"{SVG}a")
+        if a.get("data-finding")
+    }
+    label = texts[short["finding_key"]]
+    assert label is not None and label.text == "R12"
+    assert "outside" in (label.get("class") or "")
+    assert float(label.get("x") or 0) >= bar.x + bar.width
