@@ -119,7 +119,7 @@ def _unreadable_page(request: Request, exc: RequestValidationError) -> Response:
     problems = [
         {
             "field": errors._field_of(tuple(e.get("loc", ()))),
-            "message": str(e.get("msg", "invalid")),
+            "message": errors._message(e),
         }
         for e in exc.errors()
     ]

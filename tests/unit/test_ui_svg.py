@@ -458,3 +458,25 @@ def test_a_short_finding_bar_is_labelled_beside_it_and_keeps_room_for_the_label(
     assert label is not None and label.text == "R12"
     assert "outside" in (label.get("class") or "")
     assert float(label.get("x") or 0) >= bar.x + bar.width
+
+
+def test_a_page_refusing_its_query_drops_pydantics_value_error_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi.exceptions import RequestValidationError
+
+    from api.ui import pages
+
+    seen: list[object] = []
+    monkeypatch.setattr(
+        pages,
+        "error_page",
+        lambda _r, status, detail, problems: seen.append((status, detail, problems)),
+    )
+    exc = RequestValidationError(
+        [{"loc": ("query", "as_of"), "msg": "Value error, not an instant", "type": "value_error"}]
+    )
+    pages._unreadable_page(None, exc)  # type: ignore[arg-type]
+    assert seen == [
+        (422, "as_of: not an instant", [{"field": "as_of", "message": "not an instant"}])
+    ]
