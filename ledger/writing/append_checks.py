@@ -10,6 +10,7 @@ on its way through the commit thread.
 
 from __future__ import annotations
 
+import copy
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -258,7 +259,11 @@ def _seller_side(party: str, seller: str, known: Mapping[tuple[str, str], Any]) 
 def _check_correction(name: str, rec: dict[str, Any], target: dict[str, Any]) -> list[Problem]:
     if target["type"] in NOT_CORRECTABLE_TARGETS:
         return [Problem(name, f"a {target['type']} cannot be corrected: retract it instead")]
-    corrected = {k: v for k, v in target.items() if k not in SERVER_FIELDS and k != "reported_at"}
+    # A deep copy: the target may be an event of this very batch, about to be stored,
+    # and writing the corrected values into its nested payload would store them.
+    corrected = copy.deepcopy(
+        {k: v for k, v in target.items() if k not in SERVER_FIELDS and k != "reported_at"}
+    )
     for path, value in rec["payload"]["corrected_fields"].items():
         node: Any = corrected
         parts = path.split(".")
