@@ -266,14 +266,34 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     existed = settings.signing_key_file.is_file()
     ledger = _open(settings)
     try:
+        if args.scale is not None:
+            return _demo_at_scale(args, settings, ledger)
         loaded = load_demo(ledger)
     except DemoConflictError as e:
         raise CommandError(f"demo: {e}") from None
     finally:
         ledger.close()
-    note_new_signing_key(settings, existed)
+        note_new_signing_key(settings, existed)
     base = browser_base(args.host or settings.host, args.port or settings.port)
     print(summary(loaded, base, describe(settings), _prog()))
+    return 0
+
+
+def _demo_at_scale(args: argparse.Namespace, settings: Settings, ledger: Ledger) -> int:
+    """``demo --scale EVENTS``: a realistic generated world (``ledger.worlds.realistic``)."""
+    from ledger.worlds.realistic import append_world
+
+    if args.scale < 1:
+        raise CommandError("demo: --scale must be a positive number of events")
+    with progress("demo", args.scale, quiet=args.quiet) as bar:
+        stored = append_world(ledger, args.scale, args.seed, progress=bar.update)
+    print(
+        f"appended {stored} new events of the generated world (seed {args.seed}, "
+        f"{args.scale} events; ids start with w-) to {describe(settings)}; "
+        "`ledger serve` (SQLite) or `ledger project` (PostgreSQL) derives custody and "
+        "findings from them",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -396,6 +416,21 @@ def _add_loading(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="the port `ledger serve` listens on, for the addresses printed "
         "(default: LEDGER_PORT, 8000)",
     )
+    d.add_argument(
+        "--scale",
+        type=int,
+        metavar="EVENTS",
+        help="instead of the story, append a realistic generated world of about this "
+        "many events (units, contracts, captures, repairs, late reports; see docs/worlds.md)",
+    )
+    d.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        metavar="S",
+        help="the generated world's seed (default 1): the same seed gives the same world",
+    )
+    d.add_argument("--quiet", action="store_true", help="show no progress on stderr")
     d.set_defaults(func=cmd_demo)
 
     im = sub.add_parser(

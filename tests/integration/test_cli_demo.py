@@ -127,3 +127,23 @@ def test_demo_says_where_it_made_a_new_signing_key(
     )
     assert demo(settings) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_demo_at_scale_appends_a_generated_world_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledger import cli
+    from ledger.bootstrap import build_ledger
+
+    monkeypatch.setenv("LEDGER_SIGNING_KEY_FILE", str(settings.signing_key_file))
+    url = settings.database_url
+    assert cli.main(["--database", url, "demo", "--scale", "600", "--seed", "7", "--quiet"]) == 0
+    assert "appended 600 new events" in capsys.readouterr().err
+    ledger = build_ledger(settings)
+    try:
+        assert ledger.lookups.head()[0] == 600
+    finally:
+        ledger.close()
+    # The same seed again replays the same world: nothing new.
+    assert cli.main(["--database", url, "demo", "--scale", "600", "--seed", "7", "--quiet"]) == 0
+    assert "appended 0 new events" in capsys.readouterr().err
