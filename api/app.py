@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from api import errors, params, ui
+from api import errors, openapi, params, ui
 from api.routes import assets, audit, events, findings, health, reference
 from ledger.facade import Ledger, LedgerService, Settings
 
@@ -22,15 +22,29 @@ DESCRIPTION = """
 An event-sourced audit ledger for the custody of serialised assets.
 
 Authenticate with `Authorization: Bearer <api key>` (keys come from `ledger keys create`).
-Errors are RFC 9457 problem documents whose `errors` name each offending field.
-A request body is UTF-8 JSON without a byte order mark, and no object in it repeats a
-key; no path or query parameter may contain U+0000. An unavailable database answers 503
-with `Retry-After`.
+Errors are RFC 9457 problem documents whose `errors` name each offending field (at most
+100; `errors_total` counts them all). The role is checked before anything else: a key
+that may not write gets 403 whatever its body.
+A request body is `application/json` (else 415), UTF-8 without a byte order mark, and no
+object in it repeats a key; a body over the limit is refused with 413 before it is read.
+An unknown or repeated query parameter is a 422, and no path or query parameter may
+contain U+0000. A method a path does not take is a 405 naming the others in `Allow`;
+HEAD works wherever GET does. An unavailable database answers 503 with `Retry-After`.
+These pages and their assets are served by the ledger itself (no internet needed).
 """
 
 
 class BodyLimit:
-    """413 before parsing: 256 KiB for one event, more for a batch (SPEC.md §2)."""
+    """413 for a body over the limit: 256 KiB for one event, more for a batch (SPEC.md §2).
+
+    A ``Content-Length`` over the limit is refused from the header alone: no byte of the
+    body is read (a client that sent ``Expect: 100-continue`` is never told to go on).
+    Otherwise the body is read here, a chunk at a time, and refused as soon as it
+    crosses the limit — a chunked body has no length to trust, and a declared one is not
+    taken on faith — before the app has seen the request, so only the 413 is ever sent.
+    The app then gets the body whole, as one message. A 413 closes the connection: the
+    rest of the body is not worth reading.
+    """
 
     def __init__(self, app: ASGIApp, single: int, batch: int) -> None:
         self.app = app
@@ -44,42 +58,79 @@ class BodyLimit:
         limit = self.batch if scope["path"].endswith(":batch") else self.single
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await self._reject(send, limit)
+                await self._reject(scope, receive, send, limit)
                 return
-        seen = 0
-        too_large = False
-
-        async def limited() -> Message:
-            nonlocal seen, too_large
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    too_large = True
-                    return {"type": "http.disconnect"}
-            return message
+            if message["type"] == "http.disconnect":
+                return  # the client left mid-body: nobody to answer
+            body += message.get("body", b"")
+            if len(body) > limit:
+                await self._reject(scope, receive, send, limit)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(bytes(body), receive), send)
 
-        if too_large:
-            await self._reject(send, limit)
-            return
-        await self.app(scope, limited, send)
-
-    async def _reject(self, send: Send, limit: int) -> None:
-        body = errors.problem(
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = errors.problem(
             413,
             "too-large",
             "Body too large",
             f"body: the request body exceeds {limit} bytes",
             [{"field": "body", "message": f"at most {limit} bytes"}],
+            headers={"Connection": "close"},
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/problem+json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body.body})
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the app: the body read already, then the client's own messages
+    (a disconnect)."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class HeadAsGet:
+    """HEAD answered as the GET would be, without the content (RFC 9110 §9.3.2): every
+    GET route takes HEAD. The app sees a GET; what it sends after the response's start is
+    dropped, and once the (empty) content is sent the app is told the client has gone, so
+    a stream stops."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        done = False
+
+        async def headless(message: Message) -> None:
+            nonlocal done
+            if done:
+                return
+            if message["type"] in ("http.response.body", "http.response.pathsend"):
+                done = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:  # the start, and any extension's message
+                await send(message)
+
+        async def until_done() -> Message:
+            if done:
+                return {"type": "http.disconnect"}
+            return await receive()
+
+        await self.app({**scope, "method": "GET", errors.HEAD_AS_GET: True}, until_done, headless)
 
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> FastAPI:
@@ -108,6 +159,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     if ledger is not None:
         app.state.service = LedgerService(ledger)
     errors.install(app)
+    openapi.install(app, settings)
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(assets.router)
@@ -120,4 +172,5 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         single=settings.max_body_bytes,
         batch=settings.max_batch_body_bytes,
     )
+    app.add_middleware(HeadAsGet)  # type: ignore[arg-type]
     return app

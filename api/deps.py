@@ -56,7 +56,7 @@ def requires(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: PrincipalDep) -> Principal:
         if not principal.may(permission):
             raise ForbiddenError(
-                f"role {principal.role} may not {permission}",
+                f"Authorization: role {principal.role} may not {permission}",
                 [Problem("Authorization", f"role {principal.role} lacks {permission}")],
             )
         return principal
@@ -64,6 +64,9 @@ def requires(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
+Writer = Annotated[Principal, Depends(requires("append"))]
+"""A key that may append at all (writer, importer, admin); which events it may append
+(reference data, a historical ``reported_at``, as which party) the ledger decides."""
 Reader = Annotated[Principal, Depends(requires("read"))]
 Auditor = Annotated[Principal, Depends(requires("audit"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]

@@ -6,21 +6,31 @@ findings page.
 Whatever reaches SQL is bounded here, so a bad parameter is a 422 naming it and never a
 driver error: integers fit a signed 64-bit column (``MAX_POSITION``), instants have a UTC
 form in years 0001–9999, and no path or query parameter holds U+0000, which PostgreSQL
-refuses in text (``refuse_nul``, installed for every route)."""
+refuses in text (``refuse_nul``, installed for every route).
+
+A query parameter the route does not declare, or a single-valued one given twice, is
+refused too (``undeclared_query``, checked by ``api.schemas.StrictRoute``): a typo such as
+``?contrct=`` would otherwise filter nothing and answer everything. Each of these is an
+``invalid-request`` problem (``api.errors.InvalidRequestError``)."""
 
 from __future__ import annotations
 
+import collections.abc
+import types
+import typing
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
+from api.errors import InvalidRequestError
 from domain.instants import INSTANT_RULES, InstantError, parse_given
-from ledger.facade import CUSTODY, FINDINGS, FindingsQuery, InvalidEventError, Problem
+from ledger.facade import CUSTODY, FINDINGS, FindingsQuery, Problem
 
 MAX_POSITION = 2**63 - 1
 """The largest position, tree size or version a query may name: a signed 64-bit integer,
@@ -37,7 +47,7 @@ def parse_instant(name: str, value: str | None) -> datetime | None:
         message = str(e)
     except ValueError:
         message = "not an RFC 3339 instant with an offset"
-    raise InvalidEventError(f"{name}: {message}", [Problem(name, message)])
+    raise InvalidRequestError(f"{name}: {message}", [Problem(name, message)])
 
 
 def refuse_nul(request: Request) -> None:
@@ -46,7 +56,62 @@ def refuse_nul(request: Request) -> None:
         for name, value in where:
             if isinstance(value, str) and "\x00" in value:
                 message = "must not contain U+0000 (NUL)"
-                raise InvalidEventError(f"{name}: {message}", [Problem(name, message)])
+                raise InvalidRequestError(f"{name}: {message}", [Problem(name, message)])
+
+
+_SEQUENCES = (list, set, frozenset, tuple, collections.abc.Sequence)
+
+
+def _repeats(annotation: Any) -> bool:
+    """Does a parameter of this type take several values (``?x=1&x=2``)?"""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _repeats(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_repeats(a) for a in typing.get_args(annotation))
+    return origin in _SEQUENCES or annotation in _SEQUENCES
+
+
+def declared_query(dependant: Dependant) -> dict[str, bool]:
+    """The query parameters a route takes, its dependencies' included: each name (the
+    alias a client sends) → whether it may be given more than once."""
+    declared: dict[str, bool] = {}
+    seen: set[int] = set()
+    todo = [dependant]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for field in current.query_params:
+            repeats = _repeats(field.field_info.annotation)
+            for name in {field.alias, field.validation_alias or field.alias}:
+                declared[name] = repeats
+        todo.extend(current.dependencies)
+    return declared
+
+
+def undeclared_query(request: Request, declared: dict[str, bool]) -> None:
+    """422 naming each query parameter the route does not take, or a single-valued one
+    given more than once; the detail lists the names the route takes."""
+    counts: dict[str, int] = {}
+    for name, _ in request.query_params.multi_items():
+        counts[name] = counts.get(name, 0) + 1
+    unknown = [Problem(name, "unknown query parameter") for name in counts if name not in declared]
+    repeated = [
+        Problem(name, f"given {n} times; give it once")
+        for name, n in counts.items()
+        if n > 1 and name in declared and not declared[name]
+    ]
+    problems = unknown + repeated
+    if not problems:
+        return
+    detail = "; ".join(f"{p.field}: {p.message}" for p in problems[:3])
+    if len(problems) > 3:
+        detail += f" (and {len(problems) - 3} more)"
+    if unknown:
+        detail += f"; this route takes: {', '.join(sorted(declared)) or 'no query parameters'}"
+    raise InvalidRequestError(detail, problems)
 
 
 @dataclass(frozen=True)

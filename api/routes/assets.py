@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query
 
 from api.deps import Reader, ServiceDep
 from api.params import View
-from api.schemas import READ_PROBLEMS, FastJSON
+from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
 from ledger.facade import m
 
-router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=READ_PROBLEMS)
+router = APIRouter(
+    prefix="/v1/assets", tags=["assets"], responses=READ_PROBLEMS, route_class=StrictRoute
+)
 
 
 @router.get("", response_model=m.AssetsPage, summary="Custody of many assets")
@@ -43,14 +45,22 @@ def list_assets(
     )
 
 
-@router.get("/{asset_id}", response_model=m.AssetView, summary="One asset's state (DOMAIN.md §7)")
+@router.get(
+    "/{asset_id}",
+    response_model=m.AssetView,
+    responses=NOT_FOUND,
+    summary="One asset's state (DOMAIN.md §7)",
+)
 def get_asset(service: ServiceDep, _: Reader, view: View, asset_id: str) -> FastJSON:
     found = service.asset(asset_id, as_of=view.as_of, known_at=view.known_at)
     return FastJSON(found, view.position)
 
 
 @router.get(
-    "/{asset_id}/timeline", response_model=m.Timeline, summary="One asset's timeline (DOMAIN.md §7)"
+    "/{asset_id}/timeline",
+    response_model=m.Timeline,
+    responses=NOT_FOUND,
+    summary="One asset's timeline (DOMAIN.md §7)",
 )
 def get_timeline(service: ServiceDep, _: Reader, view: View, asset_id: str) -> FastJSON:
     found = service.timeline(asset_id, as_of=view.as_of, known_at=view.known_at)

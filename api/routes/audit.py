@@ -19,10 +19,16 @@ from starlette.concurrency import run_in_threadpool
 from api import errors
 from api.deps import Admin, Auditor, ServiceDep
 from api.params import MAX_POSITION
-from api.schemas import PROBLEM_RESPONSES, READ_PROBLEMS, FastJSON
+from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute, problem_responses
 from ledger.facade import IntegrityFailure, m
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=READ_PROBLEMS)
+# Every audit route answers 500 when the stored log contradicts its checkpoints.
+router = APIRouter(
+    prefix="/v1/audit",
+    tags=["audit"],
+    responses={**READ_PROBLEMS, **problem_responses(500)},
+    route_class=StrictRoute,
+)
 
 T = TypeVar("T")
 
@@ -74,7 +80,7 @@ async def list_checkpoints(
             "description": "The latest checkpoint already covers the whole log",
             "model": m.CheckpointMade,
         },
-        **PROBLEM_RESPONSES,
+        **problem_responses(413),
     },
 )
 async def make_checkpoint(service: ServiceDep, _: Admin) -> Any:
@@ -89,6 +95,7 @@ async def make_checkpoint(service: ServiceDep, _: Admin) -> Any:
 @router.get(
     "/proof/{event_id}",
     response_model=m.InclusionProof,
+    responses=NOT_FOUND,
     summary="RFC 6962 inclusion proof of one event",
 )
 async def inclusion_proof(
@@ -114,6 +121,7 @@ async def inclusion_proof(
 @router.get(
     "/consistency",
     response_model=m.ConsistencyProof,
+    responses=NOT_FOUND,
     summary="RFC 6962 consistency proof between two checkpoints",
 )
 async def consistency_proof(

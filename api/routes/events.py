@@ -11,20 +11,22 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Auditor, PrincipalDep, Reader, ServiceDep
+from api.deps import Auditor, Reader, ServiceDep, Writer
+from api.errors import InvalidRequestError
 from api.params import MAX_POSITION
 from api.schemas import (
+    NOT_FOUND,
     PROBLEM_RESPONSES,
     READ_PROBLEMS,
     AppendResponse,
     BatchRequest,
     BatchResponse,
     FastJSON,
-    StrictJSONRoute,
+    StrictRoute,
 )
 from ledger.facade import AnyEvent, AppendResult, EventBase, InvalidEventError, Problem, m
 
-router = APIRouter(prefix="/v1/events", tags=["events"], route_class=StrictJSONRoute)
+router = APIRouter(prefix="/v1/events", tags=["events"], route_class=StrictRoute)
 
 
 def _position(text: str) -> int | None:
@@ -45,11 +47,11 @@ def _if_match(event: EventBase, if_match: str | None) -> EventBase:
         return event
     version = _position(if_match.strip().removeprefix("W/").strip('"'))
     if version is None:
-        raise InvalidEventError(
+        raise InvalidRequestError(
             "If-Match must be an asset version", [Problem("If-Match", "not a version number")]
         )
     if event.expected_version is not None:
-        raise InvalidEventError(
+        raise InvalidRequestError(
             "give expected_version or If-Match, not both", [Problem("If-Match", "duplicate")]
         )
     return event.model_copy(update={"expected_version": version})
@@ -67,7 +69,7 @@ def _if_match(event: EventBase, if_match: str | None) -> EventBase:
 )
 async def append_event(
     service: ServiceDep,
-    principal: PrincipalDep,
+    principal: Writer,
     response: Response,
     event: Annotated[AnyEvent, Body()],  # type: ignore[valid-type]
     if_match: Annotated[str | None, Header(description="Expected asset version")] = None,
@@ -95,7 +97,7 @@ async def append_event(
     summary="Append up to 1000 events atomically",
 )
 async def append_batch(
-    service: ServiceDep, principal: PrincipalDep, response: Response, batch: BatchRequest
+    service: ServiceDep, principal: Writer, response: Response, batch: BatchRequest
 ) -> BatchResponse:
     """All or none: one bad event rejects the batch, and ``errors`` names it as
     ``events[i].field``."""
@@ -167,7 +169,7 @@ async def stream(
 @router.get(
     "/{event_id}",
     response_model=m.EventWithAmendments,
-    responses=READ_PROBLEMS,
+    responses={**READ_PROBLEMS, **NOT_FOUND},
     summary="One event with its amendments",
 )
 def get_event(service: ServiceDep, _: Reader, event_id: str) -> Response:

@@ -11,10 +11,12 @@ from api.deps import Auditor, Reader, ServiceDep
 from api.params import FindingsFilter, parse_instant
 from api.params import FindingsView as View
 from api.reports import render_report
-from api.schemas import READ_PROBLEMS, FastJSON
+from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
 from ledger.facade import m
 
-router = APIRouter(prefix="/v1", tags=["findings"], responses=READ_PROBLEMS)
+router = APIRouter(
+    prefix="/v1", tags=["findings"], responses=READ_PROBLEMS, route_class=StrictRoute
+)
 
 
 @router.get("/findings", response_model=m.FindingsPage, summary="Findings as known at known_at")
@@ -30,6 +32,7 @@ def list_findings(service: ServiceDep, _: Reader, view: View, query: FindingsFil
 @router.get(
     "/findings/{finding_key:path}",
     response_model=m.FindingDetail,
+    responses=NOT_FOUND,
     summary="One finding, its evidence and life",
 )
 def get_finding(
@@ -43,7 +46,7 @@ def get_finding(
     "/contracts/{contract_id}/report",
     summary="The auditor's contract report (JSON, or printable HTML with Accept: text/html)",
     response_model=m.ContractReport,
-    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}, **NOT_FOUND},
 )
 def get_report(
     request: Request,

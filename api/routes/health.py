@@ -6,13 +6,13 @@ from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
-from api.schemas import FastJSON
+from api.schemas import BAD_QUERY, FastJSON, Liveness
 from ledger.facade import m
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness")
+@router.get("/healthz", response_model=Liveness, responses=BAD_QUERY, summary="Liveness")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -20,7 +20,10 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=m.Ready,
-    responses={503: {"model": m.Ready, "description": "The database is unavailable"}},
+    responses={
+        503: {"model": m.Ready, "description": "The database is unavailable"},
+        **BAD_QUERY,
+    },
     summary="Readiness: database and projection lag",
 )
 async def readyz(service: ServiceDep) -> Response:

@@ -6,10 +6,12 @@ from fastapi import APIRouter
 
 from api.deps import Reader, ServiceDep
 from api.params import View
-from api.schemas import READ_PROBLEMS, FastJSON
+from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
 from ledger.facade import m
 
-router = APIRouter(prefix="/v1", tags=["reference data"], responses=READ_PROBLEMS)
+router = APIRouter(
+    prefix="/v1", tags=["reference data"], responses=READ_PROBLEMS, route_class=StrictRoute
+)
 
 
 @router.get("/parties", response_model=m.Parties, summary="Parties as known")
@@ -17,7 +19,12 @@ def list_parties(service: ServiceDep, _: Reader, view: View) -> FastJSON:
     return FastJSON(service.parties(as_of=view.as_of, known_at=view.known_at), view.position)
 
 
-@router.get("/parties/{party_id}", response_model=m.PartyDetail, summary="One party as known")
+@router.get(
+    "/parties/{party_id}",
+    response_model=m.PartyDetail,
+    responses=NOT_FOUND,
+    summary="One party as known",
+)
 def get_party(service: ServiceDep, _: Reader, view: View, party_id: str) -> FastJSON:
     party = service.party(party_id, as_of=view.as_of, known_at=view.known_at)
     return FastJSON(party, view.position)
@@ -31,6 +38,7 @@ def list_facilities(service: ServiceDep, _: Reader, view: View) -> FastJSON:
 @router.get(
     "/contracts/{contract_id}",
     response_model=m.Contract,
+    responses=NOT_FOUND,
     summary="A contract: terms, authorisations and compliance",
 )
 def get_contract(service: ServiceDep, _: Reader, view: View, contract_id: str) -> FastJSON:

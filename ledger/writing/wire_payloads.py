@@ -148,7 +148,14 @@ def _storable_instant(value: datetime) -> datetime:
     return value
 
 
-Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["M1A1-0042"])]
+# Documentation only (``_clean_text`` enforces it, with its own message): every text
+# field refuses U+0000, so the OpenAPI schema says so and a generated client never sends it.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+_NO_NUL = Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
+
+# No shared example: each id names a different thing (the API's examples are per field
+# and per request, ``api/openapi.py``).
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Instant = Annotated[
     AwareDatetime,
     BeforeValidator(_given_instant),
@@ -160,9 +167,11 @@ Instant = Annotated[
         json_schema_extra={"pattern": INSTANT_PATTERN},
     ),
 ]
-Text = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_clean_text)]
-ShortText = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_clean_text)]
-CleanText = Annotated[str, AfterValidator(_clean_text)]
+Text = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_clean_text), _NO_NUL]
+ShortText = Annotated[
+    str, Field(min_length=1, max_length=256), AfterValidator(_clean_text), _NO_NUL
+]
+CleanText = Annotated[str, AfterValidator(_clean_text), _NO_NUL]
 Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 
 
@@ -375,7 +384,7 @@ class EventRetractedPayload(Strict):
 class EventCorrectedPayload(Strict):
     target_event_id: Id
     corrected_fields: dict[str, Any] = Field(
-        min_length=1, examples=[{"payload.from_party": "9th-armd-div"}]
+        min_length=1, examples=[{"payload.loss_kind": "abandoned under fire"}]
     )
     reason: Text
 

@@ -291,7 +291,8 @@ def test_writer_may_not_append_reference_data(seeded: Api) -> None:
 
 @pytest.mark.parametrize("role", ["investigator", "auditor"])
 def test_readers_may_not_append(seeded: Api, role: str) -> None:
-    rejected(seeded, wire.transfer(["t1"], "iq-army", "iq-9th"), 403, "type", role=role)
+    # Refused at the edge, before the body is read: the key's role is what is wrong.
+    rejected(seeded, wire.transfer(["t1"], "iq-army", "iq-9th"), 403, "Authorization", role=role)
 
 
 def test_writer_may_not_set_reported_at(seeded: Api) -> None:
