@@ -7,7 +7,7 @@ export LEDGER_DATABASE_URL ?= sqlite:///data/ledger.db
 export LEDGER_HOST ?= 127.0.0.1
 export LEDGER_PORT ?= 8000
 
-.PHONY: run test test-fast lint bench migrate clean
+.PHONY: run test test-fast lint bench migrate clean faults
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
@@ -41,6 +41,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# Issue #16's fault suite (kill -9, dropped connections, tampering, fuzzing) on SQLite and
+# PostgreSQL at 127.0.0.1, about 20 minutes; writes docs/faults.md.
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -253,6 +253,16 @@ class IntegrityStore:
             query = query.where(checkpoints.c.key_id == key_id)
         return self._one(conn, query)
 
+    def other_key_checkpoint(self, conn: Connection, key_id: str) -> StoredCheckpoint | None:
+        """The smallest checkpoint signed by a key other than ``key_id``, if any."""
+        return self._one(
+            conn,
+            sa.select(checkpoints)
+            .where(checkpoints.c.key_id != key_id)
+            .order_by(checkpoints.c.tree_size)
+            .limit(1),
+        )
+
     def at(self, conn: Connection, size: int, key_id: str) -> StoredCheckpoint | None:
         return self._one(
             conn,

@@ -55,7 +55,8 @@ def verify_database(
     try:
         if public_key is not None:
             pinned = parse_public_key(public_key)
-        key, known = _header_key(store, pinned, signing_key_file)
+        key, source = _header_key(store, pinned, signing_key_file)
+        known = source != "none"
         if trusted_checkpoint is None and signing_key_file is not None:
             last = read_last(signing_key_file)
             if last is not None and last.key_id == key_id_for(key):
@@ -71,6 +72,14 @@ def verify_database(
         with engine.connect() as conn:
             longer = store.latest(conn, key_id_for(key))
             newest = store.latest(conn)
+            # The ledger writes checkpoints with its own key only: with that key known
+            # (pinned, or from the key file), a row by any other key was written by
+            # someone else.
+            stranger = (
+                store.other_key_checkpoint(conn, key_id_for(key))
+                if source in ("pinned", "key file")
+                else None
+            )
             # A pinned key that signed none of the database's checkpoints is the wrong
             # key (or the checkpoints were replaced): say that, not "every row forged".
             foreign = pinned is not None and newest is not None and longer is None
@@ -99,6 +108,14 @@ def verify_database(
             f"trusted key {key_id_for(key)}: the key is not this ledger's, or its "
             "checkpoints were replaced",
             1,
+        )
+    if stranger is not None and not foreign:
+        _add_tampered(
+            report,
+            f"checkpoint {stranger.tree_size} in the database is signed by key "
+            f"{stranger.key_id}, not by the ledger's key {key_id_for(key)}: the checkpoints "
+            "table was written to outside the ledger",
+            stranger.tree_size,
         )
     if rewritten is not None and (
         report.first_position is None or rewritten[0] < report.first_position
@@ -156,24 +173,25 @@ def _signed_beyond_head(report: VerifyReport, cp: Checkpoint, key: bytes, head: 
 
 def _header_key(
     store: IntegrityStore, public_key: bytes | None, signing_key_file: Path | None
-) -> tuple[bytes, bool]:
-    """The key whose checkpoints and seals are checked: pinned, else the ledger's own key
-    file, else the key of the latest checkpoint in the database; and whether there was
-    one (``False``: a throwaway key, whose seals nothing carries)."""
+) -> tuple[bytes, str]:
+    """The key whose checkpoints and seals are checked, and where it came from:
+    ``pinned``, else the ledger's own ``key file``, else the key of the latest checkpoint
+    in the ``database`` (which proves consistency only: the report says "not pinned"),
+    else ``none`` (a throwaway key, whose seals nothing carries)."""
     if public_key is not None:
-        return public_key, True
+        return public_key, "pinned"
     if signing_key_file is not None and signing_key_file.is_file():
         try:
-            return Signer.from_file(signing_key_file, create=False).public_key, True
+            return Signer.from_file(signing_key_file, create=False).public_key, "key file"
         except KeyFileError:
             pass
     with store.engine.connect() as conn:
         latest = store.latest(conn)
     if latest is not None:
-        return latest.public_key, True
+        return latest.public_key, "database"
     # No key anywhere and no checkpoint to check: any key will do for the header, and
     # the verdict will say the events are not covered by a signature.
-    return Signer.generate().public_key, False
+    return Signer.generate().public_key, "none"
 
 
 def _database_lines(store: IntegrityStore, public_key: bytes, head: int) -> Iterator[bytes]:
