@@ -26,11 +26,12 @@ run: migrate
 	@echo
 	$(BIN)/ledger serve --host $(LEDGER_HOST) --port $(LEDGER_PORT)
 
+# One worker per core: each gets its own PostgreSQL database and temporary directories.
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n auto -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 import sqlalchemy as sa
 
 from ledger.bootstrap import Ledger
@@ -69,13 +68,3 @@ def test_a_world_yields_findings_of_every_rule_family(ledger: Ledger) -> None:
         FindingsQuery(rule="R01", hindsight=True, cleared=None, limit=1000)
     )
     assert {f["severity"] for f in critical["findings"]} >= {"critical"}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_twenty_thousand_event_world_catches_up_into_every_family(ledger: Ledger) -> None:
-    assert append_world(ledger, 20_000, seed=3) == 20_000
-    ledger.runner.catch_up()
-    found = rules_found(ledger)
-    for family, rules in FAMILIES.items():
-        assert found.keys() & rules, f"no {family} finding among {sorted(found)}"
