@@ -24,43 +24,12 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 DOC_SHOTS = ROOT / "docs" / "screenshots"
 UPDATE_DOC_SHOTS = os.environ.get("LEDGER_UPDATE_SCREENSHOTS") == "1"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 TIMELINE = "/ui/assets/M1A1-002"
 KNOWN_THEN = "2016-06-01T00:00:00Z"  # before the militia's recovery was reported (2017-02-01)
 
 pytestmark = pytest.mark.slow
-
-
-def _missing(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser tests must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright not installed: .venv/bin/pip install -e '.[dev]'")
-    executable = shutil.which("chromium")
-    if executable is None:
-        _missing("chromium not installed: apt-get install chromium")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,6 @@ pytestmark = pytest.mark.slow
 
 # test_ui.py's fixtures: a browser, one server per module with the demo and a key per
 # role, a page signed in as an investigator.
-browser = ui.browser
 site = ui.site
 page = ui.page
 

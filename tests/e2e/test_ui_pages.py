@@ -26,13 +26,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.e2e import test_ui as ui
 from tests.e2e.conftest import Server, running_server
 from tests.e2e.test_ui import ARTIFACTS, IN_CI, PHONE, WIDE, shot, sign_in
 
 pytestmark = pytest.mark.slow
 
-browser = ui.browser
 
 Site = tuple[Server, dict[str, str]]
 
