@@ -86,9 +86,12 @@ def to_key(t: datetime) -> str:
     return t.astimezone(UTC).isoformat(timespec="seconds")[:-6] + "Z"
 
 
+@lru_cache(maxsize=1024)
 def days(n: float) -> timedelta:
+    # Cached: the rules ask for the same few contract terms at every step and segment.
     return timedelta(hours=24 * n)
 
 
+@lru_cache(maxsize=1024)
 def hours(n: float) -> timedelta:
     return timedelta(hours=n)

@@ -227,9 +227,16 @@ class Reference:
         for a in sorted(self.authorizations.values(), key=lambda a: a.authorization_id):
             by_contract.setdefault(a.contract_id, []).append(a)
         self._by_contract = {c: tuple(v) for c, v in by_contract.items()}
+        # Memos of the look-ups the rules repeat at every step and segment: the data
+        # above never changes, so each answer holds for the life of this object.
         self._ancestors: dict[str, tuple[str, ...]] = {}
+        self._lineage: dict[str, frozenset[str]] = {}
         self._end_user: dict[tuple[str, str], tuple[Authorization, ...]] = {}
         self._authorised: dict[tuple[str | None, str | None, datetime], bool] = {}
+        self._partner: dict[tuple[str | None, str | None], bool] = {}
+        self._seller_side: dict[tuple[str | None, str | None], bool] = {}
+        self._terms: dict[str | None, Terms] = {}
+        self._changes: dict[tuple[str, str | None], tuple[AuthorisationChange, ...]] = {}
 
     @classmethod
     def build(cls, events: Iterable[Event]) -> Reference:
@@ -276,8 +283,11 @@ class Reference:
 
     def terms(self, contract_id: str | None) -> Terms:
         """The contract's terms; the defaults when the contract is not known."""
-        c = self.contract(contract_id)
-        return Terms() if c is None else c.terms
+        terms = self._terms.get(contract_id)
+        if terms is None:
+            c = self.contract(contract_id)
+            terms = self._terms[contract_id] = Terms() if c is None else c.terms
+        return terms
 
     def authorisations_of(self, contract_id: str | None) -> tuple[Authorization, ...]:
         return self._by_contract.get(contract_id or "", ())
@@ -301,23 +311,41 @@ class Reference:
         self._ancestors[party_id] = result
         return result
 
+    def lineage(self, party_id: str) -> frozenset[str]:
+        """:meth:`ancestors` as a set."""
+        found = self._lineage.get(party_id)
+        if found is None:
+            found = self._lineage[party_id] = frozenset(self.ancestors(party_id))
+        return found
+
     def descends(self, p: str | None, q: str | None) -> bool:
         """p is q, or q is reached by following ``parent`` from p."""
-        return p is not None and q is not None and q in self.ancestors(p)
+        return p is not None and q is not None and q in self.lineage(p)
 
     def descends_from_any(self, p: str | None, qs: Iterable[str]) -> bool:
-        return p is not None and not set(self.ancestors(p)).isdisjoint(qs)
+        return p is not None and not self.lineage(p).isdisjoint(qs)
 
     def related(self, p: str | None, q: str | None) -> bool:
         return self.descends(p, q) or self.descends(q, p)
 
     def partner(self, p: str | None, contract_id: str | None) -> bool:
         """p descends from the contract's title holder."""
-        c = self.contract(contract_id)
-        return c is not None and self.descends(p, c.title_holder)
+        key = (p, contract_id)
+        known = self._partner.get(key)
+        if known is None:
+            c = self.contract(contract_id)
+            known = self._partner[key] = c is not None and self.descends(p, c.title_holder)
+        return known
 
     def seller_side(self, p: str | None, contract_id: str | None) -> bool:
         """p descends from the seller, or p's ``acts_for`` is seller-side."""
+        key = (p, contract_id)
+        known = self._seller_side.get(key)
+        if known is None:
+            known = self._seller_side[key] = self._seller_side_of(p, contract_id)
+        return known
+
+    def _seller_side_of(self, p: str | None, contract_id: str | None) -> bool:
         c = self.contract(contract_id)
         if c is None:
             return False
@@ -373,6 +401,15 @@ class Reference:
         authorisation that names p or an ancestor with ``includes_descendants``."""
         if p is None:
             return ()
+        key = (p, contract_id)
+        known = self._changes.get(key)
+        if known is None:
+            known = self._changes[key] = self._authorisation_changes(p, contract_id)
+        return known
+
+    def _authorisation_changes(
+        self, p: str, contract_id: str | None
+    ) -> tuple[AuthorisationChange, ...]:
         out: list[AuthorisationChange] = []
         for a in self.authorisations_of(contract_id):
             if a.kind is not AuthorizationKind.END_USER or not self._subject_matches(a, p):

@@ -4,17 +4,24 @@ findings of a scope with what that extension kept (:class:`Evaluated`)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain.fold import apply
+from domain.fold import AssetState, apply
 from domain.history import Event, WorldKey
 from domain.reference import Reference
-from domain.rules.catalogue import step_findings
+from domain.rules.catalogue import WHOLE_RULES, step_findings
 from domain.rules.facts import CUT_TYPES, REPAIRS, AssetFacts, CutFacts, StepIndex
 from domain.rules.findings import Finding
+from domain.rules.resume import resumed_rules
 from domain.state import Group, History, Segment, Step, add_to_groups, group_segments
 from domain.vocabulary import EventType
+
+_REBUILDS = CUT_TYPES - {EventType.INVENTORY_COMPLETED}
+"""Events of the asset that build its evaluation again. An inventory does not: it is
+one more step, and the inventories of the cut matter to R14 only, which judges them
+again when they change (:class:`~domain.rules.resume.Inventories`)."""
 
 
 class Evaluated(tuple[Finding, ...]):
@@ -29,25 +36,30 @@ class Evaluated(tuple[Finding, ...]):
 
 class AssetMemo:
     """One asset's evaluation at the last knowledge cut it was evaluated at: its steps,
-    the grouping of its segments, and the findings of the rules that judge one step at
-    a time (``STEP_RULES``). Events that arrive at the end of the asset's world order,
-    with the same reference data, registration, inventories and dispositions, extend
-    it: the earlier steps, segments and step findings stay as they were (those rules
-    look only at a step and the steps before it), so the cost is the new steps plus
-    the rules over the intervals (``WHOLE_RULES``). Anything else builds it again.
+    the grouping of its segments, the findings of the rules that judge one step at a
+    time (``STEP_RULES``) and what the rules over the intervals (``WHOLE_RULES``) keep
+    of their last evaluation (:mod:`domain.rules.resume`). Events that arrive at the
+    end of the asset's world order, with the same reference data, registration,
+    inventories and dispositions, extend it: the earlier steps, segments and step
+    findings stay as they were (those rules look only at a step and the steps before
+    it), the segments before the last group too, and the interval rules judge again
+    only what the new steps can change — so the cost is the new steps and the end of
+    the history, not all of it. So does an evaluation without new events of the asset
+    (an inventory elsewhere that may expect it). Anything else builds it again.
     ``Evaluator(incremental=False)`` always builds: the tests compare the two."""
 
     __slots__ = (
+        "changed",
         "dispositions",
         "group_start",
         "groups",
         "index",
-        "inventories",
         "keys",
         "local",
         "ref",
         "registered",
         "registration",
+        "rules",
         "segments",
         "steps",
         "support",
@@ -56,7 +68,6 @@ class AssetMemo:
     def __init__(self, ref: Reference, cut: CutFacts, asset_id: str) -> None:
         self.ref = ref
         self.registration = cut.registrations.get(asset_id)
-        self.inventories = cut.inventories
         self.dispositions = cut.dispositions
         self.steps: list[Step] = []
         self.keys: list[WorldKey] = []
@@ -67,6 +78,8 @@ class AssetMemo:
         self.support: list[Event] = []
         self.registered: Event | None = None
         self.index = StepIndex()
+        self.rules = resumed_rules()
+        self.changed = 0  # the first segment rebuilt since the interval rules last ran
 
     @classmethod
     def build(
@@ -80,20 +93,19 @@ class AssetMemo:
         if (
             ref is not self.ref
             or cut.registrations.get(asset_id) is not self.registration
-            or cut.inventories is not self.inventories
             or cut.dispositions is not self.dispositions
             or not self.steps
         ):
             return False
         last = self.keys[-1]
-        return all(e.type not in CUT_TYPES and e.world_key > last for e in news)
+        return all(e.type not in _REBUILDS and e.world_key > last for e in news)
 
     def extend(
         self, asset_id: str, news: Sequence[Event], ref: Reference, cut: CutFacts
     ) -> AssetFacts:
         state = self.steps[-1].after
         steps = []
-        for e in sorted(news, key=lambda e: e.world_key):
+        for e in sorted(news, key=_world_key) if len(news) > 1 else news:
             after = apply(state, e, ref, asset_id)
             steps.append(Step(e, state, after))
             state = after
@@ -114,9 +126,9 @@ class AssetMemo:
         # The last group's segments end where a new group starts: redo from it.
         redo = max(len(self.groups) - 1, 0)
         add_to_groups(self.groups, steps, None)
-        del self.segments[
-            self.group_start[redo] if redo < len(self.group_start) else len(self.segments) :
-        ]
+        rebuilt = self.group_start[redo] if redo < len(self.group_start) else len(self.segments)
+        self.changed = min(self.changed, rebuilt)
+        del self.segments[rebuilt:]
         del self.group_start[redo:]
         for g in range(redo, len(self.groups)):
             self.group_start.append(len(self.segments))
@@ -125,6 +137,27 @@ class AssetMemo:
         facts = self.facts(asset_id, ref, cut)
         self.local.extend(step_findings(facts, first_new))
         return facts
+
+    def prior(self, e: Event) -> AssetState | None:
+        """The state just before ``e`` in the asset's world order (:meth:`History.prior`
+        at the knowledge time of this evaluation)."""
+        i = bisect_left(self.keys, e.world_key)
+        return self.steps[i - 1].after if i else None
+
+    def whole(self, facts: AssetFacts) -> tuple[list[Finding], list[Finding]]:
+        """The findings of ``WHOLE_RULES`` over ``facts`` (this memo's), in catalogue
+        order, and R03's among them; each rule resumes from what it kept."""
+        settled = self.group_start[-1] if self.group_start else 0
+        out: list[Finding] = []
+        r03: list[Finding] = []
+        for code, fn in WHOLE_RULES.items():
+            resumed = self.rules.get(code)
+            found = fn(facts) if resumed is None else resumed.findings(facts, self.changed, settled)
+            out += found
+            if code == "R03":
+                r03 = found
+        self.changed = len(self.segments)
+        return out, r03
 
     def facts(self, asset_id: str, ref: Reference, cut: CutFacts) -> AssetFacts:
         contract_id = cut.contract_of(asset_id)
@@ -139,3 +172,7 @@ class AssetMemo:
             keys=tuple(self.keys),
             given_index=self.index,
         )
+
+
+def _world_key(e: Event) -> WorldKey:
+    return e.world_key

@@ -74,12 +74,13 @@ from domain.rules.contract import (
     contract_state_rules,
 )
 from domain.rules.custody import (
+    R02_TYPES,
     r01_unauthorised_custody,
     r02_at,
     r02_unauthorised_transfer,
     r03_unaccounted,
 )
-from domain.rules.facts import AssetFacts, ContractFacts
+from domain.rules.facts import REPAIRS, AssetFacts, ContractFacts
 from domain.rules.findings import Finding, FindingKind
 from domain.rules.inventory import r13_inventory_overdue, r14_inventory_discrepancy
 from domain.rules.maintenance import (
@@ -91,6 +92,8 @@ from domain.rules.maintenance import (
 )
 from domain.rules.making import Rule
 from domain.rules.record import (
+    OBSERVATIONS,
+    R06_TYPES,
     r06_at,
     r06_chain_of_custody_break,
     r07_at,
@@ -100,7 +103,15 @@ from domain.rules.record import (
     r16_at,
     r16_potential_unauthorised_use,
 )
-from domain.rules.timeliness import r04_at, r04_late_loss_notice, r05_at, r05_late_recording
+from domain.rules.timeliness import (
+    R04_TYPES,
+    R05_TYPES,
+    r04_at,
+    r04_late_loss_notice,
+    r05_at,
+    r05_late_recording,
+)
+from domain.vocabulary import EventType
 
 RULES: tuple[Rule, ...] = (
     custody.R01,
@@ -169,13 +180,45 @@ WHOLE_RULES: Mapping[str, Callable[[AssetFacts], list[Finding]]] = {
     rule: fn for rule, fn in ASSET_RULES.items() if rule not in STEP_RULES
 }
 """The rules that judge the asset's intervals (and R14, which looks up inventories
-by the custodian at their time): evaluated over the whole history each time."""
+by the custodian at their time). These functions judge the whole history; an asset's
+evaluation that is extended resumes them instead, judging again only what the new
+steps can change (:mod:`domain.rules.resume`; tested against these)."""
+
+
+STEP_RULE_TYPES: Mapping[str, frozenset[EventType] | None] = {
+    "R02": R02_TYPES,
+    "R04": R04_TYPES,
+    "R05": R05_TYPES,
+    "R06": R06_TYPES,
+    "R07": OBSERVATIONS,
+    "R08": None,
+    "R09": REPAIRS,
+    "R10": REPAIRS,
+    "R16": OBSERVATIONS,
+}
+"""The event types whose steps each step rule can find anything in (``None``: any):
+for a step of another type the rule gives ``None``, so :func:`step_findings` does not
+ask it (tested against asking every rule)."""
+
+_STEP_RULES_OF: Mapping[EventType, tuple[Callable[[AssetFacts, int], Finding | None], ...]] = {
+    t: tuple(
+        rule
+        for code, rule in STEP_RULES.items()
+        if (types := STEP_RULE_TYPES[code]) is None or t in types
+    )
+    for t in EventType
+}
 
 
 def step_findings(f: AssetFacts, start: int = 0) -> list[Finding]:
     """The findings of :data:`STEP_RULES` for the steps from index ``start`` on."""
-    rules = tuple(STEP_RULES.values())
-    return [x for i in range(start, len(f.steps)) for rule in rules if (x := rule(f, i))]
+    out = []
+    steps = f.steps
+    for i in range(start, len(steps)):
+        for rule in _STEP_RULES_OF[steps[i].event.type]:
+            if (x := rule(f, i)) is not None:
+                out.append(x)
+    return out
 
 
 def asset_rules(f: AssetFacts) -> list[Finding]:

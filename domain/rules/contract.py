@@ -13,14 +13,16 @@ Choices where DOMAIN.md is silent (each is tested):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
 from domain.instants import to_key
 from domain.rules.facts import ContractFacts, registration_contract
 from domain.rules.findings import Finding, FindingKind, Severity, event_key, state_key
-from domain.rules.making import Rule, make_finding
+from domain.rules.making import Rule, distinct, make_finding
 from domain.rules.spans import Span, ends_before, holds, subtract, suspensions, union
 from domain.vocabulary import EventType
 
@@ -55,8 +57,8 @@ def _c01_pieces(f: ContractFacts) -> list[_Piece]:
     for members in groups:
         ends = [x.valid_to for x in members]
         stop = None if None in ends else max(e for e in ends if e is not None)
-        closers = tuple(dict.fromkeys(x.evidence[-1] for x in members if x.valid_to == stop))
-        opened = tuple(dict.fromkeys(i for x in members for i in x.evidence))
+        closers = distinct(x.evidence[-1] for x in members if x.valid_to == stop)
+        opened = distinct(chain.from_iterable(x.evidence for x in members))
         pieces.append(
             _Piece(
                 Span(members[0].valid_from, stop, opened, closers if stop else ()), tuple(members)
@@ -110,8 +112,8 @@ def c01_suspension_required(
                 f"support under {f.contract_id} must be suspended since "
                 f"{to_key(piece.span.valid_from)}: {', '.join(assets)} unaccounted for beyond "
                 f"{f.terms.unaccounted_max_days} days",
-                [p for x in piece.members for p in x.parties],
-                [e for x in piece.members for e in x.evidence],
+                chain.from_iterable(x.parties for x in piece.members),
+                piece.span.opened_by,  # every member's evidence, each id once
             )
         )
     return out
@@ -171,7 +173,14 @@ def c03_suspension_without_cause(
 
 
 def _covering(spans: Sequence[Span], t: datetime) -> Span | None:
-    return next((s for s in spans if s.contains(t)), None)
+    """The span containing ``t`` among merged spans (sorted, apart): the last one that
+    starts by ``t``, if it has not ended."""
+    i = bisect_right(spans, t, key=_start)
+    return spans[i - 1] if i and spans[i - 1].contains(t) else None
+
+
+def _start(s: Span) -> datetime:
+    return s.valid_from
 
 
 def c04_support_during_suspension(f: ContractFacts) -> list[Finding]:

@@ -21,7 +21,7 @@ from domain.rules.facts import (
     closing_events,
     custodian_in,
     opening_events,
-    runs_of,
+    run_pieces,
 )
 from domain.rules.findings import Finding, FindingKind, Severity, state_key
 from domain.rules.making import Rule, each_step, event_finding, make_finding, merge_same_key
@@ -31,6 +31,9 @@ from domain.vocabulary import EventType, PartyKind, Status
 R01 = Rule("R01", "UNAUTHORISED_CUSTODY", FindingKind.STATE)
 R02 = Rule("R02", "UNAUTHORISED_TRANSFER", FindingKind.EVENT)
 R03 = Rule("R03", "UNACCOUNTED", FindingKind.STATE)
+
+R02_TYPES = frozenset({EventType.CUSTODY_TRANSFERRED})
+"""The event types R02 judges (any other step: no finding)."""
 
 
 def _hostile(ref: Reference, party_id: str, start: datetime, end: datetime | None) -> bool:
@@ -47,38 +50,39 @@ def _hostile(ref: Reference, party_id: str, start: datetime, end: datetime | Non
     return PartyKind.ARMED_GROUP in kinds
 
 
-def r01_unauthorised_custody(f: AssetFacts) -> list[Finding]:
+def r01_key(f: AssetFacts, seg: Segment) -> str | None:
+    """The custodian of an R01 run: in custody of a custodian not authorised."""
+    s = seg.state
+    if s.status is Status.IN_CUSTODY and s.custodian is not None and seg.authorised is False:
+        return s.custodian
+    return None
+
+
+def r01_piece(f: AssetFacts, custodian: object, first: int, last: int) -> Finding:
+    """The finding of the run of segments ``first..last`` held by ``custodian``."""
+    assert isinstance(custodian, str)
     segs = f.segments
+    start, end = segs[first].valid_from, segs[last].valid_to
+    hostile = _hostile(f.ref, custodian, start, end)
+    return make_finding(
+        R01,
+        state_key("R01", f.asset_id, custodian, start),
+        Severity.CRITICAL if hostile else Severity.HIGH,
+        asset_id=f.asset_id,
+        contract_id=f.contract_id,
+        parties=(custodian,),
+        evidence=(*opening_events(segs[first]), *closing_events(segs, last)),
+        summary=(
+            f"{f.asset_id} held by {custodian}, not authorised under "
+            f"{f.contract_id}, since {to_key(start)}"
+        ),
+        valid_from=start,
+        valid_to=end,
+    )
 
-    def unauthorised(seg: Segment) -> str | None:
-        s = seg.state
-        if s.status is Status.IN_CUSTODY and s.custodian is not None and seg.authorised is False:
-            return s.custodian
-        return None
 
-    out = []
-    for custodian, first, last in runs_of(segs, unauthorised):
-        assert isinstance(custodian, str)
-        start, end = segs[first].valid_from, segs[last].valid_to
-        hostile = _hostile(f.ref, custodian, start, end)
-        out.append(
-            make_finding(
-                R01,
-                state_key("R01", f.asset_id, custodian, start),
-                Severity.CRITICAL if hostile else Severity.HIGH,
-                asset_id=f.asset_id,
-                contract_id=f.contract_id,
-                parties=(custodian,),
-                evidence=(*opening_events(segs[first]), *closing_events(segs, last)),
-                summary=(
-                    f"{f.asset_id} held by {custodian}, not authorised under "
-                    f"{f.contract_id}, since {to_key(start)}"
-                ),
-                valid_from=start,
-                valid_to=end,
-            )
-        )
-    return merge_same_key(out)
+def r01_unauthorised_custody(f: AssetFacts) -> list[Finding]:
+    return merge_same_key(run_pieces(f, r01_key, r01_piece))
 
 
 def r02_at(f: AssetFacts, i: int) -> Finding | None:
@@ -107,35 +111,41 @@ def r02_unauthorised_transfer(f: AssetFacts) -> list[Finding]:
     return each_step(f, r02_at)
 
 
-def r03_unaccounted(f: AssetFacts) -> list[Finding]:
+def r03_key(f: AssetFacts, seg: Segment) -> bool | None:
+    """``True`` on a segment not accounted for."""
+    return None if seg.accounted else True
+
+
+def r03_piece(f: AssetFacts, _: object, first: int, last: int) -> Finding | None:
+    """The finding of the not-accounted-for run ``first..last``, if it lasts beyond
+    ``unaccounted_max_days``."""
     segs = f.segments
-    out = []
-    for _, first, last in runs_of(segs, lambda seg: None if seg.accounted else True):
-        since, end = segs[first].valid_from, segs[last].valid_to
-        start = since + f.terms.unaccounted_max
-        if end is not None and end <= start:
-            continue
-        parties: list[str | None] = []
-        for seg in segs[first : last + 1]:
-            s = seg.state
-            parties.append(s.custodian if s.custodian is not None else s.last_custodian)
-        reason = unaccounted_reason(segs[first].state, f.ref, since)
-        why = "unaccounted" if reason is None else reason.value
-        out.append(
-            make_finding(
-                R03,
-                state_key("R03", f.asset_id, since),
-                Severity.HIGH,
-                asset_id=f.asset_id,
-                contract_id=f.contract_id,
-                parties=parties,
-                evidence=(*opening_events(segs[first]), *closing_events(segs, last)),
-                summary=(
-                    f"{f.asset_id} not accounted for since {to_key(since)} ({why}), "
-                    f"beyond {f.terms.unaccounted_max_days} days from {to_key(start)}"
-                ),
-                valid_from=start,
-                valid_to=end,
-            )
-        )
-    return out
+    since, end = segs[first].valid_from, segs[last].valid_to
+    start = since + f.terms.unaccounted_max
+    if end is not None and end <= start:
+        return None
+    parties: list[str | None] = []
+    for seg in segs[first : last + 1]:
+        s = seg.state
+        parties.append(s.custodian if s.custodian is not None else s.last_custodian)
+    reason = unaccounted_reason(segs[first].state, f.ref, since)
+    why = "unaccounted" if reason is None else reason.value
+    return make_finding(
+        R03,
+        state_key("R03", f.asset_id, since),
+        Severity.HIGH,
+        asset_id=f.asset_id,
+        contract_id=f.contract_id,
+        parties=parties,
+        evidence=(*opening_events(segs[first]), *closing_events(segs, last)),
+        summary=(
+            f"{f.asset_id} not accounted for since {to_key(since)} ({why}), "
+            f"beyond {f.terms.unaccounted_max_days} days from {to_key(start)}"
+        ),
+        valid_from=start,
+        valid_to=end,
+    )
+
+
+def r03_unaccounted(f: AssetFacts) -> list[Finding]:
+    return run_pieces(f, r03_key, r03_piece)

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import chain
 
+from domain.fold import AssetState
 from domain.history import Event
 from domain.rules.asset_memo import AssetMemo, Evaluated
-from domain.rules.catalogue import WHOLE_RULES
 from domain.rules.contract import (
     c04_support_during_suspension,
     c05_delivery_during_hold,
@@ -133,11 +133,12 @@ class Evaluator:
             facts = memo.facts(asset_id, ref, self.cut)
         if self.incremental:
             self._memos[asset_id] = memo
-        found = Evaluated([*memo.local, *(x for rule in WHOLE_RULES.values() for x in rule(facts))])
+        whole, r03 = memo.whole(facts)
+        found = Evaluated([*memo.local, *whole])
         found.kept, found.stable = kept, len(memo.local)
         part = AssetPart(
             asset_id=asset_id,
-            unaccounted=tuple(ordered(f for f in found if f.rule == "R03")),
+            unaccounted=ordered(r03),
             support=tuple(memo.support),
             registration=memo.registered,
         )
@@ -177,16 +178,17 @@ class Evaluator:
             if part is not None:
                 one = contract_facts(contract_id, ref, self.cut, [part])
                 found = [*c04_support_during_suspension(one), *c05_delivery_during_hold(one)]
-            out[contract_scope(contract_id, a)] = ordered(found)
             if found:
+                out[contract_scope(contract_id, a)] = ordered(found)
                 judged.add(a)
-            else:
+            elif a in judged:
+                out[contract_scope(contract_id, a)] = ()
                 judged.discard(a)
+            # else: none now and none before: nothing to judge (most assets, most times)
         return out
 
     def run(self, k: datetime | None, impact: Impact) -> dict[ScopeKey, tuple[Finding, ...]]:
         """Bring the cut to ``k`` and re-evaluate the scopes ``impact`` touches."""
-        before = dict(self._contract_of)
         self.refresh(k, CUT_TYPES if impact.everything else impact.touched)
         if impact.everything:
             assets = set(self.cut.registrations) | set(self._parts)
@@ -199,10 +201,13 @@ class Evaluator:
             if a not in self._parts and a not in self.cut.registrations:
                 continue
             old = self._parts.get(a)
-            news = None if impact.news is None else impact.news.get(a)
+            home = self._contract_of.get(a)
+            # No events of the asset in a batch without amendments: nothing of its own
+            # history changed, so its evaluation extends by nothing.
+            news = None if impact.news is None else impact.news.get(a, ())
             out[asset_scope(a)] = self._asset(a, k, news)
             new = self._parts.get(a)
-            homes = {c for c in (before.get(a), self._contract_of.get(a)) if c}
+            homes = {c for c in (home, self._contract_of.get(a)) if c}
             for c in homes:
                 changed.setdefault(c, set()).add(a)
             if (old and old.unaccounted) != (new and new.unaccounted) or len(homes) > 1:
@@ -237,7 +242,16 @@ class Evaluator:
         given)."""
         if prev is None:
             prev = previous_instant(self.history.log, k)
-        return impact_of(self.history, events, k, prev, self.evaluated_at)
+        return impact_of(self.history, events, k, prev, self.evaluated_at, self._prior)
+
+    def _prior(self, asset_id: str, e: Event, k: datetime | None) -> AssetState | None:
+        """The asset's state just before ``e`` in world order as known at ``k``: from
+        its evaluation when that was at ``k`` (its steps are those known then), else
+        folded (:meth:`History.prior`)."""
+        memo = self._memos.get(asset_id)
+        if memo is None or asset_id not in self.evaluated_at or self.evaluated_at[asset_id] != k:
+            return self.history.prior(asset_id, e, k)
+        return memo.prior(e)
 
 
 def findings_at(history: History, k: datetime | None) -> tuple[Finding, ...]:

@@ -162,11 +162,22 @@ class StepIndex:
     it had and its inventory steps (R14), its work orders (R12). Built one step at a
     time, so an evaluation that appends steps extends it (:meth:`add`)."""
 
-    __slots__ = ("_open", "custodians", "entered_by", "inventories", "orders", "verified_by")
+    __slots__ = (
+        "_open",
+        "custodians",
+        "entered_by",
+        "inventories",
+        "orders",
+        "rewrites",
+        "verified_by",
+    )
 
     def __init__(self) -> None:
         self.verified_by: dict[datetime, str] = {}
         self.entered_by: dict[datetime, str] = {}
+        # How many times a step set one of those values again, naming another event
+        # (what R13 read of them before may have changed: see domain.rules.resume).
+        self.rewrites = 0
         self.custodians: set[str] = set()
         self.inventories: list[int] = []
         # (work order, opening event, closing event or None)
@@ -193,11 +204,11 @@ class StepIndex:
             if a.last_verified_at is not None and (
                 b is None or b.last_verified_at != a.last_verified_at
             ):
-                self.verified_by[a.last_verified_at] = e.event_id
+                self._set(self.verified_by, a.last_verified_at, e.event_id)
             if a.partner_entry_at is not None and (
                 b is None or b.partner_entry_at != a.partner_entry_at
             ):
-                self.entered_by[a.partner_entry_at] = e.event_id
+                self._set(self.entered_by, a.partner_entry_at, e.event_id)
             wo = None if a.terminal else a.open_work_order
             if wo == self._open:
                 continue
@@ -209,6 +220,11 @@ class StepIndex:
                 self._open = wo
             else:
                 self._open = None
+
+    def _set(self, by: dict[datetime, str], at: datetime, event_id: str) -> None:
+        if by.setdefault(at, event_id) != event_id:
+            by[at] = event_id
+            self.rewrites += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,14 +328,22 @@ def custodian_in(s: AssetState | None) -> str | None:
     return s.custodian
 
 
-def runs_of(
-    segments: Sequence[Segment], key: Callable[[Segment], object | None]
-) -> list[tuple[object, int, int]]:
+Run = tuple[object, int, int]
+"""A maximal run of consecutive segments with the same key: ``(key, first, last)``."""
+
+
+def runs_of(segments: Sequence[Segment], key: Callable[[Segment], object | None]) -> list[Run]:
     """Maximal runs of consecutive segments with the same non-``None`` key:
     ``(key, first index, last index)``."""
-    out: list[tuple[object, int, int]] = []
-    for i, seg in enumerate(segments):
-        k = key(seg)
+    return runs_in([key(seg) for seg in segments])
+
+
+def runs_in(keys: Sequence[object | None], start: int = 0) -> list[Run]:
+    """:func:`runs_of` over the segments' keys, from index ``start`` on (a segment that
+    no run from before it continues: the first of a run, or one without a key)."""
+    out: list[Run] = []
+    for i in range(start, len(keys)):
+        k = keys[i]
         if k is None:
             continue
         if out and out[-1][0] == k and out[-1][2] == i - 1:
@@ -327,6 +351,20 @@ def runs_of(
         else:
             out.append((k, i, i))
     return out
+
+
+SegmentKey = Callable[["AssetFacts", Segment], object | None]
+"""What an interval rule groups segments by (``None``: the segment is in no run)."""
+
+RunPiece = Callable[["AssetFacts", object, int, int], Finding | None]
+"""The finding an interval rule makes of one run ``(key, first, last)``, if any."""
+
+
+def run_pieces(f: AssetFacts, key: SegmentKey, piece: RunPiece) -> list[Finding]:
+    """The findings of every run of the asset's segments, in order."""
+    segs = f.segments
+    runs = runs_in([key(f, seg) for seg in segs])
+    return [p for k, first, last in runs if (p := piece(f, k, first, last)) is not None]
 
 
 def opening_events(seg: Segment) -> tuple[str, ...]:

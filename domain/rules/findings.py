@@ -189,4 +189,9 @@ def asset_of_event_key(key: str) -> str | None:
 
 def ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Findings in the order every view lists them: by ``(valid_from, finding_key)``."""
-    return tuple(sorted(findings, key=lambda f: (f.valid_from, f.finding_key)))
+    found = tuple(findings)
+    return found if len(found) < 2 else tuple(sorted(found, key=_view_order))
+
+
+def _view_order(f: Finding) -> tuple[datetime, str]:
+    return (f.valid_from, f.finding_key)

@@ -11,10 +11,11 @@ for one batch on its own).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from domain.fold import AssetState
 from domain.history import Event, Log
 from domain.rules.facts import action_contract, registration_contract
 from domain.rules.findings import Finding, asset_of_event_key, rule_of_key
@@ -86,22 +87,30 @@ def _versions(log: Log, e: Event, prev: datetime, k: datetime) -> list[Event]:
     return [v for v in (log.version(e, prev), log.version(e, k)) if v is not None]
 
 
+Prior = Callable[[str, Event, datetime | None], AssetState | None]
+"""``prior(asset, event, k)``: the asset's state just before the event in world order,
+as known at ``k`` (:meth:`History.prior`)."""
+
+
 def impact_of(
     history: History,
     events: Iterable[Event],
     k: datetime,
     prev: datetime,
     evaluated_at: Mapping[str, datetime | None],
+    prior: Prior | None = None,
 ) -> Impact:
     """What ``events``, newly known at ``k``, may change, judged against the knowledge
     at ``prev``, the knowledge instant before ``k``. ``evaluated_at`` is the knowledge
-    time each asset was last evaluated at (empty: none yet)."""
+    time each asset was last evaluated at (empty: none yet); ``prior`` answers as
+    ``history.prior`` does for an asset at that time (an evaluator that keeps the
+    asset's steps answers without folding it again)."""
     events = list(events)
     concerned, retracted, corrected = _concerned(history.log, events, prev, k)
     touched = {e.type for e in events} | {v.type for v in concerned}
     assets, contracts, everything, inventories = _scopes_named(concerned)
     if inventories and not everything:
-        assets |= expected_by(history, inventories, prev, evaluated_at)
+        assets |= expected_by(history, inventories, prev, evaluated_at, prior)
     plain = not any(e.type in AMENDMENTS for e in events)
     return Impact(
         assets=frozenset(assets),
@@ -181,17 +190,19 @@ def expected_by(
     inventories: Sequence[Event],
     prev: datetime,
     evaluated_at: Mapping[str, datetime | None],
+    prior: Prior | None = None,
 ) -> set[str]:
     """Assets whose custodian just before an inventory descends from its scope: the
     inventory judges them even when it does not name them (R14)."""
     h = history
+    state_before = h.prior if prior is None else prior
     candidates = set(evaluated_at) or set(h.asset_ids(prev))
     out: set[str] = set()
     ref = h.reference(prev)
     for a in candidates:
         k_a = evaluated_at.get(a, prev)
         for inv in inventories:
-            before = h.prior(a, inv, k_a)
+            before = state_before(a, inv, k_a)
             if before is not None and ref.descends_from_any(
                 before.custodian, inv.texts("scope_parties")
             ):

@@ -16,8 +16,8 @@ from datetime import datetime
 from domain.fold import AssetState
 from domain.history import Event
 from domain.instants import to_key
-from domain.rules.facts import AssetFacts, closing_events, custodian_in, runs_of
-from domain.rules.findings import Finding, FindingKind, Severity, state_key
+from domain.rules.facts import AssetFacts, closing_events, custodian_in, run_pieces
+from domain.rules.findings import Finding, FindingKind, Severity, ordered, state_key
 from domain.rules.making import Rule, event_finding, make_finding, merge_same_key
 from domain.state import Segment
 from domain.vocabulary import Status
@@ -26,88 +26,105 @@ R13 = Rule("R13", "INVENTORY_OVERDUE", FindingKind.STATE)
 R14 = Rule("R14", "INVENTORY_DISCREPANCY", FindingKind.DISCREPANCY)
 
 
-def r13_inventory_overdue(f: AssetFacts) -> list[Finding]:
-    # Which event set each value of last_verified_at and partner_entry_at.
-    index = f.index
-    verified_by, entered_by = index.verified_by, index.entered_by
-    period, reentry = f.terms.inventory_period, f.terms.reentry_inventory
+def r13_key(f: AssetFacts, seg: Segment) -> datetime | None:
+    """The due date of an inventory, while IN_CUSTODY of an authorised partner
+    custodian and not missing; ``None`` out of that scope or with no basis."""
+    s = seg.state
+    if s.status is not Status.IN_CUSTODY or not seg.authorised or s.missing_at_inventory:
+        return None
+    if not f.ref.partner(s.custodian, f.contract_id):
+        return None
+    verified, entered = s.last_verified_at, s.partner_entry_at
+    if verified is None:
+        return None if entered is None else entered + f.terms.reentry_inventory
+    due = verified + f.terms.inventory_period
+    return due if entered is None else max(due, entered + f.terms.reentry_inventory)
 
-    def due_of(seg: Segment) -> datetime | None:
-        s = seg.state
-        if s.status is not Status.IN_CUSTODY or not seg.authorised or s.missing_at_inventory:
-            return None
-        if not f.ref.partner(s.custodian, f.contract_id):
-            return None
-        dues = []
-        if s.last_verified_at is not None:
-            dues.append(s.last_verified_at + period)
-        if s.partner_entry_at is not None:
-            dues.append(s.partner_entry_at + reentry)
-        return max(dues, default=None)
 
+def r13_piece(f: AssetFacts, due: object, first: int, last: int) -> Finding | None:
+    """The finding of the run ``first..last`` with one due date, if it lasts past it."""
+    assert isinstance(due, datetime)
     segs = f.segments
-    out = []
-    for due, first, last in runs_of(segs, due_of):
-        assert isinstance(due, datetime)
-        end = segs[last].valid_to
-        if end is not None and end <= due:
-            continue
-        start = max(due, segs[first].valid_from)
-        s = segs[first].state
-        basis = [verified_by.get(s.last_verified_at) if s.last_verified_at else None]
-        basis.append(entered_by.get(s.partner_entry_at) if s.partner_entry_at else None)
-        covered = [
-            seg for seg in segs[first : last + 1] if seg.valid_to is None or seg.valid_to > due
-        ]
-        out.append(
-            make_finding(
-                R13,
-                state_key("R13", f.asset_id, due),
-                Severity.LOW,
-                asset_id=f.asset_id,
-                contract_id=f.contract_id,
-                parties=[seg.state.custodian for seg in covered],
-                evidence=(*(b for b in basis if b), *closing_events(segs, last)),
-                summary=(
-                    f"inventory of {f.asset_id} overdue since {to_key(due)} (last verified "
-                    f"{'never' if s.last_verified_at is None else to_key(s.last_verified_at)})"
-                ),
-                valid_from=start,
-                valid_to=end,
-            )
-        )
-    return merge_same_key(out)
+    end = segs[last].valid_to
+    if end is not None and end <= due:
+        return None
+    # Which event set the values of last_verified_at and partner_entry_at.
+    index = f.index
+    start = max(due, segs[first].valid_from)
+    s = segs[first].state
+    basis = [index.verified_by.get(s.last_verified_at) if s.last_verified_at else None]
+    basis.append(index.entered_by.get(s.partner_entry_at) if s.partner_entry_at else None)
+    covered = [seg for seg in segs[first : last + 1] if seg.valid_to is None or seg.valid_to > due]
+    return make_finding(
+        R13,
+        state_key("R13", f.asset_id, due),
+        Severity.LOW,
+        asset_id=f.asset_id,
+        contract_id=f.contract_id,
+        parties=[seg.state.custodian for seg in covered],
+        evidence=(*(b for b in basis if b), *closing_events(segs, last)),
+        summary=(
+            f"inventory of {f.asset_id} overdue since {to_key(due)} (last verified "
+            f"{'never' if s.last_verified_at is None else to_key(s.last_verified_at)})"
+        ),
+        valid_from=start,
+        valid_to=end,
+    )
+
+
+def r13_inventory_overdue(f: AssetFacts) -> list[Finding]:
+    return merge_same_key(run_pieces(f, r13_key, r13_piece))
 
 
 def r14_inventory_discrepancy(f: AssetFacts) -> list[Finding]:
+    return list(ordered([*r14_named(f), *r14_unnamed(f, 0, len(f.cut.inventories))]))
+
+
+def r14_named(f: AssetFacts, start: int = 0) -> list[Finding]:
+    """R14 of the inventories that name the asset (they are among its steps), from
+    its ``start``-th inventory step on."""
     out = []
-    index = f.index
-    for i in index.inventories:
+    for i in f.index.inventories[start:]:
         step = f.steps[i]
         e = step.event
         f14 = _r14_check(f, e, step.before, f.cut.inventory_line(e, f.asset_id))
         if f14 is not None:
             out.append(f14)
-    # Inventories that do not name the asset can only expect it through a custodian
-    # it had: look those up by scope party instead of scanning every inventory, and
-    # settle the common "not expected" case before building anything.
+    return out
+
+
+def r14_unnamed(f: AssetFacts, lo: int, hi: int) -> list[Finding]:
+    """R14 of the inventories ``lo``…``hi - 1`` of the cut (in world order) that do not
+    name the asset."""
+    return [x for i in r14_candidates(f, lo, hi) if (x := r14_unnamed_one(f, i)) is not None]
+
+
+def r14_candidates(f: AssetFacts, lo: int, hi: int) -> list[int]:
+    """The inventories ``lo``…``hi - 1`` of the cut that do not name the asset and whose
+    scope is among the ancestors of a custodian it had: an inventory that does not
+    name the asset can expect it only through the custodian it had just before, so
+    look those up by scope party instead of scanning every inventory."""
+    if lo >= hi:
+        return []
     cut = f.cut
-    if not cut.inventories:
-        return sorted(out, key=lambda x: (x.valid_from, x.finding_key))
-    scopes = {p for c in index.custodians for p in f.ref.ancestors(c)}
-    candidates = sorted({i for p in scopes for i in cut.inventories_by_scope.get(p, ())})
-    for i in candidates:
-        if f.asset_id in cut.inventory_subjects[i]:
-            continue
-        e = cut.inventories[i]
-        j = bisect_left(f.keys, e.world_key)
-        holder = custodian_in(f.steps[j - 1].after) if j else None
-        if holder is None or cut.inventory_scopes[i].isdisjoint(f.ref.ancestors(holder)):
-            continue
-        f14 = _r14_check(f, e, f.steps[j - 1].after, None)
-        if f14 is not None:
-            out.append(f14)
-    return sorted(out, key=lambda x: (x.valid_from, x.finding_key))
+    scopes = {p for c in f.index.custodians for p in f.ref.ancestors(c)}
+    candidates: set[int] = set()
+    for p in scopes:
+        found = cut.inventories_by_scope.get(p, ())
+        candidates.update(found[bisect_left(found, lo) : bisect_left(found, hi)])
+    return sorted(i for i in candidates if f.asset_id not in cut.inventory_subjects[i])
+
+
+def r14_unnamed_one(f: AssetFacts, i: int) -> Finding | None:
+    """R14 of the cut's inventory ``i``, which does not name the asset: settle the
+    common "not expected" case before building anything."""
+    cut = f.cut
+    e = cut.inventories[i]
+    j = bisect_left(f.keys, e.world_key)
+    holder = custodian_in(f.steps[j - 1].after) if j else None
+    if holder is None or cut.inventory_scopes[i].isdisjoint(f.ref.lineage(holder)):
+        return None
+    return _r14_check(f, e, f.steps[j - 1].after, None)
 
 
 def _r14_check(

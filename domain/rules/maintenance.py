@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from domain.fold import unaccounted_reason
+from domain.history import Event
 from domain.instants import to_key
 from domain.rules.facts import REPAIRS, AssetFacts, custodian_in
 from domain.rules.findings import Finding, FindingKind, Severity, state_key
@@ -84,34 +85,34 @@ def r10_support_to_unaccounted_asset(f: AssetFacts) -> list[Finding]:
     return each_step(f, r10_at)
 
 
+def r12_piece(f: AssetFacts, wo: str, opened: Event, closed: Event | None) -> Finding | None:
+    """The finding of one work order of the step index, if it stays open too long."""
+    work = opened.text("work_type")
+    start = opened.occurred_at + f.terms.repair_open_max(work)
+    end = None if closed is None else closed.occurred_at
+    if end is not None and end <= start:
+        return None
+    site = f.ref.facilities.get(opened.text("facility_id") or "")
+    limit = f.terms.repair_open_max_days.days_for(work)
+    return make_finding(
+        R12,
+        state_key("R12", f.asset_id, wo),
+        Severity.LOW,
+        asset_id=f.asset_id,
+        contract_id=f.contract_id,
+        parties=(
+            opened.text("performed_by_party"),
+            None if site is None else site.operator_party,
+        ),
+        evidence=(opened.event_id, *(() if closed is None else (closed.event_id,))),
+        summary=(
+            f"work order {wo} ({work}) on {f.asset_id} open beyond {limit} days "
+            f"from {to_key(start)}"
+        ),
+        valid_from=start,
+        valid_to=end,
+    )
+
+
 def r12_repair_open_too_long(f: AssetFacts) -> list[Finding]:
-    out = []
-    for wo, opened, closed in f.index.orders:
-        work = opened.text("work_type")
-        start = opened.occurred_at + f.terms.repair_open_max(work)
-        end = None if closed is None else closed.occurred_at
-        if end is not None and end <= start:
-            continue
-        site = f.ref.facilities.get(opened.text("facility_id") or "")
-        limit = f.terms.repair_open_max_days.days_for(work)
-        out.append(
-            make_finding(
-                R12,
-                state_key("R12", f.asset_id, wo),
-                Severity.LOW,
-                asset_id=f.asset_id,
-                contract_id=f.contract_id,
-                parties=(
-                    opened.text("performed_by_party"),
-                    None if site is None else site.operator_party,
-                ),
-                evidence=(opened.event_id, *(() if closed is None else (closed.event_id,))),
-                summary=(
-                    f"work order {wo} ({work}) on {f.asset_id} open beyond {limit} days "
-                    f"from {to_key(start)}"
-                ),
-                valid_from=start,
-                valid_to=end,
-            )
-        )
-    return merge_same_key(out)
+    return merge_same_key(p for order in f.index.orders if (p := r12_piece(f, *order)) is not None)

@@ -69,13 +69,23 @@ def make_finding(
         severity=severity,
         asset_id=asset_id,
         contract_id=contract_id,
-        parties=tuple(dict.fromkeys(p for p in parties if p)),
-        evidence=tuple(dict.fromkeys(evidence)),
+        parties=distinct(tuple(p for p in parties if p)),
+        evidence=distinct(evidence),
         summary=summary,
         valid_from=valid_from,
         valid_to=valid_to,
         trigger_event_id=trigger,
     )
+
+
+def distinct(items: Iterable[str]) -> tuple[str, ...]:
+    """``items`` without repeats, in order of first appearance. Evidence is mostly
+    distinct already and can be long (a state finding's grows with its interval):
+    check that first, which costs half of removing repeats."""
+    found = items if type(items) is tuple else tuple(items)
+    if len(found) < 2 or len(set(found)) == len(found):
+        return found
+    return tuple(dict.fromkeys(found))
 
 
 def event_finding(
@@ -101,8 +111,17 @@ def event_finding(
     )
 
 
+_PARTY_RANK = {name: i for i, name in enumerate(PARTY_FIELDS)}
+
+
 def named_parties(e: Event) -> tuple[str, ...]:
-    return tuple(p for name in PARTY_FIELDS if (p := e.text(name)))
+    """The parties the event's payload names, in :data:`PARTY_FIELDS` order. A payload
+    has a handful of fields: look those up instead of every party field."""
+    payload = e.payload
+    names = [name for name in payload if name in _PARTY_RANK]
+    if len(names) > 1:
+        names.sort(key=_PARTY_RANK.__getitem__)
+    return tuple(p for name in names if (v := payload[name]) is not None and (p := str(v)))
 
 
 def merge_same_key(findings: Iterable[Finding]) -> list[Finding]:
@@ -110,20 +129,26 @@ def merge_same_key(findings: Iterable[Finding]) -> list[Finding]:
     end, with the union of their parties and evidence."""
     out: dict[str, Finding] = {}
     for f in findings:
-        first = out.get(f.finding_key)
-        if first is None:
-            out[f.finding_key] = f
-            continue
-        out[f.finding_key] = Finding(
-            **{
-                **{name: getattr(first, name) for name in FINDING_FIELDS},
-                "valid_to": f.valid_to,
-                "parties": tuple(dict.fromkeys((*first.parties, *f.parties))),
-                "evidence": tuple(dict.fromkeys((*first.evidence, *f.evidence))),
-                "severity": max(first.severity, f.severity, key=lambda s: s.rank),
-            }
-        )
+        merge_into(out, f)
     return list(out.values())
+
+
+def merge_into(out: dict[str, Finding], f: Finding) -> None:
+    """One step of :func:`merge_same_key`: add the piece ``f`` to the findings so far
+    (an interval rule resumed after an extension continues from its settled pieces)."""
+    first = out.get(f.finding_key)
+    if first is None:
+        out[f.finding_key] = f
+        return
+    out[f.finding_key] = Finding(
+        **{
+            **{name: getattr(first, name) for name in FINDING_FIELDS},
+            "valid_to": f.valid_to,
+            "parties": distinct((*first.parties, *f.parties)),
+            "evidence": distinct((*first.evidence, *f.evidence)),
+            "severity": max(first.severity, f.severity, key=lambda s: s.rank),
+        }
+    )
 
 
 FINDING_FIELDS = tuple(Finding.__dataclass_fields__)

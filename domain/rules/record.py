@@ -61,6 +61,13 @@ _AFTER_TERMINAL_ALLOWED = frozenset(
 )
 
 
+R06_TYPES = _TAKINGS
+"""The event types R06 judges (any other step: no finding); R07 and R16 judge
+observations only, R08 any event."""
+
+OBSERVATIONS = frozenset({EventType.OBSERVATION})
+
+
 def r06_at(f: AssetFacts, i: int) -> Finding | None:
     step = f.steps[i]
     e = step.event

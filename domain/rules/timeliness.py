@@ -38,6 +38,13 @@ _RECORDED = frozenset(
 )
 
 
+R04_TYPES = _LOSSES
+"""The event types R04 judges (any other step: no finding)."""
+
+R05_TYPES = _RECORDED
+"""The event types R05 judges (any other step: no finding)."""
+
+
 def _late_loss_notice(f: AssetFacts, step: Step) -> bool:
     e = step.event
     if e.type not in _LOSSES:

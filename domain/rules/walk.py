@@ -17,6 +17,7 @@ from domain.rules.tracking import (
     LifeTracker,
     ReferenceReuse,
     batches,
+    collector_paused,
     disposition_timelines,
 )
 from domain.vocabulary import EventType
@@ -32,7 +33,8 @@ class Walk:
     split (tested): :meth:`lives`, or, for a store of lives, :meth:`drain` — what
     changed in each life since the last drain. Events reported before the last
     instant walked (a historical import) are refused with ``ValueError``: walk again
-    from the start.
+    from the start. :meth:`feed` and :meth:`drain` run with the cyclic garbage
+    collector paused (:func:`~domain.rules.tracking.collector_paused`).
     """
 
     def __init__(self, *, incremental: bool = True) -> None:
@@ -57,6 +59,10 @@ class Walk:
             return
         if not self.follows(new):
             raise ValueError("the log learnt of the past already walked: start again")
+        with collector_paused():
+            self._feed(new)
+
+    def _feed(self, new: Sequence[Event]) -> None:
         self.history.grow(new)
         self.evaluator.grow(new)
         for k, group in batches(new):
@@ -79,7 +85,8 @@ class Walk:
 
     def drain(self) -> list[Drained]:
         """What changed in each life since the last drain (:meth:`LifeTracker.drain`)."""
-        return self.tracker.drain()
+        with collector_paused():
+            return self.tracker.drain()
 
     def dispositions(self, key: str) -> Sequence[tuple[datetime, FindingDisposition | None]]:
         return self._timelines.get(key, ())

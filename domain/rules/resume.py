@@ -1,0 +1,277 @@
+"""The interval rules (``WHOLE_RULES``) of one asset, resumed after an extension
+instead of judged again over its whole history (:func:`resumed_rules`).
+
+:class:`~domain.rules.asset_memo.AssetMemo` extends an asset with steps appended at
+the end of its world order. The segments before its last group stay as they were (the
+very objects), the last group's are rebuilt and new ones may follow. Two indices
+describe an evaluation:
+
+* ``changed`` — the first segment that may differ from those of the last evaluation
+  (the first of the group the extension rebuilt; 0 for a memo built afresh);
+* ``settled`` — the first segment that a later extension may rebuild (the first of
+  the last group now). While the memo extends, the segments before it are final.
+
+With the reference, registration and dispositions unchanged (else the memo is built
+afresh), each rule keeps what is final and judges only the rest:
+
+* R01, R03 and R13 judge maximal runs of segments with the same key
+  (:func:`~domain.rules.facts.runs_of`). A run whose last segment comes before
+  ``settled - 1`` is final: its segments and the one after it (which ends the run and
+  whose opening events close it) all come before ``settled``. Its piece is kept. The
+  next evaluation starts from the first run that was not final (or from
+  ``settled - 1``, which is then in no run), with the keys of the segments before
+  ``changed`` kept. R01 and R13 merge pieces that share a key
+  (:func:`~domain.rules.making.merge_same_key`): that is a fold over the pieces in
+  order, so the fold of the final pieces is kept and the others are folded onto it.
+* R13 also reads which event set a ``last_verified_at`` or ``partner_entry_at``
+  (:class:`~domain.rules.facts.StepIndex`), the last to set it: should an appended
+  step set such a value again, naming another event, a kept piece could name the
+  wrong one, so R13 is then judged afresh (``StepIndex.rewrites``).
+* R12 judges the work orders of the step index: all but the last are final (a later
+  step can only close the last one).
+* R14 judges inventories. Those that name the asset are among its steps: each is
+  judged once, when its step comes. One that does not name it is judged by the
+  custodian just before it in world order, so one earlier than the asset's last step
+  is final: what it found is kept, by event version. When the cut's inventories
+  change (an inventory anywhere, which does not build the memo again) or the asset
+  has a new custodian, the candidates are looked up again and those judged before
+  taken as they were. One later than the asset's last step is judged by the state
+  after it, again once the asset has more steps.
+
+The reference evaluation (``Evaluator(incremental=False)``) builds every memo afresh,
+which judges everything: the tests hold the resumed rules to it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from domain.history import Event, WorldKey
+from domain.rules.custody import r01_key, r01_piece, r03_key, r03_piece
+from domain.rules.facts import AssetFacts, RunPiece, SegmentKey, runs_in
+from domain.rules.findings import Finding, ordered
+from domain.rules.inventory import (
+    r13_key,
+    r13_piece,
+    r14_candidates,
+    r14_named,
+    r14_unnamed_one,
+)
+from domain.rules.maintenance import r12_piece
+from domain.rules.making import merge_into
+
+
+class Resumed(Protocol):
+    """One interval rule's findings for one asset, kept between evaluations."""
+
+    def findings(self, f: AssetFacts, changed: int, settled: int) -> list[Finding]: ...
+
+    @property
+    def kept(self) -> int:
+        """How much the last evaluation took as it was from the ones before (final
+        pieces, work orders, inventories' findings) instead of judging it again."""
+        ...
+
+
+class SegmentRuns:
+    """A rule over maximal runs of segments with the same key (R01, R03, R13)."""
+
+    __slots__ = (
+        "_count",
+        "_final",
+        "_guard",
+        "_guarded",
+        "_key",
+        "_keys",
+        "_merge",
+        "_piece",
+        "_reused",
+        "_start",
+    )
+
+    def __init__(
+        self,
+        key: SegmentKey,
+        piece: RunPiece,
+        *,
+        merge: bool,
+        guard: Callable[[AssetFacts], object] | None = None,
+    ) -> None:
+        self._key, self._piece, self._merge, self._guard = key, piece, merge, guard
+        self._guarded: object = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._keys: list[object | None] = []  # per segment, up to ``changed``
+        self._start = 0  # where the runs not final begin
+        self._final: dict[str, Finding] | list[Finding] = {} if self._merge else []
+        self._count = 0  # pieces in ``_final``
+        self._reused = 0
+
+    @property
+    def kept(self) -> int:
+        return self._reused
+
+    def findings(self, f: AssetFacts, changed: int, settled: int) -> list[Finding]:
+        if self._guard is not None:
+            guarded = self._guard(f)
+            if guarded != self._guarded:
+                self._guarded, changed = guarded, 0
+        if changed == 0 or changed <= self._start:
+            self._reset()
+            changed = 0
+        self._reused = self._count
+        keys, segs, key = self._keys, f.segments, self._key
+        del keys[changed:]
+        keys.extend(key(f, segs[i]) for i in range(len(keys), len(segs)))
+        runs = runs_in(keys, self._start)
+        final = 0
+        while final < len(runs) and runs[final][2] < settled - 1:
+            final += 1
+        piece = self._piece
+        kept = self._final
+        for k, first, last in runs[:final]:
+            p = piece(f, k, first, last)
+            if p is None:
+                continue
+            self._count += 1
+            if isinstance(kept, dict):
+                merge_into(kept, p)
+            else:
+                kept.append(p)
+        tail = runs[final:]
+        if tail and tail[0][1] < settled:
+            self._start = tail[0][1]
+        else:
+            self._start = max(self._start, settled - 1, 0)
+        pieces = [p for k, first, last in tail if (p := piece(f, k, first, last)) is not None]
+        if not isinstance(kept, dict):
+            return [*kept, *pieces]
+        if not pieces:
+            return list(kept.values())
+        out = dict(kept)
+        for p in pieces:
+            merge_into(out, p)
+        return list(out.values())
+
+
+class WorkOrders:
+    """R12 over the work orders of the step index."""
+
+    __slots__ = ("_done", "_final", "_reused")
+
+    def __init__(self) -> None:
+        self._done = 0  # orders judged final
+        self._final: dict[str, Finding] = {}
+        self._reused = 0
+
+    @property
+    def kept(self) -> int:
+        return self._reused
+
+    def findings(self, f: AssetFacts, changed: int, settled: int) -> list[Finding]:
+        orders = f.index.orders
+        if changed == 0:
+            self._done, self._final = 0, {}
+        self._reused = self._done
+        for i in range(self._done, len(orders) - 1):
+            p = r12_piece(f, *orders[i])
+            if p is not None:
+                merge_into(self._final, p)
+        self._done = max(self._done, len(orders) - 1)
+        pieces = [p for order in orders[self._done :] if (p := r12_piece(f, *order)) is not None]
+        if not pieces:
+            return list(self._final.values())
+        out = dict(self._final)
+        for p in pieces:
+            merge_into(out, p)
+        return list(out.values())
+
+
+class Inventories:
+    """R14 over the asset's inventory steps and the inventories of the cut."""
+
+    __slots__ = (
+        "_custodians",
+        "_cut",
+        "_final",
+        "_judged",
+        "_named",
+        "_named_done",
+        "_reused",
+        "_upto",
+    )
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._named: list[Finding] = []  # of the asset's inventory steps judged
+        self._named_done = 0
+        # What each inventory of the cut that does not name the asset found, by
+        # (position, event id): the version judged, the number of steps it was judged
+        # after when it was later than the last (else None: final), and the finding.
+        self._judged: dict[tuple[int, str], tuple[Event, int | None, Finding | None]] = {}
+        self._cut: tuple[Event, ...] | None = None
+        self._custodians = 0
+        self._upto = 0  # the cut's inventories up to the asset's last step
+        self._final: list[Finding] = []  # what those found
+        self._reused = 0
+
+    @property
+    def kept(self) -> int:
+        return self._reused
+
+    def findings(self, f: AssetFacts, changed: int, settled: int) -> list[Finding]:
+        if changed == 0:
+            self._reset()
+        index, cut = f.index, f.cut.inventories
+        self._reused = 0
+        self._named += r14_named(f, self._named_done)
+        self._named_done = len(index.inventories)
+        upto = bisect_right(cut, f.keys[-1], key=_world_key) if f.keys else 0
+        if cut is not self._cut or len(index.custodians) != self._custodians:
+            # Other inventories, or another custodian: find the candidates again (and
+            # take what each judged inventory found as it was).
+            self._cut, self._custodians = cut, len(index.custodians)
+            self._final, self._upto = [], 0
+        if upto > self._upto:
+            self._final += self._judge(f, self._upto, upto, None)
+            self._upto = upto
+        later = self._judge(f, upto, len(cut), len(f.steps))
+        return list(ordered([*self._named, *self._final, *later]))
+
+    def _judge(self, f: AssetFacts, lo: int, hi: int, steps: int | None) -> list[Finding]:
+        """R14 of the cut's inventories ``lo``…``hi - 1`` that do not name the asset:
+        final ones (``steps`` None) as judged before, later ones as judged after as
+        many steps."""
+        out = []
+        cut = f.cut.inventories
+        for i in r14_candidates(f, lo, hi):
+            e = cut[i]
+            key = (e.position, e.event_id)
+            judged = self._judged.get(key)
+            if judged is None or judged[0] is not e or judged[1] != steps:
+                judged = self._judged[key] = (e, steps, r14_unnamed_one(f, i))
+            else:
+                self._reused += 1
+            if judged[2] is not None:
+                out.append(judged[2])
+        return out
+
+
+def _world_key(e: Event) -> WorldKey:
+    return e.world_key
+
+
+def resumed_rules() -> Mapping[str, Resumed]:
+    """A fresh state for each interval rule that resumes, by rule code."""
+    return {
+        "R01": SegmentRuns(r01_key, r01_piece, merge=True),
+        "R03": SegmentRuns(r03_key, r03_piece, merge=False),
+        "R12": WorkOrders(),
+        "R13": SegmentRuns(r13_key, r13_piece, merge=True, guard=lambda f: f.index.rewrites),
+        "R14": Inventories(),
+    }
