@@ -61,7 +61,7 @@ from domain.vocabulary import REFERENCE_TYPES, Disposition, EventType
 
 
 @dataclass(frozen=True, slots=True)
-class _Prefix:
+class Prefix:
     """The first ``count`` changes of a life, summed up: the last version among them
     (``base``), when the first came (detection) and the last change."""
 
@@ -71,7 +71,7 @@ class _Prefix:
     last: Change | None = None
 
 
-_NO_PREFIX = _Prefix()
+_NO_PREFIX = Prefix()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +85,9 @@ class Drained:
 
     key: str
     cut: int | None
-    before: _Prefix
+    before: Prefix
     changes: tuple[Change, ...]
-    after: _Prefix
+    after: Prefix
     pending: Finding | None
 
     @property
@@ -120,11 +120,11 @@ class LifeTracker:
         self._pending: list[tuple[datetime, int, str]] = []
         self._seq = 0
         self._changes: dict[str, list[Change]] = {}
-        self._drained: dict[str, _Prefix] = {}
+        self._drained: dict[str, Prefix] = {}
         self._cuts: dict[str, int] = {}
         self._dirty: set[str] = set()
         # How the keys and scopes the current instant touched stood before it.
-        self._undo: dict[str, tuple[Finding | None, bool, _Prefix, list[Change], int]] = {}
+        self._undo: dict[str, tuple[Finding | None, bool, Prefix, list[Change], int]] = {}
         # Per scope, the keys the current instant added to and removed from its keys
         # (not a copy of them: a scope's keys grow with its history).
         self._undo_scopes: dict[ScopeKey, tuple[set[str], set[str]]] = {}
@@ -169,12 +169,53 @@ class LifeTracker:
                 self._drained.pop(key, None)
         return out
 
+    def seed(
+        self,
+        k: datetime,
+        evaluated: Mapping[ScopeKey, Sequence[Finding]],
+        stored: Mapping[str, Prefix],
+    ) -> None:
+        """Stand where a tracker that advanced through every knowledge instant up to
+        ``k`` and was drained into a store stands, without the walk: ``evaluated`` is
+        every scope's findings at ``k`` (an evaluation of everything at ``k``) and
+        ``stored`` each stored life's changes up to ``k``, summed up.
+
+        What the tracker holds between instants is determined by those two: the
+        implied findings are the evaluation's; a key is visible when its last stored
+        change is a version (which must then be the implied finding); every other
+        implied finding is pending (its ``valid_from`` not yet reached). ``ValueError``
+        when the two disagree (the stored lives are not the walk of this log)."""
+        if self.k is not None or self._implied or self._drained:
+            raise ValueError("only a new tracker is seeded")
+        for scope, found in evaluated.items():
+            keys = self._scope_keys[scope] = set()
+            for f in found:
+                keys.add(f.finding_key)
+                self._implied[f.finding_key] = f
+            stable = getattr(found, "stable", 0)
+            self._volatile[scope] = {f.finding_key for f in found[stable:]}
+        for key, prefix in stored.items():
+            if not prefix.count:
+                continue
+            self._drained[key] = prefix
+            if prefix.last is not None and prefix.last.finding is not None:
+                if self._implied.get(key) != prefix.base:
+                    raise ValueError(f"the stored life of {key} is not what the log implies")
+                self._visible.add(key)
+        for key, f in self._implied.items():
+            if key in self._visible:
+                continue
+            if f.valid_from < k:
+                raise ValueError(f"{key} is implied since before {k} but was never detected")
+            self._push(f)
+        self.k = k
+
     @staticmethod
-    def _prefix_after(done: _Prefix, changes: Sequence[Change]) -> _Prefix:
+    def _prefix_after(done: Prefix, changes: Sequence[Change]) -> Prefix:
         if not changes:
             return done
         base = next((c.finding for c in reversed(changes) if c.finding is not None), done.base)
-        return _Prefix(done.count + len(changes), base, done.first_at or changes[0].at, changes[-1])
+        return Prefix(done.count + len(changes), base, done.first_at or changes[0].at, changes[-1])
 
     def advance(
         self, k: datetime, evaluated: Mapping[ScopeKey, Sequence[Finding]], impact: Impact

@@ -4,17 +4,20 @@ at a time and drained as they change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import pairwise
 
 from domain.history import Event, Log
 from domain.rules.evaluation import Evaluator
-from domain.rules.findings import FindingDisposition
+from domain.rules.findings import Finding, FindingDisposition
 from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN
 from domain.rules.lives import Lives
 from domain.rules.tracking import (
     Drained,
     LifeTracker,
+    Prefix,
     ReferenceReuse,
     batches,
     collector_paused,
@@ -46,6 +49,47 @@ class Walk:
         self.end = 0  # the last position fed
         self._timelines: dict[str, list[tuple[datetime, FindingDisposition | None]]] = {}
         self._dispositions = False
+
+    @classmethod
+    def resume(
+        cls,
+        logged: Sequence[Event],
+        stored: Callable[[datetime, Mapping[str, Finding]], Mapping[str, Prefix]],
+    ) -> Walk:
+        """The walk a projection had when it had fed ``logged`` (the stored log, in
+        knowledge order) and drained every change into its store, rebuilt without
+        walking again: one evaluation of everything at the last complete knowledge
+        instant ``k`` and the stored lives up to ``k`` (``stored(k, implied)``, given
+        the findings implied at ``k``; :meth:`LifeTracker.seed`), then the last instant's events fed (it may go on in
+        the next batch, so the walk must know how its keys stood before it) and their
+        changes drained (they are stored). The lives are those of a walk that never
+        stopped (tested at every cut). ``ValueError`` when the log is not in knowledge
+        order or the stored lives disagree with it: walk it whole instead."""
+        if any(a.knowledge_key > b.knowledge_key for a, b in pairwise(logged)):
+            raise ValueError("the log is not in knowledge order")
+        walk = cls()
+        if not logged:
+            return walk
+        last = bisect_left([e.reported_at for e in logged], logged[-1].reported_at)
+        head, tail = logged[:last], logged[last:]
+        if head:
+            with collector_paused():
+                k = head[-1].reported_at
+                instants = [e.reported_at for e in head]
+                before = instants[bisect_left(instants, k) - 1] if instants[0] < k else None
+                walk.history = ReferenceReuse(Log(head))
+                walk.evaluator = Evaluator(walk.history)
+                found = walk.evaluator.everything(k)
+                implied = {f.finding_key: f for fs in found.values() for f in fs}
+                walk.tracker.seed(k, found, stored(k, implied))
+                walk.k, walk._prev = k, before or NOTHING_KNOWN
+                walk.end = max(e.position for e in head)
+                walk._dispositions = any(e.type is EventType.FINDING_DISPOSITIONED for e in head)
+                if walk._dispositions:
+                    walk._timelines = disposition_timelines(walk.history.log)
+        walk.feed(tail)
+        walk.drain()  # stored already
+        return walk
 
     def follows(self, new: Sequence[Event]) -> bool:
         """Whether :meth:`feed` can take ``new``."""

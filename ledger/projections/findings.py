@@ -7,7 +7,8 @@ at each knowledge instant only the scopes its events affect are evaluated again,
 what changed in each life is drained into the store. A batch that does not start
 where this process's walk ended is handled without walking again when another worker
 applied the events between (they are fed, not written); after a restart the walk is
-rebuilt from the stored log. Knowledge older than what was walked (a historical
+rebuilt from the stored log and the stored lives without walking it again
+(``Walk.resume``). Knowledge older than what was walked (a historical
 import) rebuilds the walk and rewrites every finding. The custody projection must be
 ahead (the runner caps this projection's batches at its position). See
 docs/decisions/0007.
@@ -15,24 +16,37 @@ docs/decisions/0007.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import pairwise
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from itertools import groupby, pairwise
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from domain.history import Event
-from domain.instants import to_stored
-from domain.rules.tracking import Drained
+from domain.instants import parse, to_stored
+from domain.rules.findings import ClearReason, Finding
+from domain.rules.lives import Change
+from domain.rules.tracking import Drained, Prefix
 from domain.rules.walk import Walk
-from ledger.projections.findings_codec import dump, encode_version, head_json
+from ledger.projections.findings_codec import (
+    decode_version,
+    dump,
+    encode_version,
+    finding_from_dict,
+    head_json,
+)
 from ledger.store.tables import (
     events,
     finding_changes,
     findings,
 )
 from ledger.store.upsert import insert_many, upsert
+
+log = logging.getLogger(__name__)
+_UTC_Z = orjson.OPT_UTC_Z
 
 
 def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
@@ -98,8 +112,8 @@ class FindingsProjection:
 
     When a batch does not start where this process's walk ended: events another
     worker applied in between are fed to the walk without writing (their rows are
-    already stored); after a restart the walk is rebuilt from the stored log, one
-    pass. Knowledge older than what was walked (a historical import) rebuilds the
+    already stored); after a restart the walk is resumed from the stored log and the
+    stored lives (one evaluation at the last knowledge instant, not a walk). Knowledge older than what was walked (a historical import) rebuilds the
     walk and rewrites every finding."""
 
     name = "findings"
@@ -122,8 +136,7 @@ class FindingsProjection:
         start = batch[0].position - 1
         walk, self._walk = self._walk, None  # until this batch is applied
         if walk is None or walk.end > start:
-            walk = _walk_of(_load(conn, 0, start))
-            walk.drain()  # stored already
+            walk = _resumed(conn, start)
         elif walk.end < start:
             walk.feed(_load(conn, walk.end, start))
             walk.drain()  # another worker stored these
@@ -135,6 +148,71 @@ class FindingsProjection:
             conn.execute(findings.delete())
         store(conn, walk, walk.drain())
         self._walk = walk
+
+
+def _resumed(conn: Connection, upto: int) -> Walk:
+    """The walk as it stood when the stored findings were written, for the log up to
+    ``upto`` (``Walk.resume``); walked again from the start when the log is not in
+    knowledge order (a historical import) or the stored lives do not fit it."""
+    logged = _load(conn, 0, upto)
+    try:
+        return Walk.resume(logged, lambda k, implied: stored_lives(conn, k, implied))
+    except ValueError as e:
+        log.warning("findings: walking the log again (%s)", e)
+    walk = _walk_of(logged)
+    walk.drain()  # stored already
+    return walk
+
+
+def stored_lives(
+    conn: Connection, k: datetime, implied: Mapping[str, Finding]
+) -> dict[str, Prefix]:
+    """Every stored life's changes up to knowledge time ``k``, summed up: from the
+    finding rows, and for the few lives changed after ``k``, from their change rows.
+    A latest version stored exactly as the finding ``implied`` now (the same JSON) is
+    that finding, not decoded again (most of them, on a restart)."""
+    out: dict[str, Prefix] = {}
+    for key, life in conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
+        data = orjson.loads(life)
+        if not data["count"]:
+            continue
+        latest, last, cleared = data["latest"], data["last"], data["last_cleared"]
+        now = implied.get(key)
+        if now is not None and orjson.dumps(latest) == orjson.dumps(now, option=_UTC_Z):
+            base = now
+        else:
+            base = finding_from_dict(latest)
+        reason = None if last["reason"] is None else ClearReason(last["reason"])
+        change = Change(parse(last["at"]), None if cleared else base, reason)
+        out[key] = Prefix(data["count"], base, parse(data["first_at"]), change)
+    after = to_stored(k)
+    later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
+    rows = conn.execute(
+        sa.select(
+            finding_changes.c.finding_key,
+            finding_changes.c.at,
+            finding_changes.c.reason,
+            finding_changes.c.finding,
+        )
+        .where(finding_changes.c.finding_key.in_(later.distinct().scalar_subquery()))
+        .order_by(finding_changes.c.finding_key, finding_changes.c.seq)
+    )
+    for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
+        changes: list[Change] = []
+        version: Finding | None = None
+        for row in group:
+            if row.at > after:
+                break
+            f = None if row.finding is None else decode_version(version, orjson.loads(row.finding))
+            changes.append(
+                Change(parse(row.at), f, None if row.reason is None else ClearReason(row.reason))
+            )
+            version = f or version
+        if changes:
+            out[key] = Prefix(len(changes), version, changes[0].at, changes[-1])
+        else:
+            out.pop(key, None)
+    return out
 
 
 def _walk_of(logged: list[Event], piece: int = 20_000) -> Walk:

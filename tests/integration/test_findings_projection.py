@@ -4,10 +4,12 @@ the ledger about the past it already walked."""
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 
 from domain.history import Event
@@ -19,7 +21,7 @@ from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.findings_queries import lives_of
 from ledger.projections.runner import Runner
-from ledger.store.tables import events, findings
+from ledger.store.tables import events, finding_changes, findings
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
@@ -139,3 +141,77 @@ def test_stored_lives_are_the_lives_the_domain_walks(ledger: Ledger) -> None:
         for k in [None, *History(logged).log.knowledge_instants()]:
             then = {x.key: x.at(k) for x in lives_of(conn, rows, k)}
             assert then == {key: x.at(k) for key, x in expected.items()}
+
+
+def changes(ledger: Ledger) -> list[tuple[Any, ...]]:
+    with ledger.engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(finding_changes).order_by(
+                    finding_changes.c.finding_key, finding_changes.c.seq
+                )
+            )
+        ]
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_a_worker_restarted_at_random_points_equals_one_that_never_stopped(
+    ledger: Ledger, seed: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Workers with batches of two or three events (cut inside knowledge instants) are
+    stopped at random points; each new one resumes the walk from the stored log and
+    lives (``Walk.resume``), never walking the log again. The stored findings and every
+    change of their lives equal a rebuild's."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 7)])
+    rng = random.Random(seed)
+
+    def worker() -> Runner:
+        projections = [CustodyProjection(), FindingsProjection()]
+        return Runner(ledger.engine, ledger.store, projections, rng.choice((2, 3)))
+
+    current = worker()
+    restarts = 0
+    with caplog.at_level(logging.WARNING, logger="ledger.projections.findings"):
+        for batch in _story(seed):
+            ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in batch], ADMIN)
+            current.catch_up()
+            if rng.random() < 0.5:
+                current, restarts = worker(), restarts + 1
+    assert restarts >= 3
+    assert not [r for r in caplog.records if "walking the log again" in r.getMessage()]
+    followed, lives = rows(ledger), changes(ledger)
+    assert any(r[3] == "R01" for r in followed)
+    ledger.runner.rebuild()
+    assert rows(ledger) == followed
+    assert changes(ledger) == lives
+
+
+def test_a_restart_after_knowledge_of_the_past_walks_the_log_again(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log not in knowledge order (a historical import) cannot be resumed from one
+    evaluation: the restarted worker walks it again, and says so."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 4)])
+    append(ledger, [wire.capture(["t1"], "isil", occurred_at="2014-06-01T00:00:00Z")])
+    append(
+        ledger,
+        [
+            wire.transfer(
+                ["t2"],
+                "iq-army",
+                "isil",
+                occurred_at="2014-05-01T00:00:00Z",
+                reported_at="2014-05-02T00:00:00Z",
+            )
+        ],
+    )
+    ledger.runner.projections[1].forget()
+    with caplog.at_level(logging.WARNING, logger="ledger.projections.findings"):
+        append(ledger, [wire.transfer(["t3"], "iq-army", "pmf")])
+    assert [r for r in caplog.records if "knowledge order" in r.getMessage()]
+    followed = rows(ledger)
+    ledger.runner.rebuild()
+    assert rows(ledger) == followed
