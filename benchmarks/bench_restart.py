@@ -46,9 +46,7 @@ def child(url: str, how: str) -> None:
     if how == "rewalk":
 
         def rewalk(conn: Any, upto: int) -> Any:
-            walk = module._walk_of(module._load(conn, 0, upto))
-            walk.drain()
-            return walk
+            return module._walk_of(module._load(conn, 0, upto), lambda walk, drained: None)
 
         module._resumed = rewalk
     ledger = build_ledger(Settings(database_url=url, run_projections="no"))

@@ -74,6 +74,11 @@ class Prefix:
 _NO_PREFIX = Prefix()
 
 
+class StoredLivesDisagree(ValueError):
+    """The stored lives are not those the log implies (:meth:`LifeTracker.seed`): the
+    rules changed since they were stored, or the store was altered."""
+
+
 @dataclass(frozen=True, slots=True)
 class Drained:
     """One life's news since the last drain: drop stored changes from ``cut`` on (a
@@ -183,8 +188,9 @@ class LifeTracker:
         What the tracker holds between instants is determined by those two: the
         implied findings are the evaluation's; a key is visible when its last stored
         change is a version (which must then be the implied finding); every other
-        implied finding is pending (its ``valid_from`` not yet reached). ``ValueError``
-        when the two disagree (the stored lives are not the walk of this log)."""
+        implied finding is pending (its ``valid_from`` not yet reached).
+        :class:`StoredLivesDisagree` when the two disagree (the stored lives are not the
+        walk of this log by these rules)."""
         if self.k is not None or self._implied or self._drained:
             raise ValueError("only a new tracker is seeded")
         for scope, found in evaluated.items():
@@ -200,13 +206,17 @@ class LifeTracker:
             self._drained[key] = prefix
             if prefix.last is not None and prefix.last.finding is not None:
                 if self._implied.get(key) != prefix.base:
-                    raise ValueError(f"the stored life of {key} is not what the log implies")
+                    raise StoredLivesDisagree(
+                        f"the stored life of {key} is not what the log implies"
+                    )
                 self._visible.add(key)
         for key, f in self._implied.items():
             if key in self._visible:
                 continue
             if f.valid_from < k:
-                raise ValueError(f"{key} is implied since before {k} but was never detected")
+                raise StoredLivesDisagree(
+                    f"{key} is implied since before {k} but was never detected"
+                )
             self._push(f)
         self.k = k
 

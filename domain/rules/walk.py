@@ -61,18 +61,20 @@ class Walk:
         walking again: one evaluation of everything at the last complete knowledge
         instant ``k`` and the stored lives up to ``k`` (``stored(k, implied)``, given
         the findings implied at ``k``; :meth:`LifeTracker.seed`), then the last instant's events fed (it may go on in
-        the next batch, so the walk must know how its keys stood before it) and their
-        changes drained (they are stored). The lives are those of a walk that never
-        stopped (tested at every cut). ``ValueError`` when the log is not in knowledge
-        order or the stored lives disagree with it: walk it whole instead."""
+        the next batch, so the walk must know how its keys stood before it); their
+        changes are left to :meth:`drain` (they are stored: a caller may check them,
+        and must drop them). The lives are those of a walk that never stopped (tested
+        at every cut). ``ValueError`` when the log is not in knowledge
+        order, :class:`~domain.rules.tracking.StoredLivesDisagree` when the stored lives
+        are not what it implies: walk it whole instead."""
         if any(a.knowledge_key > b.knowledge_key for a, b in pairwise(logged)):
             raise ValueError("the log is not in knowledge order")
         walk = cls()
-        if not logged:
-            return walk
-        last = bisect_left([e.reported_at for e in logged], logged[-1].reported_at)
+        last = bisect_left([e.reported_at for e in logged], logged[-1].reported_at) if logged else 0
         head, tail = logged[:last], logged[last:]
-        if head:
+        if not head:  # nothing before the last instant: nothing is stored up to it
+            walk.tracker.seed(NOTHING_KNOWN, {}, stored(NOTHING_KNOWN, {}))
+        else:
             with collector_paused():
                 k = head[-1].reported_at
                 instants = [e.reported_at for e in head]
@@ -88,7 +90,6 @@ class Walk:
                 if walk._dispositions:
                     walk._timelines = disposition_timelines(walk.history.log)
         walk.feed(tail)
-        walk.drain()  # stored already
         return walk
 
     def follows(self, new: Sequence[Event]) -> bool:

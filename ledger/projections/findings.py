@@ -17,7 +17,7 @@ docs/decisions/0007.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby, pairwise
 
@@ -29,7 +29,7 @@ from domain.history import Event
 from domain.instants import parse, to_stored
 from domain.rules.findings import ClearReason, Finding
 from domain.rules.lives import Change
-from domain.rules.tracking import Drained, Prefix
+from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree
 from domain.rules.walk import Walk
 from ledger.projections.findings_codec import (
     decode_version,
@@ -143,89 +143,126 @@ class FindingsProjection:
         if walk.follows(batch):
             walk.feed(batch)
         else:
-            walk = _walk_of([*_load(conn, 0, start), *batch])
-            conn.execute(finding_changes.delete())
-            conn.execute(findings.delete())
+            walk = _rewritten(conn, [*_load(conn, 0, start), *batch])
         store(conn, walk, walk.drain())
         self._walk = walk
 
 
 def _resumed(conn: Connection, upto: int) -> Walk:
     """The walk as it stood when the stored findings were written, for the log up to
-    ``upto`` (``Walk.resume``); walked again from the start when the log is not in
-    knowledge order (a historical import) or the stored lives do not fit it."""
+    ``upto`` (``Walk.resume``). Walked again from the start when the log is not in
+    knowledge order (a historical import); when the stored lives are not what the log
+    implies (the rules changed since, or the rows were altered), every finding is
+    written again."""
     logged = _load(conn, 0, upto)
+    stored = StoredLives(conn)
     try:
-        return Walk.resume(logged, lambda k, implied: stored_lives(conn, k, implied))
+        walk = Walk.resume(logged, stored.upto)
+        stored.check(walk.drain())
+        return walk
+    except StoredLivesDisagree as e:
+        log.warning("findings: rewriting every finding: %s", e)
+        return _rewritten(conn, logged)
     except ValueError as e:
         log.warning("findings: walking the log again (%s)", e)
-    walk = _walk_of(logged)
-    walk.drain()  # stored already
-    return walk
+    return _walk_of(logged, lambda walk, drained: None)  # stored already
 
 
-def stored_lives(
-    conn: Connection, k: datetime, implied: Mapping[str, Finding]
-) -> dict[str, Prefix]:
-    """Every stored life's changes up to knowledge time ``k``, summed up: from the
-    finding rows, and for the few lives changed after ``k``, from their change rows.
-    A latest version stored exactly as the finding ``implied`` now (the same JSON) is
-    that finding, not decoded again (most of them, on a restart)."""
-    out: dict[str, Prefix] = {}
-    for key, life in conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
-        data = orjson.loads(life)
-        if not data["count"]:
-            continue
-        latest, last, cleared = data["latest"], data["last"], data["last_cleared"]
-        now = implied.get(key)
-        if now is not None and orjson.dumps(latest) == orjson.dumps(now, option=_UTC_Z):
-            base = now
-        else:
-            base = finding_from_dict(latest)
-        reason = None if last["reason"] is None else ClearReason(last["reason"])
-        change = Change(parse(last["at"]), None if cleared else base, reason)
-        out[key] = Prefix(data["count"], base, parse(data["first_at"]), change)
-    after = to_stored(k)
-    later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
-    rows = conn.execute(
-        sa.select(
-            finding_changes.c.finding_key,
-            finding_changes.c.at,
-            finding_changes.c.reason,
-            finding_changes.c.finding,
-        )
-        .where(finding_changes.c.finding_key.in_(later.distinct().scalar_subquery()))
-        .order_by(finding_changes.c.finding_key, finding_changes.c.seq)
-    )
-    for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
-        changes: list[Change] = []
-        version: Finding | None = None
-        for row in group:
-            if row.at > after:
-                break
-            f = None if row.finding is None else decode_version(version, orjson.loads(row.finding))
-            changes.append(
-                Change(parse(row.at), f, None if row.reason is None else ClearReason(row.reason))
+def _rewritten(conn: Connection, logged: list[Event]) -> Walk:
+    """The walk of ``logged`` with every finding row written again."""
+    conn.execute(finding_changes.delete())
+    conn.execute(findings.delete())
+    return _walk_of(logged, lambda walk, drained: store(conn, walk, drained))
+
+
+class StoredLives:
+    """The stored lives, for a walk that resumes (``Walk.resume``): :meth:`upto` sums
+    them up to a knowledge time, :meth:`check` holds the changes the resumed walk made
+    again (the last instant's) to those stored."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.heads: dict[str, Prefix] = {}  # every stored life, whole
+        self.later: set[str] = set()  # the lives with changes after the ``k`` of upto
+
+    def upto(self, k: datetime, implied: Mapping[str, Finding]) -> dict[str, Prefix]:
+        """Every stored life's changes up to knowledge time ``k``, summed up: from the
+        finding rows, and for the few lives changed after ``k``, from their change
+        rows. A latest version stored exactly as the finding ``implied`` at ``k`` (the
+        same JSON) is that finding, not decoded again (most of them, on a restart)."""
+        heads = self.heads
+        for key, life in self.conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
+            data = orjson.loads(life)
+            if not data["count"]:
+                continue
+            latest, last, cleared = data["latest"], data["last"], data["last_cleared"]
+            now = implied.get(key)
+            if now is not None and orjson.dumps(latest) == orjson.dumps(now, option=_UTC_Z):
+                base = now
+            else:
+                base = finding_from_dict(latest)
+            reason = None if last["reason"] is None else ClearReason(last["reason"])
+            change = Change(parse(last["at"]), None if cleared else base, reason)
+            heads[key] = Prefix(data["count"], base, parse(data["first_at"]), change)
+        out = dict(heads)
+        after = to_stored(k)
+        later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
+        rows = self.conn.execute(
+            sa.select(
+                finding_changes.c.finding_key,
+                finding_changes.c.at,
+                finding_changes.c.reason,
+                finding_changes.c.finding,
             )
-            version = f or version
-        if changes:
-            out[key] = Prefix(len(changes), version, changes[0].at, changes[-1])
-        else:
-            out.pop(key, None)
-    return out
+            .where(finding_changes.c.finding_key.in_(later.distinct().scalar_subquery()))
+            .order_by(finding_changes.c.finding_key, finding_changes.c.seq)
+        )
+        for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
+            self.later.add(key)
+            changes: list[Change] = []
+            version: Finding | None = None
+            for row in group:
+                if row.at > after:
+                    break
+                data = None if row.finding is None else orjson.loads(row.finding)
+                f = None if data is None else decode_version(version, data)
+                why = None if row.reason is None else ClearReason(row.reason)
+                changes.append(Change(parse(row.at), f, why))
+                version = f or version
+            if changes:
+                out[key] = Prefix(len(changes), version, changes[0].at, changes[-1])
+            else:
+                out.pop(key, None)
+        return out
+
+    def check(self, drained: Sequence[Drained]) -> None:
+        """The lives the resumed walk changed again are stored as it leaves them, and
+        no other life changed after ``k``: else :class:`StoredLivesDisagree`."""
+        changed = set()
+        for d in drained:
+            if d.changes:
+                changed.add(d.key)
+            if self.heads.get(d.key) != (d.after if d.after.count else None):
+                raise StoredLivesDisagree(f"the stored life of {d.key} is not what the log implies")
+        if self.later - changed:
+            key = min(self.later - changed)
+            raise StoredLivesDisagree(f"the stored life of {key} changed where the log does not")
 
 
-def _walk_of(logged: list[Event], piece: int = 20_000) -> Walk:
-    """A walk over a stored log, fed in pieces and drained between them (so memory
-    holds current findings, not every version) when knowledge follows the log — else
-    in one feed, which sorts by knowledge."""
+def _walk_of(
+    logged: list[Event], sink: Callable[[Walk, list[Drained]], None], piece: int = 20_000
+) -> Walk:
+    """A walk over a stored log, fed in pieces and drained into ``sink`` between them
+    (so memory holds current findings, not every version) when knowledge follows the
+    log — else in one feed, which sorts by knowledge."""
     walk = Walk()
     if all(a.knowledge_key < b.knowledge_key for a, b in pairwise(logged)):
         for i in range(0, len(logged), piece):
             walk.feed(logged[i : i + piece])
-            walk.drain()
+            sink(walk, walk.drain())
     else:
         walk.feed(logged)
+        sink(walk, walk.drain())
     return walk
 
 

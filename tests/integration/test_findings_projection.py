@@ -215,3 +215,29 @@ def test_a_restart_after_knowledge_of_the_past_walks_the_log_again(
     followed = rows(ledger)
     ledger.runner.rebuild()
     assert rows(ledger) == followed
+
+
+def test_stored_findings_that_disagree_with_the_log_are_rewritten_on_restart(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows that are not what the log implies — the rules changed since they were
+    written, or someone edited them — are not resumed from: the restarted worker walks
+    the log and writes every finding again, and says so."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 4)])
+    append(ledger, [wire.capture(["t1"], "isil", occurred_at="2014-06-01T00:00:00Z")])
+    expected, lives = rows(ledger), changes(ledger)
+    with ledger.engine.begin() as conn:
+        victim = conn.execute(sa.select(findings.c.finding_key).limit(1)).scalar_one()
+        conn.execute(finding_changes.delete().where(finding_changes.c.finding_key == victim))
+        conn.execute(findings.delete().where(findings.c.finding_key == victim))
+    ledger.runner.projections[1].forget()
+    with caplog.at_level(logging.WARNING, logger="ledger.projections.findings"):
+        append(ledger, [wire.transfer(["t3"], "iq-army", "iq-9th")])
+    assert [r for r in caplog.records if "rewriting every finding" in r.getMessage()]
+    assert victim in {r[0] for r in rows(ledger)}
+    after = rows(ledger)
+    ledger.runner.rebuild()
+    assert rows(ledger) == after
+    assert {r[0] for r in after} >= {r[0] for r in expected}
+    assert len(changes(ledger)) >= len(lives)

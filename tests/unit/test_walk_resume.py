@@ -61,6 +61,10 @@ def _walked(events: list[Event], cuts: Sequence[int], stop: int | None) -> Store
         store.take(walk.drain())
         if hi == stop:
             walk = Walk.resume(events[:hi], store.upto)
+            assert all(
+                store.changes.get(d.key, [])[d.before.count :] == list(d.changes)
+                for d in walk.drain()
+            ), "the last instant's changes, fed again, are those stored"
     return store
 
 
@@ -103,3 +107,20 @@ def test_a_log_out_of_knowledge_order_is_not_resumed() -> None:
     swapped = [events[-1], *events[1:-1], events[0]]
     with pytest.raises(ValueError, match="knowledge order"):
         Walk.resume(swapped, Store().upto)
+
+
+def test_a_log_of_one_knowledge_instant_resumes_from_nothing_stored_before_it() -> None:
+    events = _events(generate(Seeded(4)))
+    k = events[0].reported_at
+    first = [e for e in events if e.reported_at == k]
+    store = Store()
+    walk = Walk()
+    walk.feed(first)
+    store.take(walk.drain())
+    resumed = Walk.resume(first, store.upto)
+    again = resumed.drain()
+    assert all(store.changes.get(d.key, [])[d.before.count :] == list(d.changes) for d in again)
+    rest = events[len(first) :]
+    walk.feed(rest)
+    resumed.feed(rest)
+    assert resumed.drain() == walk.drain()
