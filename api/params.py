@@ -131,7 +131,10 @@ MinPosition = Annotated[
     Query(
         ge=0,
         le=MAX_POSITION,
-        description="Wait until projections have applied this position, else 503",
+        description=(
+            "Wait until projections have applied this position, else 503; "
+            "a position beyond the log's head is refused at once (422)"
+        ),
     ),
 ]
 

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
-from api.schemas import BAD_QUERY, FastJSON, Liveness
+from api.schemas import BAD_QUERY, FastJSON, Liveness, StrictRoute
 from ledger.facade import m
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictRoute)
 
 
 @router.get("/healthz", response_model=Liveness, responses=BAD_QUERY, summary="Liveness")

@@ -1,4 +1,6 @@
-"""Asset state to and from the JSON the projection rows and the API carry."""
+"""Asset state to and from the JSON the projection rows and the API carry, and the
+views the API answers with that an evidence bundle must reproduce offline
+(:func:`asset_view`, :func:`life_view`): one definition for both."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from domain.fold import AssetState
+from domain.fold import AssetState, unaccounted_reason
 from domain.history import Event, Location
 from domain.instants import parse, to_stored
+from domain.reference import Reference
+from domain.rules import FindingLife
 from domain.vocabulary import Confidence, Operational, Status
 
 _INSTANTS = ("since", "last_verified_at", "partner_entry_at")
@@ -77,3 +81,44 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     return value
+
+
+def asset_view(
+    state: AssetState,
+    ref: Reference,
+    t: datetime,
+    known_at: datetime,
+    observation: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """An asset as ``GET /v1/assets/{id}`` gives it: its state at ``t`` with whether its
+    custodian is authorised and it is accounted for then, and its last observation."""
+    reason = unaccounted_reason(state, ref, t)
+    view = state_to_json(state)
+    view.update(
+        custodian_authorised=(
+            None
+            if state.custodian is None
+            else ref.authorised(state.custodian, state.contract_id, t)
+        ),
+        accounted_for=reason is None,
+        unaccounted_reason=None if reason is None else reason.value,
+        last_observation=observation,
+        as_of=to_stored(t),
+        known_at=to_stored(known_at),
+    )
+    return view
+
+
+def life_view(fl: FindingLife, upto: datetime | None) -> list[dict[str, Any]]:
+    """A finding's life as ``GET /v1/findings/{key}`` lists it, up to ``upto`` (``None``:
+    all of it)."""
+    return [
+        {
+            "at": to_stored(c.at),
+            "change": "cleared" if c.finding is None else ("detected" if i == 0 else "revised"),
+            "reason": None if c.reason is None else c.reason.value,
+            "finding": None if c.finding is None else c.finding.to_dict(),
+        }
+        for i, c in enumerate(fl.changes)
+        if upto is None or c.at <= upto
+    ]

@@ -18,14 +18,18 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from domain.fold import AssetState, unaccounted_reason
 from domain.history import Event
 from domain.instants import to_stored
 from domain.reference import Reference
 from domain.state import History
 from domain.vocabulary import EventType
-from ledger.errors import NotFoundError, NotReadyError, Problem
-from ledger.projections.codec import observation_json, state_from_json, state_to_json, to_json
+from ledger.errors import InvalidEventError, NotFoundError, NotReadyError, Problem
+from ledger.projections.codec import (
+    asset_view,
+    observation_json,
+    state_from_json,
+    to_json,
+)
 from ledger.projections.custody_queries import (
     REF,
     asset_subject,
@@ -62,10 +66,18 @@ class Reads:
         names: Sequence[str] | None = None,
     ) -> int:
         """Read-your-writes: wait until the projections a read depends on reach
-        ``min_position``, else 503."""
+        ``min_position``, else 503. A position beyond the log's ``head`` names no event
+        (every receipt's position was stored before it was given): 422 at once, not a
+        wait that cannot end."""
         current = self.position(names)
         if min_position is None or current >= min_position:
             return current
+        if min_position > head:
+            raise InvalidEventError(
+                f"min_position {min_position} is beyond the log's head ({head}): "
+                "no event is stored there",
+                [Problem("min_position", f"at most {head}")],
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(0.02)
@@ -134,7 +146,7 @@ class Reads:
                 observation = data.pop("last_observation", None)
                 state = state_from_json(data)
                 ref = self._reference_at(conn, None)
-                return self._asset_view(state, ref, now, now, None, observation)
+                return asset_view(state, ref, now, now, observation)
             history = self._asset_history(conn, asset_id)
         t = as_of or now
         k = known_at
@@ -148,32 +160,7 @@ class Reads:
         for e in history.known(k).of_asset(asset_id):
             if e.type is EventType.OBSERVATION and e.occurred_at <= t:
                 observation = observation_json(e)
-        return self._asset_view(folded, history.reference(k), t, known_at or now, k, observation)
-
-    def _asset_view(
-        self,
-        state: AssetState,
-        ref: Reference,
-        t: datetime,
-        shown_k: datetime,
-        k: datetime | None,
-        observation: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        reason = unaccounted_reason(state, ref, t)
-        view = state_to_json(state)
-        view.update(
-            custodian_authorised=(
-                None
-                if state.custodian is None
-                else ref.authorised(state.custodian, state.contract_id, t)
-            ),
-            accounted_for=reason is None,
-            unaccounted_reason=None if reason is None else reason.value,
-            last_observation=observation,
-            as_of=to_stored(t),
-            known_at=to_stored(shown_k),
-        )
-        return view
+        return asset_view(folded, history.reference(k), t, known_at or now, observation)
 
     def list_assets(
         self,

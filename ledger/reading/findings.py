@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from domain.instants import to_stored
 from domain.rules import Filters, Finding, FindingKind, Lives, Window, compliance, contract_report
 from ledger.errors import InvalidEventError, NotFoundError, Problem
+from ledger.projections.codec import life_view
 from ledger.projections.custody_queries import contract_history
 from ledger.projections.findings_queries import candidates, lives_of
 from ledger.reading.report import current, current_compliance, current_report
@@ -159,16 +160,7 @@ class FindingsReads:
             for e in current.evidence
             if e in evidence
         ]
-        view["life"] = [
-            {
-                "at": to_stored(c.at),
-                "change": "cleared" if c.finding is None else ("detected" if i == 0 else "revised"),
-                "reason": None if c.reason is None else c.reason.value,
-                "finding": None if c.finding is None else c.finding.to_dict(),
-            }
-            for i, c in enumerate(fl.changes)
-            if at is None or c.at <= at
-        ]
+        view["life"] = life_view(fl, at)
         return view
 
     def for_asset(

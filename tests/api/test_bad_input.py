@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from typing import Any
 
 import eventsourcing.persistence
@@ -537,6 +538,19 @@ def test_unreachable_database_makes_readiness_503(
 
 
 def test_projections_behind_min_position_answer_503_with_retry_after(seeded: Api) -> None:
-    r = seeded.get(f"/v1/assets?min_position={seeded.log_size() + 1000}")
+    written = seeded.post(wire.capture(["t1"], "isil"))
+    assert written.status_code == 201, written.text
+    r = seeded.get(f"/v1/assets?min_position={written.json()['position']}")
     assert r.status_code == 503, r.text
     assert r.headers["Retry-After"]
+
+
+def test_min_position_beyond_the_head_is_refused_at_once(seeded: Api) -> None:
+    """No receipt names a position beyond the log's head: waiting for it could not end."""
+    head = seeded.log_size()
+    started = time.monotonic()
+    r = seeded.get(f"/v1/assets?min_position={head + 1000}")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "min_position"
+    assert f"({head})" in r.json()["detail"]
+    assert time.monotonic() - started < seeded.ledger.settings.read_your_writes_timeout_seconds

@@ -331,6 +331,8 @@ UNKNOWN_QUERIES = [
     ("/v1/audit/proof/some-event?checkpont=1", "checkpont"),
     ("/v1/audit/consistency?from=1&to=1&fro=1", "fro"),
     ("/v1/audit/export?untill=3", "untill"),
+    ("/healthz?verbose=1", "verbose"),
+    ("/readyz?deep=1", "deep"),
 ]
 
 
