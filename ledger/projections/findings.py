@@ -38,6 +38,7 @@ from ledger.projections.findings_codec import (
     finding_from_dict,
     head_json,
 )
+from ledger.projections.tracking import tracking_position
 from ledger.store.tables import (
     events,
     finding_changes,
@@ -130,6 +131,17 @@ class FindingsProjection:
     def forget(self) -> None:
         self._walk = None
 
+    def warm(self, conn: Connection) -> None:
+        """Resume the walk (after a restart) before the runner takes the write lock for
+        a batch: a resume reads and evaluates the whole stored log, and on SQLite every
+        append would wait for it under the lock. Read-only: stored lives that disagree
+        with the log are left for :meth:`process` to rewrite, under the lock."""
+        if self._walk is not None:
+            return
+        position = tracking_position(conn, self.name, lock=False)
+        if position:
+            self._walk = _resumed(conn, position, rewrite=False)
+
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
         if not batch:
             return
@@ -137,6 +149,7 @@ class FindingsProjection:
         walk, self._walk = self._walk, None  # until this batch is applied
         if walk is None or walk.end > start:
             walk = _resumed(conn, start)
+            assert walk is not None
         elif walk.end < start:
             walk.feed(_load(conn, walk.end, start))
             walk.drain()  # another worker stored these
@@ -148,12 +161,12 @@ class FindingsProjection:
         self._walk = walk
 
 
-def _resumed(conn: Connection, upto: int) -> Walk:
+def _resumed(conn: Connection, upto: int, *, rewrite: bool = True) -> Walk | None:
     """The walk as it stood when the stored findings were written, for the log up to
     ``upto`` (``Walk.resume``). Walked again from the start when the log is not in
     knowledge order (a historical import); when the stored lives are not what the log
     implies (the rules changed since, or the rows were altered), every finding is
-    written again."""
+    written again (``rewrite``; else ``None``)."""
     logged = _load(conn, 0, upto)
     stored = StoredLives(conn)
     try:
@@ -161,6 +174,8 @@ def _resumed(conn: Connection, upto: int) -> Walk:
         stored.check(walk.drain())
         return walk
     except StoredLivesDisagree as e:
+        if not rewrite:
+            return None
         log.warning("findings: rewriting every finding: %s", e)
         return _rewritten(conn, logged)
     except ValueError as e:

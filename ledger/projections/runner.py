@@ -4,7 +4,10 @@ Each batch is one transaction: lock the projection's tracking row, read the next
 notifications from the event store, apply them, write the new position. Two workers
 on PostgreSQL serialise on the row lock (``SELECT … FOR UPDATE``), so no event is
 applied twice; a crash rolls the whole batch back and the next run resumes from the
-committed position.
+committed position. A projection may also have a ``warm(conn)`` step, run before the
+transaction on a connection of its own, for work that only reads (the findings walk
+resumed after a restart): on SQLite the batch's transaction holds the write lock, and
+appends would wait for it.
 
 Following: in-process (SQLite, ``ledger serve``) the appender wakes the runner after
 each commit; on PostgreSQL (``ledger project``) the runner LISTENs for the event store's
@@ -76,6 +79,12 @@ class Runner:
             return 0
         self._last_run[projection.name] = time.monotonic()
         try:
+            warm = getattr(projection, "warm", None)
+            if warm is not None:
+                # Work that only reads (a findings walk resumed after a restart) is done
+                # before the write lock is taken, so appends do not wait for it.
+                with self.engine.connect() as conn:
+                    warm(conn)
             with self.engine.begin() as conn:
                 if conn.dialect.name == "sqlite":
                     # Take the write lock first, so a concurrent rebuild or worker

@@ -241,3 +241,30 @@ def test_stored_findings_that_disagree_with_the_log_are_rewritten_on_restart(
     assert rows(ledger) == after
     assert {r[0] for r in after} >= {r[0] for r in expected}
     assert len(changes(ledger)) >= len(lives)
+
+
+def test_a_restarted_worker_resumes_before_it_takes_the_write_lock(ledger: Ledger) -> None:
+    """The resume reads the whole stored log: the runner does it in ``warm``, on a
+    connection of its own, so the batch's transaction (on SQLite, the write lock) does
+    not wait for it; then the batch applies on the warm walk."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 4)])
+    append(ledger, [wire.capture(["t1"], "isil", occurred_at="2014-06-01T00:00:00Z")])
+    findings_projection = FindingsProjection()
+    worker = Runner(ledger.engine, ledger.store, [CustodyProjection(), findings_projection])
+    seen: list[tuple[bool, bool]] = []
+    process = findings_projection.process
+
+    def spy(conn: Any, batch: Any) -> None:
+        seen.append((conn.in_transaction(), findings_projection._walk is not None))
+        process(conn, batch)
+
+    findings_projection.process = spy  # type: ignore[method-assign]
+    ledger.appender.append(
+        [EVENT_ADAPTER.validate_python(wire.transfer(["t3"], "iq-army", "pmf"))], ADMIN
+    )
+    worker.catch_up()
+    assert seen == [(True, True)], "the walk was resumed before the batch's transaction"
+    followed = rows(ledger)
+    ledger.runner.rebuild()
+    assert rows(ledger) == followed
