@@ -14,21 +14,30 @@ Choices where DOMAIN.md is silent (each is tested):
 * ``last_custodian`` is the custodian before the latest custody change, kept through
   custodian-less spells: after capture, loss and recovery it names the captor who lost
   it.
-* A custody event that leaves status and custodian as they were (a second report of
-  the same capture, a loss of an asset already lost) keeps ``since``,
+* A loss of an asset already lost, or a second destruction, keeps ``since``,
   ``last_custodian`` and ``partner_entry_at``; it still clears
   ``missing_at_inventory`` and is the ``last_event_id``.
-* A transfer of a destroyed or decommissioned asset moves a wreck (R08 allows it): the
-  status, custodian and ``since`` stay; only location and ``last_event_id`` change.
-  A capture, recovery or loss of such an asset is taken at its word (the status leaves
-  the terminal state) and R08 flags it; the operational condition stays ``DESTROYED``
-  until a repair says otherwise.
+* A terminal asset stays terminal (DOMAIN.md §5, "Readings"). A transfer of a
+  destroyed or decommissioned asset moves a wreck (R08 allows it): the custodian
+  becomes ``to_party`` and ``since`` its ``occurred_at``; the status,
+  ``terminal_confidence`` and ``operational`` stay, and ``partner_entry_at`` does not
+  move (a wreck is in no one's custody in the sense of R13). A capture or recovery of
+  a wreck does the same with its taker, a loss drops the holder; R08 flags those.
+  Only a destruction or decommission changes a terminal status (scrapping a wreck).
+* A transfer, capture or recovery naming the holder already in place (a second report
+  of the same capture) changes nothing, ``since`` included: it is not applied.
 * A second destruction keeps the first ``since`` and raises ``terminal_confidence`` to
   the stronger of the two reports; a decommission is ``confirmed``. Decommission does
   not change ``operational``; neither closes an open work order (R12 decides).
-* A disablement of a destroyed asset leaves it ``DESTROYED``.
-* ``repair_completed`` sets ``OPERATIONAL`` and closes the open work order only when it
-  names that order; a completion of another order leaves the open one open.
+* A disablement of a destroyed or decommissioned asset changes nothing (DOMAIN.md §5,
+  "Readings"): it is not applied, so it is not the ``last_event_id`` either.
+* ``repair_completed`` sets ``OPERATIONAL`` and closes the open work order when it
+  names that order or names none (a leaked or observed completion, DOMAIN.md §3); a
+  completion of another order leaves the open one open. With no order open, any
+  completion is a repair with no known start.
+* ``repair_started`` without ``work_order_id`` (reported by someone other than the
+  performer) sets ``UNDER_REPAIR`` but opens no work order — none is known, so R12
+  has nothing to time; a work order already open stays open.
 * Inventory: ``present`` anywhere in the results counts; an asset the inventory names
   but for which it has no result line is unchanged apart from ``last_event_id``.
 * ``location`` is the last location carried by an applied event (a loss falls back to
@@ -55,6 +64,7 @@ _TAKER_FIELD: dict[EventType, str] = {
     EventType.ASSET_CAPTURED: "captor_party",
     EventType.ASSET_RECOVERED: "recovered_by_party",
 }
+_TERMINAL_STATUS = frozenset({EventType.ASSET_DESTROYED, EventType.ASSET_DECOMMISSIONED})
 _RELEASE_STATUS: dict[EventType, Status] = {
     EventType.LOSS_REPORTED: Status.LOST,
     EventType.ASSET_DESTROYED: Status.DESTROYED,
@@ -142,8 +152,22 @@ def _custody(s: AssetState, event: Event, ref: Reference) -> AssetState:
         status, custodian = _RELEASE_STATUS[t], None
     location = _location(event) or s.location
 
-    if s.terminal and t is EventType.CUSTODY_TRANSFERRED:
-        return _evolve(s, location=location, last_event_id=event.event_id)
+    if s.terminal and t not in _TERMINAL_STATUS:
+        # A terminal asset stays terminal: a transfer, capture, recovery or loss of a
+        # wreck moves (or drops) its holder, nothing else.
+        if custodian == s.custodian:
+            return s
+        return _evolve(
+            s,
+            custodian=custodian,
+            since=event.occurred_at,
+            last_custodian=s.last_custodian if s.custodian is None else s.custodian,
+            missing_at_inventory=False,
+            location=location,
+            last_event_id=event.event_id,
+        )
+    if t in _TAKER_FIELD and (status, custodian) == (s.status, s.custodian):
+        return s  # names the holder already in place: changes nothing
 
     if t is EventType.ASSET_DESTROYED:
         confidence: Confidence | None = event.confidence
@@ -192,7 +216,7 @@ def _inventory(s: AssetState, event: Event, ref: Reference) -> AssetState:
     if (
         line is not None
         and line[0] == "absent"
-        and s.status is Status.IN_CUSTODY
+        and s.custodian is not None
         and ref.descends_from_any(s.custodian, event.texts("scope_parties"))
     ):
         missing = True
@@ -242,6 +266,8 @@ def _maintenance(state: AssetState, event: Event) -> AssetState:
     t = event.type
     location = event.location or state.location
     if t is EventType.ASSET_DISABLED:
+        if state.terminal:
+            return state  # DOMAIN.md §5 "Readings": it changes nothing
         operational = (
             state.operational
             if state.operational is Operational.DESTROYED
@@ -250,15 +276,16 @@ def _maintenance(state: AssetState, event: Event) -> AssetState:
         return _evolve(
             state, operational=operational, location=location, last_event_id=event.event_id
         )
+    order = event.text("work_order_id")
     if t is EventType.REPAIR_STARTED:
         return _evolve(
             state,
             operational=Operational.UNDER_REPAIR,
-            open_work_order=event.text("work_order_id"),
+            open_work_order=state.open_work_order if order is None else order,
             location=location,
             last_event_id=event.event_id,
         )
-    closes = state.open_work_order is None or state.open_work_order == event.text("work_order_id")
+    closes = state.open_work_order is None or order is None or state.open_work_order == order
     if not closes:
         return _evolve(state, location=location, last_event_id=event.event_id)
     return _evolve(

@@ -27,6 +27,8 @@ Choices where DOMAIN.md is silent (each is tested):
 * Retractions and corrections are not themselves corrected: a correction aimed at one
   is moot (retract it and record anew). A retraction of a retraction (rejected by the
   write side) has no effect.
+* A retraction or correction is about the record, never an event of an asset: it has no
+  :attr:`Event.subjects` even when the envelope names assets.
 * An ``inventory_completed`` concerns the assets it names in ``asset_ids`` and also any
   asset listed in its ``results``: an auditor would not let a result line count for
   nothing because the envelope forgot the asset.
@@ -228,7 +230,12 @@ class Event:
 
     @property
     def subjects(self) -> tuple[str, ...]:
-        """The assets this event is evaluated for (see the module notes on inventories)."""
+        """The assets this event is evaluated for (see the module notes on inventories).
+        None for a retraction or correction, whatever its ``asset_ids``: it amends the
+        record and is not an event of the asset (DOMAIN.md §5, R08), so no fold step,
+        and no rule, ever sees it."""
+        if self.type in _META:
+            return ()
         if self.type is not EventType.INVENTORY_COMPLETED:
             return self.asset_ids
         extra = [a for a in self.inventory_results() if a not in self.asset_ids]

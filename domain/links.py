@@ -54,16 +54,9 @@ _PAYLOAD_REFS: dict[EventType, tuple[tuple[str, str], ...]] = {
     EventType.LOSS_REPORTED: (("custodian_at_loss", PARTY),),
     EventType.ASSET_DISABLED: (("disabled_by_party", PARTY),),
     EventType.ASSET_DESTROYED: (("attributed_to_party", PARTY),),
-    EventType.REPAIR_STARTED: (
-        ("facility_id", FACILITY),
-        ("performed_by_party", PARTY),
-        ("authorization_ref", AUTHORIZATION),
-    ),
-    EventType.REPAIR_COMPLETED: (
-        ("facility_id", FACILITY),
-        ("performed_by_party", PARTY),
-        ("authorization_ref", AUTHORIZATION),
-    ),
+    # ``authorization_ref`` names a document (free text), not an authorisation id.
+    EventType.REPAIR_STARTED: (("facility_id", FACILITY), ("performed_by_party", PARTY)),
+    EventType.REPAIR_COMPLETED: (("facility_id", FACILITY), ("performed_by_party", PARTY)),
     EventType.INVENTORY_COMPLETED: (("inspector_party", PARTY),),
     EventType.OBSERVATION: (("observed_party", PARTY),),
     EventType.SUPPORT_PROVIDED: (("provider_party", PARTY), ("recipient_party", PARTY)),

@@ -69,6 +69,18 @@ def check_event(record: Mapping[str, Any], knowledge_time: datetime) -> list[Fie
 
     if etype is EventType.CUSTODY_TRANSFERRED and payload["from_party"] == payload["to_party"]:
         problems.append(FieldProblem("payload.to_party", "a transfer must change the party"))
+    if (
+        etype in (EventType.REPAIR_STARTED, EventType.REPAIR_COMPLETED)
+        and payload.get("work_order_id") is None
+        and payload.get("performed_by_party") == record.get("reporter")
+    ):
+        problems.append(
+            FieldProblem(
+                "payload.work_order_id",
+                "is required when the reporter is the performer; it may be absent only "
+                "in a report by someone else (a leaked or observed repair)",
+            )
+        )
     if etype is EventType.EVENT_CORRECTED:
         for path in payload["corrected_fields"]:
             if path.split(".", 1)[0] in UNCORRECTABLE:

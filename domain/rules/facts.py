@@ -322,8 +322,10 @@ def contract_facts(
 
 
 def custodian_in(s: AssetState | None) -> str | None:
-    """The custodian in a state, ``None`` without one (or before registration)."""
-    if s is None or s.status is not Status.IN_CUSTODY:
+    """The custodian in a state, ``None`` without one (or before registration). A
+    wreck moved by a transfer has one (DOMAIN.md §5 "Readings"): the rules that read
+    "the prior custodian" (R02, R06, R14) read it; R04 asks for IN_CUSTODY itself."""
+    if s is None or (s.status is not Status.IN_CUSTODY and not s.terminal):
         return None
     return s.custodian
 

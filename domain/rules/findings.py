@@ -19,7 +19,7 @@ from typing import Any
 from domain.instants import to_key, to_stored
 from domain.vocabulary import Disposition
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 """Bumped whenever a rule's meaning changes, so a report can say which rules made it."""
 
 

@@ -9,6 +9,9 @@ Choices where DOMAIN.md is silent (each is tested):
 * R12 ends a work order's interval when it closes, when another work order replaces
   it, or when the asset reaches a terminal status (nobody can work on a wreck; R08
   flags any later repair record).
+* A repair reported without ``work_order_id`` (a leaked or observed repair, DOMAIN.md
+  §3) is judged by R09, R10 and C04 like any other; its start opens no work order for
+  R12 to time, and its completion closes the open one (``domain.fold``).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def r09_at(f: AssetFacts, i: int) -> Finding | None:
         f,
         e,
         Severity.HIGH,
-        f"{work} on {f.asset_id} ({e.text('work_order_id')}) without authorisation "
+        f"{work} on {f.asset_id} ({e.text('work_order_id') or 'no work order'}) without authorisation "
         f"of {' and '.join(lacking)}",
         (performer, None if site is None else site.operator_party),
     )

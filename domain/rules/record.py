@@ -57,6 +57,11 @@ _AFTER_TERMINAL_ALLOWED = frozenset(
         EventType.ASSET_DECOMMISSIONED,
         EventType.INVENTORY_COMPLETED,
         EventType.CONTRACT_ACTION,
+        # Not events of the asset: a disposition is about a finding; retractions and
+        # corrections never reach a rule (``Event.subjects``), listed for the reader.
+        EventType.FINDING_DISPOSITIONED,
+        EventType.EVENT_RETRACTED,
+        EventType.EVENT_CORRECTED,
     }
 )
 

@@ -12,7 +12,7 @@ from domain.rules.facts import AssetFacts, custodian_in
 from domain.rules.findings import Finding, FindingKind, Severity
 from domain.rules.making import Rule, each_step, event_finding, named_parties
 from domain.state import Step
-from domain.vocabulary import EventType
+from domain.vocabulary import EventType, Status
 
 R04 = Rule("R04", "LATE_LOSS_NOTICE", FindingKind.EVENT)
 R05 = Rule("R05", "LATE_RECORDING", FindingKind.EVENT)
@@ -51,7 +51,10 @@ def _late_loss_notice(f: AssetFacts, step: Step) -> bool:
         return False
     if e.reported_at - (e.discovered_at or e.occurred_at) <= f.terms.loss_notice:
         return False
-    holder = custodian_in(step.before)
+    before = step.before
+    if before is None or before.status is not Status.IN_CUSTODY:
+        return False
+    holder = custodian_in(before)
     return holder is not None and f.ref.authorised(holder, f.contract_id, e.occurred_at)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from domain.fold import AssetState, apply, fold, unaccounted_reason
 from domain.history import Event, Log
+from domain.parts import serials_of
 from domain.reference import Reference
 from domain.vocabulary import REFERENCE_TYPES, EventType
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, world_key
@@ -34,7 +35,7 @@ from ledger.projections.custody_queries import (
     load_events,
     subject_positions,
 )
-from ledger.store.tables import assets, event_amendments, event_index
+from ledger.store.tables import assets, event_amendments, event_index, part_serials
 from ledger.store.upsert import insert_many, upsert
 
 AMENDMENTS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
@@ -75,7 +76,7 @@ class CustodyProjection:
     # -- lifecycle -------------------------------------------------------------------
 
     def reset(self, conn: Connection) -> None:
-        for table in (assets, event_amendments, event_index):
+        for table in (assets, event_amendments, event_index, part_serials):
             conn.execute(table.delete())
         self.forget()
 
@@ -148,6 +149,7 @@ class CustodyProjection:
 
         insert_many(conn, event_index, index_rows)
         insert_many(conn, event_amendments, amendment_rows)
+        insert_many(conn, part_serials, _part_rows(batch))
         if ref_changed:
             self._ref = None
         ref = self._reference(conn)
@@ -289,3 +291,16 @@ class CustodyProjection:
                 .values(accounted_for=sa.bindparam("acc")),
                 updates,
             )
+
+
+def _part_rows(batch: Sequence[Event]) -> list[dict[str, Any]]:
+    """Index rows for the part serials a batch names: a repair's own, filed under it,
+    and those a correction writes, filed under the event it corrects."""
+    rows = []
+    for e in batch:
+        if e.type not in (EventType.REPAIR_COMPLETED, EventType.EVENT_CORRECTED):
+            continue
+        repair = e.event_id if e.type is EventType.REPAIR_COMPLETED else e.target_event_id
+        for serial in sorted(s for s in serials_of(e) if len(s) <= 128):
+            rows.append({"serial": serial, "position": e.position, "event_id": repair})
+    return rows

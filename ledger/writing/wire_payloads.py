@@ -15,8 +15,9 @@ a Unicode scalar value, so not encodable as UTF-8), and in free JSON an integer 
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from domain.instants import (
@@ -153,9 +155,24 @@ def _storable_instant(value: datetime) -> datetime:
 NO_NUL_PATTERN = r"^[^\u0000]*$"
 _NO_NUL = Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
 
+_ID_CHARS = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+ID_RULE = (
+    "is an identifier: 1–128 characters of A-Z a-z 0-9 . _ : - (no spaces); "
+    "a free-text reference to a document does not go here"
+)
+
+
+def _identifier(value: str) -> str:
+    if _ID_CHARS.fullmatch(value) is None:
+        raise PydanticCustomError("identifier_invalid", ID_RULE)
+    return value
+
+
 # No shared example: each id names a different thing (the API's examples are per field
-# and per request, ``api/openapi.py``).
-Id = Annotated[str, Field(pattern=ID_PATTERN)]
+# and per request, ``api/openapi.py``). An identifier names something the ledger or a
+# reporting system keys by; the error says so, so a user who sent a sentence knows why
+# (the pattern stays in the schema for generated clients).
+Id = Annotated[str, AfterValidator(_identifier), Field(json_schema_extra={"pattern": ID_PATTERN})]
 Instant = Annotated[
     AwareDatetime,
     BeforeValidator(_given_instant),
@@ -172,6 +189,20 @@ ShortText = Annotated[
     str, Field(min_length=1, max_length=256), AfterValidator(_clean_text), _NO_NUL
 ]
 CleanText = Annotated[str, AfterValidator(_clean_text), _NO_NUL]
+DocumentRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description=(
+            "A reference to a document (free text, at most 200 characters, e.g. "
+            '"FMS repair-and-return line"), not an identifier: the ledger keeps it as '
+            "written and looks nothing up."
+        ),
+    ),
+    AfterValidator(_clean_text),
+    _NO_NUL,
+]
 Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 
 
@@ -311,9 +342,33 @@ class LossReportedPayload(Strict):
     last_known_location: Location | None = None
 
 
+class DamageAssessment(Strict):
+    """A structured damage assessment (DOMAIN.md §3: ``damage`` is text or an object).
+    Every field is optional; at least one must be given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
+
+    mobility_kill: bool | None = None
+    firepower_kill: bool | None = None
+    fire: bool | None = None
+    severity: Literal["light", "moderate", "heavy", "catastrophic"] | None = None
+    description: Text | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> DamageAssessment:
+        if not self.model_fields_set:
+            raise ValueError("a damage assessment needs at least one field")
+        return self
+
+
 class AssetDisabledPayload(Strict):
     disabled_by_party: Id
-    damage: Text
+    damage: Text | DamageAssessment = Field(
+        description=(
+            "What was damaged: free text, or a structured assessment "
+            "(mobility_kill, firepower_kill, fire, severity, description)."
+        )
+    )
 
 
 class AssetDestroyedPayload(Strict):
@@ -329,16 +384,42 @@ class AssetDecommissionedPayload(Strict):
 
 
 class RepairStartedPayload(Strict):
-    work_order_id: Id
+    work_order_id: Id | SkipJsonSchema[None] = Field(
+        default=None,
+        description=(
+            "The work order (an identifier). May be absent (or null) only when the reporter "
+            "is not the performer (a leaked or observed repair); a completion without one "
+            "closes the asset's open work order, else it is a repair with no known start."
+        ),
+    )
     facility_id: Id
     performed_by_party: Id
     work_type: ShortText = Field(examples=["battle_damage_repair"])
-    authorization_ref: Id | None = None
+    authorization_ref: DocumentRef | None = None
+
+
+class Part(Strict):
+    """A part fitted in a repair; its ``serial`` is kept and searchable
+    (``GET /v1/parts/{serial}``)."""
+
+    part: ShortText = Field(examples=["AGT1500 engine"])
+    serial: (
+        Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_clean_text), _NO_NUL]
+        | None
+    ) = Field(
+        default=None,
+        description="The part's serial number, as marked on it (free text, ≤ 128 characters).",
+    )
+    quantity: Annotated[int, Field(ge=1, le=MAX_SAFE_INT)] | None = None
 
 
 class RepairCompletedPayload(RepairStartedPayload):
     started_at: Instant | None = None
-    parts: list[ShortText] = Field(default_factory=list, max_length=1000)
+    parts: list[ShortText | Part] = Field(
+        default_factory=list,
+        max_length=1000,
+        description='Each item a part\'s name ("road wheel") or {"part", "serial", "quantity"}.',
+    )
 
 
 class InventoryLine(Strict):

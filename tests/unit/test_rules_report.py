@@ -81,7 +81,7 @@ def test_the_story_report_has_every_section() -> None:
     ]
     repro = d["reproducibility"]
     assert repro["log_head_position"] == len(logged) and repro["log_head_hash"] == HEAD
-    assert repro["rules_version"] == RULES_VERSION == "1"
+    assert repro["rules_version"] == RULES_VERSION == "2"
     assert repro["terms"]["unaccounted_max_days"] == 30
     assert "events_known" not in repro, "the head position and known_at name the cut"
 

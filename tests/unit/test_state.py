@@ -188,23 +188,76 @@ def test_decommission_is_a_confirmed_terminal_state() -> None:
     assert s.operational is Operational.OPERATIONAL
 
 
-def test_a_transfer_of_a_wreck_leaves_it_destroyed() -> None:
+def test_a_transfer_of_a_wreck_moves_its_custodian_but_leaves_it_destroyed() -> None:
+    """DOMAIN.md §5 "Readings": the custodian and ``since`` change, the status does not."""
     wreck = transfer("A1", "9th-div", "army", at="2014-07-01", location={"name": "scrapyard"})
     s = now(history(register("A1"), destroy("A1", at="2014-06-10"), wreck))
-    assert (s.status, s.custodian, s.since) == (Status.DESTROYED, None, T("2014-06-10"))
+    assert (s.status, s.custodian, s.since) == (Status.DESTROYED, "army", T("2014-07-01"))
+    assert s.terminal_confidence is Confidence.CONFIRMED
+    assert s.operational is Operational.DESTROYED
     assert s.location is not None and s.location.name == "scrapyard"
     assert s.last_event_id == eid(wreck)
 
 
-def test_a_capture_of_a_destroyed_asset_is_taken_at_its_word() -> None:
+def test_a_second_transfer_of_a_wreck_keeps_it_terminal_and_names_the_giver_last() -> None:
+    first = transfer("A1", "9th-div", "army", at="2014-07-01")
+    second = transfer("A1", "army", "scrap-co", at="2014-08-01")
+    s = now(history(register("A1"), decommission("A1", at="2014-06-10"), first, second))
+    assert (s.status, s.custodian, s.last_custodian) == (
+        Status.DECOMMISSIONED,
+        "scrap-co",
+        "army",
+    )
+    assert s.since == T("2014-08-01")
+
+
+def test_a_disablement_of_a_terminal_asset_changes_nothing() -> None:
+    h = history(
+        register("A1"),
+        decommission("A1", at="2014-06-10"),
+        disable("A1", "isil", at="2014-07-01"),
+    )
+    before = h.state("A1", T("2014-06-30"), None)
+    assert now(h) is before
+
+
+def test_a_recovery_of_a_destroyed_asset_moves_the_wreck_but_it_stays_terminal() -> None:
+    """DOMAIN.md §5 "Readings": a terminal asset stays terminal; R08 flags the report."""
     h = history(
         register("A1"),
         destroy("A1", at="2014-06-10", confidence="probable"),
         recover("A1", "pmf", at="2015-01-01"),
     )
     s = now(h)
-    assert (s.status, s.custodian, s.terminal_confidence) == (Status.IN_CUSTODY, "pmf", None)
+    assert (s.status, s.custodian, s.terminal_confidence) == (
+        Status.DESTROYED,
+        "pmf",
+        Confidence.PROBABLE,
+    )
+    assert s.since == T("2015-01-01")
     assert s.operational is Operational.DESTROYED
+
+
+def test_a_loss_of_a_held_wreck_drops_its_holder() -> None:
+    h = history(
+        register("A1"),
+        decommission("A1", at="2014-06-10"),
+        transfer("A1", "9th-div", "army", at="2014-07-01"),
+        lose("A1", at="2014-08-01"),
+    )
+    s = now(h)
+    assert (s.status, s.custodian, s.last_custodian) == (Status.DECOMMISSIONED, None, "army")
+
+
+def test_a_capture_by_the_holder_in_place_changes_nothing() -> None:
+    h = history(
+        register("A1"),
+        capture("A1", "isis", at="2014-06-10"),
+        capture("A1", "isis", at="2014-06-12"),
+    )
+    s = now(h)
+    assert s.since == T("2014-06-10")
+    assert s.last_event_id == h.state("A1", T("2014-06-11"), None).last_event_id  # type: ignore[union-attr]
 
 
 def test_disabling_a_wreck_leaves_it_destroyed() -> None:

@@ -175,7 +175,7 @@ def test_custody_bands_are_contiguous_ordered_and_agree_with_state(
                 assert s is not None
                 assert (s.custodian, s.status) == (band.custodian, band.status)
                 assert band.opened_by
-                if band.status is not Status.IN_CUSTODY:
+                if band.status is Status.LOST:
                     assert band.custodian is None
             for interval in h.accounted_intervals(a, k):
                 assert not h.accounted(a, interval.valid_from, k)
