@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +20,7 @@ from api import errors
 from api.deps import Admin, Auditor, ServiceDep
 from api.params import MAX_POSITION
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute, problem_responses
-from ledger.facade import IntegrityFailure, m
+from ledger.facade import IntegrityFailure, WitnessRefusal, m
 
 # Every audit route answers 500 when the stored log contradicts its checkpoints.
 router = APIRouter(
@@ -175,3 +175,94 @@ async def export(
     body: Iterator[bytes] = result.chunks()
     # A sync iterator: Starlette pulls it in the thread pool, a chunk at a time.
     return StreamingResponse(body, media_type=NDJSON, headers=headers)
+
+
+NOTE_MEDIA = "text/plain; charset=utf-8"
+TLOG_SIZE = "text/x.tlog.size"
+_REFUSALS = {
+    403: ("forbidden", "Cosignature does not verify"),
+    404: ("not-found", "No such checkpoint"),
+    422: ("invalid-request", "Malformed cosignature request"),
+}
+
+
+@router.get(
+    "/checkpoint",
+    summary="The latest checkpoint as a C2SP signed note (tlog-checkpoint)",
+    responses={
+        200: {
+            "description": "A c2sp.org/tlog-checkpoint note with the cosignatures kept for it",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **NOT_FOUND,
+    },
+)
+async def checkpoint_note(
+    service: ServiceDep,
+    _: Auditor,
+    size: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_POSITION, description="Tree size of the checkpoint; default the latest"),
+    ] = None,
+) -> Response:
+    """The checkpoint as a C2SP note: origin ``custody-ledger/<key id>``, tree size, base64
+    root, an Ed25519 note signature under the origin as key name (the same key as the JSON
+    checkpoints), then any witness cosignatures (docs/decisions/0012)."""
+    result = await _run(lambda: service.checkpoint_note(size))
+    if isinstance(result, JSONResponse):
+        return result
+    return Response(result, media_type=NOTE_MEDIA)
+
+
+@router.post(
+    "/cosignatures",
+    summary="Send a witness cosignature of a checkpoint note (tlog-witness semantics)",
+    responses={
+        200: {
+            "description": "The cosignature lines kept",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        409: {
+            "description": "A root other than the ledger's (split view), or a size below "
+            "one this witness cosigned here: the body is the size held (tlog-witness)",
+            "content": {TLOG_SIZE: {"schema": {"type": "string"}}},
+        },
+        **problem_responses(404),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The checkpoint note with the witness's cosignature line(s)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def add_cosignature(
+    request: Request,
+    service: ServiceDep,
+    _: Auditor,
+    witness: Annotated[
+        str,
+        Query(
+            max_length=400,
+            pattern=r"^[^\s+]{1,300}\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$",
+            description="The witness's verifier key: name+key id+base64(0x04 || public key)",
+        ),
+    ],
+) -> Response:
+    """The body is the checkpoint note (as ``GET /v1/audit/checkpoint`` gave it) with
+    the witness's cosignature line(s) appended, as text. The ledger keeps the lines that
+    verify under ``witness`` and serves them with the note from then on."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        kept = await run_in_threadpool(lambda: service.add_cosignature(witness, body))
+    except WitnessRefusal as refusal:
+        if refusal.status == 409 and refusal.size is not None:
+            return Response(f"{refusal.size}\n", status_code=409, media_type=TLOG_SIZE)
+        field = refusal.detail.partition(":")[0] if refusal.status == 422 else None
+        slug, title = _REFUSALS.get(refusal.status, ("cosignature-refused", "Cosignature refused"))
+        found = [{"field": field, "message": refusal.detail}] if field else None
+        return errors.problem(refusal.status, slug, title, refusal.detail, found)
+    except IntegrityFailure as exc:
+        return _failure(exc)
+    return Response(kept, media_type=NOTE_MEDIA)

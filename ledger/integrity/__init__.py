@@ -19,5 +19,10 @@ The ledger's side, over the event store:
 * ``service`` — ``IntegrityService``: checkpoints (on demand and periodic), proofs;
 * ``export`` — streaming an export bundle;
 * ``verify_live`` — ``verify_database``, a live database judged as a bundle;
+* ``notes`` (pure) — C2SP signed notes, checkpoints, cosignatures, tlog-proofs;
+* ``c2sp`` — the ledger's checkpoint notes and the witness cosignatures it keeps;
+* ``evidence``, ``evidence_format``, ``evidence_verify`` — evidence bundles for an
+  answer: built over the store, checked offline (docs/decisions/0012);
+* ``witness`` — a witness (tlog-witness add-checkpoint) and its follower;
 * ``errors`` — ``IntegrityFailure``.
 """

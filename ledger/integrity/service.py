@@ -45,6 +45,7 @@ from ledger.integrity.merkle import (
 from ledger.integrity.seals import Sealer, first_unsealed
 from ledger.integrity.signed_state import read_last, record_signed
 from ledger.integrity.store import (
+    BLOCK_WIDTH,
     SUBTREE_WIDTH,
     IntegrityStore,
     StoredCheckpoint,
@@ -86,6 +87,7 @@ class _Extension:
     frontier: Frontier
     last_hash: bytes | None
     subtrees: list[tuple[int, bytes]]
+    blocks: dict[int, bytes]
 
 
 class IntegrityService:
@@ -234,7 +236,7 @@ class IntegrityService:
         stored = StoredCheckpoint(
             checkpoint, signer.public_key, extension.frontier, extension.last_hash
         )
-        changed = self.store.insert(conn, stored, extension.subtrees)
+        changed = self.store.insert(conn, stored, extension.subtrees, extension.blocks)
         if changed:
             raise IntegrityFailure(
                 f"events {changed[0] + 1}..{changed[0] + SUBTREE_WIDTH} no longer hash to "
@@ -266,6 +268,7 @@ class IntegrityService:
         start = frontier.size
         chunk = self._unfinished_subtree(frontier)
         completed: list[tuple[int, bytes]] = []
+        blocks: dict[int, bytes] = {}
         prev_hex = last_hash.hex()
         expected = start + 1
         for page in self.store.row_pages(start, head):
@@ -275,7 +278,12 @@ class IntegrityService:
                 frontier.append(leaf)
                 chunk.append(leaf)
                 if len(chunk) == SUBTREE_WIDTH:
-                    completed.append((position - SUBTREE_WIDTH, fold_perfect(chunk)))
+                    block_roots = [
+                        fold_perfect(chunk[i : i + BLOCK_WIDTH])
+                        for i in range(0, SUBTREE_WIDTH, BLOCK_WIDTH)
+                    ]
+                    completed.append((position - SUBTREE_WIDTH, fold_perfect(block_roots)))
+                    blocks[position - SUBTREE_WIDTH] = b"".join(block_roots)
                     chunk = []
                 prev_hex = digest.hex()
                 expected = position + 1
@@ -287,6 +295,7 @@ class IntegrityService:
             frontier,
             bytes.fromhex(prev_hex) if head > 0 else None,
             completed,
+            blocks,
         )
 
     def _unfinished_subtree(self, frontier: Frontier) -> list[bytes]:

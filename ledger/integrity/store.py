@@ -17,7 +17,7 @@ database; this module is the only place that reads ``ledger_events`` for them an
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ from ledger.integrity.merkle import HASH_SIZE, Frontier, leaf_hash, node_hash
 from ledger.store.tables import checkpoints, events, seal_origin, subtrees
 
 SUBTREE_WIDTH = 1024
+BLOCK_WIDTH = 32
+"""Each stored subtree also keeps the roots of its 32-leaf blocks (``blocks``)."""
 ROW_PAGE = 2000
 
 Row = tuple[int, bytes, bytes]
@@ -325,7 +327,11 @@ class IntegrityStore:
             return [_stored(r).checkpoint for r in rows]
 
     def insert(
-        self, conn: Connection, stored: StoredCheckpoint, new_subtrees: Sequence[tuple[int, bytes]]
+        self,
+        conn: Connection,
+        stored: StoredCheckpoint,
+        new_subtrees: Sequence[tuple[int, bytes]],
+        blocks: Mapping[int, bytes] | None = None,
     ) -> list[int]:
         """Write a checkpoint and the subtree roots it completed, in ``conn``'s transaction.
 
@@ -357,8 +363,11 @@ class IntegrityStore:
                 )
             )
         }
+        blocks = blocks or {}
         fresh = [
-            {"start": start, "root": root} for start, root in new_subtrees if start not in existing
+            {"start": start, "root": root, "blocks": blocks.get(start)}
+            for start, root in new_subtrees
+            if start not in existing
         ]
         if fresh:
             conn.execute(subtrees.insert(), fresh)
