@@ -9,7 +9,17 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from api import errors, openapi, params, ui
-from api.routes import assets, audit, events, findings, health, reference
+from api.routes import (
+    assets,
+    audit,
+    epcis,
+    events,
+    evidence,
+    findings,
+    health,
+    parts,
+    reference,
+)
 from ledger.facade import Ledger, LedgerService, Settings
 
 Scope = MutableMapping[str, Any]
@@ -55,7 +65,9 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        limit = self.batch if scope["path"].endswith(":batch") else self.single
+        # A batch, or an EPCIS document of as many events, may be larger than one event.
+        many = scope["path"].endswith(":batch") or scope["path"] == "/v1/epcis/capture"
+        limit = self.batch if many else self.single
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await self._reject(scope, receive, send, limit)
@@ -164,9 +176,12 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     app.include_router(events.router)
     app.include_router(assets.router)
     app.include_router(reference.router)
+    app.include_router(parts.router)
     ui.install(app)
     app.include_router(findings.router)
     app.include_router(audit.router)
+    app.include_router(evidence.router)
+    app.include_router(epcis.router)
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]
         single=settings.max_body_bytes,

@@ -404,7 +404,15 @@ EVENT_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
             "m1a1-0107-disabled-2014-10-03",
             "asset_disabled",
             "2014-10-03T00:00:00Z",
-            {"disabled_by_party": "isil", "damage": "Turret penetrated by an ATGM; fire"},
+            {
+                "disabled_by_party": "isil",
+                "damage": {
+                    "mobility_kill": True,
+                    "fire": True,
+                    "severity": "heavy",
+                    "description": "Turret penetrated by an ATGM",
+                },
+            },
             asset_ids=("M1A1-0107",),
             reporter="iq-army",
             source=("unit_report", "iq-army/anbar-ops/2014-10-03/009"),
@@ -475,11 +483,34 @@ EVENT_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
                 "performed_by_party": "gdls",
                 "work_type": "battle_damage_repair",
                 "started_at": "2016-02-01T00:00:00Z",
-                "parts": ["road wheel assembly", "fire-control computer"],
+                "authorization_ref": "FMS repair-and-return line",
+                "parts": [
+                    "road wheel assembly",
+                    {"part": "AGT1500 engine", "serial": "AGT1500-0423", "quantity": 1},
+                ],
             },
             asset_ids=("M1A1-0042",),
             reporter="gdls",
             source=("work_order", "besmaya/wo-2016-017"),
+        ),
+    ),
+    (
+        "repair-leaked",
+        "A leaked report of a repair: no work order number (the reporter is not the performer)",
+        _event(
+            "m1a1-0113-repair-leaked-2017-03-01",
+            "repair_completed",
+            "2017-03-01T00:00:00Z",
+            {
+                "facility_id": "besmaya-depot",
+                "performed_by_party": "pmf",
+                "work_type": "battle_damage_repair",
+                "parts": [{"part": "AGT1500 engine", "serial": "AGT1500-0423"}],
+            },
+            asset_ids=("M1A1-0113",),
+            reporter="us-gov",
+            source=("intelligence_report", "leaked/pmf-workshop-ledger/2017-03"),
+            confidence="possible",
         ),
     ),
     (
@@ -674,6 +705,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "status": "IN_CUSTODY",
     "kind": "state",
     "cleared": "false",
+    "serial": "AGT1500-0423",
 }
 """Examples of path and query parameters by name: things the examples above make. None
 for knowledge times: the examples become known when they are posted."""
@@ -685,6 +717,10 @@ _QUERY_INSTANTS = {
     "detected_to",
     "cleared_from",
     "cleared_to",
+    "event_time_from",
+    "event_time_to",
+    "record_time_from",
+    "record_time_to",
 }
 _REPORT_PERIOD = {"from": "2014-01-01T00:00:00Z", "to": "2019-01-01T00:00:00Z"}
 _PATH_IDS = {"asset_id", "event_id", "party_id", "contract_id"}

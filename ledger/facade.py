@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from domain.instants import parse
 from ledger.bootstrap import Ledger, build_ledger
+from ledger.epcis.service import CaptureOutcome, EpcisService, Filters
 from ledger.errors import (
     DATABASE_UNAVAILABLE,
     DuplicateError,
@@ -33,10 +34,14 @@ from ledger.errors import (
     UnauthenticatedError,
     VersionConflict,
 )
+from ledger.integrity.c2sp import CheckpointNotes
 from ledger.integrity.errors import IntegrityFailure
+from ledger.integrity.evidence import EvidenceBuilder
 from ledger.integrity.export import BundleExport
+from ledger.integrity.witness import WitnessRefusal
 from ledger.reading import models as m
 from ledger.reading.findings import FindingsQuery
+from ledger.reading.parts import part_sightings
 from ledger.settings import Settings
 from ledger.store.lookups import StoredRecord
 from ledger.writing.append import AppendResult
@@ -51,6 +56,7 @@ __all__ = [
     "AnyEvent",
     "AppendResult",
     "BundleExport",
+    "CaptureOutcome",
     "DuplicateError",
     "EventBase",
     "FindingsQuery",
@@ -68,6 +74,7 @@ __all__ = [
     "Settings",
     "UnauthenticatedError",
     "VersionConflict",
+    "WitnessRefusal",
     "m",
 ]
 
@@ -230,6 +237,14 @@ class LedgerService:
             entry["findings"] = sorted(by_event.get(entry["event_id"], []))
         return m.Timeline.of(timeline)
 
+    def parts(
+        self, serial: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> m.PartSightings:
+        """Every asset a part serial appeared on, from the effective repair records."""
+        return m.PartSightings.of(
+            part_sightings(self._ledger.engine, serial, as_of=as_of, known_at=known_at)
+        )
+
     # -- reference data -----------------------------------------------------------------
 
     def parties(
@@ -333,3 +348,44 @@ class LedgerService:
 
     def export(self, after: int, until: int | None) -> BundleExport:
         return self._ledger.integrity.export(after, until)
+
+    # -- GS1 EPCIS 2.0 (docs/epcis.md, docs/decisions/0011) -----------------------------
+
+    def _epcis(self) -> EpcisService:
+        ledger = self._ledger
+        return EpcisService(ledger.engine, ledger.lookups, ledger.appender)
+
+    def epcis_events(self, *, after: int = 0, limit: int = 100, **filters: Any) -> dict[str, Any]:
+        """An ``EPCISDocument`` of the selected events after position ``after``, with
+        ``ledger:nextCursor``; ``filters``: asset, contract, party, event_time_from/_to,
+        record_time_from/_to (instants)."""
+        return self._epcis().page(Filters.of(**filters), after, limit)
+
+    def epcis_capture(self, document: Any, principal: Principal) -> CaptureOutcome:
+        """Store every event of an EPCIS 2.0 document atomically through the append path,
+        or raise naming each EPCIS event and field that cannot be stored."""
+        limit = self.settings.max_batch_events
+        return self._epcis().capture(document, principal, max_events=limit)
+
+    # -- C2SP checkpoints, witnesses and evidence (docs/decisions/0012) -----------------
+
+    def checkpoint_note(self, size: int | None) -> str:
+        """The checkpoint of ``size`` (default the latest) as a C2SP signed note, with
+        the witness cosignatures kept for it."""
+        return CheckpointNotes(self._ledger.integrity).note(size)
+
+    def add_cosignature(self, witness: str, body: str) -> str:
+        """Keep a witness's cosignature of one of this ledger's checkpoint notes;
+        raises ``WitnessRefusal`` with the tlog-witness status."""
+        return CheckpointNotes(self._ledger.integrity).add_cosignature(witness, body)
+
+    def asset_evidence(
+        self, asset_id: str, *, as_of: datetime | None, known_at: datetime | None
+    ) -> dict[str, Any]:
+        """A self-contained evidence bundle for the asset's answer at ``(as_of,
+        known_at)``: the answer, its events with inclusion proofs, the checkpoint."""
+        return EvidenceBuilder(self._ledger).asset(asset_id, as_of=as_of, known_at=known_at)
+
+    def finding_evidence(self, finding_key: str, *, known_at: datetime | None) -> dict[str, Any]:
+        """The evidence bundle of one finding of an asset, as known at ``known_at``."""
+        return EvidenceBuilder(self._ledger).finding(finding_key, known_at=known_at)

@@ -236,6 +236,10 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "format", "ndjson") == "epcis":
+        from ledger.cli.epcis import cmd_import_epcis
+
+        return cmd_import_epcis(args, settings)
     from ledger.writing.importing import import_events
 
     try:
@@ -440,8 +444,19 @@ def _add_loading(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "atomic batches; stops at the first bad line, naming it. Re-running is safe: "
         "events already stored are skipped by event_id.",
     )
-    im.add_argument("file", metavar="FILE", help="an NDJSON file: one event per line")
+    im.add_argument(
+        "file",
+        metavar="FILE",
+        help="an NDJSON file: one event per line (or, with --format epcis, an EPCIS 2.0 document)",
+    )
     im.add_argument("--quiet", action="store_true", help="show no progress on stderr")
+    im.add_argument(
+        "--format",
+        choices=("ndjson", "epcis"),
+        default="ndjson",
+        help="ndjson: one ledger event per line (default); epcis: one GS1 EPCIS 2.0 "
+        "document, captured whole or not at all (docs/epcis.md)",
+    )
     im.set_defaults(func=cmd_import)
 
 

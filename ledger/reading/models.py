@@ -453,3 +453,29 @@ class ConsistencyProof(ReadModel):
     algorithm: str
     key_id: str
     public_key: str
+
+
+# -- parts (DOMAIN.md §3: part serials are kept and searchable) -------------------------
+
+
+class PartSighting(ReadModel):
+    """One effective ``repair_completed`` naming the serial, for one of its assets."""
+
+    asset_id: str
+    part: str
+    quantity: int | None
+    event_id: str
+    occurred_at: Instant
+    reported_at: Instant
+    reporter: str
+    work_order_id: str | None
+    facility_id: str | None
+    performed_by_party: str | None
+    work_type: str | None
+    corrected: bool = Field(description="The record counts as corrected")
+
+
+class PartSightings(ReadModel):
+    serial: str
+    assets: list[str] = Field(description="Every asset the serial appeared on, sorted")
+    sightings: list[PartSighting] = Field(description="In world order")

@@ -111,6 +111,17 @@ assets = sa.Table(
     sa.Column("position", sa.BigInteger(), nullable=False),
 )
 
+# Every part serial a repair record named, as recorded or as a correction rewrote it
+# (``event_id`` is the repair's): an index for GET /v1/parts/{serial}, which reads
+# those events back and keeps the effective ones at the view's knowledge time.
+part_serials = sa.Table(
+    "proj_part_serials",
+    metadata,
+    sa.Column("serial", sa.String(128), primary_key=True),
+    sa.Column("position", sa.BigInteger(), primary_key=True),
+    sa.Column("event_id", sa.String(128), nullable=False),
+)
+
 # --- integrity (signed checkpoints and Merkle subtrees; see ledger.integrity) --------
 
 # One row per signed checkpoint. ``frontier`` (the Merkle frontier at ``tree_size``, its
@@ -138,6 +149,23 @@ subtrees = sa.Table(
     metadata,
     sa.Column("start", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("root", sa.LargeBinary(), nullable=False),
+    # The roots of its 32 aligned 32-leaf blocks, concatenated (1,024 bytes), so a proof
+    # reads one row and 32 leaves instead of 1,024 (evidence bundles, decision 0012);
+    # null for subtrees stored before 0008, which proofs then hash from their leaves.
+    sa.Column("blocks", sa.LargeBinary(), nullable=True),
+)
+
+# Witness cosignatures (c2sp.org/tlog-cosignature) of this ledger's checkpoint notes, as
+# witnesses sent them: one signature line per checkpoint size, ledger key and witness
+# (its verifier key). Served appended to the checkpoint note; see ledger.integrity.witness.
+cosignatures = sa.Table(
+    "integrity_cosignatures",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("witness", sa.String(400), primary_key=True),
+    sa.Column("timestamp", sa.BigInteger(), nullable=False),
+    sa.Column("line", sa.Text(), nullable=False),
 )
 
 # Every finding the log ever implied, with its knowledge-time life (findings projection).

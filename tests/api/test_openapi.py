@@ -5,7 +5,9 @@ document states the constraints the server enforces on shape."""
 
 from __future__ import annotations
 
+import copy
 import re
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +19,15 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.openapi import EVENT_EXAMPLES, IF_MATCH, INSTANT, NO_NUL, PATH_ID
+from api.routes.epcis import CAPTURE_EXAMPLE
 from ledger.bootstrap import build_ledger
+from ledger.integrity.checkpoints import Signer
+from ledger.integrity.notes import Note, NoteVerifier, checkpoint_note, cosign
 from tests.api.conftest import Api
 
 STREAM = "/v1/events/stream"
+COSIGNATURES = "/v1/audit/cosignatures"
+EPCIS_CAPTURE = "/v1/epcis/capture"
 ROLES = ("writer", "investigator", "auditor")
 
 
@@ -87,6 +94,10 @@ def test_problems_are_documented_as_problem_documents(api: Api) -> None:
     for method, path, operation in _operations(doc):
         for code, response in operation["responses"].items():
             if int(code) < 400 or (path == "/readyz" and code == "503"):
+                continue
+            if path == COSIGNATURES and code == "409":
+                # tlog-witness: the size held, as text/x.tlog.size (api.routes.audit).
+                assert set(response["content"]) == {"text/x.tlog.size"}
                 continue
             assert response["content"] == {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDoc"}}
@@ -159,9 +170,18 @@ def _observation(event_id: str) -> dict[str, Any]:
     return {**body, "event_id": event_id}
 
 
+def _epcis(event_id: str) -> dict[str, Any]:
+    """An EPCIS document of one observation in the ledger's own form (api.routes.epcis)."""
+    doc = copy.deepcopy(CAPTURE_EXAMPLE)
+    doc["epcisBody"]["eventList"][0]["ledger:event"]["event_id"] = event_id
+    return doc
+
+
 def _body(path: str, n: list[int] = [0]) -> dict[str, Any] | None:  # noqa: B006
     """A new event for an append (a fresh id each time), else no body."""
     n[0] += 1
+    if path == EPCIS_CAPTURE:
+        return _epcis(f"ex-epcis-drive-{n[0]}")
     if path == "/v1/events":
         return _observation(f"ex-drive-{n[0]}")
     if path == "/v1/events:batch":
@@ -238,6 +258,66 @@ def _drive_unhealthy(calls: Calls, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.undo()
 
 
+def _drive_epcis(calls: Calls, limit: int) -> None:
+    """A capture stored, replayed, conflicting, not JSON, too large."""
+    op = f"POST {EPCIS_CAPTURE}"
+    assert calls.call(op, EPCIS_CAPTURE, json=_epcis("ex-epcis-1")).status_code == 201
+    assert calls.call(op, EPCIS_CAPTURE, json=_epcis("ex-epcis-1")).status_code == 200
+    changed = _epcis("ex-epcis-1")
+    changed["epcisBody"]["eventList"][0]["ledger:event"]["confidence"] = "doubtful"
+    assert calls.call(op, EPCIS_CAPTURE, json=changed).status_code == 409
+    calls.call(op, EPCIS_CAPTURE, content=b"{}", headers={"Content-Type": "text/plain"})
+    big = b"x" * (limit + 1)
+    calls.call(op, EPCIS_CAPTURE, content=big, headers={"Content-Type": "application/json"})
+
+
+def _witness_vkey(signer: Signer | None = None) -> str:
+    return NoteVerifier("w.example/w", 0x04, (signer or _WITNESS).public_key).vkey()
+
+
+_WITNESS = Signer.generate()
+
+
+def _drive_witness(calls: Calls, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C2SP checkpoint of a size never signed; a witness's cosignature kept, sent for
+    a smaller tree after a larger (409 with the size), not verifying, of another log,
+    malformed, and with the database down; a contract-level finding's evidence."""
+    note_op, cosig_op = "GET /v1/audit/checkpoint", f"POST {COSIGNATURES}"
+    assert calls.call(note_op, "/v1/audit/checkpoint?size=999999").status_code == 404
+    first = Note.parse(calls.call(note_op, "/v1/audit/checkpoint").text)
+    calls.call("POST /v1/audit/checkpoints", "/v1/audit/checkpoints")
+    calls.call("POST /v1/events", "/v1/events", json=_observation("ex-witness-1"))
+    calls.call("POST /v1/audit/checkpoints", "/v1/audit/checkpoints")
+    later = Note.parse(calls.call(note_op, "/v1/audit/checkpoint").text)
+    vkey = _witness_vkey()
+    text = {"Content-Type": "text/plain"}
+
+    def send(note: Note, signer: Signer = _WITNESS, **kw: Any) -> int:
+        line = cosign(note.text, "w.example/w", signer, 1_700_000_000)
+        body = note.with_signatures([line]).encode()
+        url = f"{COSIGNATURES}?witness={urllib.parse.quote(vkey)}"
+        return int(calls.call(cosig_op, url, content=body, headers=text, **kw).status_code)
+
+    assert send(later) == 200
+    assert send(first) == 409
+    assert send(later, Signer.generate()) == 403
+    foreign = checkpoint_note(Signer.generate(), 1, b"\0" * 32)
+    assert send(foreign) == 404
+    url = f"{COSIGNATURES}?witness={urllib.parse.quote(vkey)}"
+    assert calls.call(cosig_op, url, content=b"not a note", headers=text).status_code == 422
+    finding = "GET /v1/evidence/findings/{finding_key}"
+    assert calls.call(finding, "/v1/evidence/findings/C01/fms-iq-m1a1/x").status_code == 404
+    monkeypatch.setattr(calls.api.ledger.engine, "connect", _refuse)
+    try:
+        assert send(later) == 503
+    finally:
+        monkeypatch.undo()
+
+
+def _refuse(*_: Any, **__: Any) -> Any:
+    raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
 def _drive_unsigned(calls: Calls, tmp_path: Path) -> None:
     """Audit operations and appends of a ledger whose signing key is unusable."""
     bad_key = tmp_path / "unusable-key.pem"
@@ -248,11 +328,13 @@ def _drive_unsigned(calls: Calls, tmp_path: Path) -> None:
     try:
         with TestClient(create_app(ledger=other), raise_server_exceptions=False) as client:
             for method, path, operation in _operations(calls.doc):
-                if not (path.startswith("/v1/audit/") or method == "POST"):
+                if not (path.startswith("/v1/audit/") or method == "POST" or "evidence" in path):
                     continue
                 query = {"from": 1, "to": 1} if path.endswith("/consistency") else {}
+                query = {"witness": _witness_vkey()} if path == COSIGNATURES else query
                 body = _observation("ex-new-10") if path == "/v1/events" else None
                 body = {"events": [_observation("ex-new-11")]} if path.endswith(":batch") else body
+                body = _epcis("ex-epcis-unsigned") if path == EPCIS_CAPTURE else body
                 r = calls.call(
                     f"{method} {path}",
                     _url(path, operation),
@@ -280,6 +362,8 @@ def test_each_route_documents_exactly_the_statuses_it_answers(
     calls = Calls(api, doc)
     _drive(calls, made["checkpoint"]["tree_size"])
     _drive_posts(calls, api.ledger.settings.max_batch_body_bytes)
+    _drive_epcis(calls, api.ledger.settings.max_batch_body_bytes)
+    _drive_witness(calls, monkeypatch)
     _drive_unhealthy(calls, monkeypatch)
     _drive_unsigned(calls, tmp_path)
     # A live stream never ends: its 200 is tests/e2e/test_stream.py's to show.

@@ -89,6 +89,25 @@ DATA_REFUSALS: tuple[tuple[str, str], ...] = (
     (r".*", r"outside years 0001.9999 once converted to UTC"),
     (r"(events\[\d+\]\.)?extensions", r"at most 16 KiB|nest at most \d+ levels"),
     (r"(events\[\d+\]\.)?payload\.corrected_fields", r"nest at most \d+ levels"),
+    # A repair's own performer must name the work order; only another reporter (a leaked
+    # or observed repair) may leave it out (DOMAIN.md §3): two fields, not one.
+    (
+        r"(events\[\d+\]\.)?payload\.work_order_id",
+        r"^is required when the reporter is the performer",
+    ),
+    # Evidence is built for findings of an asset: which a key names, the ledger knows.
+    (r"finding_key", r"^contract-level finding$"),
+    # A cosignature request is a C2SP note and a verifier key whose id is its key's hash
+    # (tlog-cosignature), which JSON Schema cannot say (docs/decisions/0012).
+    (r"body", r"^body: not a checkpoint note: "),
+    (
+        r"witness",
+        r"^witness: (verifier key .*: the key id does not match|only Ed25519|a "
+        r"cosignature key has type)",
+    ),
+    # An EPCIS document is valid by GS1's JSON Schema, which the document names but does
+    # not inline, and maps by what its events say together (docs/epcis.md).
+    (r".*", r"^EPCIS (2\.0 schema|mapping|capture): "),
 )
 _REFUSALS = [(re.compile(f), re.compile(m)) for f, m in DATA_REFUSALS]
 BODY_LIMIT: int = Settings.model_fields["max_body_bytes"].default
