@@ -72,7 +72,7 @@ DATA_REFUSALS: tuple[tuple[str, str], ...] = (
     (r".*", r"the corrected event would be invalid"),
     (r"(events\[\d+\]\.)?(occurred_at|discovered_at)", r"more than 5 minutes after"),
     (r"(events\[\d+\]\.)?reported_at", r"must not be after recorded_at"),
-    (r"until|after", r"at most \d+"),
+    (r"until|after|min_position", r"at most \d+"),  # beyond the log's head
     (r"checkpoint", r"must be at least \d+"),
     # ... or on several fields together ...
     (r"(events\[\d+\]\.)?occurred_(earliest|latest)", r"must not be (after|before) occurred_at"),
