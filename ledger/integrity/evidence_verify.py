@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -175,7 +176,24 @@ def _verify(
         contract_id = query.get("contract_id")
         subjects = finding_subjects(asset_id, None if contract_id is None else str(contract_id))
 
-    # 1. The key, and the checkpoint in both forms.
+    note, body, verifier = _checkpoint(report, doc, public_key, witnesses, quorum, k)
+    statements = _statements(doc, verifier, body, subjects)
+    parsed, hashes = _events(doc, note, body)
+    report.events = len(parsed)
+    _complete(parsed, hashes, subjects, statements, body)
+    _answer(report, doc, parsed, hashes, asset_id, t, k)
+
+
+def _checkpoint(
+    report: EvidenceReport,
+    doc: Any,
+    public_key: bytes | str | None,
+    witnesses: Sequence[NoteVerifier],
+    quorum: int,
+    k: datetime,
+) -> tuple[Note, CheckpointBody, NoteVerifier]:
+    """1. The key, and the checkpoint in both forms: signed by the key, of one tree,
+    covering ``k``, with enough witnesses."""
     try:
         embedded = parse_public_key(str(doc["log"]["public_key"]))
         pinned = parse_public_key(public_key) if public_key else None
@@ -204,7 +222,7 @@ def _verify(
     if parse(signed.timestamp) < k:
         raise _Fail(
             "not_covered",
-            f"the checkpoint was signed at {signed.timestamp}, before known_at {query['known_at']}",
+            f"the checkpoint was signed at {signed.timestamp}, before known_at {report.known_at}",
         )
     report.cosigners = count_cosigners(note, witnesses)
     if len(report.cosigners) < quorum:
@@ -213,8 +231,13 @@ def _verify(
             f"{len(report.cosigners)} of the {len(witnesses)} trusted witnesses cosigned the "
             f"checkpoint; {quorum} required",
         )
+    return note, body, verifier
 
-    # 2. The subject statements, bound to this checkpoint.
+
+def _statements(
+    doc: Any, verifier: NoteVerifier, body: CheckpointBody, subjects: Sequence[str]
+) -> dict[str, SubjectStatement]:
+    """2. The subject statements, bound to this checkpoint, one for every subject."""
     statements: dict[str, SubjectStatement] = {}
     for item in doc["subjects"]:
         try:
@@ -236,8 +259,11 @@ def _verify(
     missing = [s for s in subjects if s not in statements]
     if missing:
         raise _Fail("event_removed", f"no signed statement of {', '.join(missing)}")
+    return statements
 
-    # 3. Every event: its bytes, its hash, its proof.
+
+def _events(doc: Any, note: Note, body: CheckpointBody) -> tuple[list[Event], dict[int, bytes]]:
+    """3. Every event: its bytes, its hash, its inclusion proof."""
     parsed: list[Event] = []
     hashes: dict[int, bytes] = {}
     for item in doc["events"]:
@@ -270,9 +296,17 @@ def _verify(
             )
         hashes[position] = digest
         parsed.append(Event.parse(position, orjson.loads(state)))
-    report.events = len(parsed)
+    return parsed, hashes
 
-    # 4. Completeness: the events of each subject are exactly those the ledger signed.
+
+def _complete(
+    parsed: Sequence[Event],
+    hashes: dict[int, bytes],
+    subjects: Sequence[str],
+    statements: dict[str, SubjectStatement],
+    body: CheckpointBody,
+) -> None:
+    """4. Completeness: the events of each subject are exactly those the ledger signed."""
     filed = subjects_of(parsed)
     for subject in subjects:
         statement = statements[subject]
@@ -300,13 +334,23 @@ def _verify(
                 e.position,
             )
 
-    # 5. The answer, recomputed.
+
+def _answer(
+    report: EvidenceReport,
+    doc: Any,
+    parsed: Sequence[Event],
+    hashes: dict[int, bytes],
+    asset_id: str,
+    t: datetime,
+    k: datetime,
+) -> None:
+    """5. The answer, recomputed from the bundled events, is the bundled answer."""
     ordered: list[Event] = sorted(parsed, key=lambda e: e.position)
     try:
-        if kind == "asset":
+        if report.kind == "asset":
             answer = asset_answer(History(ordered), asset_id, t, k)
         else:
-            _check_contract(ordered, asset_id, query.get("contract_id"))
+            _check_contract(ordered, asset_id, doc["query"].get("contract_id"))
             answer = finding_answer(ordered, hashes, report.finding_key or "", k)
     except NoAnswer as exc:
         raise _Fail("answer_differs", f"the events give no answer: {exc}") from None
