@@ -38,6 +38,7 @@ from ledger.integrity.c2sp import CheckpointNotes
 from ledger.integrity.errors import IntegrityFailure
 from ledger.integrity.evidence import EvidenceBuilder
 from ledger.integrity.export import BundleExport
+from ledger.integrity.notes import VERIFIER_KEY_PATTERN
 from ledger.integrity.witness import WitnessRefusal
 from ledger.reading import models as m
 from ledger.reading.findings import FindingsQuery
@@ -53,6 +54,7 @@ __all__ = [
     "CUSTODY",
     "DATABASE_UNAVAILABLE",
     "FINDINGS",
+    "VERIFIER_KEY_PATTERN",
     "AnyEvent",
     "AppendResult",
     "BundleExport",

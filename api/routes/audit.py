@@ -20,7 +20,7 @@ from api import errors
 from api.deps import Admin, Auditor, ServiceDep
 from api.params import MAX_POSITION
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute, problem_responses
-from ledger.facade import IntegrityFailure, WitnessRefusal, m
+from ledger.facade import VERIFIER_KEY_PATTERN, IntegrityFailure, WitnessRefusal, m
 
 # Every audit route answers 500 when the stored log contradicts its checkpoints.
 router = APIRouter(
@@ -245,7 +245,7 @@ async def add_cosignature(
         str,
         Query(
             max_length=400,
-            pattern=r"^[^\s+]{1,300}\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$",
+            pattern=VERIFIER_KEY_PATTERN,
             description="The witness's verifier key: name+key id+base64(0x04 || public key)",
         ),
     ],

@@ -63,6 +63,17 @@ def _unb64(text: str, what: str) -> bytes:
     return data
 
 
+NAME_SPACES = (
+    r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f"
+    r"\u205f\u3000"
+)
+r"""Every character Python's ``str.isspace`` calls whitespace, spelled out: ``\s`` means
+different things in ECMA-262 (JSON Schema), Rust's regex (pydantic) and Python's ``re``."""
+VERIFIER_KEY_PATTERN = rf"^[^{NAME_SPACES}+]{{1,300}}\+[0-9a-f]{{8}}\+[A-Za-z0-9+/]{{44}}$"
+"""A verifier key ``name+key id+base64(type || public key)`` whose name
+``check_key_name`` accepts, as the same pattern in every regex dialect."""
+
+
 def check_key_name(name: str) -> str:
     if not name or any(c.isspace() or c == "+" for c in name):
         raise NoteError("a key name is non-empty, without spaces or '+'")

@@ -15,14 +15,22 @@ from ledger.store.tables import projection_tracking
 
 
 def tracking_position(conn: Connection, name: str, *, lock: bool) -> int:
+    """The projection's position. ``lock`` (a batch about to be applied): its tracking
+    row is made if missing and locked until the transaction ends. Without it the row is
+    only read (0 if missing): a read must not write, since on SQLite a write would hold
+    the database's one write lock until the connection's transaction ends, and every
+    append would wait for whatever the reader does meanwhile."""
+    query = sa.select(projection_tracking.c.position).where(projection_tracking.c.name == name)
+    if not lock:
+        found = conn.execute(query).scalar_one_or_none()
+        return 0 if found is None else int(found)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
         dialect.insert(projection_tracking)
         .values(name=name, position=0, updated_at=datetime.now(UTC))
         .on_conflict_do_nothing(index_elements=["name"])
     )
-    query = sa.select(projection_tracking.c.position).where(projection_tracking.c.name == name)
-    if lock and conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     return int(conn.execute(query).scalar_one())
 

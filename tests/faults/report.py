@@ -201,13 +201,15 @@ def kill_section(results: list[KillResult]) -> list[str]:
         lambda k: _spread([r.restart for r in k.rounds if r.restart]),
     )
     row(
-        "**projection convergence** after a kill of the worker: its restart → /readyz lag 0, s",
+        "**projection convergence** after a kill of the worker: writers paused (once the "
+        "process is back) → /readyz lag 0, s",
         lambda k: _spread([c for c in k.converges if c is not None]),
     )
     row(
-        "of which after the writers paused (they pause once the process is back), s",
-        lambda k: _spread([r.converge for r in k.worker_rounds if r.converge is not None]),
+        "the same from the worker's restart (the pause waits for appends in flight), s",
+        lambda k: _spread([r.since_restart for r in k.worker_rounds if r.since_restart]),
     )
+    row("slowest answer to an append, s", lambda k: _n(k.book.slowest if k.book else None))
     row("worker restarts not at lag 0 in time", lambda k: k.convergence()[2])
     row("initial catch-up of the seeded log, s", lambda k: _n(k.initial_catch_up))
     row("final convergence, writers paused, s", lambda k: _n(k.final_converge, 2))

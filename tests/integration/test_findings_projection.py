@@ -268,3 +268,42 @@ def test_a_restarted_worker_resumes_before_it_takes_the_write_lock(ledger: Ledge
     followed = rows(ledger)
     ledger.runner.rebuild()
     assert rows(ledger) == followed
+
+
+def test_appends_go_on_while_a_restarted_worker_resumes(ledger: Ledger) -> None:
+    """The resume in ``warm`` only reads. (It began with the tracking row's upsert, which
+    on SQLite took the write lock for the whole resume: every append waited for it.)"""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 3)])
+    ledger.runner.catch_up()
+    findings_projection = FindingsProjection()
+    worker = Runner(ledger.engine, ledger.store, [CustodyProjection(), findings_projection])
+    warm = findings_projection.warm
+    during: list[tuple[bool, int]] = []
+
+    def spy(conn: Any) -> None:
+        warm(conn)
+        raw = conn.connection.dbapi_connection
+        write_open = bool(getattr(raw, "in_transaction", False)) and conn.dialect.name == "sqlite"
+        [receipt] = ledger.appender.append(
+            [EVENT_ADAPTER.validate_python(wire.transfer(["t2"], "iq-army", "pmf"))], ADMIN
+        )
+        during.append((write_open, receipt.position))
+
+    findings_projection.warm = spy  # type: ignore[method-assign]
+    worker.catch_up()
+    assert during and not during[0][0], "the resume held a write transaction open"
+    assert during[0][1] == ledger.lookups.head()[0]
+
+
+def test_reading_a_tracking_position_writes_nothing(ledger: Ledger) -> None:
+    from ledger.projections.tracking import tracking_position
+    from ledger.store.tables import projection_tracking
+
+    with ledger.engine.connect() as conn:
+        assert tracking_position(conn, "no-such-projection", lock=False) == 0
+        if conn.dialect.name == "sqlite":
+            assert not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+    with ledger.engine.connect() as conn:
+        names = set(conn.execute(sa.select(projection_tracking.c.name)).scalars())
+    assert "no-such-projection" not in names

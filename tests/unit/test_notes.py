@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from typing import Annotated
 
 import pytest
 
@@ -213,3 +214,32 @@ def test_a_cosignature_verifies_only_over_the_checkpoint_it_signed() -> None:
 def test_malformed_checkpoints_are_refused(text: str) -> None:
     with pytest.raises(NoteError):
         CheckpointBody.parse(Note.parse(text).text)
+
+
+def test_the_verifier_key_pattern_accepts_exactly_the_names_the_parser_accepts() -> None:
+    """The query pattern spells out ``str.isspace``: ``\\s`` differs between ECMA-262 (a
+    client's JSON Schema validator), Rust's regex (pydantic) and Python's ``re`` — the
+    fuzzer sent a name with U+0085, which ECMA's ``\\s`` allows and the server refused."""
+    import re
+    import sys
+
+    from pydantic import StringConstraints, TypeAdapter, ValidationError
+
+    from ledger.integrity.notes import VERIFIER_KEY_PATTERN, check_key_name
+
+    rest = "+a170fe83+" + "A" * 44
+    by_re = re.compile(VERIFIER_KEY_PATTERN)
+    by_pydantic = TypeAdapter(Annotated[str, StringConstraints(pattern=VERIFIER_KEY_PATTERN)])
+    for code in [*range(0x3100), 0xFEFF, 0x10FFFF, sys.maxunicode]:
+        name = f"w{chr(code)}1"
+        try:
+            check_key_name(name)
+            accepted = True
+        except NoteError:
+            accepted = False
+        assert bool(by_re.fullmatch(name + rest)) is accepted, hex(code)
+        try:
+            by_pydantic.validate_python(name + rest)
+            assert accepted, hex(code)
+        except ValidationError:
+            assert not accepted, hex(code)
