@@ -774,7 +774,8 @@ def _parameters(doc: dict[str, Any]) -> None:
         for param in operation.get("parameters", ()):
             name, where = param["name"], param["in"]
             schema = param["schema"]
-            report_period = _REPORT_PERIOD if path.endswith("/report") else {}
+            period = path.endswith(("/report", "/evidence")) and "contracts" in path
+            report_period = _REPORT_PERIOD if period else {}
             # An optional parameter is absent, never JSON null: "null" is just a text there.
             options = [o for o in schema.get("anyOf", ()) if o.get("type") != "null"]
             if len(options) == 1:
@@ -793,7 +794,7 @@ def _parameters(doc: dict[str, Any]) -> None:
                 elif where == "query":
                     string.setdefault("pattern", NO_NUL)
             example = PARAMETER_EXAMPLES.get(name)
-            if path.endswith("/report") and name in _REPORT_PERIOD:
+            if period and name in _REPORT_PERIOD:
                 example = _REPORT_PERIOD[name]
             if example is not None and where in ("path", "query"):
                 param["example"] = example

@@ -389,5 +389,24 @@ class LedgerService:
         return EvidenceBuilder(self._ledger).asset(asset_id, as_of=as_of, known_at=known_at)
 
     def finding_evidence(self, finding_key: str, *, known_at: datetime | None) -> dict[str, Any]:
-        """The evidence bundle of one finding of an asset, as known at ``known_at``."""
+        """The evidence bundle of one finding (of an asset or of a contract), as known at
+        ``known_at``."""
         return EvidenceBuilder(self._ledger).finding(finding_key, known_at=known_at)
+
+    def contract_evidence(
+        self,
+        contract_id: str,
+        *,
+        as_of: datetime | None,
+        known_at: datetime | None,
+        period_from: datetime | None,
+        period_to: datetime | None,
+    ) -> dict[str, Any]:
+        """The evidence bundle of the contract report at ``(as_of, known_at)``."""
+        return EvidenceBuilder(self._ledger).contract(
+            contract_id,
+            as_of=as_of,
+            known_at=known_at,
+            period_from=period_from,
+            period_to=period_to,
+        )

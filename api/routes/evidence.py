@@ -9,13 +9,13 @@ Auditors only: a bundle carries raw log events and proofs (SPEC.md §2).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from api import errors
 from api.deps import Auditor, ServiceDep
-from api.params import FindingsView, View
+from api.params import FindingsView, View, parse_instant
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute, problem_responses
 from ledger.facade import IntegrityFailure
 
@@ -67,17 +67,50 @@ def asset_evidence(service: ServiceDep, _: Auditor, view: View, asset_id: str) -
 @router.get(
     "/evidence/findings/{finding_key:path}",
     responses=BUNDLE,
-    summary="An evidence bundle for one finding of an asset as known at known_at",
+    summary="An evidence bundle for one finding as known at known_at",
 )
 def finding_evidence(
     service: ServiceDep, _: Auditor, view: FindingsView, finding_key: str
 ) -> Response:
     """The finding as ``GET /v1/findings/{finding_key}`` gives it at ``known_at`` (its
     version then, evidence events and life), recomputed offline from the bundled events
-    with the rule catalogue. Findings of an asset only: a contract-level finding (C01–C03)
-    depends on every asset of the contract (422). ``as_of`` is not used."""
+    with the rule catalogue. A contract-level finding (C01–C03) brings the events of the
+    contract and of every asset of it, as the contract report's bundle does. ``as_of``
+    is not used."""
     return _bundle(
         lambda: service.finding_evidence(finding_key, known_at=view.known_at),
         finding_key,
+        view.position,
+    )
+
+
+@router.get(
+    "/contracts/{contract_id}/evidence",
+    responses=BUNDLE,
+    summary="An evidence bundle for the contract report at (as_of, known_at)",
+)
+def contract_evidence(
+    service: ServiceDep,
+    _: Auditor,
+    view: View,
+    contract_id: str,
+    period_from: Annotated[str | None, Query(alias="from")] = None,
+    period_to: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
+    """The contract report as ``GET /v1/contracts/{contract_id}/report`` computes it from
+    the log (findings with their lives as walked from the bundled events, which are all
+    the knowledge up to the checkpoint), with every event of the contract and of each of
+    its assets, every registration (from which a verifier learns which assets those
+    are) and the checkpoint's last event (the report's reproducibility block names it),
+    each with an inclusion proof."""
+    return _bundle(
+        lambda: service.contract_evidence(
+            contract_id,
+            as_of=view.as_of,
+            known_at=view.known_at,
+            period_from=parse_instant("from", period_from),
+            period_to=parse_instant("to", period_to),
+        ),
+        contract_id,
         view.position,
     )

@@ -19,6 +19,12 @@ be handed and ``ledger verify --evidence`` checks offline:
 
 Without ``known_at`` the answer is as known at the checkpoint's time; without ``as_of``,
 at ``known_at``.
+
+A finding's bundle (``/v1/evidence/findings/{key}``) has the subjects its findings
+depend on; a contract's (the report at ``/v1/contracts/{id}/evidence``, and a
+contract-level finding) has the contract's base subjects, every registration (from
+which the verifier reads the member assets) and each member's ``asset:<id>``, plus the
+checkpoint's last event as ``head`` (the report's reproducibility block names it).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from sqlalchemy.engine import Connection
 
 from domain.history import Event
 from domain.instants import parse, to_stored
+from domain.rules.lives import Window
 from domain.state import History
 from ledger.errors import InvalidEventError, NotFoundError, Problem
 from ledger.integrity.c2sp import CheckpointNotes
@@ -43,6 +50,9 @@ from ledger.integrity.evidence_format import (
     SubjectStatement,
     asset_answer,
     asset_subjects,
+    contract_answer,
+    contract_base_subjects,
+    contract_members,
     finding_answer,
     finding_subjects,
     subject_digest,
@@ -54,7 +64,7 @@ from ledger.integrity.merkle import (
     leaf_hash,
     node_hash,
 )
-from ledger.integrity.notes import TlogProof
+from ledger.integrity.notes import Note, TlogProof
 from ledger.integrity.store import (
     BLOCK_WIDTH,
     SUBTREE_WIDTH,
@@ -63,6 +73,7 @@ from ledger.integrity.store import (
     fold_perfect,
 )
 from ledger.projections.custody import AMENDMENTS, own_subjects
+from ledger.projections.custody_queries import REGISTRATIONS, asset_subject
 from ledger.store.tables import event_index, events, subtrees
 
 if TYPE_CHECKING:
@@ -129,13 +140,13 @@ class EvidenceBuilder:
         api = self.findings.get(finding_key, known_at=k)
         asset_id, contract_id = api.get("asset_id"), api.get("contract_id")
         if asset_id is None:
-            raise InvalidEventError(
-                f"finding_key: {finding_key!r} is a contract-level finding; evidence is built "
-                "for findings of an asset (a contract's needs every asset of the contract)",
-                [Problem("finding_key", "contract-level finding")],
-            )
-        subjects = finding_subjects(str(asset_id), contract_id)
-        rows, by_subject = self._rows(stored.tree_size, subjects)
+            # A contract-level finding (C01–C03) depends on every asset of the contract.
+            if contract_id is None:
+                raise NotFoundError(f"finding {finding_key!r} names neither asset nor contract")
+            rows, by_subject = self._contract_rows(stored.tree_size, str(contract_id))
+        else:
+            subjects = finding_subjects(str(asset_id), contract_id)
+            rows, by_subject = self._rows(stored.tree_size, subjects)
         parsed = _parsed(rows)
         try:
             hashes = {p: digest for p, (_, digest) in rows.items()}
@@ -151,7 +162,73 @@ class EvidenceBuilder:
         }
         return self._bundle(stored, query, answer, rows, by_subject)
 
+    def contract(
+        self,
+        contract_id: str,
+        *,
+        as_of: datetime | None,
+        known_at: datetime | None,
+        period_from: datetime | None = None,
+        period_to: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The bundle of the contract report at ``(as_of, known_at)`` for a period: every
+        event of the contract and of each of its assets, every registration (which says
+        which assets those are), and the checkpoint's last event, which the report's
+        reproducibility block names."""
+        stored, k = self._covering(known_at)
+        t = as_of or k
+        size = stored.tree_size
+        rows, by_subject = self._contract_rows(size, contract_id)
+        head = self._head(size)
+        window = Window(period_from, period_to)
+        try:
+            answer = contract_answer(_parsed(rows), contract_id, t, k, (size, head.hex()), window)
+        except NoAnswer:
+            raise NotFoundError(
+                f"no contract {contract_id!r} known at {to_stored(k)}",
+                [Problem("contract_id", "unknown")],
+            ) from None
+        query = {
+            "kind": "contract",
+            "contract_id": contract_id,
+            "as_of": to_stored(t),
+            "known_at": to_stored(k),
+            "from": None if period_from is None else to_stored(period_from),
+            "to": None if period_to is None else to_stored(period_to),
+        }
+        bundle = self._bundle(stored, query, answer, rows, by_subject)
+        proof = _Proofs(self.integrity.store, size, [size]).inclusion(size - 1)
+        note = Note.parse(bundle["checkpoint"]["note"])
+        bundle["head"] = {
+            "position": size,
+            "hash": head.hex(),
+            "proof": TlogProof(size - 1, tuple(proof), note).encode(),
+        }
+        return bundle
+
     # -- the parts every bundle shares ---------------------------------------------------
+
+    def _contract_rows(
+        self, size: int, contract_id: str
+    ) -> tuple[dict[int, tuple[bytes, bytes]], dict[str, list[tuple[int, bytes]]]]:
+        """The rows of a contract's answer: its base subjects, then each member asset's
+        (the members are read off the registrations, as a verifier reads them)."""
+        rows, by_subject = self._rows(size, contract_base_subjects(contract_id))
+        registrations = _parsed({p: rows[p] for p, _ in by_subject[REGISTRATIONS]})
+        members = contract_members(registrations, contract_id)
+        more, more_by_subject = self._rows(size, [asset_subject(a) for a in members])
+        rows.update(more)
+        by_subject.update(more_by_subject)
+        return rows, by_subject
+
+    def _head(self, size: int) -> bytes:
+        with self.integrity.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(events.c.hash).where(events.c.notification_id == size)
+            ).scalar_one_or_none()
+        if found is None:
+            raise IntegrityFailure(f"event {size}, the checkpoint's last, is not stored")
+        return bytes(found)
 
     def _covering(self, known_at: datetime | None) -> tuple[StoredCheckpoint, datetime]:
         stored = self._checkpoint(known_at)

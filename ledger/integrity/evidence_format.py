@@ -36,9 +36,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.history import Event, thaw
+from domain.history import Event, apply_correction, thaw
 from domain.instants import to_stored
 from domain.rules import life
+from domain.rules.facts import registration_contract
+from domain.rules.lives import Window
+from domain.rules.report import contract_report
 from domain.state import History
 from domain.vocabulary import EventType
 from ledger.integrity.checkpoints import Signer
@@ -49,6 +52,7 @@ from ledger.projections.custody_queries import (
     FINDING,
     INVENTORIES,
     REF,
+    REGISTRATIONS,
     asset_subject,
     contract_subject,
 )
@@ -79,6 +83,68 @@ def asset_subjects(asset_id: str) -> list[str]:
     """What an asset's state depends on: its events (with their amendments) and the
     reference data — the same two subjects ``Reads.asset`` folds."""
     return [asset_subject(asset_id), REF]
+
+
+def contract_base_subjects(contract_id: str) -> list[str]:
+    """What a contract's answers depend on besides its assets: the reference data, every
+    disposition, the contract's own events — the subjects ``contract_history`` reads —
+    and every registration, from which a verifier learns the contract's assets."""
+    return [REF, FINDING, contract_subject(contract_id), REGISTRATIONS]
+
+
+def contract_members(events: Iterable[Event], contract_id: str) -> list[str]:
+    """The assets whose registration names ``contract_id`` as recorded or as any of its
+    corrections has it (``registration_contract``): a superset of the contract's assets
+    at every knowledge time, so a verifier can demand every one's statement."""
+    ordered = sorted(events, key=lambda e: e.position)
+    registrations = {e.event_id: e for e in ordered if e.type is EventType.ASSET_REGISTERED}
+    versions = {event_id: [e] for event_id, e in registrations.items()}
+    for e in ordered:
+        if e.type is EventType.EVENT_CORRECTED and e.target_event_id in versions:
+            chain = versions[e.target_event_id]
+            chain.append(apply_correction(chain[-1], e) or chain[-1])
+    return sorted(
+        {
+            a
+            for chain in versions.values()
+            if any(registration_contract(v) == contract_id for v in chain)
+            for a in chain[0].subjects
+        }
+    )
+
+
+def contract_subjects(contract_id: str, members: Iterable[str]) -> list[str]:
+    """Every subject of a contract's answer: the base subjects and each member asset's."""
+    return [*contract_base_subjects(contract_id), *(asset_subject(a) for a in sorted(members))]
+
+
+def contract_answer(
+    events: Sequence[Event],
+    contract_id: str,
+    t: datetime,
+    k: datetime,
+    head: tuple[int, str],
+    window: Window,
+) -> dict[str, Any]:
+    """The contract report at ``(t, k)`` for ``window`` as ``GET
+    /v1/contracts/{id}/report`` computes it when it folds the log: the same domain
+    function over the bundled events, with every finding's life walked from them (all
+    knowledge up to the checkpoint). ``head`` is the checkpoint's last event (position,
+    hash hex), which the report's reproducibility block names."""
+    ordered = sorted(events, key=lambda e: e.position)
+    history = History(ordered)
+    if contract_id not in history.reference(k).contracts:
+        raise NoAnswer(f"no contract {contract_id!r} is known at {to_stored(k)}")
+    report = contract_report(
+        history,
+        contract_id,
+        as_of=t,
+        known_at=k,
+        head_position=head[0],
+        head_hash=head[1],
+        period=window,
+    )
+    return report.to_dict()
 
 
 def finding_subjects(asset_id: str, contract_id: str | None) -> list[str]:

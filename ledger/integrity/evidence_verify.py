@@ -38,6 +38,7 @@ import orjson
 
 from domain.history import Event
 from domain.instants import parse
+from domain.rules.lives import Window
 from domain.state import History
 from domain.vocabulary import EventType
 from ledger.integrity.checkpoints import (
@@ -53,6 +54,9 @@ from ledger.integrity.evidence_format import (
     SubjectStatement,
     asset_answer,
     asset_subjects,
+    contract_answer,
+    contract_members,
+    contract_subjects,
     finding_answer,
     finding_subjects,
     subject_digest,
@@ -69,6 +73,7 @@ from ledger.integrity.notes import (
     log_verifier,
     verify_signature,
 )
+from ledger.projections.custody_queries import REGISTRATIONS
 
 EXIT = {
     "verified": 0,
@@ -100,6 +105,7 @@ class EvidenceReport:
     key_pinned: bool = False
     kind: str | None = None
     asset_id: str | None = None
+    contract_id: str | None = None
     finding_key: str | None = None
     as_of: str | None = None
     known_at: str | None = None
@@ -116,6 +122,11 @@ class EvidenceReport:
         out = [f"{head}: {self.reason}"]
         if self.finding_key is not None:
             out.append(f"answer: finding {self.finding_key} as known at {self.known_at}")
+        elif self.kind == "contract":
+            out.append(
+                f"answer: report of contract {self.contract_id} as of {self.as_of}, known at "
+                f"{self.known_at}"
+            )
         elif self.asset_id is not None:
             out.append(
                 f"answer: asset {self.asset_id} as of {self.as_of}, known at {self.known_at}"
@@ -161,27 +172,69 @@ def _verify(
         raise _Fail("error", f"not an evidence bundle ({FORMAT})")
     query = doc["query"]
     kind = query.get("kind")
-    if kind not in ("asset", "finding"):
+    if kind not in ("asset", "finding", "contract"):
         raise _Fail("error", f"unknown kind of answer {kind!r}")
-    asset_id = str(query["asset_id"])
-    report.kind, report.asset_id, report.known_at = kind, asset_id, query["known_at"]
-    k = parse(str(query["known_at"]))
-    t = k
-    if kind == "asset":
-        report.as_of = query["as_of"]
-        t = parse(str(query["as_of"]))
-        subjects = asset_subjects(asset_id)
-    else:
+    report.kind, report.known_at = kind, query["known_at"]
+    asset_id = query.get("asset_id")
+    contract_id = query.get("contract_id")
+    report.asset_id = None if asset_id is None else str(asset_id)
+    report.contract_id = None if contract_id is None else str(contract_id)
+    if kind == "finding":
         report.finding_key = str(query["finding_key"])
-        contract_id = query.get("contract_id")
-        subjects = finding_subjects(asset_id, None if contract_id is None else str(contract_id))
+    if kind in ("asset", "contract"):
+        report.as_of = query["as_of"]
+    if report.asset_id is None and report.contract_id is None:
+        raise _Fail("error", "the query names neither an asset nor a contract")
+    k = parse(str(query["known_at"]))
 
     note, body, verifier = _checkpoint(report, doc, public_key, witnesses, quorum, k)
-    statements = _statements(doc, verifier, body, subjects)
+    statements = _statements(doc, verifier, body)
     parsed, hashes = _events(doc, note, body)
     report.events = len(parsed)
+    subjects = _subjects(report, parsed)
+    missing = [s for s in subjects if s not in statements]
+    if missing:
+        raise _Fail("event_removed", f"no signed statement of {', '.join(missing)}")
     _complete(parsed, hashes, subjects, statements, body)
-    _answer(report, doc, parsed, hashes, asset_id, t, k)
+    _answer(report, doc, parsed, hashes, k, _head(doc, note, body) if kind == "contract" else None)
+
+
+def _subjects(report: EvidenceReport, parsed: Sequence[Event]) -> list[str]:
+    """The subjects the answer depends on; a contract's assets are read off the bundled
+    registrations, whose completeness the ``registrations`` statement proves."""
+    if report.kind == "asset" and report.asset_id is not None:
+        return asset_subjects(report.asset_id)
+    if report.asset_id is not None:
+        return finding_subjects(report.asset_id, report.contract_id)
+    contract_id = report.contract_id or ""
+    filed = subjects_of(parsed)
+    registrations = [e for e in parsed if REGISTRATIONS in filed[e.event_id]]
+    return contract_subjects(contract_id, contract_members(registrations, contract_id))
+
+
+def _head(doc: Any, note: Note, body: CheckpointBody) -> tuple[int, str]:
+    """The checkpoint's last event (a contract report names it): its hash is proved by an
+    inclusion proof at the tree's last index."""
+    head = doc["head"]
+    position, digest = int(head["position"]), bytes.fromhex(str(head["hash"]))
+    try:
+        proof = TlogProof.parse(str(head["proof"]))
+    except NoteError as exc:
+        raise _Fail("error", f"the head's proof is malformed: {exc}") from None
+    if (
+        position != body.tree_size
+        or proof.index != position - 1
+        or proof.checkpoint.text != note.text
+        or not verify_inclusion(
+            leaf_hash(digest), proof.index, body.tree_size, list(proof.path), body.root
+        )
+    ):
+        raise _Fail(
+            "proof_failed",
+            f"the head (event {position}) is not proved to be the checkpoint's last event",
+            position,
+        )
+    return position, digest.hex()
 
 
 def _checkpoint(
@@ -235,9 +288,10 @@ def _checkpoint(
 
 
 def _statements(
-    doc: Any, verifier: NoteVerifier, body: CheckpointBody, subjects: Sequence[str]
+    doc: Any, verifier: NoteVerifier, body: CheckpointBody
 ) -> dict[str, SubjectStatement]:
-    """2. The subject statements, bound to this checkpoint, one for every subject."""
+    """2. The subject statements, bound to this checkpoint (one for every subject of the
+    answer is required once the events say which those are)."""
     statements: dict[str, SubjectStatement] = {}
     for item in doc["subjects"]:
         try:
@@ -256,9 +310,6 @@ def _statements(
         ):
             raise _Fail("not_covered", f"the statement of {statement.subject} is of another tree")
         statements[statement.subject] = statement
-    missing = [s for s in subjects if s not in statements]
-    if missing:
-        raise _Fail("event_removed", f"no signed statement of {', '.join(missing)}")
     return statements
 
 
@@ -340,17 +391,24 @@ def _answer(
     doc: Any,
     parsed: Sequence[Event],
     hashes: dict[int, bytes],
-    asset_id: str,
-    t: datetime,
     k: datetime,
+    head: tuple[int, str] | None,
 ) -> None:
     """5. The answer, recomputed from the bundled events, is the bundled answer."""
     ordered: list[Event] = sorted(parsed, key=lambda e: e.position)
+    query = doc["query"]
     try:
         if report.kind == "asset":
-            answer = asset_answer(History(ordered), asset_id, t, k)
+            t = parse(str(query["as_of"]))
+            answer = asset_answer(History(ordered), report.asset_id or "", t, k)
+        elif report.kind == "contract":
+            assert head is not None
+            t = parse(str(query["as_of"]))
+            window = Window(_instant(query.get("from")), _instant(query.get("to")))
+            answer = contract_answer(ordered, report.contract_id or "", t, k, head, window)
         else:
-            _check_contract(ordered, asset_id, doc["query"].get("contract_id"))
+            if report.asset_id is not None:
+                _check_contract(ordered, report.asset_id, query.get("contract_id"))
             answer = finding_answer(ordered, hashes, report.finding_key or "", k)
     except NoAnswer as exc:
         raise _Fail("answer_differs", f"the events give no answer: {exc}") from None
@@ -366,6 +424,10 @@ def _answer(
             "answer_differs",
             "the answer recomputed from the bundled events is not the bundled answer",
         )
+
+
+def _instant(value: object) -> datetime | None:
+    return None if value is None else parse(str(value))
 
 
 def _check_contract(events: Sequence[Event], asset_id: str, contract_id: object) -> None:

@@ -30,6 +30,7 @@ from ledger.projections.custody_queries import (
     FINDING,
     INVENTORIES,
     REF,
+    REGISTRATIONS,
     asset_subject,
     contract_subject,
     load_events,
@@ -54,6 +55,8 @@ def own_subjects(e: Event) -> list[str]:
         subjects.append(FINDING)
     if e.type is EventType.INVENTORY_COMPLETED:
         subjects.append(INVENTORIES)
+    if e.type is EventType.ASSET_REGISTERED:
+        subjects.append(REGISTRATIONS)
     if e.contract_id and e.type is not EventType.ASSET_REGISTERED:
         subjects.append(contract_subject(e.contract_id))
     return subjects

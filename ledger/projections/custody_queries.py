@@ -26,6 +26,10 @@ FINDING = "finding"
 INVENTORIES = "inventories"
 """Every inventory is also filed here: the contract report lists a period's."""
 
+REGISTRATIONS = "registrations"
+"""Every asset registration is also filed here (with its amendments): a contract's
+evidence proves with it which assets the contract has."""
+
 
 def asset_subject(asset_id: str) -> str:
     return f"asset:{asset_id}"

@@ -321,11 +321,147 @@ def test_finding_evidence_tampering_is_caught(demo: Api) -> None:
     assert verify_evidence(lying, key).exit_code in (12, 15)
 
 
-def test_contract_level_findings_have_no_evidence_bundle(demo: Api) -> None:
+def test_contract_level_findings_have_evidence_bundles(demo: Api) -> None:
+    """C01–C03 depend on every asset of the contract: their bundle carries the contract's
+    events, every registration and each member asset's events, and verifies."""
     demo.ledger.runner.catch_up()
+    demo.post("/v1/audit/checkpoints", role="admin")
+    key = public_key(demo)
     found = demo.get("/v1/findings", params={"cleared": "any"}).json()["findings"]
     contract_level = [f for f in found if f["asset_id"] is None]
-    assert contract_level
-    r = finding_evidence(demo, contract_level[0]["finding_key"], None)
-    assert r.status_code == 422
+    assert {f["rule"] for f in contract_level} >= {"C01"}
+    for f in contract_level:
+        bundle = finding_evidence(demo, f["finding_key"], None).json()
+        assert bundle["query"]["contract_id"] == f["contract_id"]
+        report = verify_evidence(bundle, key)
+        assert report.exit_code == 0, (f["finding_key"], report.reason)
+        api_view = demo.get(
+            f"/v1/findings/{f['finding_key']}", params={"known_at": bundle["query"]["known_at"]}
+        ).json()
+        assert bundle["answer"] == api_view
+    bundle = finding_evidence(demo, contract_level[0]["finding_key"], None).json()
+    member = next(i for i, e in enumerate(bundle["events"]) if _of_an_asset(e))
+    del bundle["events"][member]
+    assert verify_evidence(bundle, key).exit_code == 12
     assert finding_evidence(demo, "R01/nope/x/2014-01-01T00:00:00Z", None).status_code == 404
+
+
+def _of_an_asset(e: dict[str, Any]) -> bool:
+    """An event of an asset, not its registration (and not an amendment)."""
+    state = json.loads(e["state"])
+    return bool(state.get("asset_ids")) and state["type"] != "asset_registered"
+
+
+# --- the contract report --------------------------------------------------------------
+
+CONTRACT = "fms-iq-m1"
+REPORT_VIEWS = [
+    ({}, None),
+    ({"as_of": "2015-06-01T00:00:00Z", "known_at": "2016-06-01T00:00:00Z"}, None),
+    ({"as_of": "2014-09-01T00:00:00Z", "known_at": "2014-08-01T00:00:00Z"}, None),
+    ({"from": "2014-01-01T00:00:00Z", "to": "2019-01-01T00:00:00Z"}, None),
+]
+
+
+def contract_evidence(api: Api, params: dict[str, str]) -> Any:
+    return api.get(f"/v1/contracts/{CONTRACT}/evidence", role="auditor", params=params)
+
+
+@pytest.fixture
+def contract_bundle(demo: Api) -> tuple[dict[str, Any], str]:
+    demo.ledger.runner.catch_up()
+    demo.post("/v1/audit/checkpoints", role="admin")
+    r = contract_evidence(demo, {"as_of": "2015-06-01T00:00:00Z"})
+    assert r.status_code == 200, r.text
+    return r.json(), public_key(demo)
+
+
+def test_contract_report_evidence_verifies_and_is_the_reports_answer(demo: Api) -> None:
+    demo.ledger.runner.catch_up()
+    demo.post("/v1/audit/checkpoints", role="admin")
+    key = public_key(demo)
+    members = {
+        e["asset_ids"][0]
+        for e in demo_events()
+        if e["type"] == "asset_registered" and e["payload"]["contract_id"] == CONTRACT
+    }
+    for params, _ in REPORT_VIEWS:
+        r = contract_evidence(demo, params)
+        assert r.status_code == 200, (params, r.text)
+        bundle = r.json()
+        report = verify_evidence(bundle, key)
+        assert report.exit_code == 0, (params, report.reason)
+        assert report.kind == "contract" and report.contract_id == CONTRACT
+        q = bundle["query"]
+        api = demo.get(
+            f"/v1/contracts/{CONTRACT}/report",
+            role="auditor",
+            params={k: v for k, v in q.items() if k in ("as_of", "known_at", "from", "to") and v},
+        ).json()
+        # The same report; its reproducibility block names the checkpoint's last event.
+        repro = bundle["answer"].pop("reproducibility")
+        api.pop("reproducibility")
+        assert bundle["answer"] == api, params
+        assert repro["log_head_position"] == bundle["head"]["position"]
+        assert repro["log_head_hash"] == bundle["head"]["hash"]
+        statements = {s["subject"] for s in bundle["subjects"]}
+        assert {f"asset:{a}" for a in members} <= statements
+        assert "registrations" in statements
+
+
+def test_contract_report_evidence_tampering_is_caught(
+    contract_bundle: tuple[dict[str, Any], str],
+) -> None:
+    bundle, key = contract_bundle
+    assert verify_evidence(bundle, key).exit_code == 0
+
+    def kind(e: dict[str, Any]) -> str:
+        return str(json.loads(e["state"])["type"])
+
+    # A registration left out: the registrations statement counts it.
+    no_registration = copy.deepcopy(bundle)
+    i = next(i for i, e in enumerate(bundle["events"]) if kind(e) == "asset_registered")
+    del no_registration["events"][i]
+    assert verify_evidence(no_registration, key).exit_code == 12
+    # A member asset's statement and its events left out: the registration names it.
+    asset = json.loads(bundle["events"][i]["state"])["asset_ids"][0]
+    hidden = copy.deepcopy(bundle)
+    hidden["subjects"] = [s for s in hidden["subjects"] if s["subject"] != f"asset:{asset}"]
+    hidden["events"] = [
+        e
+        for e in hidden["events"]
+        if asset not in json.loads(e["state"]).get("asset_ids", []) or kind(e) == "asset_registered"
+    ]
+    found = verify_evidence(hidden, key)
+    assert found.exit_code == 12 and f"asset:{asset}" in found.reason
+    # One event of an asset dropped.
+    dropped = copy.deepcopy(bundle)
+    del dropped["events"][next(i for i, e in enumerate(bundle["events"]) if _of_an_asset(e))]
+    assert verify_evidence(dropped, key).exit_code == 12
+    # The head's hash changed: its proof fails.
+    head = copy.deepcopy(bundle)
+    head["head"]["hash"] = "00" * 32
+    assert verify_evidence(head, key).exit_code == 14
+    # The answer edited.
+    edited = copy.deepcopy(bundle)
+    edited["answer"]["assets"]["total"] += 1
+    assert verify_evidence(edited, key).exit_code == 15
+
+
+def test_contract_report_evidence_of_an_unknown_contract_is_404(demo: Api) -> None:
+    r = demo.get("/v1/contracts/nope/evidence", role="auditor")
+    assert r.status_code == 404
+    assert demo.get(f"/v1/contracts/{CONTRACT}/evidence", role="investigator").status_code == 403
+
+
+def test_cli_verifies_a_contract_bundle(
+    contract_bundle: tuple[dict[str, Any], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bundle, key = contract_bundle
+    path = tmp_path / "contract.json"
+    path.write_text(json.dumps(bundle))
+    assert cli.main(["verify", "--evidence", str(path), "--public-key", key]) == 0
+    out = capsys.readouterr().out
+    assert "VERIFIED" in out and f"report of contract {CONTRACT}" in out

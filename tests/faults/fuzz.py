@@ -99,8 +99,6 @@ DATA_REFUSALS: tuple[tuple[str, str], ...] = (
         r"(events\[\d+\]\.)?payload\.work_order_id",
         r"^is required when the reporter is the performer",
     ),
-    # Evidence is built for findings of an asset: which a key names, the ledger knows.
-    (r"finding_key", r"^contract-level finding$"),
     # A cosignature request is a C2SP note and a verifier key whose id is its key's hash
     # (tlog-cosignature), which JSON Schema cannot say (docs/decisions/0012).
     (r"body", r"^body: not a checkpoint note: "),

@@ -24,3 +24,56 @@ def test_upgrade_head_matches_the_declared_schema(settings: Settings) -> None:
         engine.dispose()
     assert diff == [], diff
     assert {t.name for t in metadata.sorted_tables} <= tables
+
+
+def test_the_registrations_migration_files_what_the_projection_files(settings: Settings) -> None:
+    """0010 files the registrations (and their amendments) the custody projection had
+    applied under the old filing: the same rows the projection files now."""
+    from alembic import command
+
+    from domain.vocabulary import Role
+    from ledger.bootstrap import build_ledger
+    from ledger.store.migrate import alembic_config
+    from ledger.store.tables import event_index
+    from ledger.writing.principal import Principal
+    from ledger.writing.wire import EVENT_ADAPTER
+    from tests import wire
+
+    ledger = build_ledger(settings)
+    try:
+        admin = Principal("admin", Role.ADMIN)
+        events = [
+            *wire.reference_world(),
+            *(wire.asset(f"r{i}", event_id=f"reg-r{i}") for i in range(4)),
+            wire.transfer(["r1"], "iq-army", "pmf", event_id="t-r1"),
+            wire.correction("reg-r2", {"payload.model": "M1A2"}, event_id="fix-r2"),
+            wire.retraction("reg-r3", event_id="undo-r3"),
+        ]
+        ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], admin)
+        ledger.runner.catch_up()
+
+        def filed() -> list[tuple[int, str]]:
+            with ledger.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(event_index.c.position, event_index.c.event_id)
+                    .where(event_index.c.subject == "registrations")
+                    .order_by(event_index.c.position)
+                )
+                return [(int(p), str(e)) for p, e in rows]
+
+        projected = filed()
+        assert {e for _, e in projected} == {
+            "reg-r0",
+            "reg-r1",
+            "reg-r2",
+            "reg-r3",
+            "fix-r2",
+            "undo-r3",
+        }
+        cfg = alembic_config(settings.sqlalchemy_url())
+        command.downgrade(cfg, "0009_part_serials")
+        assert filed() == []
+        command.upgrade(cfg, "head")
+        assert filed() == projected
+    finally:
+        ledger.close()
