@@ -49,12 +49,17 @@ INSTANT_RULES = (
 # the OpenAPI schema so a generated client never sends more.
 INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
 _FRACTION = re.compile(r"[.,](\d+)")
+_INSTANT = re.compile(INSTANT_PATTERN, re.ASCII)
 UNIX_TIME = "a Unix time is not an instant: give RFC 3339 with an offset, e.g. 2014-06-10T08:00:00Z"
 
 
 def refuse_ambiguous(text: str) -> None:
-    """Raise ``InstantError`` for a Unix time (``"1402387200"``) or for more than six
-    fractional digits, which every parser here would silently truncate."""
+    """Raise ``InstantError`` for a Unix time (``"1402387200"``), for more than six
+    fractional digits, which every parser here would silently truncate, and for any
+    other text the published pattern (``INSTANT_PATTERN``) does not admit: the query
+    parameters' parser (``datetime.fromisoformat``) and the bodies' (pydantic) each
+    accept forms the other refuses (``20140610T080000Z``, ``+00``), and neither may
+    accept what the API document forbids."""
     digits = text.strip().lstrip("+-").replace(".", "", 1)
     if digits.isascii() and digits.isdigit():
         raise InstantError(UNIX_TIME)
@@ -63,6 +68,10 @@ def refuse_ambiguous(text: str) -> None:
         raise InstantError(
             "at most microsecond precision (6 fractional digits): the ledger stores "
             "microseconds and will not truncate silently"
+        )
+    if _INSTANT.fullmatch(text) is None:
+        raise InstantError(
+            "not an RFC 3339 date-time with seconds and an offset, e.g. 2014-06-10T08:00:00Z"
         )
 
 

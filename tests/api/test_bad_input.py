@@ -309,6 +309,36 @@ def test_query_instant_with_nanoseconds_unix_time_or_overflow_is_422(
     problem_of(seeded.get("/v1/assets", params={"as_of": value}), 422, "as_of")
 
 
+# Texts each parser accepted on its own (datetime.fromisoformat for queries, pydantic
+# for bodies) though the published pattern forbids them; now both refuse them alike.
+OFF_PATTERN = [
+    "2014-06-10T08:00Z",  # no seconds
+    "20140610T080000Z",  # ISO 8601 basic format
+    "2014-06-10T08:00:00,5Z",  # a comma before the fraction
+    "2014-06-10T08:00:00+0000",  # an offset without its colon
+    "2014-06-10T08:00:00+00",  # an offset of hours only
+    "\u0662\u0660\u0661\u0664-06-10T08:00:00Z",  # Arabic-Indic digits
+]
+
+
+@pytest.mark.parametrize("value", OFF_PATTERN)
+def test_an_instant_off_the_published_pattern_is_refused_in_query_and_body(
+    seeded: Api, value: str
+) -> None:
+    problem_of(seeded.get("/v1/assets", params={"as_of": value}), 422, "as_of")
+    rejected(seeded, transfer(occurred_at=value), "occurred_at")
+
+
+@pytest.mark.parametrize(
+    "value", ["2014-06-10T08:00:00Z", "2014-06-10t08:00:00.5z", "2014-06-10 08:00:00+02:00"]
+)
+def test_an_instant_on_the_published_pattern_is_accepted_in_query_and_body(
+    seeded: Api, value: str
+) -> None:
+    assert seeded.get("/v1/assets", params={"as_of": value}).status_code == 200
+    assert seeded.post(transfer(occurred_at=value)).status_code == 201
+
+
 # --- NUL in path and query parameters ---------------------------------------------------
 
 NUL_ROUTES = [
