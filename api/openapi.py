@@ -105,10 +105,10 @@ def _id_pattern() -> str:
 
 
 ID = _id_pattern()
-PATH_ID = r"^(?!\.{1,2}$)" + ID.removeprefix("^")
-"""An id as a path segment. "." and ".." are ids, but a URL names them only percent-encoded
-(``%2E``), which clients do not do for an unreserved character: as typed, ``/v1/assets/..``
-is ``/v1``."""
+PATH_ID = ID
+"""An id as a path segment: the wire's id pattern, which already refuses "." and ".."
+(a URL names them only percent-encoded, which clients do not do for an unreserved
+character: as typed, ``/v1/assets/..`` is ``/v1``)."""
 
 # --- examples: a small story, valid in this order on an empty ledger ----------------------
 

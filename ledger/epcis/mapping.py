@@ -22,6 +22,7 @@ from typing import Any
 
 from domain.vocabulary import EventType
 from ledger.epcis.event_hash import hash_id, namespaces
+from ledger.writing.wire_payloads import ID_PATTERN as WIRE_ID_PATTERN
 
 NS = "urn:custody-ledger:epcis:"
 """The IRI of the ledger's extension namespace, prefix ``ledger``."""
@@ -45,7 +46,7 @@ CORRECTION = "ledger:correction"
 """On a corrective event: the ledger event id of the correction it shows."""
 NEXT_CURSOR = "ledger:nextCursor"
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+ID_PATTERN = re.compile(WIRE_ID_PATTERN)
 _NI = re.compile(r"^ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0$")
 
 # What a stored record holds beyond the wire form: kept beside the event, never in it.

@@ -52,7 +52,10 @@ from domain.vocabulary import (
     UseAssessment,
 )
 
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+ID_PATTERN = r"^(?!\.{1,2}$)[A-Za-z0-9._:-]{1,128}$"
+"""1–128 characters of ``A-Za-z0-9._:-``, but not ``.`` or ``..``: a URL cannot name
+those as a path segment (clients do not percent-encode an unreserved character, and
+``/v1/assets/..`` is ``/v1``), so an event could record an id no read can reach."""
 # Free JSON (extensions, corrected values) is hashed in canonical form; absurd nesting
 # would only exhaust the canonicaliser's stack, so it is refused up front.
 MAX_JSON_DEPTH = 32
@@ -155,10 +158,10 @@ def _storable_instant(value: datetime) -> datetime:
 NO_NUL_PATTERN = r"^[^\u0000]*$"
 _NO_NUL = Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
 
-_ID_CHARS = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_ID_CHARS = re.compile(ID_PATTERN)
 ID_RULE = (
-    "is an identifier: 1–128 characters of A-Z a-z 0-9 . _ : - (no spaces); "
-    "a free-text reference to a document does not go here"
+    "is an identifier: 1–128 characters of A-Z a-z 0-9 . _ : - (no spaces), not "
+    '"." or ".."; a free-text reference to a document does not go here'
 )
 
 

@@ -584,3 +584,9 @@ def test_min_position_beyond_the_head_is_refused_at_once(seeded: Api) -> None:
     assert r.json()["errors"][0]["field"] == "min_position"
     assert f"({head})" in r.json()["detail"]
     assert time.monotonic() - started < seeded.ledger.settings.read_your_writes_timeout_seconds
+
+
+@pytest.mark.parametrize("asset_id", [".", ".."])
+def test_an_id_no_url_can_name_is_refused(seeded: Api, asset_id: str) -> None:
+    """``/v1/assets/..`` is ``/v1`` to every client: an asset so named could never be read."""
+    rejected(seeded, wire.asset(asset_id), "asset_ids[0]")
