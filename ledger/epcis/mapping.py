@@ -595,6 +595,48 @@ def _foreign(
     if ctx.party is None:
         out.refusals.append(_no_reporter(i, epcis_id, "eventID"))
         return None
+    parties = _possessing_parties(i, epcis_id, ev, out)
+    if parties is None:
+        return None
+    step, disp = bare(ev.get("bizStep")), bare(ev.get("disposition"))
+    where = (ev.get("bizLocation") or ev.get("readPoint") or {}).get("id")
+    what = f"EPCIS {step or 'event'}" + (f" at {where}" if where else "")
+    kind = _foreign_kind(i, epcis_id, ev["action"], step, disp, parties, what)
+    if isinstance(kind, Refusal):
+        out.refusals.append(kind)
+        return None
+    etype, payload, payload_fields = kind
+    fields = {
+        "asset_ids": "epcList",
+        "occurred_at": "eventTime",
+        "reported_at": "recordTime",
+        "event_id": "eventID",
+        "reporter": "(the key's party, reporter of events without ledger:event)",
+        **payload_fields,
+    }
+    event: dict[str, Any] = {
+        "event_id": event_id_for(epcis_id),
+        "type": etype.value,
+        "asset_ids": assets,
+        "occurred_at": ev["eventTime"],
+        "reporter": ctx.party,
+        "source": {"kind": "epcis", "ref": _short(epcis_id)},
+        "confidence": "confirmed",
+        "payload": payload,
+        "extensions": {"epcis_event": dict(ev)},
+    }
+    if where:
+        event["location"] = {"name": _short(where)}
+        fields["location"] = "bizLocation"
+    _times(ev, event, ctx)
+    fields["extensions"] = "(the whole event, kept as extensions.epcis_event)"
+    return Mapped(i, epcis_id, event, fields)
+
+
+def _possessing_parties(
+    i: int, epcis_id: str, ev: Mapping[str, Any], out: Capture
+) -> tuple[str | None, str | None] | None:
+    """(source, destination): the one possessing party each list names, as party ids."""
     parties: dict[str, str | None] = {}
     for name, kind in (("sourceList", "source"), ("destinationList", "destination")):
         found = _possessing(ev.get(name), kind)
@@ -614,72 +656,64 @@ def _foreign(
             )
             return None
         parties[kind] = pid
-    src, dst = parties["source"], parties["destination"]
-    action = ev["action"]
-    step, disp = bare(ev.get("bizStep")), bare(ev.get("disposition"))
-    where = (ev.get("bizLocation") or ev.get("readPoint") or {}).get("id")
-    what = f"EPCIS {step or 'event'}" + (f" at {where}" if where else "")
-    fields = {
-        "asset_ids": "epcList",
-        "occurred_at": "eventTime",
-        "reported_at": "recordTime",
-        "event_id": "eventID",
-        "reporter": "(the key's party, reporter of events without ledger:event)",
-    }
+    return parties["source"], parties["destination"]
+
+
+def _foreign_kind(
+    i: int,
+    epcis_id: str,
+    action: str,
+    step: str | None,
+    disp: str | None,
+    parties: tuple[str | None, str | None],
+    what: str,
+) -> tuple[EventType, dict[str, Any], dict[str, str]] | Refusal:
+    """The ledger event type a foreign event maps to, its payload and where each payload
+    field came from; or why it cannot be mapped without ``ledger:event``."""
+    src, dst = parties
     payload: dict[str, Any]
+    fields: dict[str, str]
     if action == "ADD":
-        out.refusals.append(
-            Refusal(
-                _at(i, "action"),
-                f"ADD ({epcis_id}) would register assets, which needs {EVENT}: a "
-                "registration names model, contract and first custodian",
-            )
+        return Refusal(
+            _at(i, "action"),
+            f"ADD ({epcis_id}) would register assets, which needs {EVENT}: a "
+            "registration names model, contract and first custodian",
         )
-        return None
     if step == "repairing":
-        out.refusals.append(
-            Refusal(
-                _at(i, "bizStep"),
-                f"repairing ({epcis_id}) needs {EVENT}: a repair names its facility, "
-                "performer and work type",
-            )
+        return Refusal(
+            _at(i, "bizStep"),
+            f"repairing ({epcis_id}) needs {EVENT}: a repair names its facility, "
+            "performer and work type",
         )
-        return None
     if step == "destroying" or disp == "destroyed":
-        etype = EventType.ASSET_DESTROYED
-        payload = {"cause": what, "assessment": disp or "destroyed"}
-        fields["payload"] = "disposition"
-    elif step == "decommissioning" or action == "DELETE":
-        etype = EventType.ASSET_DECOMMISSIONED
+        return (
+            EventType.ASSET_DESTROYED,
+            {"cause": what, "assessment": disp or "destroyed"},
+            {"payload": "disposition"},
+        )
+    if step == "decommissioning" or action == "DELETE":
         payload = {
             "method": what[:256],
             "consent_ref": "none given (EPCIS capture)",
             "certificate_ref": _short(epcis_id),
         }
-        fields["payload"] = "bizStep"
-    elif disp == "stolen" and dst is not None:
-        etype = EventType.ASSET_CAPTURED
+        return EventType.ASSET_DECOMMISSIONED, payload, {"payload": "bizStep"}
+    if disp == "stolen" and dst is not None:
         payload = {"captor_party": dst, "circumstances": what}
         if src is not None:
             payload["from_party"] = src
-        fields.update(
-            {"payload.captor_party": "destinationList", "payload.from_party": "sourceList"}
-        )
-    elif disp == "stolen":
+        fields = {"payload.captor_party": "destinationList", "payload.from_party": "sourceList"}
+        return EventType.ASSET_CAPTURED, payload, fields
+    if disp == "stolen":
         if src is None:
-            out.refusals.append(
-                Refusal(
-                    _at(i, "sourceList"),
-                    f"stolen without a destination ({epcis_id}) is a loss, which names the "
-                    "possessing party at the loss: give it as the source possessing_party",
-                )
+            return Refusal(
+                _at(i, "sourceList"),
+                f"stolen without a destination ({epcis_id}) is a loss, which names the "
+                "possessing party at the loss: give it as the source possessing_party",
             )
-            return None
-        etype = EventType.LOSS_REPORTED
         payload = {"custodian_at_loss": src, "loss_kind": "stolen"}
-        fields["payload.custodian_at_loss"] = "sourceList"
-    elif src is not None and dst is not None and src != dst:
-        etype = EventType.CUSTODY_TRANSFERRED
+        return EventType.LOSS_REPORTED, payload, {"payload.custodian_at_loss": "sourceList"}
+    if src is not None and dst is not None and src != dst:
         payload = {
             "from_party": src,
             "to_party": dst,
@@ -687,28 +721,12 @@ def _foreign(
             "transfer_consent_ref": None,
             "condition": disp or "unknown",
         }
-        fields.update({"payload.from_party": "sourceList", "payload.to_party": "destinationList"})
-    else:
-        etype = EventType.OBSERVATION
-        payload = {"condition": disp or "unknown", "activity": what}
-        seen = dst or src
-        if seen is not None:
-            payload["observed_party"] = seen
-            fields["payload.observed_party"] = "destinationList" if dst else "sourceList"
-    event: dict[str, Any] = {
-        "event_id": event_id_for(epcis_id),
-        "type": etype.value,
-        "asset_ids": assets,
-        "occurred_at": ev["eventTime"],
-        "reporter": ctx.party,
-        "source": {"kind": "epcis", "ref": _short(epcis_id)},
-        "confidence": "confirmed",
-        "payload": payload,
-        "extensions": {"epcis_event": dict(ev)},
-    }
-    if where:
-        event["location"] = {"name": _short(where)}
-        fields["location"] = "bizLocation"
-    _times(ev, event, ctx)
-    fields["extensions"] = "(the whole event, kept as extensions.epcis_event)"
-    return Mapped(i, epcis_id, event, fields)
+        fields = {"payload.from_party": "sourceList", "payload.to_party": "destinationList"}
+        return EventType.CUSTODY_TRANSFERRED, payload, fields
+    payload = {"condition": disp or "unknown", "activity": what}
+    fields = {}
+    seen = dst or src
+    if seen is not None:
+        payload["observed_party"] = seen
+        fields["payload.observed_party"] = "destinationList" if dst else "sourceList"
+    return EventType.OBSERVATION, payload, fields
