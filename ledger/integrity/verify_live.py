@@ -7,6 +7,7 @@ bundle cannot make: a log shorter than a checkpoint the ledger signed has lost i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from ledger.integrity.checkpoints import (
 from ledger.integrity.export import ZERO_HASH, LineSink, event_lines
 from ledger.integrity.seals import SealChecker, first_unsealed, rechained_append
 from ledger.integrity.signed_state import read_last
-from ledger.integrity.store import IntegrityStore
+from ledger.integrity.store import IntegrityStore, StoredCheckpoint
 
 
 def verify_database(
@@ -56,7 +57,6 @@ def verify_database(
         if public_key is not None:
             pinned = parse_public_key(public_key)
         key, source = _header_key(store, pinned, signing_key_file)
-        known = source != "none"
         if trusted_checkpoint is None and signing_key_file is not None:
             last = read_last(signing_key_file)
             if last is not None and last.key_id == key_id_for(key):
@@ -69,85 +69,123 @@ def verify_database(
             trusted_checkpoint=trusted_checkpoint,
             progress=progress,
         )
-        with engine.connect() as conn:
-            longer = store.latest(conn, key_id_for(key))
-            newest = store.latest(conn)
-            # The ledger writes checkpoints with its own key only: with that key known
-            # (pinned, or from the key file), a row by any other key was written by
-            # someone else.
-            stranger = (
-                store.other_key_checkpoint(conn, key_id_for(key))
-                if source in ("pinned", "key file")
-                else None
-            )
-            # A pinned key that signed none of the database's checkpoints is the wrong
-            # key (or the checkpoints were replaced): say that, not "every row forged".
-            foreign = pinned is not None and newest is not None and longer is None
-            unsealed = (
-                first_unsealed(
-                    store, conn, SealChecker(key), longer.tree_size if longer else 0, head
-                )
-                if known and not foreign
-                else None
-            )
-            # A rewrite that re-chained the log shows only at a signed root; the seals
-            # say which append it began in.
-            rewritten = (
-                rechained_append(store, conn, SealChecker(key), head)
-                if known and not foreign and _only_roots_differ(report)
-                else None
-            )
+        seen = _look_beyond_the_rows(engine, store, report, key, source, pinned, head)
     except CheckpointFormatError as exc:
         return error_report(f"the trusted public key or checkpoint is invalid: {exc}")
     except Exception as exc:  # a database that cannot be read is a verdict, not a traceback
         return error_report(f"could not read the database: {type(exc).__name__}: {exc}")
-    if foreign and newest is not None:
+    size = trusted_checkpoint.get("tree_size") if trusted_checkpoint is not None else None
+    trusted_size = size if isinstance(size, int) and not isinstance(size, bool) else None
+    _explain(report, seen, key, head, trusted_size)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What the tables say beyond the rows' own chain and roots."""
+
+    longer: StoredCheckpoint | None
+    """the latest checkpoint of the key (longer than the log if the tail was cut)"""
+    newest: StoredCheckpoint | None
+    """the latest checkpoint of any key"""
+    stranger: StoredCheckpoint | None
+    """a checkpoint by another key than the ledger's (only looked for when it is known)"""
+    foreign: bool
+    """a pinned key that signed none of the database's checkpoints"""
+    unsealed: int | None
+    """the first event after the last checkpoint without a valid seal"""
+    rewritten: tuple[int, int] | None
+    """the append a re-chained rewrite began in, from the seals"""
+
+
+def _look_beyond_the_rows(
+    engine: Engine,
+    store: IntegrityStore,
+    report: VerifyReport,
+    key: bytes,
+    source: str,
+    pinned: bytes | None,
+    head: int,
+) -> _Seen:
+    known = source != "none"
+    with engine.connect() as conn:
+        longer = store.latest(conn, key_id_for(key))
+        newest = store.latest(conn)
+        # The ledger writes checkpoints with its own key only: with that key known
+        # (pinned, or from the key file), a row by any other key was written by someone
+        # else.
+        stranger = (
+            store.other_key_checkpoint(conn, key_id_for(key))
+            if source in ("pinned", "key file")
+            else None
+        )
+        # A pinned key that signed none of the database's checkpoints is the wrong key
+        # (or the checkpoints were replaced): say that, not "every row forged".
+        foreign = pinned is not None and newest is not None and longer is None
+        unsealed = (
+            first_unsealed(store, conn, SealChecker(key), longer.tree_size if longer else 0, head)
+            if known and not foreign
+            else None
+        )
+        # A rewrite that re-chained the log shows only at a signed root; the seals say
+        # which append it began in.
+        rewritten = (
+            rechained_append(store, conn, SealChecker(key), head)
+            if known and not foreign and _only_roots_differ(report)
+            else None
+        )
+    return _Seen(longer, newest, stranger, foreign, unsealed, rewritten)
+
+
+def _explain(
+    report: VerifyReport, seen: _Seen, key: bytes, head: int, trusted_size: int | None
+) -> None:
+    """Add to the report what ``seen`` shows was tampered with, each with its position."""
+    if seen.foreign and seen.newest is not None:
         _add_tampered(
             report,
-            f"the database's checkpoints are signed by key {newest.key_id}, not by the "
+            f"the database's checkpoints are signed by key {seen.newest.key_id}, not by the "
             f"trusted key {key_id_for(key)}: the key is not this ledger's, or its "
             "checkpoints were replaced",
             1,
         )
-    if stranger is not None and not foreign:
+    if seen.stranger is not None and not seen.foreign:
         _add_tampered(
             report,
-            f"checkpoint {stranger.tree_size} in the database is signed by key "
-            f"{stranger.key_id}, not by the ledger's key {key_id_for(key)}: the checkpoints "
-            "table was written to outside the ledger",
-            stranger.tree_size,
+            f"checkpoint {seen.stranger.tree_size} in the database is signed by key "
+            f"{seen.stranger.key_id}, not by the ledger's key {key_id_for(key)}: the "
+            "checkpoints table was written to outside the ledger",
+            seen.stranger.tree_size,
         )
-    if rewritten is not None and (
-        report.first_position is None or rewritten[0] < report.first_position
+    if seen.rewritten is not None and (
+        report.first_position is None or seen.rewritten[0] < report.first_position
     ):
-        start, end = rewritten
+        start, end = seen.rewritten
         _add_tampered(
             report,
             f"events {start}..{end} (one append) were altered and every later event "
             f"re-hashed to match: the seal on event {end} no longer verifies",
             start,
         )
-    cut = longer is not None and longer.tree_size > head
-    if longer is not None and longer.tree_size > head:
-        _signed_beyond_head(report, longer.checkpoint, key, head)
-    size = trusted_checkpoint.get("tree_size") if trusted_checkpoint is not None else None
-    cut = cut or (isinstance(size, int) and not isinstance(size, bool) and size > head)
+    cut = seen.longer is not None and seen.longer.tree_size > head
+    if seen.longer is not None and cut:
+        _signed_beyond_head(report, seen.longer.checkpoint, key, head)
+    cut = cut or (trusted_size is not None and trusted_size > head)
     # A cut explains an unsealed head (it was mid-append): name the cut, not the seal.
-    if unsealed is not None and not cut:
+    if seen.unsealed is not None and not cut:
         _add_tampered(
             report,
-            f"events {unsealed}..{head} carry no valid seal of key {key_id_for(key)}: they "
-            "were not written by the append path (forged)",
-            unsealed,
+            f"events {seen.unsealed}..{head} carry no valid seal of key {key_id_for(key)}: "
+            "they were not written by the append path (forged)",
+            seen.unsealed,
         )
-    if isinstance(size, int) and not isinstance(size, bool) and size > head:
+    if trusted_size is not None and trusted_size > head:
         _add_tampered(
             report,
-            f"the log ends at event {head}, but the trusted checkpoint covers {size} events: "
-            f"events {head + 1}..{size} were deleted",
+            f"the log ends at event {head}, but the trusted checkpoint covers "
+            f"{trusted_size} events: events {head + 1}..{trusted_size} were deleted",
             head + 1,
         )
-    return report
 
 
 def _only_roots_differ(report: VerifyReport) -> bool:
