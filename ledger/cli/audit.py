@@ -332,6 +332,13 @@ def _verify_proof(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _checkpoint_parser(sub)
+    _export_parser(sub)
+    _verify_parser(sub)
+    _witness_parser(sub)
+
+
+def _checkpoint_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser(
         "checkpoint",
         help="sign a checkpoint of the log now; prints it as JSON on stdout",
@@ -341,6 +348,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     c.set_defaults(func=cmd_checkpoint)
 
+
+def _export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = sub.add_parser(
         "export",
         help="write an audit bundle (NDJSON) for offline verification",
@@ -364,6 +373,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     e.set_defaults(func=cmd_export)
 
+
+def _verify_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     v = sub.add_parser(
         "verify",
         help="verify a bundle offline, or a live database; exit 0 clean, 1 tampered, "
@@ -399,7 +410,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     v.add_argument(
         "--evidence",
         metavar="JSON_FILE",
-        help="verify an evidence bundle (GET /v1/assets/{id}/evidence) offline: exit 0 "
+        help="verify an evidence bundle (GET /v1/assets/{id}/evidence, "
+        "/v1/evidence/findings/{key}, /v1/contracts/{id}/evidence) offline: exit 0 "
         "verified, 10 bad signature, 11 event edited, 12 event removed, 13 event added, "
         "14 proof failed, 15 answer differs, 16 not covered, 17 quorum not met, 3 error",
     )
@@ -425,6 +437,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     v.add_argument("--quiet", action="store_true", help="show no progress on stderr")
     v.set_defaults(func=cmd_verify)
 
+
+def _witness_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     w = sub.add_parser(
         "witness",
         help="witness a ledger: follow its checkpoints, check consistency, cosign",
