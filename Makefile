@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 # Issue #16's fault suite (kill -9, dropped connections, tampering, fuzzing) on SQLite and
-# PostgreSQL at 127.0.0.1, on a 100,000-event ledger: about 45 minutes; writes docs/faults.md.
+# PostgreSQL at 127.0.0.1, on a 100,000-event ledger: about 15 minutes (at most 55); writes docs/faults.md.
 faults: $(STAMP)
 	$(BIN)/python -m tests.faults
 
