@@ -179,10 +179,13 @@ class EvidenceBuilder:
         t = as_of or k
         size = stored.tree_size
         rows, by_subject = self._contract_rows(size, contract_id)
-        head = self._head(size)
+        parsed = _parsed(rows)
         window = Window(period_from, period_to)
         try:
-            answer = contract_answer(_parsed(rows), contract_id, t, k, (size, head.hex()), window)
+            if contract_id not in History(parsed).reference(k).contracts:
+                raise NoAnswer(contract_id)
+            head = self._head(size)
+            answer = contract_answer(parsed, contract_id, t, k, (size, head.hex()), window)
         except NoAnswer:
             raise NotFoundError(
                 f"no contract {contract_id!r} known at {to_stored(k)}",

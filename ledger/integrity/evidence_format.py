@@ -36,10 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.history import Event, apply_correction, thaw
+from domain.history import Event, thaw
 from domain.instants import to_stored
 from domain.rules import life
-from domain.rules.facts import registration_contract
 from domain.rules.lives import Window
 from domain.rules.report import contract_report
 from domain.state import History
@@ -87,30 +86,45 @@ def asset_subjects(asset_id: str) -> list[str]:
 
 def contract_base_subjects(contract_id: str) -> list[str]:
     """What a contract's answers depend on besides its assets: the reference data, every
-    disposition, the contract's own events — the subjects ``contract_history`` reads —
+    disposition, every inventory (R14 names an asset an inventory of its custodian does
+    not list, whatever contract that inventory was taken for), the contract's own events,
     and every registration, from which a verifier learns the contract's assets."""
-    return [REF, FINDING, contract_subject(contract_id), REGISTRATIONS]
+    return [REF, FINDING, INVENTORIES, contract_subject(contract_id), REGISTRATIONS]
 
 
 def contract_members(events: Iterable[Event], contract_id: str) -> list[str]:
-    """The assets whose registration names ``contract_id`` as recorded or as any of its
-    corrections has it (``registration_contract``): a superset of the contract's assets
-    at every knowledge time, so a verifier can demand every one's statement."""
+    """The assets a contract may have at some knowledge time: those whose registration
+    names ``contract_id`` (in its payload or its envelope), and those whose registration
+    any correction — applicable or not, retracted or not — gives that id anywhere among
+    its values. A superset of what the fold takes for the contract's assets at every
+    knowledge time (which depends on which corrections are retracted, and in what
+    knowledge order they apply), so a verifier can demand every one's statement."""
     ordered = sorted(events, key=lambda e: e.position)
     registrations = {e.event_id: e for e in ordered if e.type is EventType.ASSET_REGISTERED}
-    versions = {event_id: [e] for event_id, e in registrations.items()}
+    named = {
+        event_id
+        for event_id, e in registrations.items()
+        if contract_id in (e.text("contract_id"), e.contract_id)
+    }
     for e in ordered:
-        if e.type is EventType.EVENT_CORRECTED and e.target_event_id in versions:
-            chain = versions[e.target_event_id]
-            chain.append(apply_correction(chain[-1], e) or chain[-1])
-    return sorted(
-        {
-            a
-            for chain in versions.values()
-            if any(registration_contract(v) == contract_id for v in chain)
-            for a in chain[0].subjects
-        }
-    )
+        if (
+            e.type is EventType.EVENT_CORRECTED
+            and e.target_event_id in registrations
+            and _holds(e.corrected_fields, contract_id)
+        ):
+            named.add(e.target_event_id)
+    return sorted({a for event_id in named for a in registrations[event_id].subjects})
+
+
+def _holds(value: object, text: str) -> bool:
+    """Whether ``text`` is ``value`` or any string inside it (keys and values)."""
+    if isinstance(value, str):
+        return value == text
+    if isinstance(value, Mapping):
+        return any(_holds(k, text) or _holds(v, text) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds(v, text) for v in value)
+    return False
 
 
 def contract_subjects(contract_id: str, members: Iterable[str]) -> list[str]:

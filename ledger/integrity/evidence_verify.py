@@ -183,6 +183,10 @@ def _verify(
         report.finding_key = str(query["finding_key"])
     if kind in ("asset", "contract"):
         report.as_of = query["as_of"]
+    if kind == "asset" and report.asset_id is None:
+        raise _Fail("error", "an asset's answer names no asset")
+    if kind == "contract" and (report.contract_id is None or report.asset_id is not None):
+        raise _Fail("error", "a contract's answer names one contract and no asset")
     if report.asset_id is None and report.contract_id is None:
         raise _Fail("error", "the query names neither an asset nor a contract")
     k = parse(str(query["known_at"]))
@@ -410,6 +414,16 @@ def _answer(
             if report.asset_id is not None:
                 _check_contract(ordered, report.asset_id, query.get("contract_id"))
             answer = finding_answer(ordered, hashes, report.finding_key or "", k)
+            # The finding must be of what the query names: its subjects are what was
+            # checked complete (a contract's finding framed as an asset's is not).
+            named = (query.get("asset_id"), query.get("contract_id"))
+            if (answer.get("asset_id"), answer.get("contract_id")) != named:
+                raise _Fail(
+                    "answer_differs",
+                    f"the finding is of asset {answer.get('asset_id')!r}, contract "
+                    f"{answer.get('contract_id')!r}; the bundle names asset {named[0]!r}, "
+                    f"contract {named[1]!r}",
+                )
     except NoAnswer as exc:
         raise _Fail("answer_differs", f"the events give no answer: {exc}") from None
     given = orjson.loads(orjson.dumps(doc["answer"]))

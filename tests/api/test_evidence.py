@@ -9,11 +9,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from domain.history import Event
+from domain.instants import parse
+from domain.rules.lives import Window
 from ledger import cli
 from ledger.cli.demo import demo_events, load_demo
 from ledger.integrity.checkpoints import Signer
+from ledger.integrity.evidence_format import NoAnswer, contract_answer, finding_answer
 from ledger.integrity.evidence_verify import EXIT, verify_evidence
 from ledger.integrity.notes import (
     CheckpointBody,
@@ -465,3 +470,71 @@ def test_cli_verifies_a_contract_bundle(
     assert cli.main(["verify", "--evidence", str(path), "--public-key", key]) == 0
     out = capsys.readouterr().out
     assert "VERIFIED" in out and f"report of contract {CONTRACT}" in out
+
+
+def test_a_contract_bundle_naming_an_asset_is_refused(
+    contract_bundle: tuple[dict[str, Any], str],
+) -> None:
+    """A contract's answer is checked over the contract's subjects: a query that also
+    names an asset would have been checked over that asset's alone."""
+    bundle, key = contract_bundle
+    forged = copy.deepcopy(bundle)
+    forged["query"]["asset_id"] = "M1A1-001"
+    assert verify_evidence(forged, key).exit_code == 3
+
+
+def test_a_contract_report_forged_from_one_assets_finding_bundle_fails(demo: Api) -> None:
+    """Reviewer's forgery: an asset finding's bundle (one asset's events), given a real
+    contract bundle's head and a contract query naming the asset, with the report
+    recomputed over those events — four assets shrink to one."""
+    demo.ledger.runner.catch_up()
+    demo.post("/v1/audit/checkpoints", role="admin")
+    key = public_key(demo)
+    real = contract_evidence(demo, {}).json()
+    found = demo.get("/v1/findings", params={"cleared": "any"}).json()["findings"]
+    f = next(f for f in found if f["asset_id"] is not None and f["contract_id"] == CONTRACT)
+    forged = finding_evidence(demo, f["finding_key"], None).json()
+    assert forged["checkpoint"] == real["checkpoint"]
+    forged["head"] = real["head"]
+    forged["query"] = {**real["query"], "asset_id": f["asset_id"]}
+    q = forged["query"]
+    events = [Event.parse(int(e["position"]), orjson.loads(e["state"])) for e in forged["events"]]
+    head = (real["head"]["position"], real["head"]["hash"])
+    forged["answer"] = contract_answer(
+        events, CONTRACT, parse(q["as_of"]), parse(q["known_at"]), head, Window()
+    )
+    assert forged["answer"]["assets"]["total"] < real["answer"]["assets"]["total"]
+    assert verify_evidence(forged, key).exit_code != 0
+    del forged["query"]["asset_id"]  # as a contract query proper: the other assets are missing
+    assert verify_evidence(forged, key).exit_code == 12
+
+
+def test_a_contract_finding_framed_as_an_assets_finding_fails(demo: Api) -> None:
+    """C01 recomputed over one asset's finding bundle (its subjects lack the others)."""
+    demo.ledger.runner.catch_up()
+    demo.post("/v1/audit/checkpoints", role="admin")
+    key = public_key(demo)
+    found = demo.get("/v1/findings", params={"cleared": "any"}).json()["findings"]
+    c01 = next(f for f in found if f["asset_id"] is None)
+    tried = 0
+    for f in [f for f in found if f["asset_id"] is not None]:
+        bundle = finding_evidence(demo, f["finding_key"], None).json()
+        events = [
+            Event.parse(int(e["position"]), orjson.loads(e["state"])) for e in bundle["events"]
+        ]
+        hashes = {int(e["position"]): bytes.fromhex(e["hash"]) for e in bundle["events"]}
+        try:
+            answer = finding_answer(
+                events, hashes, c01["finding_key"], parse(bundle["query"]["known_at"])
+            )
+        except NoAnswer:
+            continue
+        bundle["query"]["finding_key"], bundle["answer"] = c01["finding_key"], answer
+        report = verify_evidence(bundle, key)
+        assert report.exit_code == 15, (f["finding_key"], report.reason)
+        tried += 1
+    assert tried
+
+
+def test_contract_evidence_on_an_empty_ledger_is_404(api: Api) -> None:
+    assert api.get("/v1/contracts/nope/evidence", role="auditor").status_code == 404
