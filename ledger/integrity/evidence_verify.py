@@ -221,23 +221,13 @@ def _head(doc: Any, note: Note, body: CheckpointBody) -> tuple[int, str]:
     inclusion proof at the tree's last index."""
     head = doc["head"]
     position, digest = int(head["position"]), bytes.fromhex(str(head["hash"]))
-    try:
-        proof = TlogProof.parse(str(head["proof"]))
-    except NoteError as exc:
-        raise _Fail("error", f"the head's proof is malformed: {exc}") from None
-    if (
-        position != body.tree_size
-        or proof.index != position - 1
-        or proof.checkpoint.text != note.text
-        or not verify_inclusion(
-            leaf_hash(digest), proof.index, body.tree_size, list(proof.path), body.root
-        )
-    ):
+    if position != body.tree_size:
         raise _Fail(
             "proof_failed",
-            f"the head (event {position}) is not proved to be the checkpoint's last event",
+            f"the head (event {position}) is not the checkpoint's last event ({body.tree_size})",
             position,
         )
+    _proved(f"the head (event {position})", position, digest, head["proof"], note, body)
     return position, digest.hex()
 
 
@@ -333,25 +323,31 @@ def _events(doc: Any, note: Note, body: CheckpointBody) -> tuple[list[Event], di
                 f"event {position} was edited: its bytes do not hash to its hash",
                 position,
             )
-        try:
-            proof = TlogProof.parse(str(item["proof"]))
-        except NoteError as exc:
-            raise _Fail("error", f"event {position}'s proof is malformed: {exc}") from None
-        if proof.checkpoint.text != note.text or proof.index != position - 1:
-            raise _Fail(
-                "proof_failed", f"event {position}'s proof is for another leaf or tree", position
-            )
-        if not verify_inclusion(
-            leaf_hash(digest), proof.index, body.tree_size, list(proof.path), body.root
-        ):
-            raise _Fail(
-                "proof_failed",
-                f"event {position}'s inclusion proof does not lead to the checkpoint's root",
-                position,
-            )
+        _proved(f"event {position}", position, digest, item["proof"], note, body)
         hashes[position] = digest
         parsed.append(Event.parse(position, orjson.loads(state)))
     return parsed, hashes
+
+
+def _proved(
+    what: str, position: int, digest: bytes, proof_text: object, note: Note, body: CheckpointBody
+) -> None:
+    """The ``tlog-proof`` of the leaf at ``position`` (its hash ``digest``) leads to the
+    checkpoint's root, against this very checkpoint note."""
+    try:
+        proof = TlogProof.parse(str(proof_text))
+    except NoteError as exc:
+        raise _Fail("error", f"{what}'s proof is malformed: {exc}") from None
+    if proof.checkpoint.text != note.text or proof.index != position - 1:
+        raise _Fail("proof_failed", f"{what}'s proof is for another leaf or tree", position)
+    if not verify_inclusion(
+        leaf_hash(digest), proof.index, body.tree_size, list(proof.path), body.root
+    ):
+        raise _Fail(
+            "proof_failed",
+            f"{what}'s inclusion proof does not lead to the checkpoint's root",
+            position,
+        )
 
 
 def _complete(
