@@ -158,6 +158,23 @@ def _params(projections: Sequence[str]) -> Callable[..., Awaitable[ViewParams]]:
     return params
 
 
+@dataclass(frozen=True)
+class Period:
+    """A report's period ``[from, to)``; either end may be open."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+def report_period(
+    period_from: Annotated[str | None, Query(alias="from")] = None,
+    period_to: Annotated[str | None, Query(alias="to")] = None,
+) -> Period:
+    return Period(parse_instant("from", period_from), parse_instant("to", period_to))
+
+
+ReportPeriod = Annotated[Period, Depends(report_period)]
+
 view_params = _params(CUSTODY)
 findings_view_params = _params(FINDINGS)
 View = Annotated[ViewParams, Depends(view_params)]

@@ -9,13 +9,13 @@ Auditors only: a bundle carries raw log events and proofs (SPEC.md §2).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from api import errors
 from api.deps import Auditor, ServiceDep
-from api.params import FindingsView, View, parse_instant
+from api.params import FindingsView, ReportPeriod, View
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute, problem_responses
 from ledger.facade import IntegrityFailure
 
@@ -94,8 +94,7 @@ def contract_evidence(
     _: Auditor,
     view: View,
     contract_id: str,
-    period_from: Annotated[str | None, Query(alias="from")] = None,
-    period_to: Annotated[str | None, Query(alias="to")] = None,
+    period: ReportPeriod,
 ) -> Response:
     """The contract report as ``GET /v1/contracts/{contract_id}/report`` computes it from
     the log (findings with their lives as walked from the bundled events, which are all
@@ -108,8 +107,8 @@ def contract_evidence(
             contract_id,
             as_of=view.as_of,
             known_at=view.known_at,
-            period_from=parse_instant("from", period_from),
-            period_to=parse_instant("to", period_to),
+            period_from=period.start,
+            period_to=period.end,
         ),
         contract_id,
         view.position,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import Auditor, Reader, ServiceDep
-from api.params import FindingsFilter, parse_instant
+from api.params import FindingsFilter, ReportPeriod
 from api.params import FindingsView as View
 from api.reports import render_report
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
@@ -54,15 +52,14 @@ def get_report(
     _: Auditor,
     view: View,
     contract_id: str,
-    period_from: Annotated[str | None, Query(alias="from")] = None,
-    period_to: Annotated[str | None, Query(alias="to")] = None,
+    period: ReportPeriod,
 ) -> Response:
     report = service.report(
         contract_id,
         as_of=view.as_of,
         known_at=view.known_at,
-        period_from=parse_instant("from", period_from),
-        period_to=parse_instant("to", period_to),
+        period_from=period.start,
+        period_to=period.end,
     )
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(
