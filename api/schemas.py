@@ -16,6 +16,7 @@ import typing
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal
 
+import jiter
 import orjson
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
@@ -70,7 +71,22 @@ def _refuse(field: str, message: str) -> InvalidEventError:
 
 
 def decode_json(body: bytes) -> Any:
-    """The body's JSON, or ``InvalidEventError`` (422) naming ``body`` or the repeated key."""
+    """The body's JSON, or ``InvalidEventError`` (422) naming ``body`` or the repeated key.
+
+    ``jiter`` (pydantic's JSON parser, in Rust) decodes and refuses repeated keys in one
+    pass, about five times faster than ``json`` with a hook per object; whatever it
+    refuses is decoded again by ``json``, whose verdict and message stand (it accepts a
+    lone surrogate escape that jiter refuses). What jiter accepts, ``json`` accepts with
+    the same values (``tests/api/test_bad_input.py`` holds the two to that)."""
+    if not body.startswith(BOMS):
+        try:
+            return jiter.from_json(body, catch_duplicate_keys=True)
+        except ValueError:
+            pass
+    return _decode_json_slowly(body)
+
+
+def _decode_json_slowly(body: bytes) -> Any:
     if body.startswith(BOMS):
         raise _refuse("body", NOT_UTF8)
     try:
