@@ -17,7 +17,6 @@ upcasting, never by editing a released class.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -42,27 +41,6 @@ class LedgerEntry(Aggregate):
     @staticmethod
     def create_id(event_id: str) -> UUID:
         return uuid5(_NAMESPACE, event_id)
-
-    @classmethod
-    def fact(
-        cls, event_class: type[LedgerEntry.Recorded], record: dict[str, Any], at: datetime
-    ) -> LedgerEntry.Recorded:
-        """The creation event of the entry for ``record``, ready to be saved.
-
-        Saving the event itself (which eventsourcing's ``collect_events`` accepts) rather
-        than a new aggregate skips building an object nobody reads: a recorded fact has
-        no behaviour after it is recorded.
-        """
-        return event_class(
-            originator_id=cls.create_id(record["event_id"]),
-            originator_version=1,
-            timestamp=at,
-            originator_topic=_TOPIC,
-            record=record,  # type: ignore[call-arg]  # a dataclass field mypy cannot see
-        )
-
-
-_TOPIC = "domain.entries:LedgerEntry"
 
 
 class PartyRegistered(LedgerEntry.Recorded):

@@ -9,7 +9,7 @@ row can be checked with nothing but a JSON canonicaliser and SHA-256.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 import orjson
@@ -19,12 +19,27 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 from sqlalchemy.engine import make_url
 
-from domain.entries import LedgerEntry
+from domain.entries import EVENT_CLASSES, LedgerEntry
 from domain.instants import parse
 from ledger.settings import Settings
 from ledger.writing.canonical import ZERO_HASH, canonical
 
 _ENTRY_TOPIC = get_topic(LedgerEntry)
+
+
+_TOPICS = {t.value: get_topic(cls) for t, cls in EVENT_CLASSES.items()}
+
+
+def stored_event(record: dict[str, Any]) -> StoredEvent:
+    """The stored form of a ledger record: the creation event (version 1) of the
+    ``LedgerEntry`` its ``event_id`` names, stored by its class's topic, its state the
+    canonical JSON of the record with a ``prev_hash`` hole (filled by the recorder)."""
+    return StoredEvent(
+        originator_id=LedgerEntry.create_id(record["event_id"]),
+        originator_version=1,
+        topic=_TOPICS[record["type"]],
+        state=canonical({**record, "prev_hash": ZERO_HASH}),
+    )
 
 
 class RecordMapper(Mapper[UUID]):
@@ -34,13 +49,10 @@ class RecordMapper(Mapper[UUID]):
         super().__init__(transcoder=JSONTranscoder())
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        record = domain_event.record  # type: ignore[attr-defined]
-        return StoredEvent(
-            originator_id=domain_event.originator_id,
-            originator_version=domain_event.originator_version,
-            topic=get_topic(type(domain_event)),
-            state=canonical({**record, "prev_hash": ZERO_HASH}),
-        )
+        stored = stored_event(domain_event.record)  # type: ignore[attr-defined]
+        if stored.topic != get_topic(type(domain_event)):
+            raise ValueError(f"a {type(domain_event).__name__} recording another type")
+        return stored
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         cls = resolve_topic(stored_event.topic)
@@ -89,6 +101,12 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+class _StateReader(Protocol):
+    def read_states(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, bytes]]: ...
+
+
 class EventStore(Application[UUID]):
     """The ledger's eventsourcing application (name ``Ledger``)."""
 
@@ -97,11 +115,24 @@ class EventStore(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return RecordMapper()
 
-    def record(
-        self, entries: Sequence[LedgerEntry.Recorded], **kwargs: Any
+    def read_states(
+        self, start: int, limit: int, stop: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """``(position, stored bytes)`` of up to ``limit`` events from position
+        ``start`` to ``stop``, in order (the ledger's recorders, both backends)."""
+        recorder = cast(_StateReader, self.recorder)
+        return recorder.read_states(start, limit, stop)
+
+    def append_records(
+        self, records: Sequence[dict[str, Any]], **kwargs: Any
     ) -> list[tuple[int, bytes, str]]:
-        """Save the entries' creation events atomically; ``(position, hash, recorded_at)``
-        per entry (``recorded_at`` as stored: the recorder keeps it non-decreasing)."""
+        """Store ``records`` atomically as the creation events of their entries;
+        ``(position, hash, recorded_at)`` per record (``recorded_at`` as stored: the
+        recorder keeps it non-decreasing).
+
+        The stored events go straight to the library's recorder: ``Application.save``
+        would want an event object per record only to map it back to these very bytes,
+        and that was a fifth of a batch's time on the write path."""
         results: list[tuple[int, bytes, str]] = []
-        self.save(*entries, results=results, **kwargs)
+        self.recorder.insert_events([stored_event(r) for r in records], results=results, **kwargs)
         return results

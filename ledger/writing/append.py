@@ -32,7 +32,6 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from domain import links as refs
-from domain.entries import EVENT_CLASSES, LedgerEntry
 from domain.instants import to_stored
 from domain.validation import check_event
 from domain.vocabulary import REFERENCE_TYPES, EventType
@@ -154,6 +153,8 @@ class Appender:
             raise ForbiddenError(detail(forbidden), forbidden)
         if problems:
             raise InvalidEventError(detail(problems), problems)
+        for ready in prepared:  # once checked: what the commit thread looks up
+            ready.references = list(refs.references(ready.record))
         req.events = prepared
         return self._committer.submit(req, max(1, len(prepared)))
 
@@ -233,7 +234,7 @@ class Appender:
         targets: set[str] = set()
         for pending in group:
             for p in pending.payload.events:
-                for r in refs.references(p.record):
+                for r in p.references:
                     if r.kind == refs.EVENT:
                         targets.add(r.natural_id)
                     else:
@@ -270,21 +271,18 @@ class Appender:
         return VersionConflict(detail([problem]), [problem])
 
     def _save(self, plans: list[_Plan]) -> list[list[tuple[int, bytes, str]]]:
-        entries: list[LedgerEntry.Recorded] = []
-        saved_at = datetime.now(UTC)
+        entries: list[dict[str, Any]] = []
         registrations: list[Registration] = []
         expected: list[tuple[str, int, int]] = []
         counts: dict[str, int] = {}
         for plan in plans:
-            for rec in plan.new:
-                cls = EVENT_CLASSES[EventType(rec["type"])]
-                entries.append(LedgerEntry.fact(cls, rec, saved_at))
+            entries.extend(plan.new)
             registrations.extend(plan.registrations)
             expected.extend(plan.expected)
             for a, n in plan.counts.items():
                 counts[a] = counts.get(a, 0) + n
         results = (
-            self.store.record(
+            self.store.append_records(
                 entries, registrations=registrations, asset_counts=counts, expected=expected
             )
             if entries
@@ -329,7 +327,7 @@ class Appender:
         Raises for the first kind of failure found, in this order: a reused event id,
         forbidden, invalid, a duplicate key, a version conflict."""
         replays, new = self._sort_out_ids(req, ctx, check_stored)
-        items = [Item(p, list(refs.references(p.record)), refs.new_keys(p.record)) for p in new]
+        items = [Item(p, p.references, refs.new_keys(p.record)) for p in new]
         known, target_records = self._look_up(req, ctx, items, targets)
         checks = Checks(req, known, target_records)
         for item in items:

@@ -10,7 +10,6 @@ one had computed — and the receipt must say the later one.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -19,8 +18,7 @@ import pytest
 import sqlalchemy as sa
 from psycopg import Cursor
 
-from domain.entries import EVENT_CLASSES, LedgerEntry
-from domain.vocabulary import EventType, Role
+from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
 from ledger.store.eventstore import EventStore, eventsourcing_env
 from ledger.store.recorders import LedgerPostgresRecorder
@@ -68,8 +66,7 @@ def test_receipt_names_the_committed_attempt_after_a_dropped_connection(
                 "recorded_at": "2014-06-10T08:00:00.000000Z",
             }
             record.update(reported_at=record["recorded_at"], recorded_by="other")
-            cls = EVENT_CLASSES[EventType(record["type"])]
-            other.record([LedgerEntry.fact(cls, record, datetime.now(UTC))])
+            other.append_records([record])
         original(self, curs, stored_events, **kwargs)
         if len(attempts) == 1:
             # The server ends this very session: the transaction is lost, the library
