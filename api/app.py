@@ -20,7 +20,7 @@ from api.routes import (
     parts,
     reference,
 )
-from ledger.facade import Ledger, LedgerService, Settings
+from ledger.facade import Ledger, LedgerService, Settings, settle_for_a_long_run
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
             app.state.service = LedgerService.build(settings)
             if settings.projections_in_process:
                 app.state.service.start_projections()
+            settle_for_a_long_run()
         try:
             yield
         finally:

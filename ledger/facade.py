@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.instants import parse
-from ledger.bootstrap import Ledger, build_ledger
+from ledger.bootstrap import Ledger, build_ledger, settle_for_a_long_run
 from ledger.epcis.service import CaptureOutcome, EpcisService, Filters
 from ledger.errors import (
     DATABASE_UNAVAILABLE,
@@ -78,6 +78,7 @@ __all__ = [
     "VersionConflict",
     "WitnessRefusal",
     "m",
+    "settle_for_a_long_run",
 ]
 
 CUSTODY = ("custody",)

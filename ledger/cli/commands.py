@@ -186,6 +186,7 @@ def _print_keys(found: Sequence[KeyInfo]) -> None:
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
+    from ledger.bootstrap import settle_for_a_long_run
     from ledger.projections.runner import PostgresListener
 
     ledger = _open(settings)
@@ -210,6 +211,7 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
         # Projection workers are the long-lived processes of a PostgreSQL deployment, so
         # they also make the periodic checkpoints (several workers take turns by lock).
         ledger.start_checkpoints()
+        settle_for_a_long_run()
         ledger.runner.follow(settings.projection_poll_seconds, listen)
     finally:
         ledger.close()
@@ -217,6 +219,7 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger.bootstrap import settle_for_a_long_run
     from ledger.projections.tracking import positions
 
     ledger = _open(settings)
@@ -227,6 +230,7 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
             for name, position in positions(ledger.engine, names).items():
                 print(f"{name}\tposition {position}\thead {head}\tlag {head - position}")
             return 0
+        settle_for_a_long_run()
         with progress("rebuild", head * len(names), quiet=args.quiet) as bar:
             applied = ledger.runner.rebuild(bar.update)
         print(f"rebuilt {', '.join(names)}: {applied} event applications up to position {head}")
