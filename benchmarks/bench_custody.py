@@ -18,7 +18,7 @@ from tqdm import tqdm
 from benchmarks.common import fresh_postgres, server
 from benchmarks.load import body
 from domain.vocabulary import Role
-from ledger.bootstrap import build_ledger
+from ledger.bootstrap import build_ledger, settle_for_a_long_run
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.runner import Runner
 from ledger.settings import Settings
@@ -73,8 +73,15 @@ def read_decode_rate(url: str) -> float:
 
 def catch_up(url: str, rebuild: bool) -> tuple[float, float]:
     """The custody projection alone (findings are measured in their own section)."""
-    ledger = build_ledger(Settings(database_url=url, projection_batch_size=5000))
-    runner = Runner(ledger.engine, ledger.store, [CustodyProjection()], batch_size=5000)
+    ledger = build_ledger(Settings(database_url=url))
+    runner = Runner(  # batches as `ledger project` takes them
+        ledger.engine,
+        ledger.store,
+        [CustodyProjection()],
+        ledger.settings.projection_batch_size,
+        catch_up_batch_size=ledger.settings.projection_catch_up_batch_size,
+    )
+    settle_for_a_long_run()  # what `ledger project` and `ledger projections rebuild` do
     try:
         start = time.perf_counter()
         with tqdm(

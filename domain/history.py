@@ -81,6 +81,20 @@ def freeze(value: Any) -> Any:
     return value
 
 
+def _freeze_owned(value: Any) -> Any:
+    """``freeze`` of JSON nobody else holds (just decoded): its dicts are wrapped in
+    place, not copied; JSON's keys are strings already."""
+    kind = type(value)
+    if kind is dict:
+        for k, v in value.items():
+            if type(v) is dict or type(v) is list:
+                value[k] = _freeze_owned(v)  # same keys: safe while iterating
+        return MappingProxyType(value)
+    if kind is list:
+        return tuple(v if type(v) in _LEAVES else _freeze_owned(v) for v in value)
+    return freeze(value)
+
+
 def thaw(value: Any) -> Any:
     """A plain, mutable JSON copy of a frozen value."""
     if isinstance(value, Mapping):
@@ -91,7 +105,18 @@ def thaw(value: Any) -> Any:
 
 
 def _instant(value: Any) -> datetime | None:
-    return None if value is None else parse(str(value))
+    if value is None:
+        return None
+    if type(value) is str and len(value) == _STORED_WIDTH and value[-1] == "Z":
+        # The stored form (``2014-06-10T08:00:00.000000Z``): ``fromisoformat`` reads it
+        # as UTC directly, without the general parser's rewriting and conversion.
+        return datetime.fromisoformat(value)
+    return parse(str(value))
+
+
+_STORED_WIDTH = len("2014-06-10T08:00:00.000000Z")
+_TYPES: dict[str, EventType] = {t.value: t for t in EventType}
+_CONFIDENCES: dict[str, Confidence] = {c.value: c for c in Confidence}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,18 +187,22 @@ class Event:
     corrections: tuple[Event, ...] = field(default=(), repr=False)
 
     @classmethod
-    def parse(cls, position: int, record: Mapping[str, Any]) -> Event:
-        """Parse a stored record; raises ``KeyError``/``ValueError`` if malformed."""
-        frozen: Mapping[str, Any] = freeze(record)
+    def parse(cls, position: int, record: Mapping[str, Any], *, owned: bool = False) -> Event:
+        """Parse a stored record; raises ``KeyError``/``ValueError`` if malformed.
+
+        ``owned``: the caller hands ``record`` over (it was just decoded and nobody else
+        holds it), so it is frozen in place instead of copied: a third of the parse."""
+        frozen: Mapping[str, Any] = _freeze_owned(record) if owned else freeze(record)
         recorded_at = _instant(frozen.get("recorded_at"))
         reported = _instant(frozen.get("reported_at")) or recorded_at
         if reported is None:
             raise ValueError(f"event {frozen.get('event_id')!r} has no knowledge time")
         src = frozen.get("source") or _EMPTY
+        kind = frozen["type"]
         return cls(
             position=position,
             event_id=str(frozen["event_id"]),
-            type=EventType(frozen["type"]),
+            type=_TYPES[kind] if kind in _TYPES else EventType(kind),
             asset_ids=tuple(str(a) for a in frozen.get("asset_ids") or ()),
             contract_id=frozen.get("contract_id"),
             occurred_at=parse(str(frozen["occurred_at"])),
@@ -191,7 +220,7 @@ class Event:
                     for e in src.get("evidence") or ()
                 ),
             ),
-            confidence=Confidence(frozen["confidence"]),
+            confidence=_CONFIDENCES.get(frozen["confidence"]) or Confidence(frozen["confidence"]),
             admiralty_code=frozen.get("admiralty_code"),
             location=Location.from_json(frozen.get("location")),
             payload=frozen.get("payload") or _EMPTY,

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="Run projections inside `ledger serve`: auto = yes on SQLite, no on PostgreSQL",
     )
     projection_batch_size: int = Field(default=2000, ge=1, le=100_000)
+    projection_catch_up_batch_size: int = Field(
+        default=20_000,
+        ge=1,
+        le=100_000,
+        description="Events per transaction of the custody projection while it is behind, "
+        "on PostgreSQL (SQLite keeps projection_batch_size: a batch holds its only write lock)",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -69,6 +69,9 @@ class CustodyProjection:
     # touched asset's row again; bounded, and dropped whenever another worker may have
     # written in between (see ``process``).
     CACHE_LIMIT = 300_000
+    # Catching up on PostgreSQL, larger batches (``Runner._catch_up_limit``): an asset's
+    # row is written once per batch however many of its events the batch holds.
+    bulk_catch_up = True
 
     def __init__(self) -> None:
         self._ref_events: list[Event] | None = None
@@ -216,7 +219,9 @@ class CustodyProjection:
                     observation = observation_json(e)
             if state is not None:
                 self._cache[asset_id] = (state, last_key, observation)
-                rows.append(self._row(state, observation, last_key, new[-1].position, ref, now))
+                rows.append(
+                    self._row(state, observation, last_key, max(e.position for e in new), ref, now)
+                )
         if needs_fold:
             rows.extend(self._fold(conn, needs_fold, ref, now))
         if rows:

@@ -173,6 +173,7 @@ def _worker(url: str, batch: int) -> subprocess.Popen[bytes]:
         **os.environ,
         "LEDGER_DATABASE_URL": url,
         "LEDGER_PROJECTION_BATCH_SIZE": str(batch),
+        "LEDGER_PROJECTION_CATCH_UP_BATCH_SIZE": str(batch),
         "LEDGER_PROJECTION_POLL_SECONDS": "0.2",
         "LEDGER_SIGNING_KEY_FILE": str(Path(tempfile.gettempdir()) / "ledger-test-signing-key.pem"),
     }

@@ -54,6 +54,37 @@ def test_parsing_does_not_keep_a_reference_to_the_callers_record() -> None:
     assert e.text("captor_party") == "isis"
 
 
+def test_a_record_handed_over_parses_to_the_same_event_and_is_read_only() -> None:
+    import copy
+
+    pos, record = inventory({"A1": "present", "A2": "absent"}, at="2014-06-10T08:00")
+    record["location"] = {"name": "Mosul", "lat": 36.3}
+    record["source"]["evidence"] = [{"uri": "https://x", "sha256": "0" * 64}]
+    copied = Event.parse(pos, copy.deepcopy(record))
+    owned = Event.parse(pos, record, owned=True)
+    assert owned == copied
+    assert (owned.payload, owned.source, owned.location) == (
+        copied.payload,
+        copied.source,
+        copied.location,
+    )
+    assert isinstance(owned.payload["results"], tuple)
+    assert isinstance(owned.payload["results"][0], MappingProxyType)
+    with pytest.raises(TypeError):
+        owned.payload["results"][0]["result"] = "absent"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "instant", ["2014-06-10T08:00:00.000000Z", "2014-06-10T08:00:00Z", "2014-06-10T10:00:00+02:00"]
+)
+def test_every_instant_form_parses_to_the_same_utc_moment(instant: str) -> None:
+    pos, record = capture("A1", "isis")
+    record["occurred_at"] = instant
+    e = Event.parse(pos, record)
+    assert e.occurred_at == T("2014-06-10T08:00")
+    assert e.occurred_at.utcoffset() is not None and not e.occurred_at.utcoffset()
+
+
 def test_knowledge_time_falls_back_to_recorded_at() -> None:
     pos, record = capture("A1", "isis", reported="2014-07-01")
     del record["reported_at"]
