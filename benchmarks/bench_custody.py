@@ -109,7 +109,30 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def latencies(url: str, known: str, requests: int = 400) -> dict[str, Any]:
+QUERIES = {
+    "asset_now": "/v1/assets/{a}",
+    "timeline_now": "/v1/assets/{a}/timeline",
+    "asset_past": "/v1/assets/{a}?as_of=2015-06-01T00:00:00Z&known_at={k}",
+    "timeline_past": "/v1/assets/{a}/timeline?as_of=2015-06-01T00:00:00Z&known_at={k}",
+}
+
+
+def warm_timelines(url: str) -> tuple[float, int]:
+    """What the timeline warmer of `ledger project` does after a catch-up: the current
+    timeline of every asset stored (seconds, timelines)."""
+    ledger = build_ledger(Settings(database_url=url))
+    try:
+        start = time.perf_counter()
+        with tqdm(total=ASSETS, unit="asset", desc="timelines", mininterval=5) as bar:
+            n = ledger.timelines.step(lambda k: bar.update(k))
+        return time.perf_counter() - start, n
+    finally:
+        ledger.close()
+
+
+def latencies(
+    url: str, known: str, requests: int = 400, queries: dict[str, str] = QUERIES
+) -> dict[str, Any]:
     ledger = build_ledger(Settings(database_url=url))
     key = ledger.keys.create(f"bench-{random.randrange(10**9)}", "investigator")
     ledger.close()
@@ -117,12 +140,6 @@ def latencies(url: str, known: str, requests: int = 400) -> dict[str, Any]:
     with server(url, LEDGER_RUN_PROJECTIONS="no") as base:
         rnd = random.Random(1)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
-            queries = {
-                "asset_now": "/v1/assets/{a}",
-                "timeline_now": "/v1/assets/{a}/timeline",
-                "asset_past": "/v1/assets/{a}?as_of=2015-06-01T00:00:00Z&known_at={k}",
-                "timeline_past": "/v1/assets/{a}/timeline?as_of=2015-06-01T00:00:00Z&known_at={k}",
-            }
             for name, template in queries.items():
                 samples = []
                 for _ in range(20):  # warm-up
@@ -172,6 +189,10 @@ def run(report: dict[str, Any]) -> None:
         r["catch_up_per_s"], r["catch_up_seconds"] = catch_up(url, rebuild=False)
         r["rebuild_per_s"], r["rebuild_seconds"] = catch_up(url, rebuild=True)
         r["catch_up_ratio"] = r["catch_up_per_s"] / r["read_decode_per_s"]
+        # The current timeline folded on each read (before the warmer ran), then stored.
+        folded = latencies(url, midway, queries={"timeline_now": QUERIES["timeline_now"]})
+        r["timeline_now_folded"] = folded["timeline_now"]
+        r["warm_timelines_seconds"], r["warm_timelines"] = warm_timelines(url)
         r.update(latencies(url, midway))
     print({k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
     report["custody"] = r

@@ -58,7 +58,8 @@ def _write(w: dict[str, Any]) -> list[str]:
 def _custody(c: dict[str, Any]) -> list[str]:
     lat = [
         ("asset_now", "`GET /v1/assets/{id}`, current", 10),
-        ("timeline_now", "`GET /v1/assets/{id}/timeline`, current", 10),
+        ("timeline_now", "`GET /v1/assets/{id}/timeline`, current (stored)", 10),
+        ("timeline_now_folded", "the same, folded per read (before the warmer ran)", None),
         ("asset_past", "`GET /v1/assets/{id}` with as_of + known_at", 25),
         ("timeline_past", "`…/timeline` with as_of + known_at", 25),
     ]
@@ -75,11 +76,17 @@ def _custody(c: dict[str, Any]) -> list[str]:
         f"| projection catch-up | {_n(c['catch_up_per_s'])}/s = **{c['catch_up_ratio']:.2f}×** read+decode | ≥ 0.3× |",
         f"| full rebuild | {c['rebuild_seconds']:.0f} s ({_n(c['rebuild_per_s'])}/s) | < 60 s |",
     ]
-    for key, label, target in lat:
-        v = c[key]
+    if "warm_timelines_seconds" in c:
         out.append(
-            f"| {label} p50 / p99 | {v['p50_ms']:.1f} / **{v['p99_ms']:.1f} ms** | p99 < {target} ms |"
+            f"| timeline warmer after the rebuild ({c['warm_timelines']:,} assets) | "
+            f"{c['warm_timelines_seconds']:.0f} s | |"
         )
+    for key, label, target in lat:
+        if key not in c:
+            continue
+        v = c[key]
+        goal = "" if target is None else f"p99 < {target} ms"
+        out.append(f"| {label} p50 / p99 | {v['p50_ms']:.1f} / **{v['p99_ms']:.1f} ms** | {goal} |")
     out.append(
         f"| API process memory (RSS) after the reads | {c['api_rss_mb']:.0f} MB | < 300 MB |"
     )

@@ -21,6 +21,7 @@ from ledger.projections.findings import FindingsProjection
 from ledger.projections.runner import Projection, Runner
 from ledger.reading.custody import Reads
 from ledger.reading.findings import FindingsReads
+from ledger.reading.timelines import TimelineWarmer
 from ledger.settings import Settings
 from ledger.store.eventstore import EventStore, eventsourcing_env
 from ledger.store.lookups import Lookups
@@ -86,12 +87,14 @@ class Ledger:
     runner: Runner
     integrity: IntegrityService
     findings: FindingsReads
+    timelines: TimelineWarmer
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start_projections(self) -> None:
         """Follow the log in this process (the embedded, single-process deployment)."""
         self.appender.on_commit = self.runner.wake.set
         self.runner.start(self.settings.projection_poll_seconds)
+        self.timelines.start(self.settings.projection_poll_seconds)
         self.start_checkpoints()
 
     def start_checkpoints(self) -> None:
@@ -101,6 +104,7 @@ class Ledger:
 
     def close(self) -> None:
         self.integrity.stop_periodic()
+        self.timelines.stop()
         self.runner.stop()
         self.appender.close()
         self.store.close()
@@ -151,6 +155,17 @@ def build_ledger(settings: Settings | None = None, *, check: bool = True) -> Led
     # ledger, at the first append): see ledger.integrity.seals.
     store.recorder.guard.sealer = integrity.sealer  # type: ignore[attr-defined]
     findings = FindingsReads(engine, lookups)
+    timelines = TimelineWarmer(engine, store, reads)
     return Ledger(
-        settings, engine, store, lookups, keys, appender, reads, runner, integrity, findings
+        settings,
+        engine,
+        store,
+        lookups,
+        keys,
+        appender,
+        reads,
+        runner,
+        integrity,
+        findings,
+        timelines,
     )

@@ -211,6 +211,7 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
         # Projection workers are the long-lived processes of a PostgreSQL deployment, so
         # they also make the periodic checkpoints (several workers take turns by lock).
         ledger.start_checkpoints()
+        ledger.timelines.start(settings.projection_poll_seconds)
         settle_for_a_long_run()
         ledger.runner.follow(settings.projection_poll_seconds, listen)
     finally:
@@ -233,7 +234,12 @@ def cmd_projections(args: argparse.Namespace, settings: Settings) -> int:
         settle_for_a_long_run()
         with progress("rebuild", head * len(names), quiet=args.quiet) as bar:
             applied = ledger.runner.rebuild(bar.update)
-        print(f"rebuilt {', '.join(names)}: {applied} event applications up to position {head}")
+        with progress("timelines", ledger.reads.asset_count(), quiet=args.quiet) as bar:
+            stored = ledger.timelines.step(bar.update)
+        print(
+            f"rebuilt {', '.join(names)}: {applied} event applications up to position {head}; "
+            f"{stored} timelines stored"
+        )
         return 0
     finally:
         ledger.close()

@@ -36,7 +36,14 @@ from ledger.projections.custody_queries import (
     load_events,
     subject_positions,
 )
-from ledger.store.tables import assets, event_amendments, event_index, part_serials
+from ledger.store.tables import (
+    assets,
+    event_amendments,
+    event_index,
+    part_serials,
+    projection_tracking,
+    timelines,
+)
 from ledger.store.upsert import insert_many, upsert
 
 AMENDMENTS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
@@ -82,8 +89,10 @@ class CustodyProjection:
     # -- lifecycle -------------------------------------------------------------------
 
     def reset(self, conn: Connection) -> None:
-        for table in (assets, event_amendments, event_index, part_serials):
+        # The stored timelines are built from this projection's index: they go with it.
+        for table in (assets, event_amendments, event_index, part_serials, timelines):
             conn.execute(table.delete())
+        conn.execute(projection_tracking.delete().where(projection_tracking.c.name == "timelines"))
         self.forget()
 
     def forget(self) -> None:

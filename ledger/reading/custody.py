@@ -8,9 +8,12 @@ events are parsed once per process and reused until the reference index grows.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.history import Event
-from domain.instants import to_stored
+from domain.instants import parse, to_stored
 from domain.reference import Reference
 from domain.state import History
 from domain.vocabulary import EventType
@@ -33,12 +36,10 @@ from ledger.projections.codec import (
 from ledger.projections.custody_queries import (
     REF,
     asset_subject,
-    load_events,
     load_subject,
-    subject_positions,
 )
 from ledger.projections.tracking import positions
-from ledger.store.tables import assets, event_amendments, event_index
+from ledger.store.tables import assets, event_amendments, event_index, timelines
 
 MAX_LIMIT = 1000
 
@@ -51,6 +52,7 @@ class Reads:
         self._ref_key: tuple[int, int] | None = None
         self._ref_events: list[Event] = []
         self._ref_history: History = History([])
+        self._ref_instants: list[str] = []
 
     # -- consistency -------------------------------------------------------------------
 
@@ -91,18 +93,38 @@ class Reads:
 
     # -- shared loading ----------------------------------------------------------------
 
+    @staticmethod
+    def _ref_key_columns() -> tuple[Any, Any]:
+        """How many reference events are indexed and the last one's position: what a
+        cached fold of the reference data is checked against."""
+        ref = event_index.c.subject == REF
+        return (
+            sa.select(sa.func.count()).select_from(event_index).where(ref).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.max(event_index.c.position), 0))
+            .where(ref)
+            .scalar_subquery(),
+        )
+
     def _reference_events(self, conn: Connection) -> list[Event]:
-        key = conn.execute(
-            sa.select(
-                sa.func.count(), sa.func.coalesce(sa.func.max(event_index.c.position), 0)
-            ).where(event_index.c.subject == REF)
-        ).one()
+        return self._reference_with_key(conn)[0]
+
+    def _reference_with_key(self, conn: Connection) -> tuple[list[Event], str]:
+        """The reference events, parsed once per process until the index of reference
+        data grows, and their key (``ref_key_text``)."""
+        key = conn.execute(sa.select(*self._ref_key_columns())).one()
         with self._ref_lock:
             if self._ref_key != tuple(key):
-                self._ref_events = load_events(conn, subject_positions(conn, [REF]).get(REF, []))
+                records = load_subject(conn, REF)
+                self._ref_events = [Event.parse(p, r) for p, r in records]
                 self._ref_history = History(self._ref_events)
+                self._ref_instants = _instants(records)
                 self._ref_key = (int(key[0]), int(key[1]))
-            return self._ref_events
+            return self._ref_events, ref_key_text(*self._ref_key)
+
+    def _next_ref_instant(self, after: str) -> str | None:
+        with self._ref_lock:
+            i = bisect_right(self._ref_instants, after)
+            return self._ref_instants[i] if i < len(self._ref_instants) else None
 
     def _reference_at(self, conn: Connection, k: datetime | None) -> Reference:
         """Reference data as known at k, from a per-process cache of folds."""
@@ -161,6 +183,10 @@ class Reads:
             if e.type is EventType.OBSERVATION and e.occurred_at <= t:
                 observation = observation_json(e)
         return asset_view(folded, history.reference(k), t, known_at or now, observation)
+
+    def asset_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(assets)).scalar_one())
 
     def list_assets(
         self,
@@ -221,13 +247,66 @@ class Reads:
     def timeline(
         self, asset_id: str, *, as_of: datetime | None, known_at: datetime | None
     ) -> dict[str, Any]:
+        """The asset's timeline at ``as_of`` as known at ``known_at``. At the current
+        time and all knowledge it is the stored body when that is still current
+        (``ledger.reading.timelines``), else it is folded from the asset's events."""
         now = datetime.now(UTC)
-        t = as_of or now
         with self.engine.connect() as conn:
-            records = self._asset_records(conn, asset_id)
-            history = self._asset_history(conn, asset_id, records)
+            body = None
+            if as_of is None and known_at is None:
+                body = self._stored_timeline(conn, asset_id, now)
+            if body is None:
+                body = self.timeline_body(conn, asset_id, as_of or now, known_at).body
+        body["as_of"] = to_stored(as_of or now)
+        body["known_at"] = to_stored(known_at or now)
+        return body
+
+    def _stored_timeline(
+        self, conn: Connection, asset_id: str, now: datetime
+    ) -> dict[str, Any] | None:
+        """The stored body if everything it was built from is unchanged: the asset's
+        index, the reference data's, and the clock before ``valid_until``. One round
+        trip."""
+        indexed = (
+            sa.select(sa.func.max(event_index.c.position))
+            .where(event_index.c.subject == asset_subject(asset_id))
+            .scalar_subquery()
+        )
+        row = conn.execute(
+            sa.select(
+                timelines.c.body,
+                timelines.c.position,
+                timelines.c.ref_key,
+                timelines.c.valid_until,
+                indexed,
+                *self._ref_key_columns(),
+            ).where(timelines.c.asset_id == asset_id)
+        ).first()
+        if row is None or row[1] != row[4] or row[2] != ref_key_text(row[5], row[6]):
+            return None
+        if row.valid_until is not None and to_stored(now) >= row.valid_until:
+            return None
+        body: dict[str, Any] = orjson.loads(row.body)
+        return body
+
+    def timeline_body(
+        self,
+        conn: Connection,
+        asset_id: str,
+        t: datetime,
+        k: datetime | None,
+        *,
+        to_store: bool = False,
+    ) -> TimelineBody:
+        """The timeline at ``t`` as known at ``k`` (without ``as_of``/``known_at``),
+        with what it was built from: the asset's last indexed position, the reference
+        key, and (``to_store``) the first instant after ``t`` named by a record of the
+        asset or of the reference data (until then, the timeline at the current time is
+        this one)."""
+        ref_events, ref_key = self._reference_with_key(conn)
+        records = self._asset_records(conn, asset_id)
+        history = History(ref_events + [Event.parse(p, r) for p, r in records])
         raw = dict(records)
-        k = known_at
         known = history.known(k)
         effective = {e.event_id: e for e in known.of_asset(asset_id)}
         related: set[str] = set()
@@ -242,10 +321,8 @@ class Reads:
         entries.sort(key=lambda x: x[0])
         bands = [to_json(b) for b in history.custody_bands(asset_id, k, until=t)]
         events_out = [x[1] for x in entries if x[0][0] <= t]
-        return {
+        body = {
             "asset_id": asset_id,
-            "as_of": to_stored(t),
-            "known_at": to_stored(known_at or now),
             "events": events_out,
             "bands": bands,
             "observations": [
@@ -259,6 +336,14 @@ class Reads:
             ],
             "related_assets": sorted(related),
         }
+        valid_until = None
+        if to_store:
+            stamp = to_stored(t)
+            upcoming = [
+                i for i in (_next_instant(records, stamp), self._next_ref_instant(stamp)) if i
+            ]
+            valid_until = min(upcoming) if upcoming else None
+        return TimelineBody(body, max(p for p, _ in records), ref_key, valid_until)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -408,3 +493,41 @@ def _correction_entry(c: Event, original: Event, current: Event) -> dict[str, An
         "reason": c.text("reason"),
         "fields": fields,
     }
+
+
+@dataclass(frozen=True)
+class TimelineBody:
+    """A timeline and what it was built from (see ``Reads.timeline_body``)."""
+
+    body: dict[str, Any]
+    position: int
+    ref_key: str
+    valid_until: str | None
+
+
+def ref_key_text(count: int, last: int) -> str:
+    return f"{int(count)}:{int(last)}"
+
+
+# Any instant as stored in a record (the canonical form, or as a client gave it in
+# free JSON): a timeline at the current time can change only when the clock passes one.
+_INSTANT_TEXT = re.compile(
+    rb'"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2}))"'
+)
+
+
+def _instants(records: Sequence[tuple[int, Mapping[str, Any]]]) -> list[str]:
+    """Every instant named anywhere in ``records``, in stored form, sorted."""
+    found: set[str] = set()
+    for _, record in records:
+        for m in _INSTANT_TEXT.finditer(orjson.dumps(record)):
+            try:
+                found.add(to_stored(parse(m.group(1).decode())))
+            except ValueError:
+                continue
+    return sorted(found)
+
+
+def _next_instant(records: Sequence[tuple[int, Mapping[str, Any]]], after: str) -> str | None:
+    later = [i for i in _instants(records) if i > after]
+    return later[0] if later else None

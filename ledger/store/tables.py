@@ -111,6 +111,22 @@ assets = sa.Table(
     sa.Column("position", sa.BigInteger(), nullable=False),
 )
 
+# Each asset's timeline at the current time and all knowledge, as the API gives it
+# (without ``as_of``/``known_at`` and findings, added per request), kept by the
+# timeline warmer (``ledger.reading.timelines``). A stored body is served only while
+# the asset's last indexed position and the reference data's are those it was built
+# at, and the clock is before ``valid_until`` (the next instant after it was built at
+# which anything on the timeline, or an authorisation, begins or ends).
+timelines = sa.Table(
+    "proj_timelines",
+    metadata,
+    sa.Column("asset_id", sa.String(128), primary_key=True),
+    sa.Column("position", sa.BigInteger(), nullable=False),
+    sa.Column("ref_key", sa.String(64), nullable=False),
+    sa.Column("valid_until", sa.String(32), nullable=True),
+    sa.Column("body", sa.Text(), nullable=False),
+)
+
 # Every part serial a repair record named, as recorded or as a correction rewrote it
 # (``event_id`` is the repair's): an index for GET /v1/parts/{serial}, which reads
 # those events back and keeps the effective ones at the view's knowledge time.

@@ -1,0 +1,183 @@
+"""Stored timelines: each asset's timeline at the current time, built ahead of the
+reads that ask for it (issue: write path and custody throughput; docs/decisions/0013).
+
+Folding a timeline reads the asset's ~100 events from wherever the log put them (a
+random page each), parses them and folds them: about 9 ms at 1M events, most of it
+unavoidable per read. The warmer does that work once per change instead: after the
+custody projection has indexed new events, it stores the timeline of every asset they
+touch in ``proj_timelines`` with what it was built from. ``Reads.timeline`` serves a
+stored body only while the asset's last indexed position, the reference data's key
+and the clock (before ``valid_until``) are still those; otherwise it folds, as it
+always did. So a stored body can be late, never wrong.
+
+The warmer keeps its own position (``projection_tracking`` row ``timelines``). It
+reads the new events' bytes, finds the assets they concern (an amendment concerns its
+target's assets; reference data concerns every asset, whose bands it may split), folds
+each such asset once, whatever the number of its new events, and stores the bodies in
+short transactions: the folds happen outside any write transaction, so on SQLite the
+appends never wait for them. It runs in a thread of its own beside the projection
+runner (in ``ledger serve`` on SQLite, in ``ledger project`` on PostgreSQL); several
+warmers may run, since a body is only ever replaced by one built later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+import orjson
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from domain.history import Event
+from domain.vocabulary import REFERENCE_TYPES, EventType
+from ledger.errors import NotFoundError
+from ledger.projections.custody_queries import REF
+from ledger.projections.tracking import tracking_position
+from ledger.reading.custody import Reads
+from ledger.store.eventstore import EventStore
+from ledger.store.tables import assets, event_index, projection_tracking, timelines
+from ledger.store.upsert import upsert
+
+log = logging.getLogger(__name__)
+
+NAME = "timelines"
+_AMENDMENTS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
+_PAGE = 20_000
+_CHUNK = 100
+
+
+class TimelineWarmer:
+    def __init__(self, engine: Engine, store: EventStore, reads: Reads) -> None:
+        self.engine = engine
+        self.store = store
+        self.reads = reads
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one step ------------------------------------------------------------------------
+
+    def step(self, progress: Callable[[int], None] | None = None) -> int:
+        """Store the timelines of the assets changed since the last step, up to the
+        custody projection's position; returns how many were stored. A stop request
+        between chunks leaves the position where it was (the next step redoes them)."""
+        with self.engine.connect() as conn:
+            done = tracking_position(conn, NAME, lock=False)
+            upto = tracking_position(conn, "custody", lock=False)
+        if upto <= done:
+            return 0
+        asset_ids = sorted(self._touched(done, upto))
+        now = datetime.now(UTC)
+        stored = 0
+        for i in range(0, len(asset_ids), _CHUNK):
+            if self._stop.is_set():
+                return stored
+            rows = []
+            with self.engine.connect() as conn:
+                for asset_id in asset_ids[i : i + _CHUNK]:
+                    try:
+                        built = self.reads.timeline_body(conn, asset_id, now, None, to_store=True)
+                    except NotFoundError:
+                        continue
+                    rows.append(
+                        {
+                            "asset_id": asset_id,
+                            "position": built.position,
+                            "ref_key": built.ref_key,
+                            "valid_until": built.valid_until,
+                            "body": orjson.dumps(built.body).decode(),
+                        }
+                    )
+            with self.engine.begin() as conn:
+                upsert(conn, timelines, rows, ["asset_id"])
+            stored += len(rows)
+            if progress is not None:
+                progress(len(rows))
+        with self.engine.begin() as conn:
+            if tracking_position(conn, NAME, lock=True) < upto:
+                conn.execute(
+                    projection_tracking.update()
+                    .where(projection_tracking.c.name == NAME)
+                    .values(position=upto, updated_at=now)
+                )
+        return stored
+
+    def _touched(self, done: int, upto: int) -> set[str]:
+        """The assets whose timeline the events in ``(done, upto]`` may change."""
+        touched: set[str] = set()
+        targets: list[str] = []
+        everyone = False
+        start = done + 1
+        while start <= upto:
+            page = self.store.read_states(start, _PAGE, upto)
+            if not page:
+                break
+            for position, state in page:
+                e = Event.parse(position, orjson.loads(state), owned=True)
+                if e.type in _AMENDMENTS:
+                    targets.append(e.target_event_id or "")
+                elif e.type in REFERENCE_TYPES:
+                    everyone = True
+                else:
+                    touched.update(e.subjects)
+            start = page[-1][0] + 1
+        with self.engine.connect() as conn:
+            for subject in _subjects_of(conn, targets):
+                if subject == REF:
+                    everyone = True
+                elif subject.startswith("asset:"):
+                    touched.add(subject[6:])
+            if everyone:
+                touched.update(r[0] for r in conn.execute(sa.select(assets.c.asset_id)))
+        return touched
+
+    # -- following -----------------------------------------------------------------------
+
+    def start(self, poll_seconds: float) -> None:
+        self._thread = threading.Thread(
+            target=self.follow, args=(poll_seconds,), name="ledger-timelines", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def follow(self, poll_seconds: float) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                self.step()
+                backoff = 0.1
+            except (sa.exc.DBAPIError, psycopg.Error, OSError) as e:
+                log.warning("timeline warmer: %s; retrying in %.1fs", e, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Exception:
+                log.exception("timeline warmer failed; retrying")
+                self._stop.wait(1.0)
+                continue
+            self.wake.wait(poll_seconds)
+            self.wake.clear()
+
+
+def _subjects_of(conn: sa.Connection, event_ids: Iterable[str]) -> set[str]:
+    wanted = sorted(set(event_ids))
+    out: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        out.update(
+            r[0]
+            for r in conn.execute(
+                sa.select(event_index.c.subject).where(
+                    event_index.c.event_id.in_(wanted[i : i + 500])
+                )
+            )
+        )
+    return out
