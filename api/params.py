@@ -50,8 +50,10 @@ def parse_instant(name: str, value: str | None) -> datetime | None:
     raise InvalidRequestError(f"{name}: {message}", [Problem(name, message)])
 
 
-def refuse_nul(request: Request) -> None:
-    """422 naming the first path or query parameter that holds U+0000."""
+async def refuse_nul(request: Request) -> None:
+    """422 naming the first path or query parameter that holds U+0000. Async because
+    it does no I/O: every request passes here, and a plain ``def`` dependency costs a
+    hop to the thread pool and back (a tenth of a single append's time)."""
     for where in (request.path_params.items(), request.query_params.multi_items()):
         for name, value in where:
             if isinstance(value, str) and "\x00" in value:

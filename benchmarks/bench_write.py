@@ -157,6 +157,42 @@ def raw_executemany(url: str, batches: int, size: int = 1000) -> float:
     return batches * size / seconds
 
 
+def raw_autocommit_inserts(url: str, count: int, clients: int = 1) -> float:
+    """Rows shaped like the ledger's, one INSERT per transaction (autocommit), from
+    ``clients`` connections at once: what a service that writes one row per request
+    with no framework at all would reach."""
+    import threading
+
+    u = make_url(url)
+    state = json.dumps(body("raw", 1, ASSETS)).encode() * 2
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=u.database) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS raw_single (id bigserial PRIMARY KEY, originator_id uuid"
+            " NOT NULL, topic text NOT NULL, state bytea NOT NULL, hash bytea NOT NULL)"
+        )
+        conn.execute("TRUNCATE raw_single")
+        conn.commit()
+
+    def writer(n: int) -> None:
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname=u.database, autocommit=True
+        ) as conn:
+            for _ in range(n):
+                conn.execute(
+                    "INSERT INTO raw_single (originator_id, topic, state, hash)"
+                    " VALUES (%s, %s, %s, %s)",
+                    (uuid.uuid4(), "domain.entries:CustodyTransferred", state, b"\x00" * 32),
+                )
+
+    threads = [threading.Thread(target=writer, args=(count // clients,)) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (count // clients) * clients / (time.perf_counter() - start)
+
+
 def run(report: dict[str, Any]) -> None:
     results: dict[str, Any] = {}
     for backend in ("postgres", "sqlite"):
@@ -190,6 +226,10 @@ def run(report: dict[str, Any]) -> None:
                 r["http_batch_1000"] = median_of(lambda b=base, k=key: http_batches(b, k, 10))
             if backend == "postgres":
                 r["raw_executemany_1000"] = median_of(lambda u=url: raw_executemany(u, 20))
+                r["raw_autocommit_c1"] = median_of(lambda u=url: raw_autocommit_inserts(u, 2000))
+                r["raw_autocommit_c32"] = median_of(
+                    lambda u=url: raw_autocommit_inserts(u, 4000, clients=32)
+                )
             results[backend] = r
             print(backend, {k: round(v[0]) for k, v in r.items()}, flush=True)
     report["write"] = results
