@@ -30,6 +30,8 @@ def _write(w: dict[str, Any]) -> list[str]:
         ("http_single_c32", "HTTP single appends, 32 clients"),
         ("http_batch_1000", "HTTP batches of 1000"),
         ("raw_executemany_1000", "raw psycopg executemany, 1000 rows per commit"),
+        ("raw_autocommit_c1", "raw psycopg INSERT per transaction, 1 connection"),
+        ("raw_autocommit_c32", "raw psycopg INSERT per transaction, 32 connections"),
         ("api_processes", "API processes"),
     ]
     for key, label in keys:
@@ -48,6 +50,8 @@ def _write(w: dict[str, Any]) -> list[str]:
         f"**{_ratio(pg.get('http_single_c32', 0), pg.get('direct_single_save', 0))}** (target ≥ 2×)",
         f"- PostgreSQL, HTTP batches ÷ raw executemany: "
         f"**{_ratio(pg.get('http_batch_1000', 0), pg.get('raw_executemany_1000', 0))}** (target ≥ 0.5×)",
+        f"- PostgreSQL, HTTP singles at 32 clients ÷ raw INSERT per transaction, 1 connection: "
+        f"**{_ratio(pg.get('http_single_c32', 0), pg.get('raw_autocommit_c1', 0))}** (target ≥ 1×)",
         f"- SQLite, HTTP singles at 32 clients ÷ direct single save: "
         f"{_ratio(lite.get('http_single_c32', 0), lite.get('direct_single_save', 0))}",
         "",
