@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from domain.history import Event
 from domain.instants import parse, to_stored
 from domain.reference import Reference
+from domain.rules.findings import RULES_VERSION
 from domain.state import History
 from domain.vocabulary import EventType
 from ledger.errors import InvalidEventError, NotFoundError, NotReadyError, Problem
@@ -121,10 +122,9 @@ class Reads:
                 self._ref_key = (int(key[0]), int(key[1]))
             return self._ref_events, ref_key_text(*self._ref_key)
 
-    def _next_ref_instant(self, after: str) -> str | None:
+    def _ref_instants_around(self, stamp: str) -> tuple[str | None, str | None]:
         with self._ref_lock:
-            i = bisect_right(self._ref_instants, after)
-            return self._ref_instants[i] if i < len(self._ref_instants) else None
+            return _around(self._ref_instants, stamp)
 
     def _reference_at(self, conn: Connection, k: datetime | None) -> Reference:
         """Reference data as known at k, from a per-process cache of folds."""
@@ -264,30 +264,34 @@ class Reads:
     def _stored_timeline(
         self, conn: Connection, asset_id: str, now: datetime
     ) -> dict[str, Any] | None:
-        """The stored body if everything it was built from is unchanged: the asset's
-        index, the reference data's, and the clock before ``valid_until``. One round
-        trip."""
-        indexed = (
-            sa.select(sa.func.max(event_index.c.position))
-            .where(event_index.c.subject == asset_subject(asset_id))
-            .scalar_subquery()
-        )
+        """The stored body if everything it was built from is unchanged — the code's
+        version, the asset's indexed events, the reference data's — and the clock is
+        in ``[valid_from, valid_until)``. One round trip."""
+        mine = event_index.c.subject == asset_subject(asset_id)
         row = conn.execute(
             sa.select(
                 timelines.c.body,
                 timelines.c.position,
-                timelines.c.ref_key,
+                timelines.c.inputs,
+                timelines.c.valid_from,
                 timelines.c.valid_until,
-                indexed,
+                sa.select(sa.func.max(event_index.c.position)).where(mine).scalar_subquery(),
+                sa.select(sa.func.count()).select_from(event_index).where(mine).scalar_subquery(),
                 *self._ref_key_columns(),
             ).where(timelines.c.asset_id == asset_id)
         ).first()
-        if row is None or row[1] != row[4] or row[2] != ref_key_text(row[5], row[6]):
+        if row is None:
             return None
-        if row.valid_until is not None and to_stored(now) >= row.valid_until:
+        body, position, inputs, valid_from, valid_until, last, count, ref_count, ref_last = row
+        if position != last or inputs != inputs_key(count, ref_key_text(ref_count, ref_last)):
             return None
-        body: dict[str, Any] = orjson.loads(row.body)
-        return body
+        stamp = to_stored(now)
+        if (valid_from is not None and stamp < valid_from) or (
+            valid_until is not None and stamp >= valid_until
+        ):
+            return None
+        found: dict[str, Any] = orjson.loads(body)
+        return found
 
     def timeline_body(
         self,
@@ -336,14 +340,20 @@ class Reads:
             ],
             "related_assets": sorted(related),
         }
-        valid_until = None
+        valid_from = valid_until = None
         if to_store:
             stamp = to_stored(t)
-            upcoming = [
-                i for i in (_next_instant(records, stamp), self._next_ref_instant(stamp)) if i
-            ]
-            valid_until = min(upcoming) if upcoming else None
-        return TimelineBody(body, max(p for p, _ in records), ref_key, valid_until)
+            before, after = _around(_instants(records), stamp)
+            ref_before, ref_after = self._ref_instants_around(stamp)
+            valid_from = max((i for i in (before, ref_before) if i), default=None)
+            valid_until = min((i for i in (after, ref_after) if i), default=None)
+        return TimelineBody(
+            body,
+            max(p for p, _ in records),
+            inputs_key(len(records), ref_key),
+            valid_from,
+            valid_until,
+        )
 
     # -- events ----------------------------------------------------------------------------
 
@@ -495,18 +505,31 @@ def _correction_entry(c: Event, original: Event, current: Event) -> dict[str, An
     }
 
 
+TIMELINE_VERSION = 1
+"""Part of every stored timeline's inputs: bump it when the fold, the custody bands or
+the timeline's shape change, so that bodies built by earlier code are never served
+(the findings rules' version is part of the inputs too)."""
+
+
 @dataclass(frozen=True)
 class TimelineBody:
     """A timeline and what it was built from (see ``Reads.timeline_body``)."""
 
     body: dict[str, Any]
     position: int
-    ref_key: str
+    inputs: str
+    valid_from: str | None
     valid_until: str | None
 
 
 def ref_key_text(count: int, last: int) -> str:
     return f"{int(count)}:{int(last)}"
+
+
+def inputs_key(asset_events: int, ref_key: str) -> str:
+    """What a stored timeline was built from, besides the asset's last position: the
+    code's version, how many events the asset's index holds, the reference key."""
+    return f"t{TIMELINE_VERSION}.r{RULES_VERSION}|{int(asset_events)}|{ref_key}"
 
 
 # Any instant as stored in a record (the canonical form, or as a client gave it in
@@ -528,6 +551,8 @@ def _instants(records: Sequence[tuple[int, Mapping[str, Any]]]) -> list[str]:
     return sorted(found)
 
 
-def _next_instant(records: Sequence[tuple[int, Mapping[str, Any]]], after: str) -> str | None:
-    later = [i for i in _instants(records) if i > after]
-    return later[0] if later else None
+def _around(instants: list[str], stamp: str) -> tuple[str | None, str | None]:
+    """The last of the sorted ``instants`` at or before ``stamp``, and the first after:
+    between them nothing a timeline depends on begins or ends."""
+    i = bisect_right(instants, stamp)
+    return (instants[i - 1] if i else None), (instants[i] if i < len(instants) else None)

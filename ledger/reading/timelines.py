@@ -15,9 +15,11 @@ reads the new events' bytes, finds the assets they concern (an amendment concern
 target's assets; reference data concerns every asset, whose bands it may split), folds
 each such asset once, whatever the number of its new events, and stores the bodies in
 short transactions: the folds happen outside any write transaction, so on SQLite the
-appends never wait for them. It runs in a thread of its own beside the projection
-runner (in ``ledger serve`` on SQLite, in ``ledger project`` on PostgreSQL); several
-warmers may run, since a body is only ever replaced by one built later.
+appends never wait for them. It also rebuilds bodies whose ``valid_until`` has passed.
+It runs in a thread of its own beside the projection runner (in ``ledger serve`` on
+SQLite, in ``ledger project`` on PostgreSQL). Several warmers may run: whichever body
+is stored last, a read serves it only if its inputs are still the current ones. A
+step that finds the custody projection rebuilt meanwhile stops without writing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import psycopg
@@ -33,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from domain.history import Event
+from domain.instants import to_stored
 from domain.vocabulary import REFERENCE_TYPES, EventType
 from ledger.errors import NotFoundError
 from ledger.projections.custody_queries import REF
@@ -65,46 +69,65 @@ class TimelineWarmer:
         """Store the timelines of the assets changed since the last step, up to the
         custody projection's position; returns how many were stored. A stop request
         between chunks leaves the position where it was (the next step redoes them)."""
+        now = datetime.now(UTC)
         with self.engine.connect() as conn:
             done = tracking_position(conn, NAME, lock=False)
             upto = tracking_position(conn, "custody", lock=False)
-        if upto <= done:
-            return 0
-        asset_ids = sorted(self._touched(done, upto))
-        now = datetime.now(UTC)
+            # Bodies whose time has passed (an instant they name is now behind us).
+            expired = {
+                r[0]
+                for r in conn.execute(
+                    sa.select(timelines.c.asset_id).where(timelines.c.valid_until <= to_stored(now))
+                )
+            }
+        touched = self._touched(done, upto) if upto > done else set()
+        asset_ids = sorted(touched | expired)
         stored = 0
         for i in range(0, len(asset_ids), _CHUNK):
             if self._stop.is_set():
                 return stored
-            rows = []
-            with self.engine.connect() as conn:
-                for asset_id in asset_ids[i : i + _CHUNK]:
-                    try:
-                        built = self.reads.timeline_body(conn, asset_id, now, None, to_store=True)
-                    except NotFoundError:
-                        continue
-                    rows.append(
-                        {
-                            "asset_id": asset_id,
-                            "position": built.position,
-                            "ref_key": built.ref_key,
-                            "valid_until": built.valid_until,
-                            "body": orjson.dumps(built.body).decode(),
-                        }
-                    )
+            rows = [r for a in asset_ids[i : i + _CHUNK] if (r := self._build(a, now))]
             with self.engine.begin() as conn:
+                if not _custody_still_at_least(conn, upto):
+                    return stored  # rebuilt meanwhile: these bodies are of the old index
                 upsert(conn, timelines, rows, ["asset_id"])
             stored += len(rows)
             if progress is not None:
                 progress(len(rows))
-        with self.engine.begin() as conn:
-            if tracking_position(conn, NAME, lock=True) < upto:
-                conn.execute(
-                    projection_tracking.update()
-                    .where(projection_tracking.c.name == NAME)
-                    .values(position=upto, updated_at=now)
-                )
+        if upto > done:
+            with self.engine.begin() as conn:
+                if not _custody_still_at_least(conn, upto):
+                    return stored
+                if tracking_position(conn, NAME, lock=True) < upto:
+                    conn.execute(
+                        projection_tracking.update()
+                        .where(projection_tracking.c.name == NAME)
+                        .values(position=upto, updated_at=now)
+                    )
         return stored
+
+    def _build(self, asset_id: str, now: datetime) -> dict[str, Any] | None:
+        """The row of one asset's current timeline; None if it has none. A fold that
+        fails is logged and skipped: reads of that asset fold (and fail) on their own,
+        and the other assets are not held back."""
+        try:
+            with self.engine.connect() as conn:
+                built = self.reads.timeline_body(conn, asset_id, now, None, to_store=True)
+        except NotFoundError:
+            return None
+        except (sa.exc.DBAPIError, psycopg.Error, OSError):
+            raise
+        except Exception:
+            log.exception("timeline warmer: could not fold asset %r; skipped", asset_id)
+            return None
+        return {
+            "asset_id": asset_id,
+            "position": built.position,
+            "inputs": built.inputs,
+            "valid_from": built.valid_from,
+            "valid_until": built.valid_until,
+            "body": orjson.dumps(built.body).decode(),
+        }
 
     def _touched(self, done: int, upto: int) -> set[str]:
         """The assets whose timeline the events in ``(done, upto]`` may change."""
@@ -166,6 +189,21 @@ class TimelineWarmer:
                 continue
             self.wake.wait(poll_seconds)
             self.wake.clear()
+
+
+def _custody_still_at_least(conn: sa.Connection, position: int) -> bool:
+    """Inside a write transaction: the custody projection has not been reset below
+    ``position`` since the step began (a rebuild deletes its tracking row in the same
+    transaction as its rows). SQLite: the write lock is taken first, so no rebuild can
+    commit between this check and the step's writes; PostgreSQL: the row is locked
+    ``FOR SHARE``, which a rebuild's delete waits for."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("UPDATE projection_tracking SET name = name WHERE 0")
+    query = sa.select(projection_tracking.c.position).where(projection_tracking.c.name == "custody")
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    found = conn.execute(query).scalar_one_or_none()
+    return found is not None and int(found) >= position
 
 
 def _subjects_of(conn: sa.Connection, event_ids: Iterable[str]) -> set[str]:

@@ -38,9 +38,16 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
@@ -252,11 +259,13 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             " WHERE r.kind = 'asset' AND r.natural_id = v.id"
         ).format(schema, registry)
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def read_states(
         self, start: int, limit: int, stop: int | None = None
     ) -> list[tuple[int, bytes]]:
         """``(position, stored bytes)`` of up to ``limit`` events from ``start`` (to
-        ``stop``): what a projection reads. The library's ``select_notifications``
+        ``stop``): what a projection reads, retried on a dropped connection as the
+        library retries its own reads. The library's ``select_notifications``
         reads every column into a dict per row and a ``Notification`` per event."""
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             # A bound in the same WHERE as the LIMIT let a planner working from stale

@@ -114,15 +114,18 @@ assets = sa.Table(
 # Each asset's timeline at the current time and all knowledge, as the API gives it
 # (without ``as_of``/``known_at`` and findings, added per request), kept by the
 # timeline warmer (``ledger.reading.timelines``). A stored body is served only while
-# the asset's last indexed position and the reference data's are those it was built
-# at, and the clock is before ``valid_until`` (the next instant after it was built at
-# which anything on the timeline, or an authorisation, begins or ends).
+# its inputs are those it was built from (``inputs``: the code's version, the asset's
+# indexed events and the reference data's; ``position``: the asset's last indexed
+# event) and the clock is in ``[valid_from, valid_until)``, the instants named by
+# those events around the time it was built. A migration that empties the custody
+# projection must empty this table too.
 timelines = sa.Table(
     "proj_timelines",
     metadata,
     sa.Column("asset_id", sa.String(128), primary_key=True),
     sa.Column("position", sa.BigInteger(), nullable=False),
-    sa.Column("ref_key", sa.String(64), nullable=False),
+    sa.Column("inputs", sa.String(96), nullable=False),
+    sa.Column("valid_from", sa.String(32), nullable=True),
     sa.Column("valid_until", sa.String(32), nullable=True),
     sa.Column("body", sa.Text(), nullable=False),
 )

@@ -114,7 +114,7 @@ class Appender:
         recorded_at = to_stored(now)
         problems: list[Problem] = []
         forbidden: list[Problem] = []
-        prepared: list[Prepared] = []
+        checked: list[tuple[int, dict[str, Any], dict[str, int]]] = []
         seen_ids: set[str] = set()
         req = Request(principal, [], single)
         for i, event in enumerate(events):
@@ -148,13 +148,13 @@ class Appender:
             record["recorded_by"] = principal.name
             for p in check_event(record, knowledge):
                 problems.append(Problem(name(p.field), p.message))
-            prepared.append(Prepared(i, record, self._expected(event, record, name, problems)))
+            checked.append((i, record, self._expected(event, record, name, problems)))
         if forbidden:
             raise ForbiddenError(detail(forbidden), forbidden)
         if problems:
             raise InvalidEventError(detail(problems), problems)
-        for ready in prepared:  # once checked: what the commit thread looks up
-            ready.references = list(refs.references(ready.record))
+        # Once checked: what the commit thread will look up.
+        prepared = [Prepared(i, r, e, list(refs.references(r))) for i, r, e in checked]
         req.events = prepared
         return self._committer.submit(req, max(1, len(prepared)))
 

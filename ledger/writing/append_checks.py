@@ -47,7 +47,7 @@ class Prepared:
     index: int
     record: dict[str, Any]
     expected: dict[str, int]
-    references: list[refs.Reference] = field(default_factory=list)
+    references: list[refs.Reference]
 
 
 @dataclass

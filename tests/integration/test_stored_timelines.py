@@ -9,11 +9,13 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from domain.instants import to_stored
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
+from ledger.reading import custody as custody_reads
 from ledger.store.tables import projection_tracking, timelines
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
@@ -142,6 +144,16 @@ def test_a_body_is_not_served_once_the_clock_passes_an_instant_it_names(ledger: 
         ).scalar_one()
     assert valid_until == to_stored(soon)  # the future observation is not shown yet
     assert all(x["occurred_at"] < to_stored(soon) for x in served(ledger, "st2")["events"])
+    # A request whose clock reads before the body was built (it took its time before
+    # the warmer ran, or runs on a host whose clock is behind) is not served it.
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            timelines.update()
+            .where(timelines.c.asset_id == "st2")
+            .values(valid_from="2999-01-01T00:00:00.000000Z", body='{"asset_id": "forged"}')
+        )
+    assert served(ledger, "st2") == folded(ledger, "st2")
+    ledger.timelines.step()
     # Pretend the stored body was built long ago, its instant now passed: it is folded.
     with ledger.engine.begin() as conn:
         conn.execute(
@@ -157,7 +169,11 @@ def test_a_body_built_from_other_inputs_is_never_served(ledger: Ledger) -> None:
     settle(ledger)
     with ledger.engine.begin() as conn:
         conn.execute(timelines.update().values(body='{"asset_id": "forged"}'))
-        conn.execute(timelines.update().where(timelines.c.asset_id == "st0").values(ref_key="0:0"))
+        conn.execute(
+            timelines.update()
+            .where(timelines.c.asset_id == "st0")
+            .values(inputs=timelines.c.inputs + "x")
+        )
         conn.execute(
             timelines.update()
             .where(timelines.c.asset_id == "st1")
@@ -185,3 +201,71 @@ def test_a_rebuild_drops_the_stored_timelines_and_the_warmer_refills_them(
     assert ledger.timelines.step() == len(ASSETS)
     for a in ASSETS:
         assert served(ledger, a) == folded(ledger, a)
+
+
+def test_bodies_built_by_other_code_are_never_served(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(ledger, world(10))
+    settle(ledger)
+    with ledger.engine.begin() as conn:
+        conn.execute(timelines.update().values(body='{"asset_id": "forged"}'))
+    assert served(ledger, "st0") == {"asset_id": "forged"}
+    monkeypatch.setattr(custody_reads, "TIMELINE_VERSION", custody_reads.TIMELINE_VERSION + 1)
+    assert served(ledger, "st0") == folded(ledger, "st0")
+
+
+def test_a_body_whose_time_has_passed_is_built_again(ledger: Ledger) -> None:
+    append(ledger, world(11))
+    settle(ledger)
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            timelines.update()
+            .where(timelines.c.asset_id == "st3")
+            .values(valid_until="2015-01-01T00:00:00.000000Z")
+        )
+    assert ledger.timelines.step() == 1  # no new event: only the expired body
+    with ledger.engine.connect() as conn:
+        again = conn.execute(
+            sa.select(timelines.c.valid_until).where(timelines.c.asset_id == "st3")
+        ).scalar_one()
+    assert again is None or again > to_stored(datetime.now(UTC))
+
+
+def test_a_step_overtaken_by_a_rebuild_writes_nothing(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(ledger, world(12))
+    ledger.runner.catch_up()
+    built = ledger.reads.timeline_body
+
+    def rebuilt_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        out = built(*args, **kwargs)
+        with ledger.engine.begin() as conn:  # what Runner.rebuild's reset commits
+            for projection in ledger.runner.projections:
+                projection.reset(conn)
+            conn.execute(projection_tracking.delete())
+        return out
+
+    monkeypatch.setattr(ledger.reads, "timeline_body", rebuilt_meanwhile)
+    assert ledger.timelines.step() == 0
+    assert stored_ids(ledger) == set()
+    with ledger.engine.connect() as conn:
+        assert conn.execute(sa.select(projection_tracking)).first() is None
+
+
+def test_an_asset_that_fails_to_fold_does_not_hold_the_others_back(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(ledger, world(13))
+    ledger.runner.catch_up()
+    built = ledger.reads.timeline_body
+
+    def failing(conn: Any, asset_id: str, *args: Any, **kwargs: Any) -> Any:
+        if asset_id == "st4":
+            raise RuntimeError("a bug in a fold")
+        return built(conn, asset_id, *args, **kwargs)
+
+    monkeypatch.setattr(ledger.reads, "timeline_body", failing)
+    assert ledger.timelines.step() == len(ASSETS) - 1
+    assert stored_ids(ledger) == set(ASSETS) - {"st4"}
