@@ -48,6 +48,7 @@ from ledger.integrity.merkle import (
     leaf_hash,
     root,
 )
+from ledger.integrity.seals import Sealer
 from ledger.integrity.service import IntegrityService
 from ledger.settings import Settings
 from ledger.store.lookups import Lookups, entry_id
@@ -286,15 +287,23 @@ class _Chain:
                     "topic": "bench",
                     "state": state,
                     "hash": digest,
+                    "seal": None,
                 }
             )
             self.prev = digest.hex()
         return out
 
-    def write(self, engine: sa.engine.Engine, count: int, batch: int = 10_000) -> None:
+    def write(
+        self, engine: sa.engine.Engine, count: int, sealer: Sealer, batch: int = 10_000
+    ) -> None:
+        """Append ``count`` rows, each batch's last one sealed with the ledger's key as
+        the append path seals each append's last event (an unsealed head is a forgery
+        to the checkpointer, and it refuses to sign)."""
         for start in range(0, count, batch):
+            rows = self.rows(min(batch, count - start))
+            rows[-1]["seal"] = sealer.seal(rows[-1]["notification_id"], rows[-1]["hash"])
             with engine.begin() as conn:
-                conn.execute(events_table.insert(), self.rows(min(batch, count - start)))
+                conn.execute(events_table.insert(), rows)
 
 
 class _Discard:
@@ -320,12 +329,13 @@ def bench_ledger_checkpoints(backend: str, events: int) -> dict[str, Any]:
         key_file = Path(tmp) / "signing-key.pem"
         try:
             chain = _Chain()
-            out["load_s"] = _once(_seconds(lambda: chain.write(engine, events)))
             service = IntegrityService(engine, Lookups(engine), key_file)
+            sealer = service.sealer()
+            out["load_s"] = _once(_seconds(lambda: chain.write(engine, events, sealer)))
             out["first_checkpoint_s"] = _once(_seconds(service.checkpoint))
 
             def incremental() -> float:
-                chain.write(engine, CHECKPOINT_NEW_EVENTS)
+                chain.write(engine, CHECKPOINT_NEW_EVENTS, sealer)
                 start = time.perf_counter()
                 stored, made = service.checkpoint()
                 seconds = time.perf_counter() - start

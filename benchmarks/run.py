@@ -35,12 +35,17 @@ def main() -> int:
         print(f"== {section}", flush=True)
         module.run(report)
         report["measured"][section] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        # Written after every section: a later section that fails loses only itself.
+        _write(report)
+    print(f"wrote {OUT}")
+    return 0
+
+
+def _write(report: dict[str, Any]) -> None:
     if NOTES.exists():
         report["notes"] = NOTES.read_text().splitlines()
     RAW.write_text(json.dumps(report, indent=2, default=str))
     OUT.write_text(render(report))
-    print(f"wrote {OUT}")
-    return 0
 
 
 if __name__ == "__main__":
