@@ -14,13 +14,12 @@ each commit; on PostgreSQL (``ledger project``) the runner LISTENs for the event
 NOTIFY and also polls, so a lost notification cannot stall it. Any database error —
 a dropped connection, a restarted server — is logged, the pools are reset, and the
 runner retries with backoff: eventsourcing's own ProjectionRunner stops on such errors,
-which is why the ledger has its own loop.
+which is why the ledger has its own loop (``ledger.following``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -28,10 +27,10 @@ from typing import Protocol
 
 import orjson
 import psycopg
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.history import Event
+from ledger.following import Follower
 from ledger.projections.tracking import tracking_position
 from ledger.store.eventstore import EventStore
 from ledger.store.tables import projection_tracking
@@ -49,7 +48,10 @@ class Projection(Protocol):
     def forget(self) -> None: ...
 
 
-class Runner:
+class Runner(Follower):
+    thread_name = "ledger-projections"
+    what = "projection runner"
+
     def __init__(
         self,
         engine: Engine,
@@ -59,15 +61,13 @@ class Runner:
         *,
         catch_up_batch_size: int | None = None,
     ) -> None:
+        super().__init__()
         self.engine = engine
         self.store = store
         self.projections = list(projections)
         self.batch_size = batch_size
         self.catch_up_batch_size = catch_up_batch_size or batch_size
-        self.wake = threading.Event()
         self._last_run: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- one step ----------------------------------------------------------------------
 
@@ -158,42 +158,13 @@ class Runner:
                 )
         return self.catch_up(progress)
 
-    # -- following -------------------------------------------------------------------
+    # -- following (ledger.following) -------------------------------------------------
 
-    def start(self, poll_seconds: float) -> None:
-        self._thread = threading.Thread(
-            target=self.follow, args=(poll_seconds,), name="ledger-projections", daemon=True
-        )
-        self._thread.start()
+    def work(self) -> object:
+        return self.catch_up(throttled=True)
 
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def follow(self, poll_seconds: float, listen: Callable[[float], None] | None = None) -> None:
-        """Catch up, then wait for a wake-up (or ``listen``) or the poll interval."""
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                self.catch_up(throttled=True)
-                backoff = 0.1
-            except (sa.exc.DBAPIError, psycopg.Error, OSError) as e:
-                log.warning("projection runner: %s; retrying in %.1fs", e, backoff)
-                self.engine.dispose()
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            except Exception:
-                log.exception("projection runner failed; retrying")
-                self._stop.wait(1.0)
-                continue
-            if listen is not None:
-                listen(poll_seconds)
-            else:
-                self.wake.wait(poll_seconds)
-                self.wake.clear()
+    def on_database_error(self) -> None:
+        self.engine.dispose()
 
 
 class PostgresListener:

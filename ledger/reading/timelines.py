@@ -25,7 +25,6 @@ step that finds the custody projection rebuilt meanwhile stops without writing.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +38,7 @@ from domain.history import Event
 from domain.instants import to_stored
 from domain.vocabulary import REFERENCE_TYPES, EventType
 from ledger.errors import NotFoundError
+from ledger.following import Follower
 from ledger.projections.custody_queries import REF
 from ledger.projections.tracking import tracking_position
 from ledger.reading.custody import Reads
@@ -54,14 +54,15 @@ _PAGE = 20_000
 _CHUNK = 100
 
 
-class TimelineWarmer:
+class TimelineWarmer(Follower):
+    thread_name = "ledger-timelines"
+    what = "timeline warmer"
+
     def __init__(self, engine: Engine, store: EventStore, reads: Reads) -> None:
+        super().__init__()
         self.engine = engine
         self.store = store
         self.reads = reads
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- one step ------------------------------------------------------------------------
 
@@ -158,37 +159,10 @@ class TimelineWarmer:
                 touched.update(r[0] for r in conn.execute(sa.select(assets.c.asset_id)))
         return touched
 
-    # -- following -----------------------------------------------------------------------
+    # -- following (ledger.following) -------------------------------------------------
 
-    def start(self, poll_seconds: float) -> None:
-        self._thread = threading.Thread(
-            target=self.follow, args=(poll_seconds,), name="ledger-timelines", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def follow(self, poll_seconds: float) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                self.step()
-                backoff = 0.1
-            except (sa.exc.DBAPIError, psycopg.Error, OSError) as e:
-                log.warning("timeline warmer: %s; retrying in %.1fs", e, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            except Exception:
-                log.exception("timeline warmer failed; retrying")
-                self._stop.wait(1.0)
-                continue
-            self.wake.wait(poll_seconds)
-            self.wake.clear()
+    def work(self) -> object:
+        return self.step()
 
 
 def _custody_still_at_least(conn: sa.Connection, position: int) -> bool:
