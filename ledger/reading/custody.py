@@ -303,43 +303,14 @@ class Reads:
         to_store: bool = False,
     ) -> TimelineBody:
         """The timeline at ``t`` as known at ``k`` (without ``as_of``/``known_at``),
-        with what it was built from: the asset's last indexed position, the reference
-        key, and (``to_store``) the first instant after ``t`` named by a record of the
-        asset or of the reference data (until then, the timeline at the current time is
-        this one)."""
+        with what it was built from: the asset's last indexed position, the inputs key,
+        and (``to_store``) the instants named by the asset's or the reference data's
+        records just before and after ``t`` (between them, the timeline at the current
+        time is this one)."""
         ref_events, ref_key = self._reference_with_key(conn)
         records = self._asset_records(conn, asset_id)
         history = History(ref_events + [Event.parse(p, r) for p, r in records])
-        raw = dict(records)
-        known = history.known(k)
-        effective = {e.event_id: e for e in known.of_asset(asset_id)}
-        related: set[str] = set()
-        entries = []
-        for e in known.known:
-            if asset_id not in e.subjects or e.type in _AMENDMENT_TYPES:
-                continue
-            related.update(a for a in e.subjects if a != asset_id)
-            current = effective.get(e.event_id)
-            entry = _timeline_entry(e, raw.get(e.position), current, known.retracted_by)
-            entries.append((current.world_key if current else e.world_key, entry))
-        entries.sort(key=lambda x: x[0])
-        bands = [to_json(b) for b in history.custody_bands(asset_id, k, until=t)]
-        events_out = [x[1] for x in entries if x[0][0] <= t]
-        body = {
-            "asset_id": asset_id,
-            "events": events_out,
-            "bands": bands,
-            "observations": [
-                x for x in events_out if x["type"] == EventType.OBSERVATION and not x["retracted"]
-            ],
-            "repairs": [
-                x
-                for x in events_out
-                if x["type"] in (EventType.REPAIR_STARTED, EventType.REPAIR_COMPLETED)
-                and not x["retracted"]
-            ],
-            "related_assets": sorted(related),
-        }
+        body = _timeline(history, asset_id, dict(records), t, k)
         valid_from = valid_until = None
         if to_store:
             stamp = to_stored(t)
@@ -509,6 +480,45 @@ TIMELINE_VERSION = 1
 """Part of every stored timeline's inputs: bump it when the fold, the custody bands or
 the timeline's shape change, so that bodies built by earlier code are never served
 (the findings rules' version is part of the inputs too)."""
+
+
+def _timeline(
+    history: History,
+    asset_id: str,
+    raw: Mapping[int, dict[str, Any]],
+    t: datetime,
+    k: datetime | None,
+) -> dict[str, Any]:
+    """The asset's events in world order (each with its retraction and corrections as
+    known at ``k``) up to ``t``, its custody bands, and what the timeline lists apart."""
+    known = history.known(k)
+    effective = {e.event_id: e for e in known.of_asset(asset_id)}
+    related: set[str] = set()
+    entries = []
+    for e in known.known:
+        if asset_id not in e.subjects or e.type in _AMENDMENT_TYPES:
+            continue
+        related.update(a for a in e.subjects if a != asset_id)
+        current = effective.get(e.event_id)
+        entry = _timeline_entry(e, raw.get(e.position), current, known.retracted_by)
+        entries.append((current.world_key if current else e.world_key, entry))
+    entries.sort(key=lambda x: x[0])
+    events_out = [x[1] for x in entries if x[0][0] <= t]
+    return {
+        "asset_id": asset_id,
+        "events": events_out,
+        "bands": [to_json(b) for b in history.custody_bands(asset_id, k, until=t)],
+        "observations": [
+            x for x in events_out if x["type"] == EventType.OBSERVATION and not x["retracted"]
+        ],
+        "repairs": [
+            x
+            for x in events_out
+            if x["type"] in (EventType.REPAIR_STARTED, EventType.REPAIR_COMPLETED)
+            and not x["retracted"]
+        ],
+        "related_assets": sorted(related),
+    }
 
 
 @dataclass(frozen=True)
