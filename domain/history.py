@@ -185,6 +185,14 @@ class Event:
     record: Mapping[str, Any] = field(repr=False)
     original: Event | None = field(default=None, repr=False)
     corrections: tuple[Event, ...] = field(default=(), repr=False)
+    # Computed once per event version (a corrected version, made with
+    # ``dataclasses.replace``, starts without them): an inventory's subjects and result
+    # lines are read for every fold and cut that sees it, and an inventory may name
+    # thousands of assets.
+    _subjects: tuple[str, ...] | None = field(default=None, init=False, repr=False)
+    _results: Mapping[str, tuple[str, str | None]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @classmethod
     def parse(cls, position: int, record: Mapping[str, Any], *, owned: bool = False) -> Event:
@@ -267,8 +275,12 @@ class Event:
             return ()
         if self.type is not EventType.INVENTORY_COMPLETED:
             return self.asset_ids
-        extra = [a for a in self.inventory_results() if a not in self.asset_ids]
-        return self.asset_ids + tuple(dict.fromkeys(extra))
+        if self._subjects is None:
+            named = set(self.asset_ids)
+            extra = [a for a in self.inventory_results() if a not in named]
+            object.__setattr__(self, "_subjects", self.asset_ids + tuple(extra))
+        assert self._subjects is not None
+        return self._subjects
 
     # -- typed payload access -------------------------------------------------------
 
@@ -298,16 +310,19 @@ class Event:
         value = self.payload.get("corrected_fields")
         return value if isinstance(value, Mapping) else _EMPTY
 
-    def inventory_results(self) -> dict[str, tuple[str, str | None]]:
+    def inventory_results(self) -> Mapping[str, tuple[str, str | None]]:
         """``asset_id → (result, found_at_party)``; a repeated asset counts ``present``
-        if any of its lines says so (the asset was seen)."""
-        out: dict[str, tuple[str, str | None]] = {}
-        for line in self.payload.get("results") or ():
-            asset, result = str(line.get("asset_id")), str(line.get("result"))
-            if out.get(asset, ("",))[0] != "present":
-                found = line.get("found_at_party")
-                out[asset] = (result, None if found is None else str(found))
-        return out
+        if any of its lines says so (the asset was seen). Read-only, computed once."""
+        if self._results is None:
+            out: dict[str, tuple[str, str | None]] = {}
+            for line in self.payload.get("results") or ():
+                asset, result = str(line.get("asset_id")), str(line.get("result"))
+                if out.get(asset, ("",))[0] != "present":
+                    found = line.get("found_at_party")
+                    out[asset] = (result, None if found is None else str(found))
+            object.__setattr__(self, "_results", MappingProxyType(out))
+        assert self._results is not None
+        return self._results
 
 
 def parse_logged(logged: Iterable[Logged | Event]) -> list[Event]:
@@ -370,7 +385,9 @@ def apply_correction(event: Event, correction: Event) -> Event | None:
 
 
 _FIELD_NAMES = tuple(
-    name for name in Event.__dataclass_fields__ if name not in {"original", "corrections"}
+    name
+    for name, f in Event.__dataclass_fields__.items()
+    if f.init and name not in {"original", "corrections"}
 )
 
 

@@ -56,6 +56,7 @@ class AssetMemo:
         "index",
         "keys",
         "local",
+        "local_at",
         "ref",
         "registered",
         "registration",
@@ -68,13 +69,14 @@ class AssetMemo:
     def __init__(self, ref: Reference, cut: CutFacts, asset_id: str) -> None:
         self.ref = ref
         self.registration = cut.registrations.get(asset_id)
-        self.dispositions = cut.dispositions
+        self.dispositions = cut.asset_dispositions.get(asset_id, ())
         self.steps: list[Step] = []
         self.keys: list[WorldKey] = []
         self.groups: list[Group] = []
         self.segments: list[Segment] = []
         self.group_start: list[int] = []
         self.local: list[Finding] = []
+        self.local_at: list[int] = []  # per step, how many of ``local`` come before it
         self.support: list[Event] = []
         self.registered: Event | None = None
         self.index = StepIndex()
@@ -90,15 +92,22 @@ class AssetMemo:
         return memo
 
     def fits(self, ref: Reference, cut: CutFacts, asset_id: str, news: Sequence[Event]) -> bool:
-        if (
-            ref is not self.ref
-            or cut.registrations.get(asset_id) is not self.registration
-            or cut.dispositions is not self.dispositions
-            or not self.steps
-        ):
+        """Whether ``news`` extend this evaluation (:meth:`extend`)."""
+        if not self.rewinds(ref, cut, asset_id, news):
             return False
         last = self.keys[-1]
-        return all(e.type not in _REBUILDS and e.world_key > last for e in news)
+        return all(e.world_key > last for e in news)
+
+    def rewinds(self, ref: Reference, cut: CutFacts, asset_id: str, news: Sequence[Event]) -> bool:
+        """Whether ``news`` leave every input but the asset's steps as they were, so
+        that :meth:`rewound` may keep the steps before the earliest of them."""
+        return (
+            ref is self.ref
+            and cut.registrations.get(asset_id) is self.registration
+            and cut.asset_dispositions.get(asset_id, ()) == self.dispositions
+            and bool(self.steps)
+            and all(e.type not in _REBUILDS for e in news)
+        )
 
     def extend(
         self, asset_id: str, news: Sequence[Event], ref: Reference, cut: CutFacts
@@ -110,6 +119,57 @@ class AssetMemo:
             steps.append(Step(e, state, after))
             state = after
         return self._add(steps, asset_id, ref, cut)
+
+    def rewound(
+        self, asset_id: str, news: Sequence[Event], ref: Reference, cut: CutFacts
+    ) -> tuple[AssetMemo, AssetFacts]:
+        """A new evaluation with ``news`` (:meth:`rewinds`), some of them earlier in
+        world order than this evaluation's last step (a late report): the steps before
+        the earliest of them, their step findings and the groups wholly before it are
+        kept (a step's state and step findings depend only on the steps before it);
+        the rest is folded again with the news, and the interval rules judge it all
+        afresh. What :meth:`build` would give, without folding the history again."""
+        i = bisect_left(self.keys, min(e.world_key for e in news))
+        kept = self.steps[:i]
+        state = kept[-1].after if kept else None
+        new: list[Step] = []
+        for e in sorted([*(s.event for s in self.steps[i:]), *news], key=_world_key):
+            after = apply(state, e, ref, asset_id)
+            new.append(Step(e, state, after))
+            state = after
+        memo = AssetMemo(ref, cut, asset_id)
+        memo.steps = [*kept, *new]
+        memo.keys = [*self.keys[:i], *(s.event.world_key for s in new)]
+        # The groups of instants before the first step not kept stay (every kept step
+        # is earlier: the news are reported after all of them, so a kept step at the
+        # same instant as the news comes before them). The last of those groups ends
+        # where the next begins, so its segments are made again with the rest.
+        at = self.steps[i].event.occurred_at
+        g = bisect_left([x[0] for x in self.groups], at)
+        memo.groups = [*self.groups[: g - 1]] if g else []
+        if g:
+            last_at, last_state, ids, custody_ids = self.groups[g - 1]
+            memo.groups.append((last_at, last_state, [*ids], [*custody_ids]))
+        memo.group_start = self.group_start[: max(g - 1, 0)]
+        memo.segments = self.segments[: self.group_start[g - 1]] if g else []
+        add_to_groups(memo.groups, new, None)
+        for x in range(len(memo.group_start), len(memo.groups)):
+            memo.group_start.append(len(memo.segments))
+            memo.segments.extend(group_segments(memo.groups, x, ref, None))
+        for s in memo.steps:
+            e = s.event
+            if e.type is EventType.SUPPORT_PROVIDED or e.type in REPAIRS:
+                memo.support.append(e)
+            if memo.registered is None and e.type is EventType.ASSET_REGISTERED and s.applied:
+                memo.registered = e
+        memo.index = StepIndex.of(memo.steps)
+        facts = memo.facts(asset_id, ref, cut)
+        memo.local_at = self.local_at[:i]
+        memo.local = self.local[: self.local_at[i]]
+        for j in range(i, len(memo.steps)):
+            memo.local_at.append(len(memo.local))
+            memo.local.extend(step_findings(facts, j, j + 1))
+        return memo, facts
 
     def _add(
         self, steps: Sequence[Step], asset_id: str, ref: Reference, cut: CutFacts
@@ -135,7 +195,9 @@ class AssetMemo:
             self.segments.extend(group_segments(self.groups, g, ref, None))
         self.index.add(self.steps, first_new)
         facts = self.facts(asset_id, ref, cut)
-        self.local.extend(step_findings(facts, first_new))
+        for i in range(first_new, len(self.steps)):
+            self.local_at.append(len(self.local))
+            self.local.extend(step_findings(facts, i, i + 1))
         return facts
 
     def prior(self, e: Event) -> AssetState | None:

@@ -210,11 +210,12 @@ _STEP_RULES_OF: Mapping[EventType, tuple[Callable[[AssetFacts, int], Finding | N
 }
 
 
-def step_findings(f: AssetFacts, start: int = 0) -> list[Finding]:
-    """The findings of :data:`STEP_RULES` for the steps from index ``start`` on."""
+def step_findings(f: AssetFacts, start: int = 0, stop: int | None = None) -> list[Finding]:
+    """The findings of :data:`STEP_RULES` for the steps from index ``start`` on (to
+    ``stop``, excluded)."""
     out = []
     steps = f.steps
-    for i in range(start, len(steps)):
+    for i in range(start, len(steps) if stop is None else stop):
         for rule in _STEP_RULES_OF[steps[i].event.type]:
             if (x := rule(f, i)) is not None:
                 out.append(x)

@@ -120,14 +120,23 @@ class Evaluator:
         ref = self.history.reference(k)
         memo = self._memos.get(asset_id) if self.incremental else None
         kept = 0
-        if (
+        plain = (
             memo is not None
             and news is not None
-            and memo.fits(ref, self.cut, asset_id, news)
             and all(self.history.log.version(e, k) is e for e in news)
+        )
+        if (
+            plain
+            and memo is not None
+            and news is not None
+            and memo.fits(ref, self.cut, asset_id, news)
         ):
             kept = len(memo.local)
             facts = memo.extend(asset_id, news, ref, self.cut)
+        elif plain and memo is not None and news and memo.rewinds(ref, self.cut, asset_id, news):
+            # A late report: the steps before it stay, the rest is folded again (the
+            # tracker compares every finding, ``kept`` 0: some may have gone).
+            memo, facts = memo.rewound(asset_id, news, ref, self.cut)
         else:
             memo = AssetMemo.build(self.history, asset_id, k, ref, self.cut)
             facts = memo.facts(asset_id, ref, self.cut)

@@ -23,7 +23,7 @@ from typing import Any
 from domain.fold import AssetState
 from domain.history import Event, WorldKey
 from domain.reference import Contract, Reference, Terms
-from domain.rules.findings import Finding
+from domain.rules.findings import Finding, asset_of_event_key
 from domain.state import History, Segment, Step
 from domain.vocabulary import EventType, Status
 
@@ -35,7 +35,8 @@ class CutFacts:
     """Log-wide facts at one knowledge cut that single-asset and contract rules need:
     the effective registrations (first per asset in world order), inventories (with
     the assets each concerns and an index from scope party to inventories), contract
-    actions per contract and dispositions per finding key, in world order."""
+    actions per contract and dispositions per finding key (and per asset, for its event
+    findings), in world order."""
 
     registrations: Mapping[str, Event]
     inventories: tuple[Event, ...]
@@ -44,8 +45,9 @@ class CutFacts:
     inventories_by_scope: Mapping[str, tuple[int, ...]]
     actions: Mapping[str, tuple[Event, ...]]
     dispositions: Mapping[str, tuple[Event, ...]]
+    asset_dispositions: Mapping[str, tuple[Event, ...]]
     contracts: Mapping[str, tuple[str, ...]]
-    _lines: dict[str, tuple[Event, dict[str, tuple[str, str | None]]]] = field(
+    _lines: dict[str, tuple[Event, Mapping[str, tuple[str, str | None]]]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -141,7 +143,16 @@ def _dispositions_part(events: Iterable[Event]) -> dict[str, Any]:
     dispositions: dict[str, list[Event]] = {}
     for e in _world(events):
         dispositions.setdefault(e.text("finding_key") or "", []).append(e)
-    return {"dispositions": {k: tuple(v) for k, v in dispositions.items()}}
+    # Per asset, the dispositions of its event findings (what R16 reads), so that one
+    # asset's evaluation is built again only when its own change.
+    by_asset: dict[str, list[Event]] = {}
+    for key in sorted(dispositions):
+        if (asset := asset_of_event_key(key)) is not None:
+            by_asset.setdefault(asset, []).extend(dispositions[key])
+    return {
+        "dispositions": {k: tuple(v) for k, v in dispositions.items()},
+        "asset_dispositions": {a: tuple(v) for a, v in by_asset.items()},
+    }
 
 
 _CUT_PARTS: Mapping[EventType, Callable[[Iterable[Event]], dict[str, Any]]] = {
