@@ -4,13 +4,17 @@ amendments (retractions, corrections) of each event, and every asset's state at
 
 Events usually arrive in world order for their asset, so each is applied to the
 stored state (``domain.state.apply``). An event that lands earlier in world order
-than one already applied (a late report), or that amends an earlier one, makes the
-projection fold that asset again from its indexed events. A change to an
-authorisation re-evaluates ``accounted_for`` for the assets of that contract.
+than one already applied (a late report) is folded in from the asset's last steps,
+which the projection keeps in memory (:class:`Held`: the state before each of its
+last ``TAIL`` events): only the events after the late one are read and applied again.
+One later than those, or one that amends an earlier event, makes the projection fold
+that asset again from its indexed events. A change to an authorisation re-evaluates
+``accounted_for`` for the assets of that contract.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,7 +24,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from domain.fold import AssetState, apply, fold, unaccounted_reason
+from domain.fold import AssetState, apply, unaccounted_reason
 from domain.history import Event, Log
 from domain.parts import serials_of
 from domain.reference import Reference
@@ -69,6 +73,55 @@ def own_subjects(e: Event) -> list[str]:
     return subjects
 
 
+Observation = dict[str, Any] | None
+
+
+class Held:
+    """One asset as the projection last applied it: its state, the world key of its
+    last event and its last observation; and its last steps (``tail``: the world key,
+    position, state and observation before each of its last ``TAIL`` events in world
+    order; ``whole`` when they are all its events), from which a late report is folded
+    in without reading the asset's whole history."""
+
+    __slots__ = ("last_key", "observation", "state", "tail", "whole")
+
+    TAIL = 16
+
+    def __init__(self) -> None:
+        self.state: AssetState | None = None
+        self.last_key = ""
+        self.observation: Observation = None
+        self.tail: list[tuple[str, int, AssetState | None, Observation]] = []
+        self.whole = True
+
+    def apply(self, e: Event, key: str, ref: Reference, asset_id: str) -> None:
+        """Apply ``e``, later in world order than every event applied."""
+        self.tail.append((key, e.position, self.state, self.observation))
+        if len(self.tail) > self.TAIL:
+            del self.tail[0]
+            self.whole = False
+        self.state = apply(self.state, e, ref, asset_id)
+        self.last_key = key
+        if e.type is EventType.OBSERVATION:
+            self.observation = observation_json(e)
+
+    def rewind_to(self, key: str) -> list[int] | None:
+        """Go back to just before world key ``key`` and return the positions of the
+        events applied after it (to apply again, in world order, with the late ones);
+        ``None`` when the tail does not reach back that far."""
+        keys = [k for k, _, _, _ in self.tail]
+        i = bisect_right(keys, key)
+        if i == 0 and not self.whole:
+            return None
+        if i == len(self.tail):
+            return []
+        _, _, self.state, self.observation = self.tail[i]
+        positions = [p for _, p, _, _ in self.tail[i:]]
+        del self.tail[i:]
+        self.last_key = self.tail[-1][0] if self.tail else ""
+        return positions
+
+
 class CustodyProjection:
     name = "custody"
 
@@ -83,7 +136,7 @@ class CustodyProjection:
     def __init__(self) -> None:
         self._ref_events: list[Event] | None = None
         self._ref: Reference | None = None
-        self._cache: dict[str, tuple[AssetState, str, dict[str, Any] | None]] = {}
+        self._cache: dict[str, Held] = {}
         self._last_end: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -205,36 +258,57 @@ class CustodyProjection:
                 current[found.asset_id] = found
         rows: list[dict[str, Any]] = []
         needs_fold: list[str] = []
+        late: dict[str, tuple[Held, list[int]]] = {}
         for asset_id, new in touched.items():
             new.sort(key=lambda e: e.world_key)
-            state: AssetState | None = None
-            last_key = ""
-            observation: dict[str, Any] | None = None
-            cached = self._cache.get(asset_id)
-            if cached is not None:
-                state, last_key, observation = cached
-            elif (row := current.get(asset_id)) is not None:
-                data = orjson.loads(row.state)
-                observation = data.pop("last_observation", None)
-                state, last_key = state_from_json(data), row.last_world_key
+            held = self._cache.get(asset_id)
+            if held is None:
+                held = Held()
+                if (row := current.get(asset_id)) is not None:
+                    data = orjson.loads(row.state)
+                    held.observation = data.pop("last_observation", None)
+                    held.state, held.last_key = state_from_json(data), row.last_world_key
+                    held.whole = False  # its steps are not known
             keys = [world_key(e) for e in new]
-            if asset_id in refold or (state is not None and keys[0] <= last_key):
+            if asset_id in refold:
                 needs_fold.append(asset_id)
                 continue
+            if held.state is not None and keys[0] <= held.last_key:
+                again = held.rewind_to(keys[0])
+                if again is None:
+                    needs_fold.append(asset_id)
+                else:
+                    late[asset_id] = (held, again)
+                continue
             for e, key in zip(new, keys, strict=True):
-                state = apply(state, e, ref, asset_id)
-                last_key = key
-                if e.type is EventType.OBSERVATION:
-                    observation = observation_json(e)
-            if state is not None:
-                self._cache[asset_id] = (state, last_key, observation)
+                held.apply(e, key, ref, asset_id)
+            if held.state is not None:
+                self._cache[asset_id] = held
+                rows.append(self._held_row(held, max(e.position for e in new), ref, now))
+        if late:
+            # The events after each late report, read once for every such asset.
+            loaded = {
+                e.position: e
+                for e in load_events(conn, [p for _, again in late.values() for p in again])
+            }
+            for asset_id, (held, again) in late.items():
+                merged = [loaded[p] for p in again] + touched[asset_id]
+                merged.sort(key=lambda e: e.world_key)
+                for e in merged:
+                    held.apply(e, world_key(e), ref, asset_id)
+                self._cache[asset_id] = held
+                assert held.state is not None
                 rows.append(
-                    self._row(state, observation, last_key, max(e.position for e in new), ref, now)
+                    self._held_row(held, max(e.position for e in touched[asset_id]), ref, now)
                 )
         if needs_fold:
             rows.extend(self._fold(conn, needs_fold, ref, now))
         if rows:
             upsert(conn, assets, rows, ["asset_id"])
+
+    def _held_row(self, held: Held, position: int, ref: Reference, now: datetime) -> dict[str, Any]:
+        assert held.state is not None
+        return self._row(held.state, held.observation, held.last_key, position, ref, now)
 
     def _fold(
         self, conn: Connection, asset_ids: list[str], ref: Reference, now: datetime
@@ -245,26 +319,20 @@ class CustodyProjection:
         rows = []
         for asset_id in asset_ids:
             effective = log.of_asset(asset_id, None)
-            state = fold(effective, ref, asset_id)
+            held = Held()
+            for e in effective:
+                held.apply(e, world_key(e), ref, asset_id)
             self._cache.pop(asset_id, None)
-            if state is None:
+            if held.state is None:
                 conn.execute(assets.delete().where(assets.c.asset_id == asset_id))
                 continue
-            observation = None
+            # The last observation that has happened (one may be dated minutes ahead).
+            held.observation = None
             for e in effective:
                 if e.type is EventType.OBSERVATION and e.occurred_at <= now:
-                    observation = observation_json(e)
-            last = max(effective, key=lambda e: e.world_key)
-            rows.append(
-                self._row(
-                    state,
-                    observation,
-                    world_key(last),
-                    max(e.position for e in effective),
-                    ref,
-                    now,
-                )
-            )
+                    held.observation = observation_json(e)
+            self._cache[asset_id] = held
+            rows.append(self._held_row(held, max(e.position for e in effective), ref, now))
         return rows
 
     def _row(

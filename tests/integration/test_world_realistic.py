@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 import sqlalchemy as sa
 
 from ledger.bootstrap import Ledger
+from ledger.projections.custody import CustodyProjection, Held
+from ledger.projections.runner import Runner
 from ledger.reading.findings import FindingsQuery
-from ledger.store.tables import findings
+from ledger.store.tables import assets, findings
 from ledger.worlds.realistic import append_world, world_events
 from ledger.writing.wire import EVENT_ADAPTER, to_record
 
@@ -68,3 +71,36 @@ def test_a_world_yields_findings_of_every_rule_family(ledger: Ledger) -> None:
         FindingsQuery(rule="R01", hindsight=True, cleared=None, limit=1000)
     )
     assert {f["severity"] for f in critical["findings"]} >= {"critical"}
+
+
+def test_custody_rows_in_small_batches_are_the_fold_of_the_whole_log(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Late reports, amendments and reference changes as the world makes them: caught
+    up in batches of 25 (late reports folded in from each asset's last steps, or its
+    whole history), the asset rows are those of one batch holding the whole log, which
+    folds each asset once, in world order."""
+    assert append_world(ledger, 3_000, seed=7) == 3_000
+    Runner(ledger.engine, ledger.store, [CustodyProjection()], batch_size=100_000).rebuild()
+    whole = asset_rows(ledger)
+    rewinds: list[int] = []
+    original = Held.rewind_to
+
+    def counting(self: Held, key: str) -> list[int] | None:
+        again = original(self, key)
+        rewinds.append(-1 if again is None else len(again))
+        return again
+
+    monkeypatch.setattr(Held, "rewind_to", counting)
+    small = Runner(
+        ledger.engine, ledger.store, [CustodyProjection()], batch_size=25, catch_up_batch_size=25
+    )
+    small.rebuild()
+    assert asset_rows(ledger) == whole
+    assert sum(1 for n in rewinds if n > 0) > 50  # folded in from the tail
+    assert -1 in rewinds  # and reports later than the tail: the whole history
+
+
+def asset_rows(ledger: Ledger) -> list[tuple[object, ...]]:
+    with ledger.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(assets).order_by(assets.c.asset_id))]
