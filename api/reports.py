@@ -8,12 +8,28 @@ with the pages' Jinja environment (its filters, autoescaping on).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from api.ui.format import environment
+from api.ui.paging import Paging
+from ledger.facade import MAX_ROWS
 
 _env = environment()
 
 
-def render_report(report: dict[str, Any]) -> str:
-    return _env.get_template("contract_report.html").render(r=report, links=False)
+def render_report(
+    report: dict[str, Any], path: str | None = None, params: Sequence[tuple[str, str]] = ()
+) -> str:
+    """The report as HTML; one page of it when its long lists were cut
+    (``report["page"]``), with a link to the next page (``path`` and ``params``, the
+    request's, make it)."""
+    page = report.get("page") or {}
+    next_href = None
+    if path is not None and page.get("next_cursor"):
+        kept = [(k, v) for k, v in params if k != "cursor"]
+        next_href = f"{path}?{urlencode([*kept, ('cursor', page['next_cursor'])])}"
+    return _env.get_template("contract_report.html").render(
+        r=report, links=False, paging=Paging(size=MAX_ROWS), next_href=next_href
+    )

@@ -42,6 +42,7 @@ from ledger.integrity.notes import VERIFIER_KEY_PATTERN
 from ledger.integrity.witness import WitnessRefusal
 from ledger.reading import models as m
 from ledger.reading.findings import FindingsQuery
+from ledger.reading.listing import MAX_ROWS, decode_cursor, page_lists
 from ledger.reading.parts import part_sightings
 from ledger.settings import Settings
 from ledger.store.lookups import StoredRecord
@@ -54,6 +55,7 @@ __all__ = [
     "CUSTODY",
     "DATABASE_UNAVAILABLE",
     "FINDINGS",
+    "MAX_ROWS",
     "VERIFIER_KEY_PATTERN",
     "AnyEvent",
     "AppendResult",
@@ -270,14 +272,17 @@ class LedgerService:
         as_of: datetime | None = None,
         known_at: datetime | None = None,
         with_compliance: bool = True,
+        cursor: str | None = None,
+        limit: int | None = None,
     ) -> m.Contract:
-        """Terms, authorisations and (unless asked not to) compliance (DOMAIN.md §7)."""
+        """Terms, authorisations and (unless asked not to) compliance (DOMAIN.md §7);
+        with ``limit``, compliance's long lists a window at a time (``cursor``)."""
         contract = self._ledger.reads.contract(contract_id, as_of=as_of, known_at=known_at)
         if with_compliance:
             compliance = self._ledger.findings.compliance(
                 contract_id, as_of=as_of, known_at=known_at
             )
-            contract["compliance"] = compliance
+            contract["compliance"] = _paged(compliance, COMPLIANCE_LISTS, cursor, limit)
         return m.Contract.of(contract)
 
     def contract_ids(self, *, known_at: datetime | None = None) -> list[str]:
@@ -299,11 +304,16 @@ class LedgerService:
         )
 
     def compliance(
-        self, contract_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+        self,
+        contract_id: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
     ) -> m.Compliance:
-        return m.Compliance.of(
-            self._ledger.findings.compliance(contract_id, as_of=as_of, known_at=known_at)
-        )
+        found = self._ledger.findings.compliance(contract_id, as_of=as_of, known_at=known_at)
+        return m.Compliance.of(_paged(found, COMPLIANCE_LISTS, cursor, limit))
 
     def report(
         self,
@@ -313,8 +323,13 @@ class LedgerService:
         known_at: datetime | None = None,
         period_from: datetime | None = None,
         period_to: datetime | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
     ) -> m.ContractReport:
-        """The auditor's contract report; 404 for an unknown contract."""
+        """The auditor's contract report; 404 for an unknown contract. With ``limit``,
+        its long lists a window at a time (``cursor``; ``ledger.reading.listing``);
+        without, whole."""
+        offset = decode_cursor(cursor)  # a malformed cursor before any work
         self._ledger.reads.contract(contract_id, as_of=as_of, known_at=known_at)
         report = self._ledger.findings.report(
             contract_id,
@@ -323,6 +338,8 @@ class LedgerService:
             period_from=period_from,
             period_to=period_to,
         )
+        if limit is not None:
+            page_lists(report, REPORT_LISTS, offset, limit)
         return m.ContractReport.of(report)
 
     # -- audit --------------------------------------------------------------------------
@@ -411,3 +428,28 @@ class LedgerService:
             period_from=period_from,
             period_to=period_to,
         )
+
+
+REPORT_LISTS = (
+    "assets.accounted_for",
+    "assets.not_accounted_for",
+    "enforcement.holding_support_back",
+    "open_state_findings",
+    "inventory.assets",
+    "corrections",
+    "restatements",
+)
+"""The contract report's lists that grow with the contract (``page_lists``)."""
+
+COMPLIANCE_LISTS = (
+    "accounted_for",
+    "not_accounted_for=not_accounted_reasons",
+    "holding_support_back",
+)
+"""Compliance's lists that grow with the contract (the reasons go with their assets)."""
+
+
+def _paged(
+    doc: dict[str, Any], lists: Sequence[str], cursor: str | None, limit: int | None
+) -> dict[str, Any]:
+    return doc if limit is None else page_lists(doc, lists, decode_cursor(cursor), limit)

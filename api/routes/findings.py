@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import Auditor, Reader, ServiceDep
@@ -10,7 +12,7 @@ from api.params import FindingsFilter, ReportPeriod
 from api.params import FindingsView as View
 from api.reports import render_report
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
-from ledger.facade import m
+from ledger.facade import MAX_ROWS, m
 
 router = APIRouter(
     prefix="/v1", tags=["findings"], responses=READ_PROBLEMS, route_class=StrictRoute
@@ -53,16 +55,29 @@ def get_report(
     view: View,
     contract_id: str,
     period: ReportPeriod,
+    cursor: Annotated[
+        str | None, Query(description="`page.next_cursor` of the previous response")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_ROWS, description="Rows of each long list per response")
+    ] = MAX_ROWS,
 ) -> Response:
+    """Every list that grows with the contract (its assets, open state findings,
+    inventory lines, corrections, restatements) holds at most ``limit`` rows; ``page``
+    says which and how many there are, and ``page.next_cursor`` asks for the next ones.
+    The printable HTML pages the same way, with a link to the next page."""
     report = service.report(
         contract_id,
         as_of=view.as_of,
         known_at=view.known_at,
         period_from=period.start,
         period_to=period.end,
+        cursor=cursor,
+        limit=limit,
     )
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(
-            render_report(report.plain()), headers={"X-Ledger-Position": str(view.position)}
+            render_report(report.plain(), request.url.path, request.query_params.multi_items()),
+            headers={"X-Ledger-Position": str(view.position)},
         )
     return FastJSON(report, view.position)

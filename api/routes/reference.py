@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.deps import Reader, ServiceDep
 from api.params import View
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
-from ledger.facade import m
+from ledger.facade import MAX_ROWS, m
 
 router = APIRouter(
     prefix="/v1", tags=["reference data"], responses=READ_PROBLEMS, route_class=StrictRoute
@@ -41,6 +43,21 @@ def list_facilities(service: ServiceDep, _: Reader, view: View) -> FastJSON:
     responses=NOT_FOUND,
     summary="A contract: terms, authorisations and compliance",
 )
-def get_contract(service: ServiceDep, _: Reader, view: View, contract_id: str) -> FastJSON:
-    contract = service.contract(contract_id, as_of=view.as_of, known_at=view.known_at)
+def get_contract(
+    service: ServiceDep,
+    _: Reader,
+    view: View,
+    contract_id: str,
+    cursor: Annotated[
+        str | None, Query(description="`compliance.page.next_cursor` of the previous response")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_ROWS, description="Assets of each compliance list per response")
+    ] = MAX_ROWS,
+) -> FastJSON:
+    """Compliance's asset lists hold at most ``limit`` rows each
+    (``compliance.page``)."""
+    contract = service.contract(
+        contract_id, as_of=view.as_of, known_at=view.known_at, cursor=cursor, limit=limit
+    )
     return FastJSON(contract, view.position)

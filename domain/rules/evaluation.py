@@ -71,6 +71,9 @@ class Evaluator:
             if e.type in CUT_TYPES:
                 self._typed[e.type].append(e)
         self.cut = CutFacts.of(())
+        # Registrations logged but not yet in the cut (``refresh``): a batch without
+        # amendments adds its own to the cut instead of rebuilding every asset's.
+        self._unregistered: list[Event] = list(self._typed[EventType.ASSET_REGISTERED])
         self._parts: dict[str, AssetPart] = {}
         self._contract_of: dict[str, str | None] = {}
         self._members: dict[str, dict[str, AssetPart]] = {}
@@ -87,14 +90,29 @@ class Evaluator:
         for e in new:
             if e.type in CUT_TYPES:
                 self._typed[e.type].append(e)
+                if e.type is EventType.ASSET_REGISTERED:
+                    self._unregistered.append(e)
 
     # -- knowledge cuts ----------------------------------------------------------
 
-    def refresh(self, k: datetime | None, types: Iterable[EventType] = CUT_TYPES) -> CutFacts:
+    def refresh(
+        self, k: datetime | None, types: Iterable[EventType] = CUT_TYPES, *, plain: bool = False
+    ) -> CutFacts:
         """Bring the log-wide facts to knowledge time ``k`` for the given event types
-        (the others must not have changed since the last refresh)."""
+        (the others must not have changed since the last refresh). ``plain``: no event
+        known since the last refresh amends another, so the registrations known then
+        stand as they were and only the new ones are added."""
         log = self.history.log
         for t in sorted(set(types) & CUT_TYPES):
+            if t is EventType.ASSET_REGISTERED:
+                known = [e for e in self._unregistered if k is None or e.reported_at <= k]
+                if known:
+                    later = [e for e in self._unregistered if k is not None and e.reported_at > k]
+                    self._unregistered = later
+                if plain:
+                    added = [v for e in known if (v := log.version(e, k))]
+                    self.cut = self.cut.registered(added)
+                    continue
             effective = [v for e in self._typed[t] if (v := log.version(e, k))]
             self.cut = self.cut.replaced(t, effective)
         return self.cut
@@ -198,7 +216,11 @@ class Evaluator:
 
     def run(self, k: datetime | None, impact: Impact) -> dict[ScopeKey, tuple[Finding, ...]]:
         """Bring the cut to ``k`` and re-evaluate the scopes ``impact`` touches."""
-        self.refresh(k, CUT_TYPES if impact.everything else impact.touched)
+        self.refresh(
+            k,
+            CUT_TYPES if impact.everything else impact.touched,
+            plain=impact.news is not None and not impact.everything,
+        )
         if impact.everything:
             assets = set(self.cut.registrations) | set(self._parts)
         else:

@@ -67,6 +67,32 @@ class CutFacts:
         """These facts with the part of one event type rebuilt from ``events``."""
         return replace(self, **_CUT_PARTS[type_](list(events)))
 
+    def registered(self, events: Iterable[Event]) -> CutFacts:
+        """These facts with more effective registrations (none of those held changed):
+        what :meth:`replaced` gives for them all, without going over every asset."""
+        registrations = dict(self.registrations)
+        moved: dict[str, set[str]] = {}  # contract → assets that joined or left it
+        for e in _world(events):
+            for a in e.subjects:
+                old = registrations.get(a)
+                if old is not None and old.world_key <= e.world_key:
+                    continue
+                registrations[a] = e
+                if old is not None:
+                    moved.setdefault(registration_contract(old) or "", set()).add(a)
+                moved.setdefault(registration_contract(e) or "", set()).add(a)
+        if not moved:
+            return self
+        contracts = dict(self.contracts)
+        for c, changed in moved.items():
+            members = set(contracts.get(c, ())) - changed
+            members |= {a for a in changed if (registration_contract(registrations[a]) or "") == c}
+            if members:
+                contracts[c] = tuple(sorted(members))
+            else:
+                contracts.pop(c, None)
+        return replace(self, registrations=registrations, contracts=contracts)
+
     def inventory_line(self, e: Event, asset_id: str) -> tuple[str, str | None] | None:
         """The result line of ``asset_id`` in inventory ``e``, parsed once per version
         of the inventory (the cache is shared by the cuts :meth:`replaced` derives)."""

@@ -321,8 +321,23 @@ class HeldBack(ReadModel):
     finding_key: str | None
 
 
+class ListPage(ReadModel):
+    """Which window of the document's long lists this response holds
+    (``ledger.reading.listing``): every list named in ``totals`` is cut to ``limit``
+    rows from ``offset``; ``next_cursor`` asks for the next window."""
+
+    offset: int
+    limit: int
+    totals: dict[str, int] = Field(description="Each long list's whole length")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next window of every long list; null at the end"
+    )
+
+
 class Compliance(ReadModel):
-    """Must support be suspended (DOMAIN.md §7 "Contract")?"""
+    """Must support be suspended (DOMAIN.md §7 "Contract")? ``accounted_for``,
+    ``not_accounted_for`` and ``holding_support_back`` hold at most ``page.limit`` rows
+    each (``page``)."""
 
     contract_id: str
     as_of: Instant
@@ -337,6 +352,7 @@ class Compliance(ReadModel):
     not_accounted_for: list[str]
     not_accounted_reasons: dict[str, str | None]
     holding_support_back: list[HeldBack]
+    page: ListPage | None = None
 
 
 class Contract(OpenModel):
@@ -383,6 +399,11 @@ class ContractReport(OpenModel):
     corrections: list[dict[str, Any]]
     restatements: list[dict[str, Any]]
     reproducibility: dict[str, Any]
+    page: ListPage | None = Field(
+        default=None,
+        description="The window of the long lists this response holds (their whole "
+        "lengths in `page.totals`; the counts beside them stay whole)",
+    )
 
 
 # -- consistency -------------------------------------------------------------------------
