@@ -13,7 +13,7 @@ Choices where DOMAIN.md is silent (each is tested):
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +44,11 @@ def _c01_pieces(f: ContractFacts) -> list[_Piece]:
         (x for part in f.assets for x in part.unaccounted),
         key=lambda x: (x.valid_from, x.finding_key),
     )
+    return [_piece(members) for members in _groups(r03)]
+
+
+def _groups(r03: Iterable[Finding]) -> list[list[Finding]]:
+    """R03 findings (in ``(valid_from, key)`` order) grouped where they overlap or touch."""
     groups: list[list[Finding]] = []
     end: datetime | None = None
     for x in r03:
@@ -53,18 +58,17 @@ def _c01_pieces(f: ContractFacts) -> list[_Piece]:
         else:
             groups.append([x])
             end = x.valid_to
-    pieces = []
-    for members in groups:
-        ends = [x.valid_to for x in members]
-        stop = None if None in ends else max(e for e in ends if e is not None)
-        closers = distinct(x.evidence[-1] for x in members if x.valid_to == stop)
-        opened = distinct(chain.from_iterable(x.evidence for x in members))
-        pieces.append(
-            _Piece(
-                Span(members[0].valid_from, stop, opened, closers if stop else ()), tuple(members)
-            )
-        )
-    return pieces
+    return groups
+
+
+def _piece(members: Sequence[Finding]) -> _Piece:
+    ends = [x.valid_to for x in members]
+    stop = None if None in ends else max(e for e in ends if e is not None)
+    closers = distinct(x.evidence[-1] for x in members if x.valid_to == stop)
+    opened = distinct(chain.from_iterable(x.evidence for x in members))
+    return _Piece(
+        Span(members[0].valid_from, stop, opened, closers if stop else ()), tuple(members)
+    )
 
 
 def _contract_finding(
@@ -259,3 +263,71 @@ def contract_state_rules(f: ContractFacts) -> list[Finding]:
         *c02_enforcement_gap(f, pieces),
         *c03_suspension_without_cause(f, pieces),
     ]
+
+
+class StateRules:
+    """C01–C03 of one contract, judged again and again as its assets' R03 findings
+    change (a walk through knowledge time): what :func:`contract_state_rules` gives,
+    without sorting every R03 finding of the contract and making every piece's
+    findings again each time. The R03 findings are kept sorted, each asset's replaced
+    when its part changes; a piece whose members are the same findings as before, and
+    the C02 of a piece under the same suspensions and terms, are taken as made before
+    (the same objects). Pieces not seen at the last judgement are dropped."""
+
+    __slots__ = ("_c01", "_context", "_held", "_sorted")
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[Finding, ...]] = {}  # asset → its R03 findings
+        self._sorted: list[tuple[datetime, str, Finding]] = []
+        # Per piece (its members), the piece with its C01 and C02 findings.
+        self._c01: dict[tuple[Finding, ...], tuple[_Piece, Finding, list[Finding]]] = {}
+        self._context: object = None
+
+    def findings(self, f: ContractFacts) -> list[Finding]:
+        """C01–C03 of ``f``, whose parts must be every asset of the contract with R03
+        findings (others are taken to have none)."""
+        now = {p.asset_id: p.unaccounted for p in f.assets if p.unaccounted}
+        for a in [a for a in self._held if a not in now]:
+            self._replace(a, ())
+        for a, found in now.items():
+            if self._held.get(a) != found:
+                self._replace(a, found)
+        # A piece's findings name the contract, its terms and sides, and (C02) its
+        # suspensions: made again when those change.
+        context = (f.contract_id, f.terms, _sides(f), f.actions)
+        if context != self._context:
+            self._context, self._c01 = context, {}
+        pieces: list[_Piece] = []
+        c01: dict[tuple[Finding, ...], tuple[_Piece, Finding, list[Finding]]] = {}
+        for members in _groups(x for _, _, x in self._sorted):
+            key = tuple(members)
+            made = self._c01.get(key)
+            if made is None:
+                piece = _piece(members)
+                made = (
+                    piece,
+                    c01_suspension_required(f, [piece])[0],
+                    c02_enforcement_gap(f, [piece]),
+                )
+            c01[key] = made
+            pieces.append(made[0])
+        self._c01 = c01
+        return [
+            *(made[1] for made in c01.values()),
+            *(x for made in c01.values() for x in made[2]),
+            *c03_suspension_without_cause(f, pieces),
+        ]
+
+    def _replace(self, asset_id: str, found: tuple[Finding, ...]) -> None:
+        rows = self._sorted
+        for x in self._held.pop(asset_id, ()):
+            i = bisect_left(rows, (x.valid_from, x.finding_key), key=_row_key)
+            del rows[i]
+        for x in found:
+            insort(rows, (x.valid_from, x.finding_key, x), key=_row_key)
+        if found:
+            self._held[asset_id] = found
+
+
+def _row_key(row: tuple[datetime, str, Finding]) -> tuple[datetime, str]:
+    return row[0], row[1]

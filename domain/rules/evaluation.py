@@ -24,6 +24,7 @@ from domain.fold import AssetState
 from domain.history import Event
 from domain.rules.asset_memo import AssetMemo, Evaluated
 from domain.rules.contract import (
+    StateRules,
     c04_support_during_suspension,
     c05_delivery_during_hold,
     contract_state_rules,
@@ -79,6 +80,7 @@ class Evaluator:
         self._members: dict[str, dict[str, AssetPart]] = {}
         self._judged: dict[str, set[str]] = {}  # contract → assets with a C04/C05 scope
         self._actions_seen: dict[str, tuple[Event, ...]] = {}
+        self._state_rules: dict[str, StateRules] = {}  # C01–C03 kept per contract
         self.evaluated_at: dict[str, datetime | None] = {}
         self.k: datetime | None = None
 
@@ -196,7 +198,11 @@ class Evaluator:
             facts = contract_facts(
                 contract_id, ref, self.cut, [p for p in members.values() if p.unaccounted]
             )
-            out[contract_scope(contract_id)] = ordered(contract_state_rules(facts))
+            if self.incremental:
+                rules = self._state_rules.setdefault(contract_id, StateRules())
+                out[contract_scope(contract_id)] = ordered(rules.findings(facts))
+            else:
+                out[contract_scope(contract_id)] = ordered(contract_state_rules(facts))
         judged = self._judged.setdefault(contract_id, set())
         redo = set(members) | judged if assets is None or moved else set(assets)
         for a in sorted(redo):
