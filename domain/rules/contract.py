@@ -279,8 +279,8 @@ class StateRules:
     def __init__(self) -> None:
         self._held: dict[str, tuple[Finding, ...]] = {}  # asset → its R03 findings
         self._sorted: list[tuple[datetime, str, Finding]] = []
-        # Per piece (its members), the piece with its C01 and C02 findings.
-        self._c01: dict[tuple[Finding, ...], tuple[_Piece, Finding, list[Finding]]] = {}
+        # Per piece (its members' keys), the piece with its C01 and C02 findings.
+        self._c01: dict[tuple[str, ...], tuple[_Piece, Finding, list[Finding]]] = {}
         self._context: object = None
 
     def findings(self, f: ContractFacts) -> list[Finding]:
@@ -298,11 +298,13 @@ class StateRules:
         if context != self._context:
             self._context, self._c01 = context, {}
         pieces: list[_Piece] = []
-        c01: dict[tuple[Finding, ...], tuple[_Piece, Finding, list[Finding]]] = {}
+        c01: dict[tuple[str, ...], tuple[_Piece, Finding, list[Finding]]] = {}
         for members in _groups(x for _, _, x in self._sorted):
-            key = tuple(members)
+            # By the members' keys (their hashes are kept), then the members themselves
+            # (mostly the very objects: a comparison by identity).
+            key = tuple(x.finding_key for x in members)
             made = self._c01.get(key)
-            if made is None:
+            if made is None or made[0].members != tuple(members):
                 piece = _piece(members)
                 made = (
                     piece,
