@@ -290,8 +290,11 @@ class StateRules:
         for a in [a for a in self._held if a not in now]:
             self._replace(a, ())
         for a, found in now.items():
-            if self._held.get(a) != found:
+            held = self._held.get(a)
+            if held is not found and held != found:  # most parts: the same tuple
                 self._replace(a, found)
+            elif held is not found:
+                self._held[a] = found  # equal: compare by identity next time
         # A piece's findings name the contract, its terms and sides, and (C02) its
         # suspensions: made again when those change.
         context = (f.contract_id, f.terms, _sides(f), f.actions)
