@@ -18,6 +18,10 @@ from ledger.facade import MAX_ROWS
 
 _env = environment()
 
+PRINTED_ROWS = 100
+"""Rows of each long list on a printed page unless the request says (``limit``): a
+page of a 10,000-asset contract stays under 800 KB."""
+
 
 def render_report(
     report: dict[str, Any], path: str | None = None, params: Sequence[tuple[str, str]] = ()
@@ -31,5 +35,9 @@ def render_report(
         kept = [(k, v) for k, v in params if k != "cursor"]
         next_href = f"{path}?{urlencode([*kept, ('cursor', page['next_cursor'])])}"
     return _env.get_template("contract_report.html").render(
-        r=report, links=False, paging=Paging(size=MAX_ROWS), next_href=next_href
+        # Each list is cut to the page already; the assets' section joins two of them.
+        r=report,
+        links=False,
+        paging=Paging(size=2 * MAX_ROWS),
+        next_href=next_href,
     )

@@ -1,33 +1,48 @@
-"""Findings (issue: rule catalogue): on a generated ledger of LEDGER_BENCH_FINDINGS_EVENTS
-events (default 1,000,000) over LEDGER_BENCH_FINDINGS_ASSETS assets (default 10,000) on
-PostgreSQL — the custody benchmark's shape, with 2% captures by an unauthorised party so
-that state findings arise (and, the events being dated 2015, one late-recording finding
-per event): the findings projection's catch-up rate beside the custody projection's in
-the same run, ``GET /v1/findings`` (a page of 100) p50/p99 against a real server, and
-the contract report and compliance over every asset (medians of
-LEDGER_BENCH_RUNS)."""
+"""Findings (issue: findings at production scale), on PostgreSQL, for two ledgers of
+LEDGER_BENCH_FINDINGS_EVENTS events (default 1,000,000) over
+LEDGER_BENCH_FINDINGS_ASSETS assets (default 10,000), all under one contract:
+
+* ``realistic`` — the realistic world (``ledger.worlds.realistic``, seed 1): late
+  reports, amendments, inventories, reference changes, every rule family;
+* ``stress`` — the one-day-dated stress ledger of the earlier runs (2% captures by an
+  unauthorised party, every event dated 2015: one late-recording finding each), kept so
+  that old and new results compare.
+
+LEDGER_BENCH_FINDINGS_VARIANTS picks them (default ``realistic,stress``). For each: the
+custody projection's catch-up, then the findings projection's in a process of its own
+(its rate and peak RSS: the worker's memory, not the generator's); a restart — a new
+process appends one event and catches up, seconds to "lag 0"; ``GET /v1/findings`` (a
+page of 100) p50/p99 against a real server, and the contract report (JSON and HTML)
+and the contract view over every asset (medians of LEDGER_BENCH_RUNS).
+
+``python -m benchmarks.bench_findings`` runs it alone."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from typing import Any
 
 import httpx
+import orjson
 import sqlalchemy as sa
 from tqdm import tqdm
 
 from benchmarks.common import RUNS, fresh_postgres, server
 from benchmarks.load import body
 from domain.vocabulary import Role
-from ledger.bootstrap import build_ledger
+from ledger.bootstrap import build_ledger, settle_for_a_long_run
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.runner import Runner
 from ledger.settings import Settings
+from ledger.store.tables import events as events_table
 from ledger.store.tables import findings
 from ledger.worlds import wire
 from ledger.writing.principal import Principal
@@ -35,20 +50,22 @@ from ledger.writing.wire import EVENT_ADAPTER
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_FINDINGS_EVENTS", "1000000"))
 ASSETS = int(os.environ.get("LEDGER_BENCH_FINDINGS_ASSETS", "10000"))
+VARIANTS = os.environ.get("LEDGER_BENCH_FINDINGS_VARIANTS", "realistic,stress").split(",")
+CONTRACT = {"realistic": "w-fms-01", "stress": "fms-1"}
+WHO = Principal("bench", Role.ADMIN)
 
 
-def generate(url: str) -> None:
+def generate_stress(url: str) -> None:
     ledger = build_ledger(Settings(database_url=url))
-    who = Principal("bench", Role.ADMIN)
     rnd = random.Random(3)
     try:
         ledger.appender.append(
-            [EVENT_ADAPTER.validate_python(e) for e in wire.reference_world()], who
+            [EVENT_ADAPTER.validate_python(e) for e in wire.reference_world()], WHO
         )
         for start in range(0, ASSETS, 1000):
             batch = [wire.asset(f"t{i}") for i in range(start, min(ASSETS, start + 1000))]
-            ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in batch], who)
-        with tqdm(total=EVENTS, unit="ev", desc="generate", mininterval=5) as bar:
+            ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in batch], WHO)
+        with tqdm(total=EVENTS, unit="ev", desc="stress", mininterval=5) as bar:
             for start in range(0, EVENTS, 500):
                 events: list[dict[str, Any]] = []
                 for i in range(start, min(EVENTS, start + 500)):
@@ -62,18 +79,29 @@ def generate(url: str) -> None:
                         )
                     else:
                         events.append(body("f", i, ASSETS))
-                ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], who)
+                ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], WHO)
                 bar.update(len(events))
     finally:
         ledger.close()
 
 
+# The name the restart benchmark imports.
+generate = generate_stress
+
+
+def generate_realistic(url: str) -> None:
+    from benchmarks.world import fill
+
+    fill(url, EVENTS, ASSETS, contracts=1)
+
+
 def catch_up(url: str, projection: Any) -> float:
+    """Events per second of one projection catching up from where it stands."""
     ledger = build_ledger(Settings(database_url=url, run_projections="no"))
     try:
         runner = Runner(ledger.engine, ledger.store, [projection], batch_size=5000)
         start = time.perf_counter()
-        with tqdm(unit="ev", desc=projection.name, mininterval=5) as bar:
+        with tqdm(unit="ev", desc=projection.name, mininterval=10) as bar:
 
             def progress(applied: int) -> None:
                 bar.update(applied)
@@ -84,36 +112,82 @@ def catch_up(url: str, projection: Any) -> float:
         ledger.close()
 
 
-def timed_get(client: httpx.Client, path: str, runs: int = RUNS) -> float:
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        resp = client.get(path)
-        samples.append(time.perf_counter() - t)
-        assert resp.status_code == 200, resp.text
-    return statistics.median(samples)
+def child_catch_up(url: str) -> None:
+    """The findings worker, alone in its process (``--catch-up``): rate and peak RSS."""
+    settle_for_a_long_run()
+    per_s = catch_up(url, FindingsProjection())
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"findings_catch_up_per_s": per_s, "findings_worker_max_rss_mb": rss}))
 
 
-def timed_get_html(client: httpx.Client, path: str, runs: int = RUNS) -> float:
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        resp = client.get(path, headers={"Accept": "text/html"})
-        samples.append(time.perf_counter() - t)
-        assert resp.status_code == 200, resp.text
-    return statistics.median(samples)
-
-
-def run(report: dict[str, Any]) -> None:
-    r: dict[str, Any] = {"events": EVENTS, "assets": ASSETS}
-    with fresh_postgres() as url:
-        generate(url)
-        r["custody_catch_up_per_s"] = catch_up(url, CustodyProjection())
-        r["findings_catch_up_per_s"] = catch_up(url, FindingsProjection())
-        r["findings_catch_up_max_rss_mb"] = (
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def child_restart(url: str) -> None:
+    """A restarted worker (``--restart``): a new process appends one event like the
+    log's last plain one and catches both projections up; seconds from its start."""
+    started = time.perf_counter()
+    ledger = build_ledger(Settings(database_url=url, run_projections="no"))
+    try:
+        with ledger.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(events_table.c.state)
+                .order_by(events_table.c.notification_id.desc())
+                .limit(200)
+            ).all()
+        record = next(
+            r
+            for r in (orjson.loads(row.state) for row in rows)
+            if r["type"] in ("observation", "support_provided", "custody_transferred")
         )
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for server_field in ("prev_hash", "recorded_at", "recorded_by"):
+            record.pop(server_field, None)
+        record.update(event_id=f"restart-{time.time_ns()}", occurred_at=now, reported_at=now)
+        ledger.appender.append([EVENT_ADAPTER.validate_python(record)], WHO)
+        runner = Runner(ledger.engine, ledger.store, [CustodyProjection(), FindingsProjection()])
+        runner.catch_up()
+        seconds = time.perf_counter() - started
+    finally:
+        ledger.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"restart_s": seconds, "restart_max_rss_mb": rss}))
+
+
+def _child(flag: str, url: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_findings", flag, url],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def timed_get(
+    client: httpx.Client, path: str, runs: int = RUNS, html: bool = False
+) -> tuple[float, int]:
+    """Median seconds of ``runs`` GETs, and the size of the last body."""
+    samples, size = [], 0
+    headers = {"Accept": "text/html"} if html else {}
+    for _ in range(runs):
+        t = time.perf_counter()
+        resp = client.get(path, headers=headers)
+        samples.append(time.perf_counter() - t)
+        assert resp.status_code == 200, resp.text
+        size = len(resp.content)
+    return statistics.median(samples), size
+
+
+def variant(name: str) -> dict[str, Any]:
+    r: dict[str, Any] = {"events": EVENTS, "assets": ASSETS}
+    contract = CONTRACT[name]
+    with fresh_postgres() as url:
+        (generate_realistic if name == "realistic" else generate_stress)(url)
+        r["custody_catch_up_per_s"] = catch_up(url, CustodyProjection())
+        r.update(_child("--catch-up", url))
         r["findings_vs_custody"] = r["findings_catch_up_per_s"] / r["custody_catch_up_per_s"]
+        restarts = [_child("--restart", url) for _ in range(RUNS)]
+        r["restart_s"] = statistics.median(x["restart_s"] for x in restarts)
+        r["restart_max_rss_mb"] = max(x["restart_max_rss_mb"] for x in restarts)
         ledger = build_ledger(Settings(database_url=url))
         key = ledger.keys.create("bench-findings", "auditor")
         with ledger.engine.connect() as conn:
@@ -124,24 +198,51 @@ def run(report: dict[str, Any]) -> None:
         with (
             server(url, LEDGER_RUN_PROJECTIONS="no") as base,
             httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120
+                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600
             ) as client,
         ):
             samples = []
-            for i in range(60):
+            for _ in range(60):
                 t = time.perf_counter()
                 resp = client.get("/v1/findings", params={"limit": 100, "cleared": "any"})
                 samples.append(time.perf_counter() - t)
                 assert resp.status_code == 200, resp.text
-                del i
             samples.sort()
             r["findings_p50_ms"] = statistics.median(samples) * 1000
             r["findings_p99_ms"] = samples[int(len(samples) * 0.99) - 1] * 1000
-            r["report_seconds"] = timed_get(client, "/v1/contracts/fms-1/report")
-            r["report_html_seconds"] = timed_get_html(client, "/v1/contracts/fms-1/report")
-            r["contract_view_seconds"] = timed_get(client, "/v1/contracts/fms-1")
-            body = client.get("/v1/contracts/fms-1/report").json()
-            r["report_assets"] = body["assets"]["total"]
-            r["report_event_findings_total"] = body["event_findings_total"]
-    print({k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
-    report["findings"] = r
+            report = f"/v1/contracts/{contract}/report"
+            r["report_seconds"], r["report_bytes"] = timed_get(client, report)
+            r["report_html_seconds"], r["report_html_bytes"] = timed_get(client, report, html=True)
+            r["contract_view_seconds"], r["contract_view_bytes"] = timed_get(
+                client, f"/v1/contracts/{contract}"
+            )
+            doc = client.get(report).json()
+            r["report_assets"] = doc["assets"]["total"]
+            r["report_longest_list"] = max(doc["page"]["totals"].values())
+            r["report_event_findings_total"] = doc["event_findings_total"]
+    print(name, {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
+    return r
+
+
+def run(report: dict[str, Any]) -> None:
+    out: dict[str, Any] = {}
+    for name in VARIANTS:
+        out[name] = variant(name)
+        report["findings"] = out  # kept after each variant (run.py writes as it goes)
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--catch-up":
+        child_catch_up(argv[1])
+        return 0
+    if argv and argv[0] == "--restart":
+        child_restart(argv[1])
+        return 0
+    report: dict[str, Any] = {}
+    run(report)
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -277,6 +277,7 @@ class LedgerService:
     ) -> m.Contract:
         """Terms, authorisations and (unless asked not to) compliance (DOMAIN.md §7);
         with ``limit``, compliance's long lists a window at a time (``cursor``)."""
+        decode_cursor(cursor)  # a malformed cursor before any work
         contract = self._ledger.reads.contract(contract_id, as_of=as_of, known_at=known_at)
         if with_compliance:
             compliance = self._ledger.findings.compliance(

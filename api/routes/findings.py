@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import Auditor, Reader, ServiceDep
 from api.params import FindingsFilter, ReportPeriod
 from api.params import FindingsView as View
-from api.reports import render_report
+from api.reports import PRINTED_ROWS, render_report
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
 from ledger.facade import MAX_ROWS, m
 
@@ -59,13 +59,22 @@ def get_report(
         str | None, Query(description="`page.next_cursor` of the previous response")
     ] = None,
     limit: Annotated[
-        int, Query(ge=1, le=MAX_ROWS, description="Rows of each long list per response")
-    ] = MAX_ROWS,
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ROWS,
+            description=f"Rows of each long list per response: {MAX_ROWS} unless given "
+            f"(the printable HTML: {PRINTED_ROWS})",
+        ),
+    ] = None,
 ) -> Response:
     """Every list that grows with the contract (its assets, open state findings,
     inventory lines, corrections, restatements) holds at most ``limit`` rows; ``page``
     says which and how many there are, and ``page.next_cursor`` asks for the next ones.
     The printable HTML pages the same way, with a link to the next page."""
+    html = "text/html" in request.headers.get("accept", "")
+    if limit is None:
+        limit = PRINTED_ROWS if html else MAX_ROWS
     report = service.report(
         contract_id,
         as_of=view.as_of,
@@ -75,7 +84,7 @@ def get_report(
         cursor=cursor,
         limit=limit,
     )
-    if "text/html" in request.headers.get("accept", ""):
+    if html:
         return HTMLResponse(
             render_report(report.plain(), request.url.path, request.query_params.multi_items()),
             headers={"X-Ledger-Position": str(view.position)},

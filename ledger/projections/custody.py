@@ -326,6 +326,17 @@ class CustodyProjection:
             if held.state is None:
                 conn.execute(assets.delete().where(assets.c.asset_id == asset_id))
                 continue
+            # A corrected version keeps its event's position, but a rewind reloads the
+            # event as recorded: the tail keeps only the steps after the last one.
+            corrected = {e.position for e in effective if e.corrected}
+            if corrected:
+                cut = max(
+                    (i for i, (_, p, _, _) in enumerate(held.tail) if p in corrected),
+                    default=-1,
+                )
+                if cut >= 0:
+                    del held.tail[: cut + 1]
+                    held.whole = False
             # The last observation that has happened (one may be dated minutes ahead).
             held.observation = None
             for e in effective:

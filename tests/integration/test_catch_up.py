@@ -123,3 +123,21 @@ def test_settling_freezes_what_exists_and_raises_the_first_threshold() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_a_late_report_after_a_correction_folds_the_corrected_version(ledger: Ledger) -> None:
+    """The custody tail (``custody.Held``) is built from corrected versions, which keep
+    their event's position; a later late report must not fold in the event as
+    recorded."""
+    first = wire.transfer(["cu0"], "iq-army", "iq-9th", occurred_at="2015-03-01T00:00:00Z")
+    second = wire.transfer(["cu0"], "iq-9th", "iq-army", occurred_at="2015-03-10T00:00:00Z")
+    late = wire.transfer(["cu0"], "iq-9th", "iq-army", occurred_at="2015-03-05T00:00:00Z")
+    append(ledger, [*wire.reference_world(), wire.asset("cu0"), first, second])
+    append(ledger, [wire.correction(second["event_id"], {"occurred_at": "2015-03-20T00:00:00Z"})])
+    append(ledger, [late])
+    Runner(ledger.engine, ledger.store, [CustodyProjection()], batch_size=100_000).rebuild()
+    whole = snapshot(ledger)
+    Runner(ledger.engine, ledger.store, [CustodyProjection()], batch_size=1).rebuild()
+    assert snapshot(ledger) == whole
+    [row] = whole["proj_assets"]
+    assert "2015-03-20" in str(row)  # the corrected instant is the asset's last

@@ -3,10 +3,10 @@ PostgreSQL: nothing the write path rejects, and once the projections have caught
 findings of every rule family.
 
 The findings are read from a smaller world than the append: the findings projection
-catches up on this generator's worlds at a few hundred events a second (every
-inventory, disposition and late report makes it rebuild assets' histories; see
-docs/worlds.md), so a 20,000-event world would take minutes per backend. The full
-catch-up of the 20,000-event world is the ``slow`` test at the end."""
+catches up on this generator's worlds far slower than the custody projection (late
+reports, amendments, inventories and reference changes make it evaluate assets and
+contracts again; docs/decisions/0014), so a 20,000-event world would take a minute per
+backend."""
 
 from __future__ import annotations
 
