@@ -103,12 +103,11 @@ def _findings(f: dict[str, Any]) -> list[str]:
     an older results file holds the stress ledger alone, unnamed."""
     variants = {k: v for k, v in f.items() if isinstance(v, dict)} or {"stress": f}
     names = list(variants)
-    first = variants[names[0]]
     out = [
         "## Findings",
         "",
-        f"Ledgers of {first['events']:,} events over {first['assets']:,} assets on PostgreSQL, "
-        "every asset under one contract: **realistic** is the realistic world "
+        "Ledgers on PostgreSQL, every asset under one contract (their sizes in the first "
+        "row): **realistic** is the realistic world "
         "(`ledger.worlds.realistic`, seed 1: late reports, amendments, inventories, "
         "reference changes); **stress** the one-day-dated ledger of earlier runs (2% "
         "captures by an unauthorised party; every event dated 2015, one late-recording "
@@ -130,6 +129,7 @@ def _findings(f: dict[str, Any]) -> list[str]:
         return f"| {label} | " + " | ".join(cells) + f" | {target} |"
 
     out += [
+        row("events / assets", lambda v: f"{_n(v['events'])} / {_n(v['assets'])}"),
         row("findings in the store", lambda v: _n(v["findings_total"])),
         row("custody projection catch-up", lambda v: f"{_n(v['custody_catch_up_per_s'])}/s"),
         row(

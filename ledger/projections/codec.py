@@ -33,11 +33,22 @@ def state_to_json(state: AssetState) -> dict[str, Any]:
     return {f.name: _json(getattr(state, f.name)) for f in fields(state)}
 
 
+_STATE_FIELDS = tuple(f.name for f in fields(AssetState))
+_STORED_WIDTH = len("2014-06-10T08:00:00.000000Z")
+
+
+def _instant(text: str) -> datetime:
+    # The stored form reads as UTC directly; anything else goes through ``parse``.
+    if len(text) == _STORED_WIDTH and text[-1] == "Z":
+        return datetime.fromisoformat(text)
+    return parse(text)
+
+
 def state_from_json(data: dict[str, Any]) -> AssetState:
-    values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(AssetState)}
+    values: dict[str, Any] = {name: data.get(name) for name in _STATE_FIELDS}
     for name in _INSTANTS:
         if values[name] is not None:
-            values[name] = parse(values[name])
+            values[name] = _instant(values[name])
     values["status"] = Status(values["status"])
     values["operational"] = Operational(values["operational"])
     if values["terminal_confidence"] is not None:
