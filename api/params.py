@@ -141,6 +141,11 @@ MinPosition = Annotated[
 ]
 
 GivenInstant = Annotated[str | None, Query(description=INSTANT_RULES)]
+PageCursor = Annotated[
+    str | None,
+    Query(description="`next_cursor` of the previous response's `page`: the next rows"),
+]
+"""The cursor of a document whose long lists come a page at a time."""
 
 
 def _params(projections: Sequence[str]) -> Callable[..., Awaitable[ViewParams]]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import Auditor, Reader, ServiceDep
-from api.params import FindingsFilter, ReportPeriod
+from api.params import FindingsFilter, PageCursor, ReportPeriod
 from api.params import FindingsView as View
 from api.reports import PRINTED_ROWS, render_report
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
@@ -55,9 +55,7 @@ def get_report(
     view: View,
     contract_id: str,
     period: ReportPeriod,
-    cursor: Annotated[
-        str | None, Query(description="`page.next_cursor` of the previous response")
-    ] = None,
+    cursor: PageCursor = None,
     limit: Annotated[
         int | None,
         Query(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import Reader, ServiceDep
-from api.params import View
+from api.params import PageCursor, View
 from api.schemas import NOT_FOUND, READ_PROBLEMS, FastJSON, StrictRoute
 from ledger.facade import MAX_ROWS, m
 
@@ -48,9 +48,7 @@ def get_contract(
     _: Reader,
     view: View,
     contract_id: str,
-    cursor: Annotated[
-        str | None, Query(description="`compliance.page.next_cursor` of the previous response")
-    ] = None,
+    cursor: PageCursor = None,
     limit: Annotated[
         int, Query(ge=1, le=MAX_ROWS, description="Assets of each compliance list per response")
     ] = MAX_ROWS,
