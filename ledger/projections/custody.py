@@ -122,6 +122,17 @@ class Held:
         return positions
 
 
+def _held_from_row(row: Any) -> Held:
+    """An asset as its stored row has it (its steps are not known), or a new one."""
+    held = Held()
+    if row is not None:
+        data = orjson.loads(row.state)
+        held.observation = data.pop("last_observation", None)
+        held.state, held.last_key = state_from_json(data), row.last_world_key
+        held.whole = False
+    return held
+
+
 class CustodyProjection:
     name = "custody"
 
@@ -247,28 +258,13 @@ class CustodyProjection:
     ) -> None:
         if not touched:
             return
-        ids = [a for a in touched if a not in self._cache]
-        current: dict[str, Any] = {}  # asset_id -> row
-        for i in range(0, len(ids), 500):
-            for found in conn.execute(
-                sa.select(assets.c.asset_id, assets.c.last_world_key, assets.c.state).where(
-                    assets.c.asset_id.in_(ids[i : i + 500])
-                )
-            ):
-                current[found.asset_id] = found
+        stored = self._stored_rows(conn, [a for a in touched if a not in self._cache])
         rows: list[dict[str, Any]] = []
         needs_fold: list[str] = []
         late: dict[str, tuple[Held, list[int]]] = {}
         for asset_id, new in touched.items():
             new.sort(key=lambda e: e.world_key)
-            held = self._cache.get(asset_id)
-            if held is None:
-                held = Held()
-                if (row := current.get(asset_id)) is not None:
-                    data = orjson.loads(row.state)
-                    held.observation = data.pop("last_observation", None)
-                    held.state, held.last_key = state_from_json(data), row.last_world_key
-                    held.whole = False  # its steps are not known
+            held = self._cache.get(asset_id) or _held_from_row(stored.get(asset_id))
             keys = [world_key(e) for e in new]
             if asset_id in refold:
                 needs_fold.append(asset_id)
@@ -285,26 +281,49 @@ class CustodyProjection:
             if held.state is not None:
                 self._cache[asset_id] = held
                 rows.append(self._held_row(held, max(e.position for e in new), ref, now))
-        if late:
-            # The events after each late report, read once for every such asset.
-            loaded = {
-                e.position: e
-                for e in load_events(conn, [p for _, again in late.values() for p in again])
-            }
-            for asset_id, (held, again) in late.items():
-                merged = [loaded[p] for p in again] + touched[asset_id]
-                merged.sort(key=lambda e: e.world_key)
-                for e in merged:
-                    held.apply(e, world_key(e), ref, asset_id)
-                self._cache[asset_id] = held
-                assert held.state is not None
-                rows.append(
-                    self._held_row(held, max(e.position for e in touched[asset_id]), ref, now)
-                )
+        rows.extend(self._fold_late(conn, late, touched, ref, now))
         if needs_fold:
             rows.extend(self._fold(conn, needs_fold, ref, now))
         if rows:
             upsert(conn, assets, rows, ["asset_id"])
+
+    def _stored_rows(self, conn: Connection, asset_ids: list[str]) -> dict[str, Any]:
+        """The stored rows of assets not held in memory, by asset."""
+        out: dict[str, Any] = {}
+        for i in range(0, len(asset_ids), 500):
+            for found in conn.execute(
+                sa.select(assets.c.asset_id, assets.c.last_world_key, assets.c.state).where(
+                    assets.c.asset_id.in_(asset_ids[i : i + 500])
+                )
+            ):
+                out[found.asset_id] = found
+        return out
+
+    def _fold_late(
+        self,
+        conn: Connection,
+        late: dict[str, tuple[Held, list[int]]],
+        touched: dict[str, list[Event]],
+        ref: Reference,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Late reports folded in from each asset's tail (``Held.rewind_to``): the
+        events after them, read once for every such asset, applied again with them."""
+        if not late:
+            return []
+        loaded = {
+            e.position: e
+            for e in load_events(conn, [p for _, again in late.values() for p in again])
+        }
+        rows = []
+        for asset_id, (held, again) in late.items():
+            merged = [loaded[p] for p in again] + touched[asset_id]
+            merged.sort(key=lambda e: e.world_key)
+            for e in merged:
+                held.apply(e, world_key(e), ref, asset_id)
+            self._cache[asset_id] = held
+            rows.append(self._held_row(held, max(e.position for e in touched[asset_id]), ref, now))
+        return rows
 
     def _held_row(self, held: Held, position: int, ref: Reference, now: datetime) -> dict[str, Any]:
         assert held.state is not None
