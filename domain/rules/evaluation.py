@@ -16,7 +16,7 @@ the past of the walk: walk again with :func:`~domain.rules.tracking.life`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import chain
 
@@ -42,6 +42,10 @@ from domain.rules.impact import (
 from domain.state import History
 from domain.vocabulary import EventType
 
+UnaccountedPart = tuple[str | None, tuple[Finding, ...]]
+"""What C01–C03 read of an asset judged by another evaluator: its contract (``None``:
+none, or no longer registered) and its R03 findings."""
+
 
 def affected(history: History, events: Iterable[Event], k: datetime) -> Impact:
     """What the arrival of ``events`` (all reported at ``k``) may change."""
@@ -60,11 +64,26 @@ class Evaluator:
     """
 
     def __init__(
-        self, history: History, contract_id: str | None = None, *, incremental: bool = True
+        self,
+        history: History,
+        contract_id: str | None = None,
+        *,
+        incremental: bool = True,
+        owns: Callable[[str], bool] | None = None,
+        contract_state: bool = True,
+        contract_assets: bool = True,
     ) -> None:
         self.history = history
         self.only = contract_id
         self.incremental = incremental
+        # A share of the work (``domain.rules.partitions``): the assets judged here
+        # (``None``: every asset), whether C01–C03 are, and C04/C05.
+        self.owns = owns
+        self.contract_state = contract_state
+        self.contract_assets = contract_assets
+        # When not ``None``: each asset whose R03 findings or contract changed in the
+        # last :meth:`run`, with its contract and R03 findings (what C01–C03 read).
+        self.published: dict[str, UnaccountedPart] | None = None
         self._memos: dict[str, AssetMemo] = {}
         log = history.log
         self._typed: dict[EventType, list[Event]] = {t: [] for t in CUT_TYPES}
@@ -194,7 +213,7 @@ class Evaluator:
         moved = self._actions_seen.get(contract_id) != actions
         self._actions_seen[contract_id] = actions
         out: dict[ScopeKey, tuple[Finding, ...]] = {}
-        if state or moved:
+        if (state or moved) and self.contract_state:
             facts = contract_facts(
                 contract_id, ref, self.cut, [p for p in members.values() if p.unaccounted]
             )
@@ -203,6 +222,8 @@ class Evaluator:
                 out[contract_scope(contract_id)] = ordered(rules.findings(facts))
             else:
                 out[contract_scope(contract_id)] = ordered(contract_state_rules(facts))
+        if not self.contract_assets:
+            return out
         judged = self._judged.setdefault(contract_id, set())
         redo = set(members) | judged if assets is None or moved else set(assets)
         for a in sorted(redo):
@@ -220,8 +241,15 @@ class Evaluator:
             # else: none now and none before: nothing to judge (most assets, most times)
         return out
 
-    def run(self, k: datetime | None, impact: Impact) -> dict[ScopeKey, tuple[Finding, ...]]:
-        """Bring the cut to ``k`` and re-evaluate the scopes ``impact`` touches."""
+    def run(
+        self,
+        k: datetime | None,
+        impact: Impact,
+        absorbed: Mapping[str, UnaccountedPart] | None = None,
+    ) -> dict[ScopeKey, tuple[Finding, ...]]:
+        """Bring the cut to ``k`` and re-evaluate the scopes ``impact`` touches.
+        ``absorbed``: the parts other evaluators published at ``k`` (the assets they
+        judge), for C01–C03 here."""
         self.refresh(
             k,
             CUT_TYPES if impact.everything else impact.touched,
@@ -231,6 +259,8 @@ class Evaluator:
             assets = set(self.cut.registrations) | set(self._parts)
         else:
             assets = set(impact.assets)
+        if self.owns is not None:
+            assets = {a for a in assets if self.owns(a)}
         out: dict[ScopeKey, tuple[Finding, ...]] = {}
         state_dirty: set[str] = set()
         changed: dict[str, set[str]] = {}
@@ -249,7 +279,11 @@ class Evaluator:
                 changed.setdefault(c, set()).add(a)
             if (old and old.unaccounted) != (new and new.unaccounted) or len(homes) > 1:
                 state_dirty |= homes
-        contracts = set(changed) | set(impact.contracts)
+                if self.published is not None:
+                    self.published[a] = (self._contract_of.get(a), new.unaccounted if new else ())
+        if absorbed:
+            state_dirty |= self._absorb(absorbed)
+        contracts = set(changed) | set(impact.contracts) | state_dirty
         if impact.everything:
             contracts |= set(self._actions_seen) | set(self.cut.actions)
             contracts |= {c for c in self._contract_of.values() if c}
@@ -267,6 +301,21 @@ class Evaluator:
         if k is not None:
             self.k = k
         return out
+
+    def _absorb(self, parts: Mapping[str, UnaccountedPart]) -> set[str]:
+        """Take the parts of assets judged elsewhere; the contracts they leave or join."""
+        dirty: set[str] = set()
+        for a, (home, unaccounted) in parts.items():
+            old = self._contract_of.pop(a, None)
+            self._members.get(old or "", {}).pop(a, None)
+            self._parts.pop(a, None)
+            dirty |= {c for c in (old, home) if c}
+            if home is not None:
+                part = AssetPart(asset_id=a, unaccounted=unaccounted, support=(), registration=None)
+                self._parts[a] = part
+                self._contract_of[a] = home
+                self._members.setdefault(home, {})[a] = part
+        return dirty
 
     def everything(self, k: datetime | None) -> dict[ScopeKey, tuple[Finding, ...]]:
         return self.run(k, Impact(everything=True))

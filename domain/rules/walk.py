@@ -112,11 +112,23 @@ class Walk:
         self.evaluator.grow(new)
         for k, group in batches(new):
             prev = self._prev if k == self.k else (self.k or NOTHING_KNOWN)
-            impact = self.evaluator.impact(group, k, prev)
-            self.tracker.advance(k, self.evaluator.run(k, impact), impact)
+            self._instant(k, group, prev)
             if k != self.k:
                 self._prev, self.k = self.k or NOTHING_KNOWN, k
         self.end = max(self.end, max(e.position for e in new))
+        self._dispositions_after(new)
+
+    def _instant(self, k: datetime, group: list[Event], prev: datetime) -> None:
+        """Judge what the events of knowledge instant ``k`` change."""
+        impact = self.evaluator.impact(group, k, prev)
+        self.tracker.advance(k, self.evaluator.run(k, impact), impact)
+
+    def owns_key(self, key: str) -> bool:
+        """Whether the finding ``key`` is judged by this walk (all, but for a share of
+        the work: ``domain.rules.partitions``)."""
+        return True
+
+    def _dispositions_after(self, new: Sequence[Event]) -> None:
         if any(e.type is EventType.FINDING_DISPOSITIONED for e in new):
             self._dispositions = True
         if self._dispositions and any(
@@ -124,7 +136,7 @@ class Walk:
         ):
             timelines = disposition_timelines(self.history.log)
             for key in set(timelines) | set(self._timelines):
-                if timelines.get(key) != self._timelines.get(key):
+                if timelines.get(key) != self._timelines.get(key) and self.owns_key(key):
                     self.tracker.mark(key)
             self._timelines = timelines
 

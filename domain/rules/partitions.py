@@ -1,0 +1,215 @@
+"""Findings judged in partitions: several walks, each over a share of the assets, and
+one over the contracts, whose lives together are those one walk gives (tested).
+
+An asset's ``R…`` findings, and its C04/C05, read only its own events and what is
+known log-wide — reference data, registrations, inventories, contract actions and
+dispositions (the *global* events, about 2 % of a realistic log). So assets hash
+into partitions (:func:`shard`), and a partition's walk (:class:`PartitionWalk`) is
+fed the global events and the events naming its assets (:class:`Router`); it
+judges only its assets. C01–C03 read every asset of a contract (their R03
+findings): a partition publishes, per knowledge instant, the assets whose R03
+findings or contract changed and the ids the instant retracted or corrected
+(:class:`PartRecord`); the contract walk (:class:`ContractWalk`) is fed the global
+events and those records and judges C01–C03 alone.
+
+A retraction or correction goes where its target went (its asset's partition; every
+partition for a global event): ``asset_ids`` cannot be corrected (DOMAIN.md §3), so
+an event's partitions never change. A finding's key tells whose it is
+(:func:`key_asset`): an asset's, or a contract's (C01–C03).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from hashlib import blake2b
+
+from domain.history import Event
+from domain.rules.evaluation import Evaluator, UnaccountedPart
+from domain.rules.facts import CUT_TYPES
+from domain.rules.findings import rule_of_key
+from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact
+from domain.rules.tracking import batches, collector_paused
+from domain.rules.walk import Walk
+from domain.vocabulary import REFERENCE_TYPES, EventType
+
+GLOBAL_TYPES: frozenset[EventType] = REFERENCE_TYPES | CUT_TYPES
+"""Events every partition reads (what an asset's rules read beyond its own events)."""
+
+CONTRACT_RULES = frozenset({"C01", "C02", "C03"})
+"""The rules judged over a whole contract (by the contract walk)."""
+
+_STATE_RULES = frozenset({"R01", "R03", "R12", "R13"})
+
+
+def shard(asset_id: str, count: int) -> int:
+    """The partition of an asset among ``count``: stable across processes and
+    machines (Python's ``hash`` of a string is salted per process)."""
+    digest = blake2b(asset_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count
+
+
+def key_asset(key: str) -> str | None:
+    """The asset a finding key belongs to; ``None`` for C01–C03 (a contract's).
+    State keys name the asset second (``R03/asset/since``), event and discrepancy keys
+    third (``RULE/trigger/asset``); ids never contain ``/``."""
+    rule = rule_of_key(key)
+    if rule in CONTRACT_RULES:
+        return None
+    parts = key.split("/")
+    return parts[1] if rule in _STATE_RULES else parts[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Partition ``index`` of ``count``; ``index`` ``None`` is the contract level."""
+
+    index: int | None
+    count: int
+
+    def owns(self, asset_id: str) -> bool:
+        return self.index is not None and shard(asset_id, self.count) == self.index
+
+    def owns_key(self, key: str) -> bool:
+        asset = key_asset(key)
+        return self.owns(asset) if asset is not None else self.index is None
+
+    @property
+    def name(self) -> str:
+        return "contracts" if self.index is None else f"{self.index}of{self.count}"
+
+
+EVERY = None
+"""A route to every partition and the contract level."""
+
+Route = frozenset[int] | None
+
+
+class Router:
+    """Which partitions an event goes to: ``None`` (every one, and the contract walk)
+    for a global event or one naming no asset; else the partitions of the assets it
+    names. An amendment goes where its target went: ``target(event_id)`` gives the
+    target (``None`` when unknown: every partition, where it amends nothing)."""
+
+    def __init__(self, count: int, target: Callable[[str], Event | None]) -> None:
+        self.count = count
+        self.target = target
+
+    def route(self, e: Event) -> Route:
+        seen = 0
+        while e.type in AMENDMENTS:
+            t = self.target(e.target_event_id or "")
+            seen += 1
+            if t is None or seen > 2:  # corrections of corrections are moot
+                return EVERY
+            e = t
+        if e.type in GLOBAL_TYPES or not e.subjects:
+            return EVERY
+        return frozenset(shard(a, self.count) for a in e.subjects)
+
+    def split(self, events: Iterable[Event]) -> dict[int | None, list[Event]]:
+        """The events per partition (``None``: the contract walk's), in their order."""
+        out: dict[int | None, list[Event]] = {i: [] for i in range(self.count)}
+        out[None] = []
+        for e in events:
+            route = self.route(e)
+            for i in (*range(self.count), None) if route is None else route:
+                out[i].append(e)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PartRecord:
+    """What a partition tells the contract walk of knowledge instant ``k``: the parts
+    that changed (asset → its contract and R03 findings) and the ids the instant
+    retracted or corrected (a C01 whose evidence they were is voided, not resolved)."""
+
+    k: datetime
+    parts: Mapping[str, UnaccountedPart] = field(default_factory=dict)
+    retracted: frozenset[str] = frozenset()
+    corrected: frozenset[str] = frozenset()
+
+
+class PartitionWalk(Walk):
+    """A walk over one partition's events (:meth:`Router.split`): the findings of its
+    assets, and the :class:`PartRecord` of each instant (:meth:`take_records`)."""
+
+    def __init__(self, partition: Partition) -> None:
+        super().__init__()
+        self.partition = partition
+        self._records: list[PartRecord] = []
+        self._make_evaluator()
+
+    def _make_evaluator(self) -> None:
+        self.evaluator = Evaluator(self.history, owns=self.partition.owns, contract_state=False)
+        self.evaluator.published = {}
+
+    def owns_key(self, key: str) -> bool:
+        return self.partition.owns_key(key)
+
+    def _instant(self, k: datetime, group: list[Event], prev: datetime) -> None:
+        ev = self.evaluator
+        assert ev.published is not None
+        impact = ev.impact(group, k, prev)
+        self.tracker.advance(k, ev.run(k, impact), impact)
+        parts, ev.published = ev.published, {}
+        if parts or impact.retracted or impact.corrected:
+            self._records.append(PartRecord(k, parts, impact.retracted, impact.corrected))
+
+    def take_records(self) -> list[PartRecord]:
+        """The records of the instants walked since the last call, in knowledge order."""
+        out, self._records = self._records, []
+        return out
+
+
+class ContractWalk(Walk):
+    """The contract level: C01–C03 of every contract, from the global events and the
+    partitions' :class:`PartRecord` (:meth:`feed` takes both, up to an instant every
+    partition has walked)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.partition = Partition(None, 0)
+        self._make_evaluator()
+
+    def _make_evaluator(self) -> None:
+        self.evaluator = Evaluator(
+            self.history, owns=lambda a: False, contract_state=True, contract_assets=False
+        )
+
+    def owns_key(self, key: str) -> bool:
+        return key_asset(key) is None
+
+    def feed(self, new: Sequence[Event], records: Sequence[PartRecord] = ()) -> None:
+        if not new and not records:
+            return
+        if not self.follows(new) or any(self.k is not None and r.k < self.k for r in records):
+            raise ValueError("the log learnt of the past already walked: start again")
+        with collector_paused():
+            self._feed_with(new, records)
+
+    def _feed_with(self, new: Sequence[Event], records: Sequence[PartRecord]) -> None:
+        self.history.grow(new)
+        self.evaluator.grow(new)
+        by_k: dict[datetime, list[PartRecord]] = {}
+        for r in records:
+            by_k.setdefault(r.k, []).append(r)
+        groups = dict(batches(new))
+        for k in sorted(set(groups) | set(by_k)):
+            prev = self._prev if k == self.k else (self.k or NOTHING_KNOWN)
+            group = groups.get(k, [])
+            impact = self.evaluator.impact(group, k, prev) if group else Impact(news={})
+            parts: dict[str, UnaccountedPart] = {}
+            retracted, corrected = set(impact.retracted), set(impact.corrected)
+            for r in by_k.get(k, ()):
+                parts.update(r.parts)
+                retracted |= r.retracted
+                corrected |= r.corrected
+            impact = replace(impact, retracted=frozenset(retracted), corrected=frozenset(corrected))
+            self.tracker.advance(k, self.evaluator.run(k, impact, parts), impact)
+            if k != self.k:
+                self._prev, self.k = self.k or NOTHING_KNOWN, k
+        if new:
+            self.end = max(self.end, max(e.position for e in new))
+        self._dispositions_after(new)

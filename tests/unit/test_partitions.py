@@ -1,0 +1,219 @@
+"""Findings judged in partitions (``domain.rules.partitions``) equal one walk's.
+
+Partition walks over a share of the assets each, and the contract walk over the
+partitions' records, fed the log in pieces as projection workers would be (every
+partition up to a position, then the contract level up to it), give the very lives
+one walk gives for the whole log: on realistic worlds of several seeds (late
+reports, retractions, corrections, inventories, reference changes, dispositions),
+for two and three partitions, and on hand-made logs where a retraction or a late
+report in one partition moves a contract-level finding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.history import Event, thaw
+from domain.rules.findings import ClearReason
+from domain.rules.lives import Lives
+from domain.rules.partitions import (
+    ContractWalk,
+    Partition,
+    PartitionWalk,
+    Router,
+    key_asset,
+    shard,
+)
+from domain.rules.walk import Walk
+from domain.state import History
+from ledger.worlds.realistic import world_events
+from ledger.writing.wire import EVENT_ADAPTER, to_record
+from tests.unit.builders import (
+    Logged,
+    capture,
+    contract,
+    correct,
+    lose,
+    register,
+    retract,
+    world,
+)
+
+EVENTS = 1500
+
+
+def _events(seed: int, assets: int = 25, contracts: int = 2) -> list[Event]:
+    out = []
+    raw = world_events(EVENTS, seed=seed, assets=assets, contracts=contracts)
+    for i, r in enumerate(raw):
+        record: dict[str, Any] = to_record(EVENT_ADAPTER.validate_python(r))
+        out.append(Event.parse(i + 1, record))
+    return out
+
+
+def _one_walk(events: list[Event], piece: int) -> Lives:
+    walk = Walk()
+    for i in range(0, len(events), piece):
+        walk.feed(events[i : i + piece])
+    return walk.lives()
+
+
+def _partitioned(events: list[Event], count: int, piece: int) -> tuple[Lives, list[Lives]]:
+    """Every partition fed up to a position, then the contract walk up to it."""
+    by_id = {e.event_id: e for e in events}
+    router = Router(count, by_id.get)
+    walks = [PartitionWalk(Partition(i, count)) for i in range(count)]
+    contracts = ContractWalk()
+    for start in range(0, len(events), piece):
+        split = router.split(events[start : start + piece])
+        records = []
+        for i, walk in enumerate(walks):
+            walk.feed(split[i])
+            records += walk.take_records()
+        records.sort(key=lambda r: r.k)  # stable: each partition's stay in order
+        contracts.feed(split[None], records)
+    return contracts.lives(), [w.lives() for w in walks]
+
+
+def _assert_same(expected: Lives, contract: Lives, parts: list[Lives], count: int) -> None:
+    got: dict[str, Any] = {}
+    for i, lives in enumerate(parts):
+        for key, x in lives.items():
+            assert key not in got, key
+            assert shard(key_asset(key) or "", count) == i, key  # only its own assets
+            got[key] = x
+    for key, x in contract.items():
+        assert key_asset(key) is None, key
+        assert key not in got, key
+        got[key] = x
+    assert set(got) == set(expected)
+    for key, x in expected.items():
+        assert got[key] == x, key
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("count", [2, 3])
+def test_partitions_and_the_contract_level_give_one_walks_lives(seed: int, count: int) -> None:
+    events = _events(seed)
+    expected = _one_walk(events, 400)
+    assert any(key_asset(k) is None for k in expected)  # C01–C03 are judged
+    contract, parts = _partitioned(events, count, 257)
+    assert all(len(p) for p in parts)  # each partition judged some
+    _assert_same(expected, contract, parts, count)
+
+
+def test_one_partition_and_pieces_of_one_event(seed: int = 5) -> None:
+    events = _events(seed)[:700]
+    expected = _one_walk(events, 700)
+    contract, parts = _partitioned(events, 1, 1)
+    _assert_same(expected, contract, parts, 1)
+
+
+def test_an_amendment_goes_where_its_target_went() -> None:
+    events = _events(1)
+    by_id = {e.event_id: e for e in events}
+    router = Router(3, by_id.get)
+    amended = [e for e in events if e.target_event_id and e.target_event_id in by_id]
+    assert amended
+    for e in amended:
+        target = by_id[e.target_event_id or ""]
+        while target.target_event_id in by_id and target.type.value.startswith("event_"):
+            target = by_id[target.target_event_id or ""]
+        assert router.route(e) == router.route(target)
+    unknown = [e for e in amended if e.target_event_id]
+    assert Router(3, lambda _: None).route(unknown[0]) is None  # every partition
+
+
+def test_shards_are_stable_and_spread() -> None:
+    assert [shard(f"t{i}", 4) for i in range(8)] == [shard(f"t{i}", 4) for i in range(8)]
+    counts = [0, 0, 0, 0]
+    for i in range(4000):
+        counts[shard(f"asset-{i}", 4)] += 1
+    assert min(counts) > 900
+    assert key_asset("R03/t1/2020-01-01T00:00:00Z") == "t1"
+    assert key_asset("R05/ev-9/t2") == "t2"
+    assert key_asset("C01/fms-1/2020-01-01T00:00:00Z") is None
+    assert key_asset("C04/ev-9/t3") == "t3"
+
+
+# -- hand-made logs: news in one partition that moves a contract-level finding ----------
+
+
+def _two_partitions_apart() -> tuple[str, str]:
+    """Two asset ids in different partitions of two."""
+    ids = [f"A{i}" for i in range(1, 20)]
+    first = ids[0]
+    other = next(a for a in ids if shard(a, 2) != shard(first, 2))
+    return first, other
+
+
+def _log(*logged: Logged) -> list[Event]:
+    """The world and ``logged`` as a ledger logs them: in knowledge order."""
+    known = sorted(History([*world(), *logged]).log.events, key=lambda e: e.knowledge_key)
+    return [Event.parse(i + 1, thaw(e.record)) for i, e in enumerate(known)]
+
+
+def _check(events: list[Event], count: int = 2) -> Lives:
+    expected = _one_walk(events, len(events))
+    for piece in (1, 3, len(events)):
+        contract, parts = _partitioned(events, count, piece)
+        _assert_same(expected, contract, parts, count)
+    return expected
+
+
+def _c01(lives: Lives) -> list[Any]:
+    return [x for key, x in sorted(lives.items()) if key.startswith("C01/")]
+
+
+def test_a_retraction_in_one_partition_voids_the_contracts_suspension() -> None:
+    a, b = _two_partitions_apart()
+    loss = lose(a, at="2014-06-10")
+    events = _log(
+        register(a),
+        register(b),
+        loss,
+        lose(b, at="2014-08-01", reported="2014-08-01"),
+        retract(loss, at="2014-09-15"),
+    )
+    lives = _check(events)
+    reasons = [c.reason for x in _c01(lives) for c in x.changes if c.finding is None]
+    assert ClearReason.VOIDED_TRIGGER_RETRACTED in reasons  # the path under test
+
+
+def test_a_late_report_in_one_partition_moves_the_suspension_earlier() -> None:
+    a, b = _two_partitions_apart()
+    events = _log(
+        register(a),
+        register(b),
+        lose(b, at="2014-08-01"),
+        lose(a, at="2014-06-10", reported="2014-12-01"),
+    )
+    lives = _check(events)
+    reasons = [c.reason for x in _c01(lives) for c in x.changes if c.finding is None]
+    assert ClearReason.SUPERSEDED in reasons
+
+
+def test_an_asset_corrected_into_another_contract_moves_its_unaccounted_time() -> None:
+    a, b = _two_partitions_apart()
+    joined = register(a, at="2011-01-01")
+    events = _log(
+        contract("C2"),
+        register(b),
+        joined,
+        lose(a, at="2014-06-10"),
+        lose(b, at="2014-06-10"),
+        correct(joined, {"payload.contract_id": "C2"}, at="2014-10-01"),
+    )
+    lives = _check(events)
+    assert any(key.startswith("C01/C2/") for key in lives)
+    assert any(key.startswith("C01/C1/") for key in lives)
+
+
+def test_an_event_naming_assets_of_two_partitions_reaches_both() -> None:
+    a, b = _two_partitions_apart()
+    events = _log(register(a), register(b), capture([a, b], "isis", at="2014-06-10"))
+    lives = _check(events)
+    assert any(key.startswith(f"R01/{a}/") for key in lives)
+    assert any(key.startswith(f"R01/{b}/") for key in lives)
