@@ -6,6 +6,7 @@ Nothing is built at import time. Tests pass other settings through the same func
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from ledger.errors import LedgerError
 from ledger.integrity.service import IntegrityService
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
+from ledger.projections.findings_partitions import FindingsContracts, FindingsPartition
+from ledger.projections.leases import Leases
 from ledger.projections.runner import Projection, Runner
 from ledger.reading.custody import Reads
 from ledger.reading.findings import FindingsReads
@@ -132,6 +135,28 @@ def check_schema(engine: Engine) -> None:
         )
 
 
+def findings_projections(settings: Settings) -> list[Projection]:
+    """One walk, or partitions of the assets and the contract level (docs/decisions/0015)."""
+    n = settings.findings_partitions
+    if n == 1:
+        return [FindingsProjection()]
+    return [*(FindingsPartition(i, n) for i in range(n)), FindingsContracts(n)]
+
+
+def leases_of(
+    engine: Engine, projections: Sequence[Projection], *, seconds: float, owner: str | None = None
+) -> Leases | None:
+    """This worker's leases on the projections shared out among workers, if any. The
+    contract level comes first: a worker keeps the first of its share and gives the
+    last up, so the contract level (the lightest) goes with a partition, and the
+    partitions spread over the workers (two workers, two partitions: one each)."""
+    leased = sorted(
+        (p.name for p in projections if getattr(p, "leased", False)),
+        key=lambda name: name != FindingsContracts.name,
+    )
+    return Leases(engine, leased, seconds=seconds, owner=owner) if leased else None
+
+
 def build_ledger(settings: Settings | None = None, *, check: bool = True) -> Ledger:
     settings = settings or Settings()
     engine = make_engine(settings)
@@ -141,13 +166,14 @@ def build_ledger(settings: Settings | None = None, *, check: bool = True) -> Led
     lookups = Lookups(engine)
     keys = KeyStore(engine, settings.key_cache_seconds)
     appender = Appender(store, lookups, settings.group_commit_max_events)
-    projections: list[Projection] = [CustodyProjection(), FindingsProjection()]
+    projections: list[Projection] = [CustodyProjection(), *findings_projections(settings)]
     runner = Runner(
         engine,
         store,
         projections,
         settings.projection_batch_size,
         catch_up_batch_size=settings.projection_catch_up_batch_size,
+        leases=leases_of(engine, projections, seconds=settings.lease_seconds),
     )
     reads = Reads(engine, [p.name for p in projections])
     integrity = IntegrityService(engine, lookups, settings.signing_key_file)

@@ -49,6 +49,20 @@ class Settings(BaseSettings):
         description="Events per transaction of the custody projection while it is behind, "
         "on PostgreSQL (SQLite keeps projection_batch_size: a batch holds its only write lock)",
     )
+    findings_partitions: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Findings judged in this many partitions of the assets, each leased to"
+        " one worker at a time (`ledger project` processes share them out), plus the"
+        " contract level; 1: one walk. Changing it re-judges every finding",
+    )
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a worker's lease on a findings partition lasts unless renewed:"
+        " a dead worker's partitions are taken over after this",
+    )
 
     @field_validator("database_url")
     @classmethod

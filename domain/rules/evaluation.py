@@ -328,7 +328,7 @@ class Evaluator:
         given)."""
         if prev is None:
             prev = previous_instant(self.history.log, k)
-        return impact_of(self.history, events, k, prev, self.evaluated_at, self._prior)
+        return impact_of(self.history, events, k, prev, self.evaluated_at, self._prior, self.owns)
 
     def _prior(self, asset_id: str, e: Event, k: datetime | None) -> AssetState | None:
         """The asset's state just before ``e`` in world order as known at ``k``: from

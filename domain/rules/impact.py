@@ -99,18 +99,20 @@ def impact_of(
     prev: datetime,
     evaluated_at: Mapping[str, datetime | None],
     prior: Prior | None = None,
+    owns: Callable[[str], bool] | None = None,
 ) -> Impact:
     """What ``events``, newly known at ``k``, may change, judged against the knowledge
     at ``prev``, the knowledge instant before ``k``. ``evaluated_at`` is the knowledge
     time each asset was last evaluated at (empty: none yet); ``prior`` answers as
     ``history.prior`` does for an asset at that time (an evaluator that keeps the
-    asset's steps answers without folding it again)."""
+    asset's steps answers without folding it again). ``owns``: the assets judged
+    (``None``: all); an inventory's unnamed assets are looked for among those only."""
     events = list(events)
     concerned, retracted, corrected = _concerned(history.log, events, prev, k)
     touched = {e.type for e in events} | {v.type for v in concerned}
     assets, contracts, everything, inventories = _scopes_named(concerned)
     if inventories and not everything:
-        assets |= expected_by(history, inventories, prev, evaluated_at, prior)
+        assets |= expected_by(history, inventories, prev, evaluated_at, prior, owns)
     plain = not any(e.type in AMENDMENTS for e in events)
     return Impact(
         assets=frozenset(assets),
@@ -191,12 +193,16 @@ def expected_by(
     prev: datetime,
     evaluated_at: Mapping[str, datetime | None],
     prior: Prior | None = None,
+    owns: Callable[[str], bool] | None = None,
 ) -> set[str]:
     """Assets whose custodian just before an inventory descends from its scope: the
-    inventory judges them even when it does not name them (R14)."""
+    inventory judges them even when it does not name them (R14). ``owns``: the assets
+    to consider (``None``: all)."""
     h = history
     state_before = h.prior if prior is None else prior
     candidates = set(evaluated_at) or set(h.asset_ids(prev))
+    if owns is not None:
+        candidates = {a for a in candidates if owns(a)}
     out: set[str] = set()
     ref = h.reference(prev)
     for a in candidates:

@@ -24,13 +24,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from hashlib import blake2b
+from itertools import pairwise
 
-from domain.history import Event
+from domain.history import Event, Log
 from domain.rules.evaluation import Evaluator, UnaccountedPart
 from domain.rules.facts import CUT_TYPES
-from domain.rules.findings import rule_of_key
+from domain.rules.findings import Finding, rule_of_key
 from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact
-from domain.rules.tracking import batches, collector_paused
+from domain.rules.tracking import (
+    Prefix,
+    ReferenceReuse,
+    batches,
+    collector_paused,
+    disposition_timelines,
+)
 from domain.rules.walk import Walk
 from domain.vocabulary import REFERENCE_TYPES, EventType
 
@@ -126,6 +133,7 @@ class PartRecord:
     retracted or corrected (a C01 whose evidence they were is voided, not resolved)."""
 
     k: datetime
+    position: int = 0  # the last event of the instant the partition had walked
     parts: Mapping[str, UnaccountedPart] = field(default_factory=dict)
     retracted: frozenset[str] = frozenset()
     corrected: frozenset[str] = frozenset()
@@ -136,17 +144,40 @@ class PartitionWalk(Walk):
     assets, and the :class:`PartRecord` of each instant (:meth:`take_records`)."""
 
     def __init__(self, partition: Partition) -> None:
-        super().__init__()
         self.partition = partition
         self._records: list[PartRecord] = []
-        self._make_evaluator()
+        super().__init__()
 
     def _make_evaluator(self) -> None:
         self.evaluator = Evaluator(self.history, owns=self.partition.owns, contract_state=False)
         self.evaluator.published = {}
 
+    @classmethod
+    def resumed(
+        cls,
+        partition: Partition,
+        logged: Sequence[Event],
+        stored: Callable[[datetime, Mapping[str, Finding]], Mapping[str, Prefix]],
+    ) -> PartitionWalk:
+        """:meth:`Walk.resume` for a partition (``logged``: its events); the records
+        of the instants judged again are dropped, like their changes: they were
+        stored when first walked."""
+        walk = cls.resume(logged, stored, make=lambda: cls(partition))
+        assert isinstance(walk, PartitionWalk)
+        walk.take_records()
+        walk.evaluator.published = {}
+        return walk
+
     def owns_key(self, key: str) -> bool:
         return self.partition.owns_key(key)
+
+    def follow(self, new: Sequence[Event], upto: datetime | None) -> None:
+        """:meth:`feed` this partition's share of the log's next events, then
+        :meth:`tick` to ``upto``, the knowledge instant the log has reached: a
+        finding pending in this partition is detected when the log's knowledge
+        passes its ``valid_from``, whoever's events took it there."""
+        self.feed(new)
+        self.tick(upto)
 
     def _instant(self, k: datetime, group: list[Event], prev: datetime) -> None:
         ev = self.evaluator
@@ -155,7 +186,9 @@ class PartitionWalk(Walk):
         self.tracker.advance(k, ev.run(k, impact), impact)
         parts, ev.published = ev.published, {}
         if parts or impact.retracted or impact.corrected:
-            self._records.append(PartRecord(k, parts, impact.retracted, impact.corrected))
+            position = max(e.position for e in group)
+            record = PartRecord(k, position, parts, impact.retracted, impact.corrected)
+            self._records.append(record)
 
     def take_records(self) -> list[PartRecord]:
         """The records of the instants walked since the last call, in knowledge order."""
@@ -169,9 +202,8 @@ class ContractWalk(Walk):
     partition has walked)."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.partition = Partition(None, 0)
-        self._make_evaluator()
+        super().__init__()
 
     def _make_evaluator(self) -> None:
         self.evaluator = Evaluator(
@@ -181,13 +213,63 @@ class ContractWalk(Walk):
     def owns_key(self, key: str) -> bool:
         return key_asset(key) is None
 
-    def feed(self, new: Sequence[Event], records: Sequence[PartRecord] = ()) -> None:
+    @classmethod
+    def resume_from(
+        cls,
+        logged: Sequence[Event],
+        records: Sequence[PartRecord],
+        stored: Callable[[datetime, Mapping[str, Finding]], Mapping[str, Prefix]],
+    ) -> ContractWalk:
+        """As :meth:`Walk.resume`, for the contract level: ``logged`` its events and
+        ``records`` every partition's, both in knowledge order, as they were fed to
+        the walk whose lives are stored. The parts at the instant before the last are
+        the latest each asset's records gave; everything is judged there once, the
+        tracker seeded with the stored lives, and the last instant fed again (its
+        changes are stored: the caller drops them)."""
+        if any(a.knowledge_key > b.knowledge_key for a, b in pairwise(logged)):
+            raise ValueError("the log is not in knowledge order")
+        walk = cls()
+        instants = sorted({e.reported_at for e in logged} | {r.k for r in records})
+        last = instants[-1] if instants else NOTHING_KNOWN
+        head = [e for e in logged if e.reported_at < last]
+        if len(instants) < 2:
+            walk.tracker.seed(NOTHING_KNOWN, {}, stored(NOTHING_KNOWN, {}))
+        else:
+            with collector_paused():
+                k = instants[-2]
+                walk.history = ReferenceReuse(Log(head))
+                walk._make_evaluator()
+                parts: dict[str, UnaccountedPart] = {}
+                for r in records:
+                    if r.k < last:
+                        parts.update(r.parts)
+                found = walk.evaluator.run(k, Impact(everything=True), parts)
+                implied = {f.finding_key: f for fs in found.values() for f in fs}
+                walk.tracker.seed(k, found, stored(k, implied))
+                walk.k, walk._prev = k, instants[-3] if len(instants) > 2 else NOTHING_KNOWN
+                walk.end = max((e.position for e in head), default=0)
+                walk._dispositions = any(e.type is EventType.FINDING_DISPOSITIONED for e in head)
+                if walk._dispositions:
+                    walk._timelines = disposition_timelines(walk.history.log)
+        walk.feed([e for e in logged if e.reported_at == last], [r for r in records if r.k == last])
+        return walk
+
+    def feed(
+        self,
+        new: Sequence[Event],
+        records: Sequence[PartRecord] = (),
+        upto: datetime | None = None,
+    ) -> None:
+        """Take the global events and the partitions' records of the log's next
+        events; ``upto``: the knowledge instant the log has reached (:meth:`tick`)."""
         if not new and not records:
+            self.tick(upto)
             return
         if not self.follows(new) or any(self.k is not None and r.k < self.k for r in records):
             raise ValueError("the log learnt of the past already walked: start again")
         with collector_paused():
             self._feed_with(new, records)
+        self.tick(upto)
 
     def _feed_with(self, new: Sequence[Event], records: Sequence[PartRecord]) -> None:
         self.history.grow(new)

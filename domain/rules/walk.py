@@ -12,7 +12,7 @@ from itertools import pairwise
 from domain.history import Event, Log
 from domain.rules.evaluation import Evaluator
 from domain.rules.findings import Finding, FindingDisposition
-from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN
+from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact
 from domain.rules.lives import Lives
 from domain.rules.tracking import (
     Drained,
@@ -42,7 +42,8 @@ class Walk:
 
     def __init__(self, *, incremental: bool = True) -> None:
         self.history = ReferenceReuse(Log(()))
-        self.evaluator = Evaluator(self.history, incremental=incremental)
+        self._incremental = incremental
+        self._make_evaluator()
         self.tracker = LifeTracker()
         self.k: datetime | None = None
         self._prev = NOTHING_KNOWN  # the instant walked before ``k``
@@ -50,11 +51,15 @@ class Walk:
         self._timelines: dict[str, list[tuple[datetime, FindingDisposition | None]]] = {}
         self._dispositions = False
 
+    def _make_evaluator(self) -> None:
+        self.evaluator = Evaluator(self.history, incremental=self._incremental)
+
     @classmethod
     def resume(
         cls,
         logged: Sequence[Event],
         stored: Callable[[datetime, Mapping[str, Finding]], Mapping[str, Prefix]],
+        make: Callable[[], Walk] | None = None,
     ) -> Walk:
         """The walk a projection had when it had fed ``logged`` (the stored log, in
         knowledge order) and drained every change into its store, rebuilt without
@@ -66,10 +71,11 @@ class Walk:
         and must drop them). The lives are those of a walk that never stopped (tested
         at every cut). ``ValueError`` when the log is not in knowledge
         order, :class:`~domain.rules.tracking.StoredLivesDisagree` when the stored lives
-        are not what it implies: walk it whole instead."""
+        are not what it implies: walk it whole instead. ``make``: a new walk of the
+        kind to resume (a partition's, ``domain.rules.partitions``)."""
         if any(a.knowledge_key > b.knowledge_key for a, b in pairwise(logged)):
             raise ValueError("the log is not in knowledge order")
-        walk = cls()
+        walk = cls() if make is None else make()
         last = bisect_left([e.reported_at for e in logged], logged[-1].reported_at) if logged else 0
         head, tail = logged[:last], logged[last:]
         if not head:  # nothing before the last instant: nothing is stored up to it
@@ -80,7 +86,7 @@ class Walk:
                 instants = [e.reported_at for e in head]
                 before = instants[bisect_left(instants, k) - 1] if instants[0] < k else None
                 walk.history = ReferenceReuse(Log(head))
-                walk.evaluator = Evaluator(walk.history)
+                walk._make_evaluator()
                 found = walk.evaluator.everything(k)
                 implied = {f.finding_key: f for fs in found.values() for f in fs}
                 walk.tracker.seed(k, found, stored(k, implied))
@@ -117,6 +123,17 @@ class Walk:
                 self._prev, self.k = self.k or NOTHING_KNOWN, k
         self.end = max(self.end, max(e.position for e in new))
         self._dispositions_after(new)
+
+    def tick(self, k: datetime | None) -> None:
+        """The log has reached knowledge instant ``k`` with events this walk was not
+        fed (another partition's, ``domain.rules.partitions``): findings pending until
+        before ``k`` are detected, as a walk of the whole log detects them at its
+        instant ``k``. Nothing else changes: no scope was touched."""
+        if k is None or (self.k is not None and k <= self.k):
+            return
+        with collector_paused():
+            self.tracker.advance(k, {}, Impact())
+        self._prev, self.k = self.k or NOTHING_KNOWN, k
 
     def _instant(self, k: datetime, group: list[Event], prev: datetime) -> None:
         """Judge what the events of knowledge instant ``k`` change."""

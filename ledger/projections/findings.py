@@ -195,8 +195,9 @@ class StoredLives:
     them up to a knowledge time, :meth:`check` holds the changes the resumed walk made
     again (the last instant's) to those stored."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, owns: Callable[[str], bool] | None = None) -> None:
         self.conn = conn
+        self.owns = owns  # the keys of the walk resumed (a partition's), else all
         self.heads: dict[str, Prefix] = {}  # every stored life, whole
         self.later: set[str] = set()  # the lives with changes after the ``k`` of upto
 
@@ -207,6 +208,8 @@ class StoredLives:
         same JSON) is that finding, not decoded again (most of them, on a restart)."""
         heads = self.heads
         for key, life in self.conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
+            if self.owns is not None and not self.owns(key):
+                continue
             data = orjson.loads(life)
             if not data["count"]:
                 continue
@@ -233,6 +236,8 @@ class StoredLives:
             .order_by(finding_changes.c.finding_key, finding_changes.c.seq)
         )
         for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
+            if self.owns is not None and not self.owns(key):
+                continue
             self.later.add(key)
             changes: list[Change] = []
             version: Finding | None = None

@@ -27,10 +27,12 @@ from typing import Protocol
 
 import orjson
 import psycopg
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.history import Event
 from ledger.following import Follower
+from ledger.projections.leases import Leases
 from ledger.projections.tracking import tracking_position
 from ledger.store.eventstore import EventStore
 from ledger.store.tables import projection_tracking
@@ -60,9 +62,12 @@ class Runner(Follower):
         batch_size: int = 2000,
         *,
         catch_up_batch_size: int | None = None,
+        leases: Leases | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
+        # The projections shared out among workers (``leased``) run only while held.
+        self.leases = leases
         self.store = store
         self.projections = list(projections)
         self.batch_size = batch_size
@@ -100,8 +105,9 @@ class Runner(Follower):
                 stop = None
                 after = getattr(projection, "after", None)
                 if after is not None:
-                    # A projection that reads another's rows never overtakes it.
-                    stop = tracking_position(conn, after, lock=False)
+                    # A projection that reads another's rows never overtakes them.
+                    names = (after,) if isinstance(after, str) else after
+                    stop = min(tracking_position(conn, n, lock=False) for n in names)
                     if stop <= position:
                         return 0
                 rows = self.store.read_states(position + 1, limit or self.batch_size, stop)
@@ -127,6 +133,8 @@ class Runner(Follower):
         for projection in self.projections:
             limit = self.batch_size
             while not self._stop.is_set():  # a stop request is honoured between batches
+                if not self._holds(projection):
+                    break
                 n = self.step(projection, throttled=throttled, limit=limit)
                 if progress and n:
                     progress(n)
@@ -135,6 +143,25 @@ class Runner(Follower):
                     break
                 limit = self._catch_up_limit(projection)
         return total
+
+    def _holds(self, projection: Projection) -> bool:
+        """Whether this worker runs ``projection`` now: always, unless it is shared out
+        among workers (``leased``) and another holds it; a projection let go forgets
+        what it kept in memory."""
+        if self.leases is None or not getattr(projection, "leased", False):
+            return True
+        if projection.name in self.leases.held():
+            return True
+        projection.forget()
+        return False
+
+    def stop(self) -> None:
+        super().stop()
+        if self.leases is not None:
+            try:
+                self.leases.release()  # at once to the others, not when the leases lapse
+            except (sa.exc.DBAPIError, psycopg.Error, OSError) as e:
+                log.warning("projection leases not given up (%s): they lapse", e)
 
     def _catch_up_limit(self, projection: Projection) -> int:
         """The batch for a projection found behind: ``catch_up_batch_size`` for one that

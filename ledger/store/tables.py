@@ -75,6 +75,16 @@ projection_tracking = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Who works on a projection shared out among workers (findings partitions), and
+# which workers are alive (``worker/ID`` rows): a lease lapses unless renewed.
+projection_leases = sa.Table(
+    "projection_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+)
+
 # Which events concern which subject (``asset:ID``, ``contract:ID``, ``ref`` for
 # reference data, ``finding`` for dispositions). Retractions and corrections are
 # filed under their target's subjects, so folding one subject needs only its rows.
@@ -228,6 +238,22 @@ findings = sa.Table(
 
 # Every change of every finding's life, appended (``life`` above sums it up): a change
 # is a version (as what differs from the previous one) or a clearing (``finding`` null).
+# What a findings partition tells the contract level (domain.rules.partitions.
+# PartRecord), one row per knowledge instant it judged: ``position`` is the last event
+# of the instant in the partition's batch; ``parts`` maps each asset whose R03
+# findings or contract changed to its contract and R03 findings.
+finding_parts = sa.Table(
+    "proj_finding_parts",
+    metadata,
+    sa.Column("partition", sa.String(32), primary_key=True),
+    sa.Column("position", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("k", sa.String(32), nullable=False),
+    sa.Column("parts", sa.Text(), nullable=False),
+    sa.Column("retracted", sa.Text(), nullable=False),
+    sa.Column("corrected", sa.Text(), nullable=False),
+    sa.Index("ix_proj_finding_parts_position", "position"),
+)
+
 finding_changes = sa.Table(
     "proj_finding_changes",
     metadata,

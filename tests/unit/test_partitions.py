@@ -40,6 +40,7 @@ from tests.unit.builders import (
     retract,
     world,
 )
+from tests.unit.test_walk_resume import Store
 
 EVENTS = 1500
 
@@ -69,11 +70,12 @@ def _partitioned(events: list[Event], count: int, piece: int) -> tuple[Lives, li
     for start in range(0, len(events), piece):
         split = router.split(events[start : start + piece])
         records = []
+        upto = max(e.reported_at for e in events[start : start + piece])
         for i, walk in enumerate(walks):
-            walk.feed(split[i])
+            walk.follow(split[i], upto)
             records += walk.take_records()
         records.sort(key=lambda r: r.k)  # stable: each partition's stay in order
-        contracts.feed(split[None], records)
+        contracts.feed(split[None], records, upto)
     return contracts.lives(), [w.lives() for w in walks]
 
 
@@ -102,6 +104,12 @@ def test_partitions_and_the_contract_level_give_one_walks_lives(seed: int, count
     contract, parts = _partitioned(events, count, 257)
     assert all(len(p) for p in parts)  # each partition judged some
     _assert_same(expected, contract, parts, count)
+    one, walk = Store(), Walk()
+    for i in range(0, len(events), 400):
+        walk.feed(events[i : i + 400])
+        one.take(walk.drain())
+    stored = _stored_partitioned(events, count, 257, None)
+    assert {k: v for s in stored.values() for k, v in s.items()} == one.changes
 
 
 def test_one_partition_and_pieces_of_one_event(seed: int = 5) -> None:
@@ -156,10 +164,18 @@ def _log(*logged: Logged) -> list[Event]:
 
 
 def _check(events: list[Event], count: int = 2) -> Lives:
+    """Partitions give one walk's lives, and store what it stores (a finding pending
+    at the end is a life, not a stored change)."""
     expected = _one_walk(events, len(events))
+    one = Store()
+    walk = Walk()
+    walk.feed(events)
+    one.take(walk.drain())
     for piece in (1, 3, len(events)):
         contract, parts = _partitioned(events, count, piece)
         _assert_same(expected, contract, parts, count)
+        stored = _stored_partitioned(events, count, piece, None)
+        assert {k: v for s in stored.values() for k, v in s.items()} == one.changes
     return expected
 
 
@@ -211,9 +227,72 @@ def test_an_asset_corrected_into_another_contract_moves_its_unaccounted_time() -
     assert any(key.startswith("C01/C1/") for key in lives)
 
 
+def test_a_finding_pending_in_one_partition_is_detected_when_another_takes_the_log_past_it() -> (
+    None
+):
+    """``a``'s inventory falls due with no later event of its own: the log's knowledge
+    passes the due date with ``b``'s events, in the other partition."""
+    a, b = _two_partitions_apart()
+    events = _log(register(a), register(b), lose(b, at="2014-06-10"))
+    lives = _check(events)
+    assert any(key.startswith(f"R13/{a}/") and x.detected_at for key, x in lives.items())
+
+
 def test_an_event_naming_assets_of_two_partitions_reaches_both() -> None:
     a, b = _two_partitions_apart()
     events = _log(register(a), register(b), capture([a, b], "isis", at="2014-06-10"))
     lives = _check(events)
     assert any(key.startswith(f"R01/{a}/") for key in lives)
     assert any(key.startswith(f"R01/{b}/") for key in lives)
+
+
+# -- stopped and resumed --------------------------------------------------------------
+
+
+def _stored_partitioned(events: list[Event], count: int, piece: int, stop: int | None) -> Any:
+    """What every partition and the contract level store, fed in pieces; all stopped
+    and resumed from their stores after piece ``stop``."""
+    by_id = {e.event_id: e for e in events}
+    router = Router(count, by_id.get)
+    scopes: list[int | None] = [*range(count), None]
+    stores = {i: Store() for i in scopes}
+    fed: dict[int | None, list[Event]] = {i: [] for i in scopes}
+    walks = [PartitionWalk(Partition(i, count)) for i in range(count)]
+    contracts = ContractWalk()
+    every_record = []
+    for n, start in enumerate(range(0, len(events), piece)):
+        split = router.split(events[start : start + piece])
+        records = []
+        upto = max(e.reported_at for e in events[start : start + piece])
+        for i, walk in enumerate(walks):
+            walk.follow(split[i], upto)
+            stores[i].take(walk.drain())
+            records += walk.take_records()
+            fed[i] += split[i]
+        records.sort(key=lambda r: r.k)
+        every_record += records
+        contracts.feed(split[None], records, upto)
+        stores[None].take(contracts.drain())
+        fed[None] += split[None]
+        if n == stop:
+            walks = [
+                PartitionWalk.resumed(Partition(i, count), fed[i], stores[i].upto)
+                for i in range(count)
+            ]
+            contracts = ContractWalk.resume_from(fed[None], every_record, stores[None].upto)
+            for i, walk in [*enumerate(walks), (None, contracts)]:
+                walk.tick(upto)  # where the log had got to
+                assert all(
+                    stores[i].changes.get(d.key, [])[d.before.count :] == list(d.changes)
+                    for d in walk.drain()
+                ), "the last instant's changes, fed again, are those stored"
+    return {i: s.changes for i, s in stores.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_partitions_stopped_and_resumed_store_what_uninterrupted_ones_store(seed: int) -> None:
+    events = _events(seed)[:900]
+    whole = _stored_partitioned(events, 2, 150, None)
+    assert whole[None]  # the contract level stored lives
+    for stop in (0, 2, 4):
+        assert _stored_partitioned(events, 2, 150, stop) == whole, stop

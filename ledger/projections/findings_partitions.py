@@ -1,0 +1,302 @@
+"""The findings projection shared out among workers (``LEDGER_FINDINGS_PARTITIONS`` >
+1): one projection per partition of the assets (:class:`FindingsPartition`, tracked as
+``findings.IofN``) and one for the contract level (:class:`FindingsContracts`, tracked
+as ``findings``, so that what waits for findings waits for all of them).
+
+A partition walks the global events and its assets' events
+(``domain.rules.partitions``), writes its assets' findings and, per knowledge instant,
+a row of ``proj_finding_parts`` for the contract level: the assets whose R03 findings
+or contract changed, and the ids the instant retracted or corrected. The contract
+level follows the slowest partition (its ``after``), reads the global events and those
+rows, and writes C01–C03. Each projection is leased to one worker at a time
+(``ledger.projections.leases``); a worker that takes one over, or restarts, resumes
+its walk from the stored lives (``Walk.resume``) — it does not walk again. The rows
+each writes are disjoint (a finding key names its asset, or its contract: C01–C03).
+See docs/decisions/0015.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from itertools import pairwise
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from domain.history import Event
+from domain.instants import parse, to_stored
+from domain.rules.partitions import (
+    CONTRACT_RULES,
+    ContractWalk,
+    Partition,
+    PartitionWalk,
+    PartRecord,
+    Router,
+)
+from domain.rules.tracking import Drained, StoredLivesDisagree
+from ledger.projections.findings import StoredLives, store
+from ledger.projections.findings_codec import dump, finding_from_dict
+from ledger.store.tables import event_index, events, finding_changes, finding_parts, findings
+
+log = logging.getLogger(__name__)
+
+_PIECE = 20_000  # events read from the log at a time when resuming
+
+
+def partition_names(count: int) -> list[str]:
+    return [f"findings.{i}of{count}" for i in range(count)]
+
+
+class FindingsPartition:
+    """The findings of one partition's assets (``R…``, C04, C05)."""
+
+    after = "custody"
+    leased = True
+
+    def __init__(self, index: int, count: int) -> None:
+        self.partition = Partition(index, count)
+        self.name = partition_names(count)[index]
+        self._walk: PartitionWalk | None = None
+        self._end = 0  # the log position the walk has followed to
+        self._reached: datetime | None = None  # the knowledge instant the log had reached
+
+    def reset(self, conn: Connection) -> None:
+        _delete_lives(conn, self._own_keys(conn))
+        conn.execute(finding_parts.delete().where(finding_parts.c.partition == self.name))
+        self.forget()
+
+    def forget(self) -> None:
+        self._walk, self._end = None, 0
+
+    def process(self, conn: Connection, batch: Sequence[Event]) -> None:
+        if not batch:
+            return
+        start = batch[0].position - 1
+        walk, self._walk = self._walk, None  # until this batch is applied
+        if walk is None or self._end != start:
+            walk = self._resumed(conn, start)
+        mine = routed(conn, batch, self.partition.count).get(self.partition.index, [])
+        if walk.follows(mine):
+            walk.follow(mine, _reached(batch))
+        else:  # knowledge older than what was walked (a historical import)
+            walk = self._rewritten(conn, [*self._logged(conn, start), *mine])
+            walk.tick(_reached(batch))
+        self._write(conn, walk, walk.drain())
+        self._walk, self._end = walk, batch[-1].position
+
+    def _write(self, conn: Connection, walk: PartitionWalk, drained: Sequence[Drained]) -> None:
+        store(conn, walk, drained)
+        rows = [
+            {
+                "partition": self.name,
+                "position": r.position,
+                "k": to_stored(r.k),
+                "parts": dump({a: [c, list(fs)] for a, (c, fs) in r.parts.items()}),
+                "retracted": dump(sorted(r.retracted)),
+                "corrected": dump(sorted(r.corrected)),
+            }
+            for r in walk.take_records()
+        ]
+        if rows:
+            conn.execute(finding_parts.insert(), rows)
+
+    def _logged(self, conn: Connection, upto: int) -> list[Event]:
+        """The partition's events up to ``upto``; where the log's knowledge had got
+        to is kept (``_reached``)."""
+        out: list[Event] = []
+        self._reached = None
+        for piece in _pieces(conn, 0, upto):
+            out += routed(conn, piece, self.partition.count).get(self.partition.index, [])
+            self._reached = max(filter(None, (self._reached, _reached(piece))))
+        return out
+
+    def _resumed(self, conn: Connection, upto: int) -> PartitionWalk:
+        logged = self._logged(conn, upto)
+        stored = StoredLives(conn, self.partition.owns_key)
+        try:
+            walk = PartitionWalk.resumed(self.partition, logged, stored.upto)
+            walk.tick(self._reached)  # detections made when the log passed them
+            stored.check(walk.drain())
+            return walk
+        except StoredLivesDisagree as e:
+            log.warning("%s: rewriting its findings: %s", self.name, e)
+        except ValueError as e:
+            log.warning("%s: walking the log again (%s)", self.name, e)
+        return self._rewritten(conn, logged)
+
+    def _rewritten(self, conn: Connection, logged: list[Event]) -> PartitionWalk:
+        self.reset(conn)
+        walk = PartitionWalk(self.partition)
+        pieces = [logged] if not _in_knowledge_order(logged) else _chunks(logged)
+        for piece in pieces:
+            walk.feed(piece)
+            self._write(conn, walk, walk.drain())
+        walk.tick(self._reached)
+        self._write(conn, walk, walk.drain())
+        return walk
+
+    def _own_keys(self, conn: Connection) -> list[str]:
+        keys = conn.execute(sa.select(findings.c.finding_key)).scalars()
+        return [k for k in keys if self.partition.owns_key(k)]
+
+
+class FindingsContracts:
+    """C01–C03 of every contract, from the partitions' rows and the global events."""
+
+    name = "findings"
+    leased = True
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.after = tuple(partition_names(count))
+        self._walk: ContractWalk | None = None
+        self._end = 0
+        self._reached: datetime | None = None
+
+    def reset(self, conn: Connection) -> None:
+        keys = conn.execute(
+            sa.select(findings.c.finding_key).where(findings.c.rule.in_(sorted(CONTRACT_RULES)))
+        ).scalars()
+        _delete_lives(conn, list(keys))
+        self.forget()
+
+    def forget(self) -> None:
+        self._walk, self._end = None, 0
+
+    def process(self, conn: Connection, batch: Sequence[Event]) -> None:
+        if not batch:
+            return
+        start, end = batch[0].position - 1, batch[-1].position
+        walk, self._walk = self._walk, None
+        if walk is None or self._end != start:
+            walk = self._resumed(conn, start)
+        mine = routed(conn, batch, self.count).get(None, [])
+        records = _records(conn, start, end)
+        try:
+            walk.feed(mine, records, _reached(batch))
+        except ValueError:  # a historical import: every partition walked again too
+            walk = self._rewritten(conn, end)
+        else:
+            store(conn, walk, walk.drain())
+        self._walk, self._end = walk, end
+
+    def _logged(self, conn: Connection, upto: int) -> list[Event]:
+        out: list[Event] = []
+        self._reached = None
+        for piece in _pieces(conn, 0, upto):
+            out += routed(conn, piece, self.count).get(None, [])
+            self._reached = max(filter(None, (self._reached, _reached(piece))))
+        return out
+
+    def _resumed(self, conn: Connection, upto: int) -> ContractWalk:
+        logged, records = self._logged(conn, upto), _records(conn, 0, upto)
+        stored = StoredLives(conn, lambda key: findings_rule(key) in CONTRACT_RULES)
+        try:
+            walk = ContractWalk.resume_from(logged, records, stored.upto)
+            walk.tick(self._reached)
+            stored.check(walk.drain())
+            return walk
+        except (StoredLivesDisagree, ValueError) as e:
+            log.warning("findings (contracts): judging every instant again: %s", e)
+        return self._rewritten(conn, upto)
+
+    def _rewritten(self, conn: Connection, upto: int) -> ContractWalk:
+        self.reset(conn)
+        walk = ContractWalk()
+        walk.feed(self._logged(conn, upto), _records(conn, 0, upto), self._reached)
+        store(conn, walk, walk.drain())
+        return walk
+
+
+def _reached(batch: Sequence[Event]) -> datetime | None:
+    """The knowledge instant the log has reached with ``batch``."""
+    return max((e.reported_at for e in batch), default=None)
+
+
+def findings_rule(key: str) -> str:
+    return key.split("/", 1)[0]
+
+
+def routed(conn: Connection, batch: Sequence[Event], count: int) -> dict[int | None, list[Event]]:
+    """The batch's events per partition (``None``: the contract level's); the targets
+    of amendments outside the batch are read from the log (amendments are rare)."""
+    known = {e.event_id: e for e in batch}
+    wanted = {e.target_event_id for e in batch if e.target_event_id} - known.keys()
+    for _ in range(2):  # a correction's target, and a retracted correction's
+        if not wanted:
+            break
+        found = _events_by_id(conn, wanted)
+        known.update(found)
+        wanted = {e.target_event_id for e in found.values() if e.target_event_id} - known.keys()
+    return Router(count, known.get).split(batch)
+
+
+def _events_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, Event]:
+    positions = sa.select(event_index.c.position).where(event_index.c.event_id.in_(sorted(ids)))
+    rows = conn.execute(
+        sa.select(events.c.notification_id, events.c.state).where(
+            events.c.notification_id.in_(positions.distinct().scalar_subquery())
+        )
+    )
+    out = {}
+    for position, state in rows:
+        e = Event.parse(position, orjson.loads(state))
+        out[e.event_id] = e
+    return out
+
+
+def _records(conn: Connection, after: int, upto: int) -> list[PartRecord]:
+    rows = conn.execute(
+        sa.select(finding_parts)
+        .where(finding_parts.c.position > after, finding_parts.c.position <= upto)
+        .order_by(finding_parts.c.k, finding_parts.c.position)
+    )
+    out = []
+    for row in rows:
+        parts = {
+            a: (c, tuple(finding_from_dict(f) for f in fs))
+            for a, (c, fs) in orjson.loads(row.parts).items()
+        }
+        out.append(
+            PartRecord(
+                parse(row.k),
+                int(row.position),
+                parts,
+                frozenset(orjson.loads(row.retracted)),
+                frozenset(orjson.loads(row.corrected)),
+            )
+        )
+    return out
+
+
+def _pieces(conn: Connection, after: int, upto: int) -> Iterable[list[Event]]:
+    while after < upto:
+        rows = conn.execute(
+            sa.select(events.c.notification_id, events.c.state)
+            .where(events.c.notification_id > after, events.c.notification_id <= upto)
+            .order_by(events.c.notification_id)
+            .limit(_PIECE)
+        ).all()
+        if not rows:
+            return
+        yield [Event.parse(p, orjson.loads(s)) for p, s in rows]
+        after = rows[-1][0]
+
+
+def _in_knowledge_order(logged: Sequence[Event]) -> bool:
+    return all(a.knowledge_key < b.knowledge_key for a, b in pairwise(logged))
+
+
+def _chunks(logged: list[Event]) -> Iterable[list[Event]]:
+    for i in range(0, len(logged), _PIECE):
+        yield logged[i : i + _PIECE]
+
+
+def _delete_lives(conn: Connection, keys: list[str]) -> None:
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        conn.execute(finding_changes.delete().where(finding_changes.c.finding_key.in_(chunk)))
+        conn.execute(findings.delete().where(findings.c.finding_key.in_(chunk)))

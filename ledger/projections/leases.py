@@ -1,0 +1,131 @@
+"""Projections shared out among workers through the database: a worker holds a lease
+on each projection it runs (a row of ``projection_leases``: owner, lease_until) and
+renews it while it works; a lease not renewed lapses and another worker takes it
+over. Workers say they are alive in the same table (``worker/ID`` rows), so each
+takes a fair share — the leased projections divided by the workers alive — and one
+that holds more than its share when another arrives gives the rest up.
+
+The leases only share out the work: two workers that both believe they hold one (a
+worker paused past its lease) still serialise on the projection's tracking row
+(``ledger.projections.runner``), and the one behind resumes from what is stored.
+PostgreSQL is the substrate (no broker); on SQLite there is one worker, which takes
+every lease.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.store.tables import projection_leases as leases
+
+WORKER = "worker/"
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Leases:
+    """This worker's leases on ``names``, renewed at most every ``seconds / 3``
+    (:meth:`held`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        names: Sequence[str],
+        *,
+        owner: str | None = None,
+        seconds: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.names = list(names)
+        self.owner = owner or worker_id()
+        self.seconds = seconds
+        self.clock = clock
+        self._held: frozenset[str] = frozenset()
+        self._renewed = -math.inf
+
+    def held(self, *, now: bool = False) -> frozenset[str]:
+        """The projections this worker runs; renewed when due (``now``: at once)."""
+        if now or time.monotonic() - self._renewed >= self.seconds / 3:
+            with self.engine.begin() as conn:
+                self._held = self._renew(conn)
+            self._renewed = time.monotonic()
+        return self._held
+
+    def release(self) -> None:
+        """Give every lease up, and say this worker is gone (a clean stop)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                leases.update()
+                .where(leases.c.owner == self.owner, leases.c.name.in_(self.names))
+                .values(owner=None, lease_until=None)
+            )
+            conn.execute(leases.delete().where(leases.c.name == WORKER + self.owner))
+        self._held, self._renewed = frozenset(), -math.inf
+
+    def _renew(self, conn: Connection) -> frozenset[str]:
+        now = self.clock()
+        until = now + timedelta(seconds=self.seconds)
+        me = WORKER + self.owner
+        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+        conn.execute(
+            insert(leases)
+            .values([{"name": n, "owner": None, "lease_until": None} for n in self.names])
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        conn.execute(
+            insert(leases)
+            .values(name=me, owner=self.owner, lease_until=until)
+            .on_conflict_do_update(index_elements=["name"], set_={"lease_until": until})
+        )
+        conn.execute(
+            leases.delete().where(leases.c.name.like(WORKER + "%"), leases.c.lease_until < now)
+        )
+        query = sa.select(leases.c.name, leases.c.owner, leases.c.lease_until).where(
+            leases.c.name.in_(self.names)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()  # workers renewing at once take turns
+        rows = {name: (owner, lapse) for name, owner, lapse in conn.execute(query)}
+        alive = conn.execute(
+            sa.select(sa.func.count()).where(leases.c.name.like(WORKER + "%"))
+        ).scalar_one()
+        share = math.ceil(len(self.names) / max(1, alive))
+
+        def live(name: str) -> bool:
+            lapse = rows[name][1]
+            return lapse is not None and _aware(lapse) > now
+
+        mine = [n for n in self.names if rows[n][0] == self.owner and live(n)]
+        free = [n for n in self.names if n not in mine and not live(n)]
+        give_up, mine = mine[share:], mine[:share]
+        mine += free[: max(0, share - len(mine))]
+        if give_up:
+            conn.execute(
+                leases.update()
+                .where(leases.c.name.in_(give_up))
+                .values(owner=None, lease_until=None)
+            )
+        if mine:
+            conn.execute(
+                leases.update()
+                .where(leases.c.name.in_(mine))
+                .values(owner=self.owner, lease_until=until)
+            )
+        return frozenset(mine)
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

@@ -1,0 +1,179 @@
+"""Findings judged in partitions by several workers (``LEDGER_FINDINGS_PARTITIONS``;
+``ledger.projections.findings_partitions``) store exactly what one walk stores: the
+same finding rows and every change of their lives, on the realistic world (late
+reports, retractions and corrections, inventories, reference changes), with workers
+that take turns, and workers stopped at random points that resume from what is
+stored. Leases share the partitions out among the workers alive and pass a dead
+worker's on."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from domain.rules.partitions import key_asset, shard
+from domain.vocabulary import Role
+from ledger.bootstrap import Ledger, findings_projections, leases_of
+from ledger.projections.custody import CustodyProjection
+from ledger.projections.findings import FindingsProjection
+from ledger.projections.leases import Leases
+from ledger.projections.runner import Runner
+from ledger.settings import Settings
+from ledger.store.tables import finding_changes, finding_parts, findings
+from ledger.worlds.realistic import WorldConfig, generate
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
+from tests import wire
+
+WHO = Principal("world", Role.ADMIN)
+
+
+def _stored(ledger: Ledger) -> tuple[list[Any], list[Any]]:
+    with ledger.engine.connect() as conn:
+        heads = [
+            tuple(r) for r in conn.execute(sa.select(findings).order_by(findings.c.finding_key))
+        ]
+        changes = [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(finding_changes).order_by(
+                    finding_changes.c.finding_key, finding_changes.c.seq
+                )
+            )
+        ]
+    return heads, changes
+
+
+def _worker(ledger: Ledger, count: int, size: int, owner: str | None = None) -> Runner:
+    projections = [CustodyProjection(), *findings_projections(Settings(findings_partitions=count))]
+    return Runner(
+        ledger.engine,
+        ledger.store,
+        projections,
+        size,
+        leases=leases_of(ledger.engine, projections, seconds=30, owner=owner),
+    )
+
+
+def _one_walk(ledger: Ledger) -> tuple[list[Any], list[Any]]:
+    """What one walk stores for the whole log, from scratch."""
+    single = Runner(ledger.engine, ledger.store, [CustodyProjection(), FindingsProjection()], 500)
+    single.rebuild()
+    return _stored(ledger)
+
+
+def _batches(events: int, seed: int) -> list[list[Any]]:
+    config = WorldConfig(events=events, seed=seed, assets=20, contracts=2, batch_size=37)
+    return [[EVENT_ADAPTER.validate_python(e) for e in batch] for batch in generate(config)]
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_two_partitioned_workers_store_what_one_walk_stores(ledger: Ledger, count: int) -> None:
+    workers = [_worker(ledger, count, 50, owner="a"), _worker(ledger, count, 70, owner="b")]
+    for i, batch in enumerate(_batches(1200, seed=count)):
+        ledger.appender.append(batch, WHO)
+        workers[i % 2].catch_up()
+    for w in workers:
+        w.catch_up()
+    held = [w.leases.held(now=True) for w in workers if w.leases is not None]
+    assert held[0] and held[1] and not held[0] & held[1]  # shared out
+    for w in workers:  # whoever holds what, everything is walked to the end
+        w.catch_up()
+    heads, changes = _stored(ledger)
+    assert any(key_asset(h[0]) is None for h in heads)  # C01–C03 stored
+    with ledger.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(finding_parts)).scalar_one()
+    assert _one_walk(ledger) == (heads, changes)
+
+
+def test_workers_stopped_at_random_points_resume_and_store_what_one_walk_stores(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = random.Random(7)
+    current = _worker(ledger, 2, rng.choice((40, 90)))
+    restarts = 0
+    with caplog.at_level(logging.WARNING, logger="ledger.projections.findings_partitions"):
+        for batch in _batches(900, seed=5):
+            ledger.appender.append(batch, WHO)
+            current.catch_up()
+            if rng.random() < 0.3:
+                current.stop()  # gives its leases up
+                current, restarts = _worker(ledger, 2, rng.choice((40, 90))), restarts + 1
+    assert restarts >= 3
+    assert not caplog.records, [r.getMessage() for r in caplog.records]  # resumed, never rewritten
+    stored = _stored(ledger)
+    assert _one_walk(ledger) == stored
+
+
+def test_leases_are_shared_out_and_a_dead_workers_are_taken_over(ledger: Ledger) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    names = ["findings", "findings.0of2", "findings.1of2"]
+
+    def leases(owner: str) -> Leases:
+        return Leases(ledger.engine, names, owner=owner, seconds=30, clock=lambda: now[0])
+
+    a, b = leases("a"), leases("b")
+    assert a.held(now=True) == set(names)  # alone: every one
+    assert b.held(now=True) == set()  # all held; b is now alive
+    assert a.held(now=True) == set(names[:2])  # a gives the last up: its share is two
+    assert b.held(now=True) == {"findings.1of2"}
+    assert not a.held() & b.held()
+    now[0] += timedelta(seconds=20)
+    assert len(b.held(now=True)) == 1  # renewed, nothing to take
+    now[0] += timedelta(seconds=15)  # a has not renewed for 35 s: dead
+    assert b.held(now=True) == set(names)
+    b.release()
+    c = leases("c")
+    assert c.held(now=True) == set(names)  # released at once
+
+
+def test_a_late_report_and_a_retraction_in_one_partition_reach_the_contract_level(
+    ledger: Ledger,
+) -> None:
+    """``a`` and ``b`` are judged in different partitions: ``b``'s capture, reported
+    late, moves the contract's suspension (C01) that ``a``'s opened; once both are
+    back, ``c``'s capture, retracted, voids another. The contract level sees both as one walk does."""
+    ids = [f"t{i}" for i in range(1, 30)]
+    a = ids[0]
+    b = next(x for x in ids if shard(x, 2) != shard(a, 2))
+    c = next(x for x in ids if x not in (a, b))
+    worker = _worker(ledger, 2, 2)
+
+    def append(*events: dict[str, Any]) -> None:
+        ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], WHO)
+        worker.catch_up()
+
+    early = wire.T0
+    append(*({**e, "reported_at": early} for e in wire.reference_world()))
+    append(*(wire.asset(x, reported_at=early) for x in (a, b, c)))
+    append(
+        wire.capture(
+            [a], "isil", occurred_at="2014-06-01T00:00:00Z", reported_at="2014-06-02T00:00:00Z"
+        )
+    )
+    append(
+        wire.capture(
+            [b], "isil", occurred_at="2014-05-15T00:00:00Z", reported_at="2014-09-01T00:00:00Z"
+        )
+    )
+    back = "2015-01-01T00:00:00Z"
+    append(wire.transfer([a, b], "isil", "iq-army", occurred_at=back, reported_at=back))
+    append(
+        wire.capture(
+            [c],
+            "isil",
+            event_id="cap-c",
+            occurred_at="2016-01-01T00:00:00Z",
+            reported_at="2016-01-02T00:00:00Z",
+        )
+    )
+    append(wire.retraction("cap-c", reported_at="2016-06-01T00:00:00Z"))
+    heads, changes = _stored(ledger)
+    reasons = {row[3] for row in changes if row[0].startswith("C01/") and row[3]}
+    assert reasons == {"superseded", "voided_trigger_retracted"}
+    assert _one_walk(ledger) == (heads, changes)
