@@ -19,6 +19,7 @@ and the contract view over every asset (medians of LEDGER_BENCH_RUNS).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -37,13 +38,20 @@ from tqdm import tqdm
 from benchmarks.common import RUNS, fresh_postgres, server
 from benchmarks.load import body
 from domain.vocabulary import Role
-from ledger.bootstrap import build_ledger, settle_for_a_long_run
+from ledger.bootstrap import build_ledger, findings_projections, leases_of, settle_for_a_long_run
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.runner import Runner
+from ledger.projections.tracking import positions
 from ledger.settings import Settings
 from ledger.store.tables import events as events_table
-from ledger.store.tables import findings
+from ledger.store.tables import (
+    finding_changes,
+    finding_parts,
+    findings,
+    projection_leases,
+    projection_tracking,
+)
 from ledger.worlds import wire
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
@@ -120,6 +128,72 @@ def child_catch_up(url: str) -> None:
     print(json.dumps({"findings_catch_up_per_s": per_s, "findings_worker_max_rss_mb": rss}))
 
 
+PARTITIONS = int(os.environ.get("LEDGER_BENCH_FINDINGS_PARTITIONS", "2"))
+LEASE_SECONDS = 6.0  # renewed every 2 s: a worker arriving second gets its share soon
+
+
+def child_partitioned(url: str, partitions: int) -> None:
+    """One findings worker of several (``--partitioned URL N``): partitions of the
+    assets and the contract level, leased; works until the contract level has
+    reached the log's end, then gives its leases up."""
+    settle_for_a_long_run()
+    settings = Settings(
+        database_url=url,
+        run_projections="no",
+        findings_partitions=partitions,
+        lease_seconds=LEASE_SECONDS,
+    )
+    ledger = build_ledger(settings)
+    try:
+        projections = findings_projections(settings)
+        runner = Runner(
+            ledger.engine,
+            ledger.store,
+            projections,
+            batch_size=5000,
+            leases=leases_of(ledger.engine, projections, seconds=LEASE_SECONDS),
+        )
+        with ledger.engine.connect() as conn:
+            end = int(
+                conn.execute(sa.select(sa.func.max(events_table.c.notification_id))).scalar_one()
+            )
+        applied = 0
+        while positions(ledger.engine, ["findings"])["findings"] < end:
+            n = runner.catch_up()
+            applied += n
+            if not n:
+                time.sleep(0.2)
+        runner.stop()
+    finally:
+        ledger.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"applied": applied, "max_rss_mb": rss}))
+
+
+def partitioned(url: str, workers: int) -> dict[str, float]:
+    """Every finding forgotten, then ``workers`` worker processes judge the log in
+    PARTITIONS partitions together: events per second of wall time to the contract
+    level's end, and each worker's peak RSS."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for table in (finding_changes, findings, finding_parts, projection_leases):
+            conn.execute(table.delete())
+        conn.execute(
+            projection_tracking.delete().where(projection_tracking.c.name.like("findings%"))
+        )
+        total = int(
+            conn.execute(sa.select(sa.func.max(events_table.c.notification_id))).scalar_one()
+        )
+    engine.dispose()
+    cmd = [sys.executable, "-m", "benchmarks.bench_findings", "--partitioned", url, str(PARTITIONS)]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    seconds = time.perf_counter() - start
+    assert all(p.returncode == 0 for p in procs)
+    return {"per_s": total / seconds, "max_rss_mb": max(o["max_rss_mb"] for o in outs)}
+
+
 def child_restart(url: str) -> None:
     """A restarted worker (``--restart``): a new process appends one event like the
     log's last plain one and catches both projections up; seconds from its start."""
@@ -149,6 +223,21 @@ def child_restart(url: str) -> None:
         ledger.close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"restart_s": seconds, "restart_max_rss_mb": rss}))
+
+
+def _stored_findings(url: str) -> int:
+    """A digest of every stored finding row and change (equal stores, equal digests)."""
+    engine = sa.create_engine(url)
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        for table, order in (
+            (findings, [findings.c.finding_key]),
+            (finding_changes, [finding_changes.c.finding_key, finding_changes.c.seq]),
+        ):
+            for row in conn.execute(sa.select(table).order_by(*order)):
+                digest.update(repr(tuple(row)).encode())
+    engine.dispose()
+    return int.from_bytes(digest.digest()[:8], "big")
 
 
 def _child(flag: str, url: str) -> dict[str, float]:
@@ -185,6 +274,14 @@ def variant(name: str) -> dict[str, Any]:
         r["custody_catch_up_per_s"] = catch_up(url, CustodyProjection())
         r.update(_child("--catch-up", url))
         r["findings_vs_custody"] = r["findings_catch_up_per_s"] / r["custody_catch_up_per_s"]
+        rows = _stored_findings(url)
+        for workers in (1, 2):
+            got = partitioned(url, workers)
+            r[f"partitioned_{workers}_per_s"] = got["per_s"]
+            r[f"partitioned_{workers}_max_rss_mb"] = got["max_rss_mb"]
+            assert _stored_findings(url) == rows, "partitions store what one walk stores"
+        r["partitions"] = PARTITIONS
+        r["two_workers_vs_one_walk"] = r["partitioned_2_per_s"] / r["findings_catch_up_per_s"]
         restarts = [_child("--restart", url) for _ in range(RUNS)]
         r["restart_s"] = statistics.median(x["restart_s"] for x in restarts)
         r["restart_max_rss_mb"] = max(x["restart_max_rss_mb"] for x in restarts)
@@ -234,6 +331,9 @@ def run(report: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--catch-up":
         child_catch_up(argv[1])
+        return 0
+    if argv and argv[0] == "--partitioned":
+        child_partitioned(argv[1], int(argv[2]))
         return 0
     if argv and argv[0] == "--restart":
         child_restart(argv[1])

@@ -38,10 +38,11 @@ from ledger.projections.findings_codec import (
     finding_from_dict,
     head_json,
 )
-from ledger.projections.tracking import tracking_position
+from ledger.projections.tracking import check_layout, set_layout, tracking_position
 from ledger.store.tables import (
     events,
     finding_changes,
+    finding_parts,
     findings,
 )
 from ledger.store.upsert import insert_many, upsert
@@ -126,6 +127,8 @@ class FindingsProjection:
     def reset(self, conn: Connection) -> None:
         conn.execute(finding_changes.delete())
         conn.execute(findings.delete())
+        conn.execute(finding_parts.delete())  # a partitioned layout's, if there was one
+        set_layout(conn, 1)
         self.forget()
 
     def forget(self) -> None:
@@ -147,6 +150,8 @@ class FindingsProjection:
             return
         start = batch[0].position - 1
         walk, self._walk = self._walk, None  # until this batch is applied
+        if walk is None:
+            check_layout(conn, 1)
         if walk is None or walk.end > start:
             walk = _resumed(conn, start)
             assert walk is not None

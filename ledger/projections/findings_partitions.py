@@ -39,6 +39,7 @@ from domain.rules.partitions import (
 from domain.rules.tracking import Drained, StoredLivesDisagree
 from ledger.projections.findings import StoredLives, store
 from ledger.projections.findings_codec import dump, finding_from_dict
+from ledger.projections.tracking import check_layout, set_layout
 from ledger.store.tables import event_index, events, finding_changes, finding_parts, findings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class FindingsPartition:
         self._reached: datetime | None = None  # the knowledge instant the log had reached
 
     def reset(self, conn: Connection) -> None:
+        self._forget_rows(conn)
+        set_layout(conn, self.partition.count)
+
+    def _forget_rows(self, conn: Connection) -> None:
         _delete_lives(conn, self._own_keys(conn))
         conn.execute(finding_parts.delete().where(finding_parts.c.partition == self.name))
         self.forget()
@@ -114,6 +119,7 @@ class FindingsPartition:
         return out
 
     def _resumed(self, conn: Connection, upto: int) -> PartitionWalk:
+        check_layout(conn, self.partition.count)
         logged = self._logged(conn, upto)
         stored = StoredLives(conn, self.partition.owns_key)
         try:
@@ -128,7 +134,7 @@ class FindingsPartition:
         return self._rewritten(conn, logged)
 
     def _rewritten(self, conn: Connection, logged: list[Event]) -> PartitionWalk:
-        self.reset(conn)
+        self._forget_rows(conn)
         walk = PartitionWalk(self.partition)
         pieces = [logged] if not _in_knowledge_order(logged) else _chunks(logged)
         for piece in pieces:
@@ -157,6 +163,13 @@ class FindingsContracts:
         self._reached: datetime | None = None
 
     def reset(self, conn: Connection) -> None:
+        """Every C01–C03 forgotten, and every partition's records (of any layout:
+        the partitions are reset too, and write theirs again)."""
+        self._forget_rows(conn)
+        conn.execute(finding_parts.delete())
+        set_layout(conn, self.count)
+
+    def _forget_rows(self, conn: Connection) -> None:
         keys = conn.execute(
             sa.select(findings.c.finding_key).where(findings.c.rule.in_(sorted(CONTRACT_RULES)))
         ).scalars()
@@ -192,6 +205,7 @@ class FindingsContracts:
         return out
 
     def _resumed(self, conn: Connection, upto: int) -> ContractWalk:
+        check_layout(conn, self.count)
         logged, records = self._logged(conn, upto), _records(conn, 0, upto)
         stored = StoredLives(conn, lambda key: findings_rule(key) in CONTRACT_RULES)
         try:
@@ -204,7 +218,7 @@ class FindingsContracts:
         return self._rewritten(conn, upto)
 
     def _rewritten(self, conn: Connection, upto: int) -> ContractWalk:
-        self.reset(conn)
+        self._forget_rows(conn)
         walk = ContractWalk()
         walk.feed(self._logged(conn, upto), _records(conn, 0, upto), self._reached)
         store(conn, walk, walk.drain())

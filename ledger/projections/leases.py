@@ -67,6 +67,7 @@ class Leases:
     def release(self) -> None:
         """Give every lease up, and say this worker is gone (a clean stop)."""
         with self.engine.begin() as conn:
+            self._lock(conn)
             conn.execute(
                 leases.update()
                 .where(leases.c.owner == self.owner, leases.c.name.in_(self.names))
@@ -85,6 +86,7 @@ class Leases:
             .values([{"name": n, "owner": None, "lease_until": None} for n in self.names])
             .on_conflict_do_nothing(index_elements=["name"])
         )
+        rows = self._lock(conn)
         conn.execute(
             insert(leases)
             .values(name=me, owner=self.owner, lease_until=until)
@@ -93,12 +95,6 @@ class Leases:
         conn.execute(
             leases.delete().where(leases.c.name.like(WORKER + "%"), leases.c.lease_until < now)
         )
-        query = sa.select(leases.c.name, leases.c.owner, leases.c.lease_until).where(
-            leases.c.name.in_(self.names)
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()  # workers renewing at once take turns
-        rows = {name: (owner, lapse) for name, owner, lapse in conn.execute(query)}
         alive = conn.execute(
             sa.select(sa.func.count()).where(leases.c.name.like(WORKER + "%"))
         ).scalar_one()
@@ -125,6 +121,19 @@ class Leases:
                 .values(owner=self.owner, lease_until=until)
             )
         return frozenset(mine)
+
+    def _lock(self, conn: Connection) -> dict[str, tuple[str | None, datetime | None]]:
+        """The leases' rows, locked in the order of their names: workers renewing or
+        releasing at once take turns here, before any other row is touched, so no
+        two lock rows in different orders (no deadlock)."""
+        query = (
+            sa.select(leases.c.name, leases.c.owner, leases.c.lease_until)
+            .where(leases.c.name.in_(self.names))
+            .order_by(leases.c.name)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return {name: (owner, lapse) for name, owner, lapse in conn.execute(query)}
 
 
 def _aware(t: datetime) -> datetime:

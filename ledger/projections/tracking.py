@@ -44,3 +44,44 @@ def positions(engine: Engine, names: Sequence[str]) -> dict[str, int]:
         )
         found = {n: int(p) for n, p in rows}
     return {n: found.get(n, 0) for n in names}
+
+
+LAYOUT = "findings.layout"
+"""The tracking row that says in how many partitions the stored findings were judged
+(its ``position``; ``ledger.projections.findings_partitions``)."""
+
+
+class LayoutChanged(RuntimeError):
+    """The stored findings were judged in another number of partitions."""
+
+
+def check_layout(conn: Connection, count: int) -> None:
+    """Refuse to go on when the stored findings were judged in another number of
+    partitions than ``count`` (1: one walk): the new projections would not find their
+    own rows, and the contract level would skip the partitions' early records. A
+    ledger from before layouts were recorded was judged by one walk."""
+    found = conn.execute(
+        sa.select(projection_tracking.c.position).where(projection_tracking.c.name == LAYOUT)
+    ).scalar_one_or_none()
+    if found is None:
+        was = 1 if tracking_position(conn, "findings", lock=False) else count
+        if was == count:
+            set_layout(conn, count)
+            return
+    else:
+        was = int(found)
+    if was != count:
+        raise LayoutChanged(
+            f"the stored findings were judged in {was} partition(s), and "
+            f"LEDGER_FINDINGS_PARTITIONS is {count}: run `ledger projections rebuild`"
+        )
+
+
+def set_layout(conn: Connection, count: int) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now = datetime.now(UTC)
+    conn.execute(
+        dialect.insert(projection_tracking)
+        .values(name=LAYOUT, position=count, updated_at=now)
+        .on_conflict_do_update(index_elements=["name"], set_={"position": count, "updated_at": now})
+    )

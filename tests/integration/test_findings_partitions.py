@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +25,9 @@ from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.leases import Leases
 from ledger.projections.runner import Runner
+from ledger.projections.tracking import LayoutChanged, positions
 from ledger.settings import Settings
-from ledger.store.tables import finding_changes, finding_parts, findings
+from ledger.store.tables import events, finding_changes, finding_parts, findings
 from ledger.worlds.realistic import WorldConfig, generate
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
@@ -49,14 +52,16 @@ def _stored(ledger: Ledger) -> tuple[list[Any], list[Any]]:
     return heads, changes
 
 
-def _worker(ledger: Ledger, count: int, size: int, owner: str | None = None) -> Runner:
+def _worker(
+    ledger: Ledger, count: int, size: int, owner: str | None = None, seconds: float = 30
+) -> Runner:
     projections = [CustodyProjection(), *findings_projections(Settings(findings_partitions=count))]
     return Runner(
         ledger.engine,
         ledger.store,
         projections,
         size,
-        leases=leases_of(ledger.engine, projections, seconds=30, owner=owner),
+        leases=leases_of(ledger.engine, projections, seconds=seconds, owner=owner),
     )
 
 
@@ -177,3 +182,67 @@ def test_a_late_report_and_a_retraction_in_one_partition_reach_the_contract_leve
     reasons = {row[3] for row in changes if row[0].startswith("C01/") and row[3]}
     assert reasons == {"superseded", "voided_trigger_retracted"}
     assert _one_walk(ledger) == (heads, changes)
+
+
+def test_two_workers_following_at_once_share_the_partitions_and_store_what_one_walk_stores(
+    pg_ledger: Ledger,
+) -> None:
+    """On PostgreSQL, two workers follow the log in threads while it is appended to:
+    their leases (renewed every 0.2 s) share the partitions out, and what they store is
+    one walk's."""
+    ledger = pg_ledger
+    workers = [_worker(ledger, 2, 60, owner=o, seconds=0.6) for o in ("a", "b")]
+    stop = threading.Event()
+    worked: dict[str, set[str]] = {"a": set(), "b": set()}
+
+    errors: list[BaseException] = []
+
+    def follow(w: Runner) -> None:
+        assert w.leases is not None
+        while not stop.is_set():
+            try:
+                worked[w.leases.owner] |= w.leases.held()
+                if not w.catch_up():
+                    time.sleep(0.01)
+            except Exception as e:  # a deadlock, say: the test fails below
+                errors.append(e)
+                time.sleep(0.1)
+
+    threads = [threading.Thread(target=follow, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    try:
+        for batch in _batches(1500, seed=11):
+            ledger.appender.append(batch, WHO)
+        deadline = time.monotonic() + 300
+        with ledger.engine.connect() as conn:
+            end = conn.execute(sa.select(sa.func.max(events.c.notification_id))).scalar_one()
+        while positions(ledger.engine, ["findings"])["findings"] < end:
+            assert time.monotonic() < deadline, "the workers did not catch up"
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    assert worked["a"] and worked["b"]  # both held partitions
+    stored = _stored(ledger)
+    assert _one_walk(ledger) == stored
+
+
+def test_a_changed_number_of_partitions_is_refused_until_a_rebuild(ledger: Ledger) -> None:
+    """Findings stored by one walk are not taken up by two partitions (they would not
+    find their own rows, and the contract level would skip the partitions' early
+    records): the worker says to rebuild; after the rebuild they store one walk's."""
+    batches = _batches(300, seed=2)
+    for batch in batches:
+        ledger.appender.append(batch, WHO)
+    ledger.runner.catch_up()  # one walk (the default)
+    worker = _worker(ledger, 2, 100)
+    with pytest.raises(LayoutChanged, match="projections rebuild"):
+        worker.catch_up()
+    worker.rebuild()
+    stored = _stored(ledger)
+    assert _one_walk(ledger) == stored
+    with pytest.raises(LayoutChanged, match="judged in 1 partition"):
+        _worker(ledger, 3, 100).catch_up()
