@@ -194,28 +194,33 @@ def partitioned(url: str, workers: int) -> dict[str, float]:
     return {"per_s": total / seconds, "max_rss_mb": max(o["max_rss_mb"] for o in outs)}
 
 
+def append_one(ledger: Any) -> None:
+    """Append one event like the log's last plain one, dated now."""
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(events_table.c.state)
+            .order_by(events_table.c.notification_id.desc())
+            .limit(200)
+        ).all()
+    record = next(
+        r
+        for r in (orjson.loads(row.state) for row in rows)
+        if r["type"] in ("observation", "support_provided", "custody_transferred")
+    )
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for server_field in ("prev_hash", "recorded_at", "recorded_by"):
+        record.pop(server_field, None)
+    record.update(event_id=f"restart-{time.time_ns()}", occurred_at=now, reported_at=now)
+    ledger.appender.append([EVENT_ADAPTER.validate_python(record)], WHO)
+
+
 def child_restart(url: str) -> None:
     """A restarted worker (``--restart``): a new process appends one event like the
     log's last plain one and catches both projections up; seconds from its start."""
     started = time.perf_counter()
     ledger = build_ledger(Settings(database_url=url, run_projections="no"))
     try:
-        with ledger.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(events_table.c.state)
-                .order_by(events_table.c.notification_id.desc())
-                .limit(200)
-            ).all()
-        record = next(
-            r
-            for r in (orjson.loads(row.state) for row in rows)
-            if r["type"] in ("observation", "support_provided", "custody_transferred")
-        )
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        for server_field in ("prev_hash", "recorded_at", "recorded_by"):
-            record.pop(server_field, None)
-        record.update(event_id=f"restart-{time.time_ns()}", occurred_at=now, reported_at=now)
-        ledger.appender.append([EVENT_ADAPTER.validate_python(record)], WHO)
+        append_one(ledger)
         runner = Runner(ledger.engine, ledger.store, [CustodyProjection(), FindingsProjection()])
         runner.catch_up()
         seconds = time.perf_counter() - started
@@ -223,6 +228,24 @@ def child_restart(url: str) -> None:
         ledger.close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"restart_s": seconds, "restart_max_rss_mb": rss}))
+
+
+def partitioned_restart(url: str) -> float:
+    """Two partitioned workers restarted after one append (custody caught up first):
+    seconds from their start to the contract level at the log's end."""
+    ledger = build_ledger(Settings(database_url=url, run_projections="no"))
+    try:
+        append_one(ledger)
+        Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
+    finally:
+        ledger.close()
+    cmd = [sys.executable, "-m", "benchmarks.bench_findings", "--partitioned", url, str(PARTITIONS)]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        p.communicate()
+    assert all(p.returncode == 0 for p in procs)
+    return time.perf_counter() - start
 
 
 def _stored_findings(url: str) -> int:
@@ -282,6 +305,9 @@ def variant(name: str) -> dict[str, Any]:
             assert _stored_findings(url) == rows, "partitions store what one walk stores"
         r["partitions"] = PARTITIONS
         r["two_workers_vs_one_walk"] = r["partitioned_2_per_s"] / r["findings_catch_up_per_s"]
+        r["partitioned_restart_s"] = statistics.median(
+            partitioned_restart(url) for _ in range(RUNS)
+        )
         restarts = [_child("--restart", url) for _ in range(RUNS)]
         r["restart_s"] = statistics.median(x["restart_s"] for x in restarts)
         r["restart_max_rss_mb"] = max(x["restart_max_rss_mb"] for x in restarts)

@@ -95,8 +95,7 @@ def _assert_same(expected: Lives, contract: Lives, parts: list[Lives], count: in
         assert got[key] == x, key
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-@pytest.mark.parametrize("count", [2, 3])
+@pytest.mark.parametrize(("seed", "count"), [(1, 2), (2, 2), (3, 3), (4, 3), (5, 4)])
 def test_partitions_and_the_contract_level_give_one_walks_lives(seed: int, count: int) -> None:
     events = _events(seed)
     expected = _one_walk(events, 400)
