@@ -58,14 +58,17 @@ def shard(asset_id: str, count: int) -> int:
 
 
 def key_asset(key: str) -> str | None:
-    """The asset a finding key belongs to; ``None`` for C01–C03 (a contract's).
-    State keys name the asset second (``R03/asset/since``), event and discrepancy keys
-    third (``RULE/trigger/asset``); ids never contain ``/``."""
+    """The asset a finding key belongs to; ``None`` for C01–C03 (a contract's), and for
+    a key no rule makes (a disposition may name any text): the contract level then
+    owns it, and, as one walk does, finds no life for it. State keys name the asset
+    second (``R03/asset/since``), event and discrepancy keys third
+    (``RULE/trigger/asset``); ids never contain ``/``."""
     rule = rule_of_key(key)
+    parts = key.split("/")
     if rule in CONTRACT_RULES:
         return None
-    parts = key.split("/")
-    return parts[1] if rule in _STATE_RULES else parts[2]
+    at = 1 if rule in _STATE_RULES else 2
+    return (parts[at] or None) if len(parts) > at else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ from domain.rules.partitions import (
 from domain.rules.tracking import Drained, StoredLivesDisagree
 from ledger.projections.findings import StoredLives, store
 from ledger.projections.findings_codec import dump, finding_from_dict
-from ledger.projections.tracking import check_layout, set_layout
+from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
 from ledger.store.tables import event_index, events, finding_changes, finding_parts, findings
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ class FindingsPartition:
 
     def _rewritten(self, conn: Connection, logged: list[Event]) -> PartitionWalk:
         self._forget_rows(conn)
+        count_rewrite(conn)  # the contract level must read every record again
         walk = PartitionWalk(self.partition)
         pieces = [logged] if not _in_knowledge_order(logged) else _chunks(logged)
         for piece in pieces:
@@ -161,6 +162,7 @@ class FindingsContracts:
         self._walk: ContractWalk | None = None
         self._end = 0
         self._reached: datetime | None = None
+        self._rewrites = 0  # the partitions' rewrites counted when last read
 
     def reset(self, conn: Connection) -> None:
         """Every C01–C03 forgotten, and every partition's records (of any layout:
@@ -184,13 +186,20 @@ class FindingsContracts:
             return
         start, end = batch[0].position - 1, batch[-1].position
         walk, self._walk = self._walk, None
+        seen = rewrites(conn)
         if walk is None or self._end != start:
             walk = self._resumed(conn, start)
+        elif seen != self._rewrites:
+            # A partition walked its share again (a historical import, or stored
+            # lives that disagreed): its records before this batch changed.
+            log.warning("findings (contracts): a partition was walked again; so is this")
+            walk = self._rewritten(conn, start)
+        self._rewrites = seen
         mine = routed(conn, batch, self.count).get(None, [])
-        records = _records(conn, start, end)
+        records = _records(conn, start, end, self.after)
         try:
             walk.feed(mine, records, _reached(batch))
-        except ValueError:  # a historical import: every partition walked again too
+        except ValueError:  # a historical import among the global events
             walk = self._rewritten(conn, end)
         else:
             store(conn, walk, walk.drain())
@@ -206,7 +215,7 @@ class FindingsContracts:
 
     def _resumed(self, conn: Connection, upto: int) -> ContractWalk:
         check_layout(conn, self.count)
-        logged, records = self._logged(conn, upto), _records(conn, 0, upto)
+        logged, records = self._logged(conn, upto), _records(conn, 0, upto, self.after)
         stored = StoredLives(conn, lambda key: findings_rule(key) in CONTRACT_RULES)
         try:
             walk = ContractWalk.resume_from(logged, records, stored.upto)
@@ -220,7 +229,7 @@ class FindingsContracts:
     def _rewritten(self, conn: Connection, upto: int) -> ContractWalk:
         self._forget_rows(conn)
         walk = ContractWalk()
-        walk.feed(self._logged(conn, upto), _records(conn, 0, upto), self._reached)
+        walk.feed(self._logged(conn, upto), _records(conn, 0, upto, self.after), self._reached)
         store(conn, walk, walk.drain())
         return walk
 
@@ -262,10 +271,18 @@ def _events_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, Event]:
     return out
 
 
-def _records(conn: Connection, after: int, upto: int) -> list[PartRecord]:
+def _records(
+    conn: Connection, after: int, upto: int, partitions: Sequence[str]
+) -> list[PartRecord]:
+    """The records of ``partitions`` (this layout's) in a window of positions, in
+    knowledge order."""
     rows = conn.execute(
         sa.select(finding_parts)
-        .where(finding_parts.c.position > after, finding_parts.c.position <= upto)
+        .where(
+            finding_parts.c.position > after,
+            finding_parts.c.position <= upto,
+            finding_parts.c.partition.in_(list(partitions)),
+        )
         .order_by(finding_parts.c.k, finding_parts.c.position)
     )
     out = []

@@ -14,11 +14,14 @@ every lease.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.store.tables import projection_leases as leases
+
+log = logging.getLogger(__name__)
 
 WORKER = "worker/"
 
@@ -46,15 +51,19 @@ class Leases:
         *,
         owner: str | None = None,
         seconds: float = 30.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.engine = engine
         self.names = list(names)
         self.owner = owner or worker_id()
         self.seconds = seconds
+        # The database's clock by default, so that workers on machines whose clocks
+        # disagree agree on when a lease lapses.
         self.clock = clock
         self._held: frozenset[str] = frozenset()
         self._renewed = -math.inf
+        self._renewer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def held(self, *, now: bool = False) -> frozenset[str]:
         """The projections this worker runs; renewed when due (``now``: at once)."""
@@ -64,8 +73,31 @@ class Leases:
             self._renewed = time.monotonic()
         return self._held
 
+    def keep_renewed(self) -> None:
+        """Renew in a thread of its own too, every third of the lease: a step that
+        runs longer than a lease (a walk resumed over a long log) keeps it."""
+        if self._renewer is not None:
+            return
+        ref, stop, every = weakref.ref(self), self._stop, self.seconds / 3
+
+        def renew() -> None:
+            # Holds the leases weakly: a worker dropped without release() stops it.
+            while not stop.wait(every):
+                leases = ref()
+                if leases is None:
+                    return
+                try:
+                    leases.held(now=True)
+                except Exception as e:  # the next step retries; the lease may lapse
+                    log.warning("projection leases not renewed (%s)", e)
+                del leases
+
+        self._renewer = threading.Thread(target=renew, name="ledger-leases", daemon=True)
+        self._renewer.start()
+
     def release(self) -> None:
         """Give every lease up, and say this worker is gone (a clean stop)."""
+        self._stop.set()
         with self.engine.begin() as conn:
             self._lock(conn)
             conn.execute(
@@ -76,8 +108,15 @@ class Leases:
             conn.execute(leases.delete().where(leases.c.name == WORKER + self.owner))
         self._held, self._renewed = frozenset(), -math.inf
 
+    def _now(self, conn: Connection) -> datetime:
+        if self.clock is not None:
+            return self.clock()
+        if conn.dialect.name == "postgresql":
+            return _aware(conn.execute(sa.select(sa.func.now())).scalar_one())
+        return datetime.now(UTC)
+
     def _renew(self, conn: Connection) -> frozenset[str]:
-        now = self.clock()
+        now = self._now(conn)
         until = now + timedelta(seconds=self.seconds)
         me = WORKER + self.owner
         insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert

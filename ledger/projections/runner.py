@@ -150,6 +150,7 @@ class Runner(Follower):
         what it kept in memory."""
         if self.leases is None or not getattr(projection, "leased", False):
             return True
+        self.leases.keep_renewed()
         if projection.name in self.leases.held():
             return True
         projection.forget()

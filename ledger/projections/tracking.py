@@ -85,3 +85,25 @@ def set_layout(conn: Connection, count: int) -> None:
         .values(name=LAYOUT, position=count, updated_at=now)
         .on_conflict_do_update(index_elements=["name"], set_={"position": count, "updated_at": now})
     )
+
+
+REWRITES = "findings.rewrites"
+"""The tracking row that counts the findings partitions' rewrites (its ``position``):
+the contract level judges every instant again when it changes, since a rewritten
+partition's records replace those it had already read."""
+
+
+def rewrites(conn: Connection) -> int:
+    return tracking_position(conn, REWRITES, lock=False)
+
+
+def count_rewrite(conn: Connection) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now = datetime.now(UTC)
+    insert = dialect.insert(projection_tracking).values(name=REWRITES, position=1, updated_at=now)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"position": projection_tracking.c.position + 1, "updated_at": now},
+        )
+    )

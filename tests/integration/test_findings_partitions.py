@@ -246,3 +246,59 @@ def test_a_changed_number_of_partitions_is_refused_until_a_rebuild(ledger: Ledge
     assert _one_walk(ledger) == stored
     with pytest.raises(LayoutChanged, match="judged in 1 partition"):
         _worker(ledger, 3, 100).catch_up()
+
+
+def test_a_historical_import_in_one_partition_is_judged_again_by_the_contract_level(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``a``'s capture, reported late, opened a suspension (C01); then a recovery that
+    happened before that report is imported with its own, earlier, knowledge time. The
+    partition of ``a`` walks its share again; the contract level, whose earlier
+    records changed, judges every instant again: the suspension ends as one walk says."""
+    ids = [f"t{i}" for i in range(1, 30)]
+    a = ids[0]
+    b = next(x for x in ids if shard(x, 2) != shard(a, 2))
+    worker = _worker(ledger, 2, 3)
+
+    def append(*events: dict[str, Any]) -> None:
+        ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], WHO)
+        worker.catch_up()
+
+    append(*({**e, "reported_at": wire.T0} for e in wire.reference_world()))
+    append(*(wire.asset(x, reported_at=wire.T0) for x in (a, b)))
+    append(
+        wire.capture(
+            [a], "isil", occurred_at="2014-03-01T00:00:00Z", reported_at="2014-06-01T00:00:00Z"
+        )
+    )
+    append(
+        wire.capture(
+            [b], "isil", occurred_at="2014-07-01T00:00:00Z", reported_at="2014-07-02T00:00:00Z"
+        )
+    )
+    with caplog.at_level(logging.WARNING, logger="ledger.projections.findings_partitions"):
+        append(
+            wire.transfer(
+                [a],
+                "isil",
+                "iq-army",
+                occurred_at="2014-04-15T00:00:00Z",
+                reported_at="2014-04-16T00:00:00Z",
+            )
+        )
+    assert any("walked again" in r.getMessage() for r in caplog.records)
+    heads, changes = _stored(ledger)
+    assert _one_walk(ledger) == (heads, changes)
+
+
+def test_a_lease_is_kept_through_a_step_longer_than_the_lease(ledger: Ledger) -> None:
+    names = ["findings", "findings.0of2", "findings.1of2"]
+    a = Leases(ledger.engine, names, owner="a", seconds=0.3)
+    assert a.held(now=True) == set(names)
+    a.keep_renewed()  # as a worker does
+    time.sleep(1.0)  # one long step: three leases long
+    b = Leases(ledger.engine, names, owner="b", seconds=0.3)
+    assert b.held(now=True) == set()  # nothing lapsed: every one still a's
+    a.release()
+    assert b.held(now=True) == set(names)
+    b.release()

@@ -40,6 +40,7 @@ from tests.unit.builders import (
     retract,
     world,
 )
+from tests.unit.rule_builders import disposition
 from tests.unit.test_walk_resume import Store
 
 EVENTS = 1500
@@ -143,6 +144,8 @@ def test_shards_are_stable_and_spread() -> None:
     assert key_asset("R05/ev-9/t2") == "t2"
     assert key_asset("C01/fms-1/2020-01-01T00:00:00Z") is None
     assert key_asset("C04/ev-9/t3") == "t3"
+    assert key_asset("R16/ev-9") is None  # no rule makes it: the contract level's
+    assert key_asset("abc") is None
 
 
 # -- hand-made logs: news in one partition that moves a contract-level finding ----------
@@ -235,6 +238,22 @@ def test_a_finding_pending_in_one_partition_is_detected_when_another_takes_the_l
     events = _log(register(a), register(b), lose(b, at="2014-06-10"))
     lives = _check(events)
     assert any(key.startswith(f"R13/{a}/") and x.detected_at for key, x in lives.items())
+
+
+def test_a_disposition_naming_no_finding_a_rule_makes_is_no_ones() -> None:
+    """A disposition may name any text as its finding key: no walk stops on it, and
+    none stores a life for it (as one walk)."""
+    a, b = _two_partitions_apart()
+    events = _log(
+        register(a),
+        register(b),
+        lose(b, at="2014-06-10"),
+        disposition("abc", at="2014-07-01"),
+        disposition("R16/evt-1", at="2014-07-02"),
+        disposition("R03/", at="2014-07-03"),
+    )
+    lives = _check(events, 3)
+    assert not any(k in lives for k in ("abc", "R16/evt-1", "R03/"))
 
 
 def test_an_event_naming_assets_of_two_partitions_reaches_both() -> None:
