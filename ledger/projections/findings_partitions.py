@@ -109,14 +109,8 @@ class FindingsPartition:
             conn.execute(finding_parts.insert(), rows)
 
     def _logged(self, conn: Connection, upto: int) -> list[Event]:
-        """The partition's events up to ``upto``; where the log's knowledge had got
-        to is kept (``_reached``)."""
-        out: list[Event] = []
-        self._reached = None
-        for piece in _pieces(conn, 0, upto):
-            out += routed(conn, piece, self.partition.count).get(self.partition.index, [])
-            self._reached = max(filter(None, (self._reached, _reached(piece))))
-        return out
+        logged, self._reached = _share(conn, upto, self.partition.count, self.partition.index)
+        return logged
 
     def _resumed(self, conn: Connection, upto: int) -> PartitionWalk:
         check_layout(conn, self.partition.count)
@@ -206,12 +200,8 @@ class FindingsContracts:
         self._walk, self._end = walk, end
 
     def _logged(self, conn: Connection, upto: int) -> list[Event]:
-        out: list[Event] = []
-        self._reached = None
-        for piece in _pieces(conn, 0, upto):
-            out += routed(conn, piece, self.count).get(None, [])
-            self._reached = max(filter(None, (self._reached, _reached(piece))))
-        return out
+        logged, self._reached = _share(conn, upto, self.count, None)
+        return logged
 
     def _resumed(self, conn: Connection, upto: int) -> ContractWalk:
         check_layout(conn, self.count)
@@ -232,6 +222,19 @@ class FindingsContracts:
         walk.feed(self._logged(conn, upto), _records(conn, 0, upto, self.after), self._reached)
         store(conn, walk, walk.drain())
         return walk
+
+
+def _share(
+    conn: Connection, upto: int, count: int, index: int | None
+) -> tuple[list[Event], datetime | None]:
+    """Partition ``index``'s events (``None``: the contract level's) of the log up to
+    ``upto``, and the knowledge instant the log had reached there."""
+    out: list[Event] = []
+    reached: datetime | None = None
+    for piece in _pieces(conn, 0, upto):
+        out += routed(conn, piece, count).get(index, [])
+        reached = max(filter(None, (reached, _reached(piece))))
+    return out, reached
 
 
 def _reached(batch: Sequence[Event]) -> datetime | None:
