@@ -17,17 +17,24 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from domain.rules.partitions import key_asset, shard
 from domain.vocabulary import Role
-from ledger.bootstrap import Ledger, findings_projections, leases_of
+from ledger.bootstrap import Ledger, build_ledger, findings_projections, leases_of
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.leases import Leases
 from ledger.projections.runner import Runner
 from ledger.projections.tracking import LayoutChanged, positions
 from ledger.settings import Settings
-from ledger.store.tables import events, finding_changes, finding_parts, findings
+from ledger.store.tables import (
+    events,
+    finding_changes,
+    finding_parts,
+    findings,
+    projection_leases,
+)
 from ledger.worlds.realistic import WorldConfig, generate
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
@@ -302,3 +309,37 @@ def test_a_lease_is_kept_through_a_step_longer_than_the_lease(ledger: Ledger) ->
     a.release()
     assert b.held(now=True) == set(names)
     b.release()
+
+
+def test_the_setting_builds_partitions_that_a_closing_ledger_gives_up(
+    settings: Settings,
+) -> None:
+    """``LEDGER_FINDINGS_PARTITIONS`` wires the partitions, the contract level and the
+    leases into the ledger's runner; closing the ledger gives its leases up at once (a
+    restarted worker need not wait for them to lapse)."""
+    ledger = build_ledger(settings.model_copy(update={"findings_partitions": 2}))
+    try:
+        names = [p.name for p in ledger.runner.projections]
+        assert names == ["custody", "findings.0of2", "findings.1of2", "findings"]
+        for batch in _batches(200, seed=3):
+            ledger.appender.append(batch, WHO)
+        ledger.runner.catch_up()
+        with ledger.engine.connect() as conn:
+            end = conn.execute(sa.select(sa.func.max(events.c.notification_id))).scalar_one()
+        assert positions(ledger.engine, ["findings"])["findings"] == end
+        assert ledger.runner.leases is not None
+        assert ledger.runner.leases.held() == set(names[1:])
+    finally:
+        ledger.close()
+    with ledger.engine.connect() as conn:
+        owners = conn.execute(sa.select(projection_leases.c.owner)).scalars().all()
+    assert owners and not any(owners)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("findings_partitions", 0), ("findings_partitions", 65), ("lease_seconds", 0)],
+)
+def test_bad_partition_settings_are_refused_at_start(field: str, value: float) -> None:
+    with pytest.raises(ValidationError, match=field):
+        Settings.model_validate({field: value})
