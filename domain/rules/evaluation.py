@@ -17,11 +17,13 @@ the past of the walk: walk again with :func:`~domain.rules.tracking.life`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain
 
 from domain.fold import AssetState
 from domain.history import Event
+from domain.reference import Reference
 from domain.rules.asset_memo import AssetMemo, Evaluated
 from domain.rules.contract import (
     StateRules,
@@ -45,6 +47,22 @@ from domain.vocabulary import EventType
 UnaccountedPart = tuple[str | None, tuple[Finding, ...]]
 """What C01–C03 read of an asset judged by another evaluator: its contract (``None``:
 none, or no longer registered) and its R03 findings."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged0405:
+    """C04 and C05 of one asset of a contract as last judged, with what they read:
+    the reference data (one object per change of it), the contract's actions, the
+    asset's support and repair events and its registration (one version of one
+    event)."""
+
+    ref: Reference
+    actions: tuple[Event, ...]
+    support: tuple[Event, ...]
+    registration: Event | None
+    c04: tuple[Finding, ...]
+    c05: tuple[Finding, ...]
+    found: tuple[Finding, ...]
 
 
 def affected(history: History, events: Iterable[Event], k: datetime) -> Impact:
@@ -100,6 +118,8 @@ class Evaluator:
         self._judged: dict[str, set[str]] = {}  # contract → assets with a C04/C05 scope
         self._actions_seen: dict[str, tuple[Event, ...]] = {}
         self._state_rules: dict[str, StateRules] = {}  # C01–C03 kept per contract
+        # Per (contract, asset): the inputs C04/C05 were last judged on, and what they found.
+        self._c04_c05: dict[tuple[str, str], _Judged0405] = {}
         self.evaluated_at: dict[str, datetime | None] = {}
         self.k: datetime | None = None
 
@@ -228,18 +248,53 @@ class Evaluator:
         redo = set(members) | judged if assets is None or moved else set(assets)
         for a in sorted(redo):
             part = members.get(a)
-            found: list[Finding] = []
+            found: tuple[Finding, ...] = ()
             if part is not None:
-                one = contract_facts(contract_id, ref, self.cut, [part])
-                found = [*c04_support_during_suspension(one), *c05_delivery_during_hold(one)]
+                found = self._support_and_delivery(contract_id, ref, actions, part)
             if found:
-                out[contract_scope(contract_id, a)] = ordered(found)
+                out[contract_scope(contract_id, a)] = found
                 judged.add(a)
             elif a in judged:
                 out[contract_scope(contract_id, a)] = ()
                 judged.discard(a)
             # else: none now and none before: nothing to judge (most assets, most times)
         return out
+
+    def _support_and_delivery(
+        self, contract_id: str, ref: Reference, actions: tuple[Event, ...], part: AssetPart
+    ) -> tuple[Finding, ...]:
+        """C04 and C05 of one asset of a contract. They read only the reference data,
+        the contract's actions, and the asset's registration (C05) and support and
+        repair events (C04, one event at a time). While the first three are as they
+        were, the findings judged last time stand (the same objects, which the tracker
+        passes over without comparing them), and support events appended since are
+        judged on their own (most of an asset's events add none)."""
+        last = self._c04_c05.get((contract_id, part.asset_id)) if self.incremental else None
+        support = part.support
+        if (
+            last is not None
+            and last.ref is ref
+            and last.registration is part.registration
+            and last.actions == actions
+            and support[: len(last.support)] == last.support
+        ):
+            if len(support) == len(last.support):
+                return last.found
+            new = replace(part, support=support[len(last.support) :], registration=None)
+            c04 = (
+                *last.c04,
+                *c04_support_during_suspension(contract_facts(contract_id, ref, self.cut, [new])),
+            )
+            c05 = last.c05
+        else:
+            one = contract_facts(contract_id, ref, self.cut, [part])
+            c04 = tuple(c04_support_during_suspension(one))
+            c05 = tuple(c05_delivery_during_hold(one))
+        found = ordered([*c04, *c05])
+        self._c04_c05[(contract_id, part.asset_id)] = _Judged0405(
+            ref, actions, support, part.registration, c04, c05, found
+        )
+        return found
 
     def run(
         self,

@@ -50,7 +50,7 @@ from typing import Protocol
 
 from domain.history import Event, WorldKey
 from domain.rules.custody import r01_key, r01_piece, r03_key, r03_piece
-from domain.rules.facts import AssetFacts, RunPiece, SegmentKey, runs_in
+from domain.rules.facts import AssetFacts, RunPiece, SegmentKey, custodian_in, runs_in
 from domain.rules.findings import Finding, ordered
 from domain.rules.inventory import (
     r13_key,
@@ -198,6 +198,7 @@ class Inventories:
         "_cut",
         "_final",
         "_judged",
+        "_later",
         "_named",
         "_named_done",
         "_reused",
@@ -218,6 +219,9 @@ class Inventories:
         self._custodians = 0
         self._upto = 0  # the cut's inventories up to the asset's last step
         self._final: list[Finding] = []  # what those found
+        # The later ones, last judged: the cut, ``upto``, the custodians and the
+        # custodian after the last step they were judged with, and what they found.
+        self._later: tuple[tuple[Event, ...], int, int, str | None, list[Finding]] | None = None
         self._reused = 0
 
     @property
@@ -240,7 +244,17 @@ class Inventories:
         if upto > self._upto:
             self._final += self._judge(f, self._upto, upto, None)
             self._upto = upto
-        later = self._judge(f, upto, len(cut), len(f.steps))
+        # The inventories later than the last step are judged by the custodian after
+        # it: with the same ones and the same custodian, what they found stands (an
+        # observation or a support event of the asset changes neither).
+        last = custodian_in(f.steps[-1].after) if f.steps else None
+        seen = self._later
+        if seen is not None and seen[0] is cut and seen[1:4] == (upto, self._custodians, last):
+            self._reused += len(seen[4])
+            later = seen[4]
+        else:
+            later = self._judge(f, upto, len(cut), len(f.steps))
+            self._later = (cut, upto, self._custodians, last, later)
         return list(ordered([*self._named, *self._final, *later]))
 
     def _judge(self, f: AssetFacts, lo: int, hi: int, steps: int | None) -> list[Finding]:

@@ -212,3 +212,35 @@ def test_a_walk_refuses_knowledge_older_than_what_it_walked() -> None:
     )
     walk.feed([later])
     assert walk.end == len(base) + 1
+
+
+def test_a_paused_collector_freezes_the_heap_and_still_frees_cycles_later() -> None:
+    """``collector_paused`` leaves what exists out of the next collections (frozen), and
+    every ``SWEEP_EVERY``-th time unfreezes and collects: a cycle that became garbage
+    while frozen is freed then, not never."""
+    import gc
+    import weakref
+
+    from domain.rules.tracking import SWEEP_EVERY, collector_paused
+
+    class Node:
+        other: object = None
+
+    assert gc.isenabled()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    alive = weakref.ref(a)
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0  # the cycle with the rest
+        del a, b
+        gc.collect()
+        assert alive() is not None  # frozen: out of reach of a collection
+        for _ in range(SWEEP_EVERY):
+            with collector_paused():
+                pass
+        assert alive() is None  # swept
+    finally:
+        gc.unfreeze()
