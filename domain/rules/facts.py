@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
+from itertools import count
 from typing import Any
 
 from domain.fold import AssetState
@@ -28,6 +29,10 @@ from domain.state import History, Segment, Step
 from domain.vocabulary import EventType, Status
 
 REPAIRS = frozenset({EventType.REPAIR_STARTED, EventType.REPAIR_COMPLETED})
+
+
+_SERIALS = count(1)
+_LINKS_FOLLOWED = 256  # beyond that many rebuilds, judging every inventory again is as cheap
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,13 @@ class CutFacts:
     dispositions: Mapping[str, tuple[Event, ...]]
     asset_dispositions: Mapping[str, tuple[Event, ...]]
     contracts: Mapping[str, tuple[str, ...]]
+    # Which ``inventories`` these are: a number of their own per rebuild, and (shared
+    # by the cuts :meth:`replaced` derives) what each rebuild added to and removed from
+    # the inventories before it (:meth:`inventories_since`).
+    inventory_serial: int = field(default_factory=lambda: next(_SERIALS), compare=False)
+    _inventory_links: dict[int, tuple[int, tuple[Event, ...], tuple[Event, ...]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     _lines: dict[str, tuple[Event, Mapping[str, tuple[str, str | None]]]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -65,7 +77,40 @@ class CutFacts:
 
     def replaced(self, type_: EventType, events: Iterable[Event]) -> CutFacts:
         """These facts with the part of one event type rebuilt from ``events``."""
-        return replace(self, **_CUT_PARTS[type_](list(events)))
+        part = _CUT_PARTS[type_](list(events))
+        if type_ is not EventType.INVENTORY_COMPLETED:
+            return replace(self, **part)
+        old, new = self.inventories, part["inventories"]
+        before, now = {id(e) for e in old}, {id(e) for e in new}
+        serial = next(_SERIALS)
+        self._inventory_links[serial] = (
+            self.inventory_serial,
+            tuple(e for e in new if id(e) not in before),
+            tuple(e for e in old if id(e) not in now),
+        )
+        return replace(self, **part, inventory_serial=serial)
+
+    def inventories_since(self, serial: int) -> tuple[list[Event], list[Event]] | None:
+        """The inventory versions these facts hold and the cut numbered ``serial`` did
+        not, and those it held and these do not (a retracted or corrected one); ``None``
+        when these facts do not derive from it (or from too far back: judge them all)."""
+        chain: list[tuple[int, tuple[Event, ...], tuple[Event, ...]]] = []
+        at = self.inventory_serial
+        while at != serial:
+            link = self._inventory_links.get(at)
+            if link is None or len(chain) > _LINKS_FOLLOWED:
+                return None
+            chain.append(link)
+            at = link[0]
+        added: dict[int, Event] = {}
+        removed: dict[int, Event] = {}
+        for _, plus, minus in reversed(chain):
+            for e in minus:
+                if added.pop(id(e), None) is None:
+                    removed[id(e)] = e
+            for e in plus:
+                added[id(e)] = e
+        return list(added.values()), list(removed.values())
 
     def registered(self, events: Iterable[Event]) -> CutFacts:
         """These facts with more effective registrations (none of those held changed):

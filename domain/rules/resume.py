@@ -44,7 +44,7 @@ which judges everything: the tests hold the resumed rules to it.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -191,19 +191,18 @@ class WorkOrders:
 
 
 class Inventories:
-    """R14 over the asset's inventory steps and the inventories of the cut."""
+    """R14 over the asset's inventory steps and the inventories of the cut.
 
-    __slots__ = (
-        "_custodians",
-        "_cut",
-        "_final",
-        "_judged",
-        "_later",
-        "_named",
-        "_named_done",
-        "_reused",
-        "_upto",
-    )
+    An inventory that does not name the asset and is not later than its last step is
+    final: judged once by the custodian just before it, which later steps (appended
+    after the last) do not change. Those are kept by inventory version; when the cut's
+    inventories change (an inventory anywhere), only the versions added since the cut
+    last seen are looked at (:meth:`CutFacts.inventories_since`), not every inventory
+    again (one retracted or corrected: all again). Those later than
+    the last step are judged by the custodian after it, kept while that and the cut
+    are the same."""
+
+    __slots__ = ("_final", "_later", "_named", "_named_done", "_reused", "_serial", "_upto")
 
     def __init__(self) -> None:
         self._reset()
@@ -211,17 +210,14 @@ class Inventories:
     def _reset(self) -> None:
         self._named: list[Finding] = []  # of the asset's inventory steps judged
         self._named_done = 0
-        # What each inventory of the cut that does not name the asset found, by
-        # (position, event id): the version judged, the number of steps it was judged
-        # after when it was later than the last (else None: final), and the finding.
-        self._judged: dict[tuple[int, str], tuple[Event, int | None, Finding | None]] = {}
-        self._cut: tuple[Event, ...] | None = None
-        self._custodians = 0
-        self._upto = 0  # the cut's inventories up to the asset's last step
-        self._final: list[Finding] = []  # what those found
-        # The later ones, last judged: the cut, ``upto``, the custodians and the
-        # custodian after the last step they were judged with, and what they found.
-        self._later: tuple[tuple[Event, ...], int, int, str | None, list[Finding]] | None = None
+        # What each final inventory that does not name the asset found (only those
+        # that found something), by (position, event id): the version, the finding.
+        self._final: dict[tuple[int, str], tuple[Event, Finding]] = {}
+        self._upto: WorldKey | None = None  # the inventories up to it are final
+        self._serial: int | None = None  # the cut's inventories judged against
+        # The later ones, last judged: the cut's inventories, the first later one,
+        # the custodians and the custodian after the last step then, what they found.
+        self._later: tuple[int, int, int, str | None, list[Finding]] | None = None
         self._reused = 0
 
     @property
@@ -231,49 +227,68 @@ class Inventories:
     def findings(self, f: AssetFacts, changed: int, settled: int) -> list[Finding]:
         if changed == 0:
             self._reset()
-        index, cut = f.index, f.cut.inventories
+        cut = f.cut
         self._reused = 0
         self._named += r14_named(f, self._named_done)
-        self._named_done = len(index.inventories)
-        upto = bisect_right(cut, f.keys[-1], key=_world_key) if f.keys else 0
-        if cut is not self._cut or len(index.custodians) != self._custodians:
-            # Other inventories, or another custodian: find the candidates again (and
-            # take what each judged inventory found as it was).
-            self._cut, self._custodians = cut, len(index.custodians)
-            self._final, self._upto = [], 0
-        if upto > self._upto:
-            self._final += self._judge(f, self._upto, upto, None)
-            self._upto = upto
+        self._named_done = len(f.index.inventories)
+        if self._serial is not None and self._serial != cut.inventory_serial:
+            self._take_changes(f)
+        self._serial = cut.inventory_serial
+        last = f.keys[-1] if f.keys else None
+        inventories = cut.inventories
+        upto = bisect_right(inventories, last, key=_world_key) if last is not None else 0
+        if last is not None and (self._upto is None or last > self._upto):
+            lo = 0 if self._upto is None else bisect_right(inventories, self._upto, key=_world_key)
+            self._judge(f, lo, upto)
+            self._upto = last
+        else:
+            self._reused = len(self._final)
         # The inventories later than the last step are judged by the custodian after
         # it: with the same ones and the same custodian, what they found stands (an
         # observation or a support event of the asset changes neither).
-        last = custodian_in(f.steps[-1].after) if f.steps else None
-        seen = self._later
-        if seen is not None and seen[0] is cut and seen[1:4] == (upto, self._custodians, last):
-            self._reused += len(seen[4])
-            later = seen[4]
+        holder = custodian_in(f.steps[-1].after) if f.steps else None
+        seen = (cut.inventory_serial, upto, len(f.index.custodians), holder)
+        if self._later is not None and self._later[:4] == seen:
+            later = self._later[4]
         else:
-            later = self._judge(f, upto, len(cut), len(f.steps))
-            self._later = (cut, upto, self._custodians, last, later)
-        return list(ordered([*self._named, *self._final, *later]))
+            later = [
+                x for i in r14_candidates(f, upto, len(inventories)) if (x := r14_unnamed_one(f, i))
+            ]
+            self._later = (*seen, later)
+        final = [x for _, x in self._final.values()]
+        return list(ordered([*self._named, *final, *later]))
 
-    def _judge(self, f: AssetFacts, lo: int, hi: int, steps: int | None) -> list[Finding]:
-        """R14 of the cut's inventories ``lo``…``hi - 1`` that do not name the asset:
-        final ones (``steps`` None) as judged before, later ones as judged after as
-        many steps."""
-        out = []
-        cut = f.cut.inventories
+    def _judge(self, f: AssetFacts, lo: int, hi: int) -> None:
+        """Judge the cut's inventories ``lo``…``hi - 1`` that do not name the asset
+        (they become final)."""
+        inventories = f.cut.inventories
         for i in r14_candidates(f, lo, hi):
-            e = cut[i]
-            key = (e.position, e.event_id)
-            judged = self._judged.get(key)
-            if judged is None or judged[0] is not e or judged[1] != steps:
-                judged = self._judged[key] = (e, steps, r14_unnamed_one(f, i))
-            else:
-                self._reused += 1
-            if judged[2] is not None:
-                out.append(judged[2])
-        return out
+            e = inventories[i]
+            x = r14_unnamed_one(f, i)
+            if x is not None:
+                self._final[(e.position, e.event_id)] = (e, x)
+
+    def _take_changes(self, f: AssetFacts) -> None:
+        """Bring the final inventories to the cut's: judge the versions added up to the
+        last step judged (when one was removed, or from too far back: judge all)."""
+        assert self._serial is not None
+        cut = f.cut
+        changes = cut.inventories_since(self._serial)
+        if changes is None or changes[1] or self._upto is None:
+            # Far back, or one retracted or corrected (the asset it expected is judged
+            # afresh then anyway: it is among those the amendment touches).
+            self._final, self._upto = {}, None
+            return
+        inventories = cut.inventories
+        for e in changes[0]:
+            if e.world_key > self._upto:
+                continue  # not final yet: judged when the steps reach it
+            i = bisect_left(inventories, e.world_key, key=_world_key)
+            if f.asset_id in cut.inventory_subjects[i]:
+                continue  # it names the asset: one of its steps (r14_named)
+            x = r14_unnamed_one(f, i)
+            if x is not None:
+                self._final[(e.position, e.event_id)] = (e, x)
 
 
 def _world_key(e: Event) -> WorldKey:

@@ -244,3 +244,27 @@ def test_a_paused_collector_freezes_the_heap_and_still_frees_cycles_later() -> N
         assert alive() is None  # swept
     finally:
         gc.unfreeze()
+
+
+def test_cut_facts_tell_which_inventory_versions_came_and_went_since_an_earlier_cut() -> None:
+    """``CutFacts.inventories_since``: what R14 reads instead of every inventory again
+    when the cut's inventories change; the versions added and removed across several
+    rebuilds, none for an unchanged rebuild, ``None`` for a cut it does not derive from."""
+    from domain.history import parse_logged
+    from domain.rules.facts import CutFacts
+    from domain.vocabulary import EventType
+    from tests.unit.builders import inventory
+
+    one, two, three = parse_logged(
+        [(i, inventory({"t1": "present"}, at=f"2015-0{i}-01T00:00:00Z")[1]) for i in (1, 2, 3)]
+    )
+    kind = EventType.INVENTORY_COMPLETED
+    start = CutFacts.of([one])
+    later = start.replaced(kind, [one, two]).replaced(kind, [two, three])
+    added, removed = later.inventories_since(start.inventory_serial) or ([], [])
+    assert [e.position for e in added] == [2, 3]
+    assert [e.position for e in removed] == [1]
+    same = later.replaced(kind, [two, three])
+    assert same.inventories_since(later.inventory_serial) == ([], [])
+    assert start.inventories_since(later.inventory_serial) is None  # not derived from it
+    assert CutFacts.of([one]).inventories_since(start.inventory_serial) is None
