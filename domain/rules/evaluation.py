@@ -31,7 +31,7 @@ from domain.rules.contract import (
     c05_delivery_during_hold,
     contract_state_rules,
 )
-from domain.rules.facts import CUT_TYPES, AssetPart, CutFacts, contract_facts
+from domain.rules.facts import CUT_TYPES, AssetPart, ContractFacts, CutFacts, contract_facts
 from domain.rules.findings import Finding, ordered
 from domain.rules.impact import (
     Impact,
@@ -41,6 +41,7 @@ from domain.rules.impact import (
     impact_of,
     previous_instant,
 )
+from domain.rules.spans import Span, holds, suspensions, union
 from domain.state import History
 from domain.vocabulary import EventType
 
@@ -52,12 +53,13 @@ none, or no longer registered) and its R03 findings."""
 @dataclass(frozen=True, slots=True)
 class _Judged0405:
     """C04 and C05 of one asset of a contract as last judged, with what they read:
-    the reference data (one object per change of it), the contract's actions, the
-    asset's support and repair events and its registration (one version of one
-    event)."""
+    the reference data (one object per change of it), the contract's suspensions and
+    delivery holds, the asset's support and repair events and its registration (one
+    version of one event)."""
 
     ref: Reference
-    actions: tuple[Event, ...]
+    suspended: list[Span]
+    held: list[Span]
     support: tuple[Event, ...]
     registration: Event | None
     c04: tuple[Finding, ...]
@@ -120,6 +122,8 @@ class Evaluator:
         self._state_rules: dict[str, StateRules] = {}  # C01–C03 kept per contract
         # Per (contract, asset): the inputs C04/C05 were last judged on, and what they found.
         self._c04_c05: dict[tuple[str, str], _Judged0405] = {}
+        # Per contract: its actions, and the suspensions and holds they make.
+        self._action_spans: dict[str, tuple[tuple[Event, ...], list[Span], list[Span]]] = {}
         self.evaluated_at: dict[str, datetime | None] = {}
         self.k: datetime | None = None
 
@@ -263,38 +267,59 @@ class Evaluator:
     def _support_and_delivery(
         self, contract_id: str, ref: Reference, actions: tuple[Event, ...], part: AssetPart
     ) -> tuple[Finding, ...]:
-        """C04 and C05 of one asset of a contract. They read only the reference data,
-        the contract's actions, and the asset's registration (C05) and support and
-        repair events (C04, one event at a time). While the first three are as they
-        were, the findings judged last time stand (the same objects, which the tracker
-        passes over without comparing them), and support events appended since are
-        judged on their own (most of an asset's events add none)."""
+        """C04 and C05 of one asset of a contract. C04 reads the reference data, the
+        contract's suspensions and the asset's support and repair events, one at a
+        time; C05 the reference data, the delivery holds and the asset's registration.
+        While those are as they were, what each found last time stands (the same
+        objects, which the tracker passes over without comparing them), and support
+        events appended since are judged on their own (most of an asset's events are
+        neither; most contract actions change neither the suspensions nor the holds)."""
+        suspended, held = self._spans(contract_id, actions)
         last = self._c04_c05.get((contract_id, part.asset_id)) if self.incremental else None
         support = part.support
-        if (
-            last is not None
-            and last.ref is ref
-            and last.registration is part.registration
-            and last.actions == actions
-            and support[: len(last.support)] == last.support
-        ):
-            if len(support) == len(last.support):
-                return last.found
+        one: ContractFacts | None = None
+        if last is None or last.ref is not ref or last.suspended != suspended:
+            one = contract_facts(contract_id, ref, self.cut, [part])
+            c04 = tuple(c04_support_during_suspension(one))
+        elif support[: len(last.support)] != last.support:
+            c04 = tuple(
+                c04_support_during_suspension(contract_facts(contract_id, ref, self.cut, [part]))
+            )
+        elif len(support) > len(last.support):
             new = replace(part, support=support[len(last.support) :], registration=None)
             c04 = (
                 *last.c04,
                 *c04_support_during_suspension(contract_facts(contract_id, ref, self.cut, [new])),
             )
-            c05 = last.c05
         else:
-            one = contract_facts(contract_id, ref, self.cut, [part])
-            c04 = tuple(c04_support_during_suspension(one))
+            c04 = last.c04
+        if (
+            last is None
+            or last.ref is not ref
+            or last.held != held
+            or last.registration is not part.registration
+        ):
+            one = one or contract_facts(contract_id, ref, self.cut, [part])
             c05 = tuple(c05_delivery_during_hold(one))
-        found = ordered([*c04, *c05])
+        else:
+            c05 = last.c05
+        if last is not None and c04 is last.c04 and c05 is last.c05:
+            found = last.found
+        else:
+            found = ordered([*c04, *c05])
         self._c04_c05[(contract_id, part.asset_id)] = _Judged0405(
-            ref, actions, support, part.registration, c04, c05, found
+            ref, suspended, held, support, part.registration, c04, c05, found
         )
         return found
+
+    def _spans(self, contract_id: str, actions: tuple[Event, ...]) -> tuple[list[Span], list[Span]]:
+        """The contract's suspensions and delivery holds, merged (kept while its actions
+        are the same)."""
+        kept = self._action_spans.get(contract_id)
+        if kept is None or (kept[0] is not actions and kept[0] != actions):
+            kept = (actions, union(suspensions(actions)), union(holds(actions)))
+            self._action_spans[contract_id] = kept
+        return kept[1], kept[2]
 
     def run(
         self,
