@@ -333,7 +333,7 @@ class EvidenceBuilder:
             .where(events.c.notification_id > after, events.c.notification_id <= size)
             .order_by(events.c.notification_id)
         ).all()
-        parsed = [Event.parse(int(p), orjson.loads(bytes(s))) for p, s, _ in tail]
+        parsed = [Event.parse(int(p), orjson.loads(bytes(s)), owned=True) for p, s, _ in tail]
         targets = {e.target_event_id for e in parsed if e.type in AMENDMENTS and e.target_event_id}
         known: dict[str, list[str]] = {}
         for event_id, subject in conn.execute(
@@ -359,7 +359,7 @@ class EvidenceBuilder:
 
 
 def _parsed(rows: dict[int, tuple[bytes, bytes]]) -> list[Event]:
-    return [Event.parse(p, orjson.loads(s)) for p, (s, _) in sorted(rows.items())]
+    return [Event.parse(p, orjson.loads(s), owned=True) for p, (s, _) in sorted(rows.items())]
 
 
 class _Proofs:

@@ -325,7 +325,7 @@ def _events(doc: Any, note: Note, body: CheckpointBody) -> tuple[list[Event], di
             )
         _proved(f"event {position}", position, digest, item["proof"], note, body)
         hashes[position] = digest
-        parsed.append(Event.parse(position, orjson.loads(state)))
+        parsed.append(Event.parse(position, orjson.loads(state), owned=True))
     return parsed, hashes
 
 

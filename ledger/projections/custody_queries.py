@@ -49,7 +49,7 @@ def load_events(conn: Connection, positions: Iterable[int]) -> list[Event]:
                 events.c.notification_id.in_(chunk)
             )
         )
-        out.extend(Event.parse(p, orjson.loads(s)) for p, s in rows)
+        out.extend(Event.parse(p, orjson.loads(s), owned=True) for p, s in rows)
     out.sort(key=lambda e: e.position)
     return out
 
@@ -99,7 +99,7 @@ def contract_history(conn: Connection, contract_id: str, upto: int | None = None
     )
     if upto is not None:
         query = query.where(events.c.notification_id <= upto)
-    return History([Event.parse(p, orjson.loads(s)) for p, s in conn.execute(query)])
+    return History([Event.parse(p, orjson.loads(s), owned=True) for p, s in conn.execute(query)])
 
 
 def all_contracts(conn: Connection) -> list[str]:

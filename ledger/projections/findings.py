@@ -297,4 +297,4 @@ def _load(conn: Connection, after: int, upto: int) -> list[Event]:
         .where(events.c.notification_id > after, events.c.notification_id <= upto)
         .order_by(events.c.notification_id)
     )
-    return [Event.parse(p, orjson.loads(s)) for p, s in rows]
+    return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]

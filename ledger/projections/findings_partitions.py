@@ -269,7 +269,7 @@ def _events_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, Event]:
     )
     out = {}
     for position, state in rows:
-        e = Event.parse(position, orjson.loads(state))
+        e = Event.parse(position, orjson.loads(state), owned=True)
         out[e.event_id] = e
     return out
 
@@ -316,7 +316,7 @@ def _pieces(conn: Connection, after: int, upto: int) -> Iterable[list[Event]]:
         ).all()
         if not rows:
             return
-        yield [Event.parse(p, orjson.loads(s)) for p, s in rows]
+        yield [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
         after = rows[-1][0]
 
 
