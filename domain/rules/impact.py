@@ -112,7 +112,7 @@ def impact_of(
     touched = {e.type for e in events} | {v.type for v in concerned}
     assets, contracts, everything, inventories = _scopes_named(concerned)
     if inventories and not everything:
-        assets |= expected_by(history, inventories, prev, evaluated_at, prior, owns)
+        assets |= expected_by(history, inventories, prev, evaluated_at, prior, owns, k)
     plain = not any(e.type in AMENDMENTS for e in events)
     return Impact(
         assets=frozenset(assets),
@@ -194,17 +194,22 @@ def expected_by(
     evaluated_at: Mapping[str, datetime | None],
     prior: Prior | None = None,
     owns: Callable[[str], bool] | None = None,
+    k: datetime | None = None,
 ) -> set[str]:
     """Assets whose custodian just before an inventory descends from its scope: the
     inventory judges them even when it does not name them (R14). ``owns``: the assets
-    to consider (``None``: all)."""
+    to consider (``None``: all). ``k``: the knowledge instant the inventories are
+    judged at, whose reference data decides descent (``None``: ``prev``'s). Not
+    ``prev``'s when given: a batch of ``k`` that ends inside the instant leaves the
+    rest of it, the inventory among them, to the next, and reference data logged in
+    the first part (known at ``k``, not at ``prev``) must count."""
     h = history
     state_before = h.prior if prior is None else prior
     candidates = set(evaluated_at) or set(h.asset_ids(prev))
     if owns is not None:
         candidates = {a for a in candidates if owns(a)}
     out: set[str] = set()
-    ref = h.reference(prev)
+    ref = h.reference(prev if k is None else k)
     for a in candidates:
         k_a = evaluated_at.get(a, prev)
         for inv in inventories:

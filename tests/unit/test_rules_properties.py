@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -245,3 +246,36 @@ def test_a_walk_fed_in_any_pieces_gives_the_life_folded_from_scratch(
     assert set(got) == set(expected)
     for key, x in expected.items():
         assert got[key] == x
+
+
+@pytest.mark.parametrize("cut", [15, 16, 17])
+def test_an_inventory_in_the_rest_of_an_instant_expects_what_its_first_part_registered(
+    cut: int,
+) -> None:
+    """One knowledge instant holds the reference data, three registrations and an
+    inventory of the army naming only A1; the walk is fed it in two pieces, cut before
+    the inventory. The inventory expects A2 and A3 (held by the 9th division, under
+    the army) even though the parties that make them descend from it were logged in
+    the first piece: the instant before knew none of them (found by the property
+    above: the expected assets were looked up with the reference data of the instant
+    before)."""
+    logged = [
+        *world(),
+        register("A1"),
+        register("A2"),
+        register("A3"),
+        inventory({"A1": "absent"}, at="2012-01-02"),
+    ]
+    records = [dict(record) for _, record in logged]
+    for r in records:
+        r["reported_at"] = "2012-01-02T00:00:00Z"
+    events = [Event.parse(i + 1, r) for i, r in enumerate(records)]
+    assert cut < len(events) and events[-1].type.value == "inventory_completed"
+    walk = Walk()
+    walk.feed(events[:cut])
+    walk.feed(events[cut:])
+    expected = life(History(events), incremental=False)
+    assert {"R14/" + events[-1].event_id + "/A2", "R14/" + events[-1].event_id + "/A3"} <= set(
+        expected
+    )
+    assert walk.lives() == expected
