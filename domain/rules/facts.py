@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from itertools import count
 from typing import Any
 
@@ -196,11 +195,24 @@ def _inventories_part(events: Iterable[Event]) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=65536)
+_INDEXED: dict[int, tuple[Event, tuple[frozenset[str], frozenset[str]]]] = {}
+
+
 def _inventory_index(e: Event) -> tuple[frozenset[str], frozenset[str]]:
     # Cached per event version: parsing the result lines of every inventory at every
-    # knowledge cut is what a walk over knowledge time would otherwise spend.
-    return frozenset(e.subjects), frozenset(e.texts("scope_parties"))
+    # knowledge cut is what a walk over knowledge time would otherwise spend. By
+    # identity, not equality: the walks of one process (partitions, the contract
+    # level) hold equal copies of each event, and comparing two copies of an
+    # inventory compares every result line (the cache keeps its events alive, so an
+    # id is not reused while it is in it).
+    hit = _INDEXED.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    found = frozenset(e.subjects), frozenset(e.texts("scope_parties"))
+    if len(_INDEXED) >= 65536:
+        _INDEXED.clear()
+    _INDEXED[id(e)] = (e, found)
+    return found
 
 
 def _actions_part(events: Iterable[Event]) -> dict[str, Any]:

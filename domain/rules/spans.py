@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from domain.history import Event
 from domain.vocabulary import ContractActionKind
@@ -84,15 +83,29 @@ def action_spans(
     actions: Iterable[Event], begin: ContractActionKind, end: ContractActionKind
 ) -> list[Span]:
     """In effect from each ``begin`` to the next ``end``, in world order (DOMAIN.md §5)."""
-    return list(_action_spans(tuple(actions), begin, end))
+    # Cached: C02–C05 and compliance ask for the same contract's spans again and again
+    # (the same tuple of its actions, from the knowledge cut), and events are
+    # immutable. By the tuple's identity: hashing every action at each call, and
+    # comparing equal copies of them (the walks of one process hold their own), cost
+    # more than the spans; the cache keeps its tuples alive, so an id is not reused.
+    held = actions if isinstance(actions, tuple) else tuple(actions)
+    key = (id(held), begin, end)
+    hit = _SPANS.get(key)
+    if hit is None or hit[0] is not held:
+        if len(_SPANS) >= 1024:
+            _SPANS.clear()
+        hit = _SPANS[key] = (held, _action_spans(held, begin, end))
+    return list(hit[1])
 
 
-@lru_cache(maxsize=1024)
+_SPANS: dict[
+    tuple[int, ContractActionKind, ContractActionKind], tuple[tuple[Event, ...], tuple[Span, ...]]
+] = {}
+
+
 def _action_spans(
     actions: tuple[Event, ...], begin: ContractActionKind, end: ContractActionKind
 ) -> tuple[Span, ...]:
-    # Cached: C02–C05 and compliance ask for the same contract's spans again and
-    # again, and events are immutable.
     out: list[Span] = []
     since: Event | None = None
     for e in sorted(actions, key=lambda e: e.world_key):
