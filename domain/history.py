@@ -193,6 +193,9 @@ class Event:
     _results: Mapping[str, tuple[str, str | None]] | None = field(
         default=None, init=False, repr=False
     )
+    _index: tuple[frozenset[str], frozenset[str]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @classmethod
     def parse(cls, position: int, record: Mapping[str, Any], *, owned: bool = False) -> Event:
@@ -309,6 +312,15 @@ class Event:
     def corrected_fields(self) -> Mapping[str, Any]:
         value = self.payload.get("corrected_fields")
         return value if isinstance(value, Mapping) else _EMPTY
+
+    def inventory_index(self) -> tuple[frozenset[str], frozenset[str]]:
+        """An inventory's subjects and scope parties, as sets, computed once: every
+        knowledge cut that holds the inventory indexes it (``domain.rules.facts``)."""
+        if self._index is None:
+            index = frozenset(self.subjects), frozenset(self.texts("scope_parties"))
+            object.__setattr__(self, "_index", index)
+        assert self._index is not None
+        return self._index
 
     def inventory_results(self) -> Mapping[str, tuple[str, str | None]]:
         """``asset_id → (result, found_at_party)``; a repeated asset counts ``present``

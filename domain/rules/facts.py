@@ -31,7 +31,7 @@ REPAIRS = frozenset({EventType.REPAIR_STARTED, EventType.REPAIR_COMPLETED})
 
 
 _SERIALS = count(1)
-_LINKS_FOLLOWED = 256  # beyond that many rebuilds, judging every inventory again is as cheap
+_LINKS_FOLLOWED = 256  # rebuilds remembered: from further back, every inventory is judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +82,14 @@ class CutFacts:
         old, new = self.inventories, part["inventories"]
         before, now = {id(e) for e in old}, {id(e) for e in new}
         serial = next(_SERIALS)
-        self._inventory_links[serial] = (
+        links = self._inventory_links
+        links[serial] = (
             self.inventory_serial,
             tuple(e for e in new if id(e) not in before),
             tuple(e for e in old if id(e) not in now),
         )
+        while len(links) > _LINKS_FOLLOWED:  # the oldest: a chain reaching them is judged whole
+            del links[next(iter(links))]
         return replace(self, **part, inventory_serial=serial)
 
     def inventories_since(self, serial: int) -> tuple[list[Event], list[Event]] | None:
@@ -97,7 +100,7 @@ class CutFacts:
         at = self.inventory_serial
         while at != serial:
             link = self._inventory_links.get(at)
-            if link is None or len(chain) > _LINKS_FOLLOWED:
+            if link is None:
                 return None
             chain.append(link)
             at = link[0]
@@ -195,24 +198,13 @@ def _inventories_part(events: Iterable[Event]) -> dict[str, Any]:
     }
 
 
-_INDEXED: dict[int, tuple[Event, tuple[frozenset[str], frozenset[str]]]] = {}
-
-
 def _inventory_index(e: Event) -> tuple[frozenset[str], frozenset[str]]:
-    # Cached per event version: parsing the result lines of every inventory at every
-    # knowledge cut is what a walk over knowledge time would otherwise spend. By
-    # identity, not equality: the walks of one process (partitions, the contract
-    # level) hold equal copies of each event, and comparing two copies of an
-    # inventory compares every result line (the cache keeps its events alive, so an
-    # id is not reused while it is in it).
-    hit = _INDEXED.get(id(e))
-    if hit is not None and hit[0] is e:
-        return hit[1]
-    found = frozenset(e.subjects), frozenset(e.texts("scope_parties"))
-    if len(_INDEXED) >= 65536:
-        _INDEXED.clear()
-    _INDEXED[id(e)] = (e, found)
-    return found
+    # Kept on the event version: parsing the result lines of every inventory at every
+    # knowledge cut is what a walk over knowledge time would otherwise spend. Not in a
+    # cache keyed by equal events: the walks of one worker (partitions, the contract
+    # level) hold equal copies of each event, and comparing two copies of an inventory
+    # compares every result line.
+    return e.inventory_index()
 
 
 def _actions_part(events: Iterable[Event]) -> dict[str, Any]:

@@ -586,7 +586,9 @@ def collector_paused() -> Iterator[None]:
     frozen object that later joins a garbage cycle would never be freed, so every
     :data:`SWEEP_EVERY`-th time the heap is unfrozen and collected once, in full: the
     cost of a full collection is paid once per so many feeds, and cyclic garbage
-    (another thread's: the collector is the process's) is freed all the same, later.
+    (another thread's: the collector is the process's) is freed all the same, later:
+    what waits is at most what the last so many feeds left (a sweep also unfreezes,
+    and scans once, what a server froze at its start; it is frozen again at once).
     Already disabled: left as it is."""
     if not gc.isenabled():
         yield

@@ -268,3 +268,8 @@ def test_cut_facts_tell_which_inventory_versions_came_and_went_since_an_earlier_
     assert same.inventories_since(later.inventory_serial) == ([], [])
     assert start.inventories_since(later.inventory_serial) is None  # not derived from it
     assert CutFacts.of([one]).inventories_since(start.inventory_serial) is None
+    far = later
+    for _ in range(300):  # more rebuilds than are remembered: judged whole, not wrong
+        far = far.replaced(kind, [two, three])
+    assert far.inventories_since(later.inventory_serial) is None
+    assert far.inventories_since(far.replaced(kind, [two]).inventory_serial) is None
