@@ -29,7 +29,7 @@ from domain.history import Event
 from domain.instants import parse, to_stored
 from domain.rules.findings import ClearReason, Finding
 from domain.rules.lives import Change
-from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree
+from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree, collector_paused
 from domain.rules.walk import Walk
 from ledger.projections.findings_codec import (
     decode_version,
@@ -292,9 +292,14 @@ def _walk_of(
 
 
 def _load(conn: Connection, after: int, upto: int) -> list[Event]:
+    """The stored log's events in a window of positions. With the collector paused:
+    the whole log is read on a restart, millions of objects that all stay, and the
+    collections their growth set off scanned them again and again (they doubled the
+    read: 200k realistic events, 4.0 s → 1.7 s)."""
     rows = conn.execute(
         sa.select(events.c.notification_id, events.c.state)
         .where(events.c.notification_id > after, events.c.notification_id <= upto)
         .order_by(events.c.notification_id)
     )
-    return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+    with collector_paused():
+        return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]

@@ -36,7 +36,7 @@ from domain.rules.partitions import (
     PartRecord,
     Router,
 )
-from domain.rules.tracking import Drained, StoredLivesDisagree
+from domain.rules.tracking import Drained, StoredLivesDisagree, collector_paused
 from ledger.projections.findings import StoredLives, store
 from ledger.projections.findings_codec import dump, finding_from_dict
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
@@ -231,9 +231,10 @@ def _share(
     ``upto``, and the knowledge instant the log had reached there."""
     out: list[Event] = []
     reached: datetime | None = None
-    for piece in _pieces(conn, 0, upto):
-        out += routed(conn, piece, count).get(index, [])
-        reached = max(filter(None, (reached, _reached(piece))))
+    with collector_paused():  # as findings._load: the events read all stay
+        for piece in _pieces(conn, 0, upto):
+            out += routed(conn, piece, count).get(index, [])
+            reached = max(filter(None, (reached, _reached(piece))))
     return out, reached
 
 

@@ -307,3 +307,30 @@ def test_reading_a_tracking_position_writes_nothing(ledger: Ledger) -> None:
     with ledger.engine.connect() as conn:
         names = set(conn.execute(sa.select(projection_tracking.c.name)).scalars())
     assert "no-such-projection" not in names
+
+
+def test_a_restarted_worker_reads_the_stored_log_with_the_collector_paused(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resume reads the whole log: every event it parses stays, and with the
+    collector running the collections their growth sets off scanned them again and
+    again (twice the read at 200k events). It parses them with the collector off, and
+    leaves it on."""
+    import gc
+
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 4)])
+    parse = Event.parse.__func__  # type: ignore[attr-defined]
+    collecting: list[bool] = []
+
+    def spy(cls: type[Event], position: int, record: Any, *, owned: bool = False) -> Event:
+        collecting.append(gc.isenabled())
+        return parse(cls, position, record, owned=owned)
+
+    monkeypatch.setattr(Event, "parse", classmethod(spy))
+    findings_projection = FindingsProjection()
+    with ledger.engine.connect() as conn:
+        findings_projection.warm(conn)
+    assert findings_projection._walk is not None  # resumed from the stored log
+    assert collecting and not any(collecting)
+    assert gc.isenabled()
