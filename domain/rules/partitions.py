@@ -27,6 +27,7 @@ from hashlib import blake2b
 from itertools import pairwise
 
 from domain.history import Event, Log
+from domain.rules.collector import collector_paused
 from domain.rules.evaluation import Evaluator, UnaccountedPart
 from domain.rules.facts import CUT_TYPES
 from domain.rules.findings import Finding, rule_of_key
@@ -35,7 +36,6 @@ from domain.rules.tracking import (
     Prefix,
     ReferenceReuse,
     batches,
-    collector_paused,
     disposition_timelines,
 )
 from domain.rules.walk import Walk

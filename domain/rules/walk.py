@@ -10,6 +10,7 @@ from datetime import datetime
 from itertools import pairwise
 
 from domain.history import Event, Log
+from domain.rules.collector import collector_paused
 from domain.rules.evaluation import Evaluator
 from domain.rules.findings import Finding, FindingDisposition
 from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact
@@ -20,7 +21,6 @@ from domain.rules.tracking import (
     Prefix,
     ReferenceReuse,
     batches,
-    collector_paused,
     disposition_timelines,
 )
 from domain.vocabulary import EventType
@@ -37,7 +37,7 @@ class Walk:
     changed in each life since the last drain. Events reported before the last
     instant walked (a historical import) are refused with ``ValueError``: walk again
     from the start. :meth:`feed` and :meth:`drain` run with the cyclic garbage
-    collector paused (:func:`~domain.rules.tracking.collector_paused`).
+    collector paused (:func:`~domain.rules.collector.collector_paused`).
     """
 
     def __init__(self, *, incremental: bool = True) -> None:

@@ -27,9 +27,10 @@ from sqlalchemy.engine import Connection
 
 from domain.history import Event
 from domain.instants import parse, to_stored
+from domain.rules.collector import collector_paused
 from domain.rules.findings import ClearReason, Finding
 from domain.rules.lives import Change
-from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree, collector_paused
+from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree
 from domain.rules.walk import Walk
 from ledger.projections.findings_codec import (
     decode_version,

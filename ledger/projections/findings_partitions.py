@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from domain.history import Event
 from domain.instants import parse, to_stored
+from domain.rules.collector import collector_paused
 from domain.rules.partitions import (
     CONTRACT_RULES,
     ContractWalk,
@@ -36,7 +37,7 @@ from domain.rules.partitions import (
     PartRecord,
     Router,
 )
-from domain.rules.tracking import Drained, StoredLivesDisagree, collector_paused
+from domain.rules.tracking import Drained, StoredLivesDisagree
 from ledger.projections.findings import StoredLives, store
 from ledger.projections.findings_codec import dump, finding_from_dict
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout

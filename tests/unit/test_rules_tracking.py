@@ -221,7 +221,7 @@ def test_a_paused_collector_freezes_the_heap_and_still_frees_cycles_later() -> N
     import gc
     import weakref
 
-    from domain.rules.tracking import SWEEP_EVERY, collector_paused
+    from domain.rules.collector import SWEEP_EVERY, collector_paused
 
     class Node:
         other: object = None
