@@ -59,6 +59,30 @@ def _stored(ledger: Ledger) -> tuple[list[Any], list[Any]]:
     return heads, changes
 
 
+def _append(ledger: Ledger, worker: Runner, *events: dict[str, Any]) -> None:
+    """Append ``events`` and let ``worker`` catch up."""
+    ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], WHO)
+    worker.catch_up()
+
+
+def _captured(
+    ledger: Ledger,
+    worker: Runner,
+    assets: tuple[str, ...],
+    captures: list[tuple[str, str, str]],
+) -> None:
+    """The reference data and ``assets`` known from the start, then a capture of each
+    ``(asset, occurred_at, reported_at)`` by isil, each appended on its own."""
+    _append(ledger, worker, *({**e, "reported_at": wire.T0} for e in wire.reference_world()))
+    _append(ledger, worker, *(wire.asset(x, reported_at=wire.T0) for x in assets))
+    for asset, occurred, reported in captures:
+        _append(
+            ledger,
+            worker,
+            wire.capture([asset], "isil", occurred_at=occurred, reported_at=reported),
+        )
+
+
 def _worker(
     ledger: Ledger, count: int, size: int, owner: str | None = None, seconds: float = 30
 ) -> Runner:
@@ -157,21 +181,16 @@ def test_a_late_report_and_a_retraction_in_one_partition_reach_the_contract_leve
     worker = _worker(ledger, 2, 2)
 
     def append(*events: dict[str, Any]) -> None:
-        ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], WHO)
-        worker.catch_up()
+        _append(ledger, worker, *events)
 
-    early = wire.T0
-    append(*({**e, "reported_at": early} for e in wire.reference_world()))
-    append(*(wire.asset(x, reported_at=early) for x in (a, b, c)))
-    append(
-        wire.capture(
-            [a], "isil", occurred_at="2014-06-01T00:00:00Z", reported_at="2014-06-02T00:00:00Z"
-        )
-    )
-    append(
-        wire.capture(
-            [b], "isil", occurred_at="2014-05-15T00:00:00Z", reported_at="2014-09-01T00:00:00Z"
-        )
+    _captured(
+        ledger,
+        worker,
+        (a, b, c),
+        [
+            (a, "2014-06-01T00:00:00Z", "2014-06-02T00:00:00Z"),
+            (b, "2014-05-15T00:00:00Z", "2014-09-01T00:00:00Z"),
+        ],
     )
     back = "2015-01-01T00:00:00Z"
     append(wire.transfer([a, b], "isil", "iq-army", occurred_at=back, reported_at=back))
@@ -268,20 +287,16 @@ def test_a_historical_import_in_one_partition_is_judged_again_by_the_contract_le
     worker = _worker(ledger, 2, 3)
 
     def append(*events: dict[str, Any]) -> None:
-        ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], WHO)
-        worker.catch_up()
+        _append(ledger, worker, *events)
 
-    append(*({**e, "reported_at": wire.T0} for e in wire.reference_world()))
-    append(*(wire.asset(x, reported_at=wire.T0) for x in (a, b)))
-    append(
-        wire.capture(
-            [a], "isil", occurred_at="2014-03-01T00:00:00Z", reported_at="2014-06-01T00:00:00Z"
-        )
-    )
-    append(
-        wire.capture(
-            [b], "isil", occurred_at="2014-07-01T00:00:00Z", reported_at="2014-07-02T00:00:00Z"
-        )
+    _captured(
+        ledger,
+        worker,
+        (a, b),
+        [
+            (a, "2014-03-01T00:00:00Z", "2014-06-01T00:00:00Z"),
+            (b, "2014-07-01T00:00:00Z", "2014-07-02T00:00:00Z"),
+        ],
     )
     with caplog.at_level(logging.WARNING, logger="ledger.projections.findings_partitions"):
         append(
