@@ -65,6 +65,14 @@ def _append(ledger: Ledger, worker: Runner, *events: dict[str, Any]) -> None:
     worker.catch_up()
 
 
+def _apart() -> tuple[str, str, str]:
+    """Three asset ids: the first two judged in different partitions of two."""
+    ids = [f"t{i}" for i in range(1, 30)]
+    a = ids[0]
+    b = next(x for x in ids if shard(x, 2) != shard(a, 2))
+    return a, b, next(x for x in ids if x not in (a, b))
+
+
 def _captured(
     ledger: Ledger,
     worker: Runner,
@@ -174,10 +182,7 @@ def test_a_late_report_and_a_retraction_in_one_partition_reach_the_contract_leve
     """``a`` and ``b`` are judged in different partitions: ``b``'s capture, reported
     late, moves the contract's suspension (C01) that ``a``'s opened; once both are
     back, ``c``'s capture, retracted, voids another. The contract level sees both as one walk does."""
-    ids = [f"t{i}" for i in range(1, 30)]
-    a = ids[0]
-    b = next(x for x in ids if shard(x, 2) != shard(a, 2))
-    c = next(x for x in ids if x not in (a, b))
+    a, b, c = _apart()
     worker = _worker(ledger, 2, 2)
 
     def append(*events: dict[str, Any]) -> None:
@@ -281,9 +286,7 @@ def test_a_historical_import_in_one_partition_is_judged_again_by_the_contract_le
     happened before that report is imported with its own, earlier, knowledge time. The
     partition of ``a`` walks its share again; the contract level, whose earlier
     records changed, judges every instant again: the suspension ends as one walk says."""
-    ids = [f"t{i}" for i in range(1, 30)]
-    a = ids[0]
-    b = next(x for x in ids if shard(x, 2) != shard(a, 2))
+    a, b, _ = _apart()
     worker = _worker(ledger, 2, 3)
 
     def append(*events: dict[str, Any]) -> None:
