@@ -209,8 +209,26 @@ class AuthorisationChange:
 # -- the fold ----------------------------------------------------------------------
 
 
+Read = tuple[str, ...]
+"""A question asked of the reference data, named by what its answer depends on:
+``("anc", p)`` — p's ancestors; ``("party", p)``; ``("facility", f)``;
+``("contract", c)`` — the contract and its terms; ``("partner", p, c)``;
+``("seller", p, c)``; ``("end_user", p, c)``, ``("maintainer", p, c)`` and
+``("repair_facility", f, c)`` — the authorisations of that kind under c that name p
+(or f). :meth:`Reference.reading` records them, :meth:`Reference.answers_alike`
+asks them again of other reference data."""
+
+
 class Reference:
-    """Parties, facilities, contracts and authorisations as known; read-only."""
+    """Parties, facilities, contracts and authorisations as known; read-only.
+
+    :meth:`reading` gives a view that records every question asked of it
+    (:data:`Read`): a evaluation kept from one reference data to the next stands when
+    :meth:`answers_alike` finds every question it asked answered alike by the new
+    data — the evaluation is a function of its events and of those answers.
+    """
+
+    _reads: set[Read] | None = None  # a view's record (``reading``); ``None``: not recorded
 
     def __init__(
         self,
@@ -273,16 +291,47 @@ class Reference:
         _revoke(auths, revoked)
         return cls(parties, facilities, contracts, auths)
 
+    # -- what an evaluation read --------------------------------------------------------
+
+    def reading(self, reads: set[Read]) -> Reference:
+        """A view of this reference data (the same data and look-up memos) that adds to
+        ``reads`` every question asked of it."""
+        view = object.__new__(Reference)
+        view.__dict__.update(self.__dict__)
+        view._reads = reads
+        return view
+
+    def answers_alike(self, other: Reference, reads: Iterable[Read]) -> bool:
+        """Whether ``other`` answers every question in ``reads`` as this data does."""
+        return all(_answer(self, read) == _answer(other, read) for read in reads)
+
     # -- look-ups --------------------------------------------------------------------
 
     def party(self, party_id: str | None) -> Party | None:
-        return None if party_id is None else self.parties.get(party_id)
+        if party_id is None:
+            return None
+        if self._reads is not None:
+            self._reads.add(("party", party_id))
+        return self.parties.get(party_id)
+
+    def facility(self, facility_id: str | None) -> Facility | None:
+        if facility_id is None:
+            return None
+        if self._reads is not None:
+            self._reads.add(("facility", facility_id))
+        return self.facilities.get(facility_id)
 
     def contract(self, contract_id: str | None) -> Contract | None:
-        return None if contract_id is None else self.contracts.get(contract_id)
+        if contract_id is None:
+            return None
+        if self._reads is not None:
+            self._reads.add(("contract", contract_id))
+        return self.contracts.get(contract_id)
 
     def terms(self, contract_id: str | None) -> Terms:
         """The contract's terms; the defaults when the contract is not known."""
+        if self._reads is not None and contract_id is not None:
+            self._reads.add(("contract", contract_id))
         terms = self._terms.get(contract_id)
         if terms is None:
             c = self.contract(contract_id)
@@ -296,6 +345,11 @@ class Reference:
 
     def ancestors(self, party_id: str) -> tuple[str, ...]:
         """``party_id``, its parent, its parent's parent, … (stops at a cycle)."""
+        if self._reads is not None:
+            self._reads.add(("anc", party_id))
+        return self._base_ancestors(party_id)
+
+    def _base_ancestors(self, party_id: str) -> tuple[str, ...]:
         cached = self._ancestors.get(party_id)
         if cached is not None:
             return cached
@@ -313,6 +367,8 @@ class Reference:
 
     def lineage(self, party_id: str) -> frozenset[str]:
         """:meth:`ancestors` as a set."""
+        if self._reads is not None:
+            self._reads.add(("anc", party_id))
         found = self._lineage.get(party_id)
         if found is None:
             found = self._lineage[party_id] = frozenset(self.ancestors(party_id))
@@ -330,6 +386,8 @@ class Reference:
 
     def partner(self, p: str | None, contract_id: str | None) -> bool:
         """p descends from the contract's title holder."""
+        if self._reads is not None:
+            self._reads.add(("partner", p or "", contract_id or ""))
         key = (p, contract_id)
         known = self._partner.get(key)
         if known is None:
@@ -339,6 +397,8 @@ class Reference:
 
     def seller_side(self, p: str | None, contract_id: str | None) -> bool:
         """p descends from the seller, or p's ``acts_for`` is seller-side."""
+        if self._reads is not None:
+            self._reads.add(("seller", p or "", contract_id or ""))
         key = (p, contract_id)
         known = self._seller_side.get(key)
         if known is None:
@@ -371,6 +431,8 @@ class Reference:
         """The ``end_user`` authorisations of the contract that authorise p at t."""
         if p is None:
             return ()
+        if self._reads is not None:
+            self._reads.add(("end_user", p, contract_id or ""))
         key = (p, contract_id or "")
         candidates = self._end_user.get(key)
         if candidates is None:
@@ -385,6 +447,8 @@ class Reference:
         return tuple(a for a in candidates if a.valid_at(t))
 
     def authorised(self, p: str | None, contract_id: str | None, t: datetime) -> bool:
+        if self._reads is not None and p is not None:
+            self._reads.add(("end_user", p, contract_id or ""))
         key = (p, contract_id, t)
         known = self._authorised.get(key)
         if known is None:
@@ -401,6 +465,8 @@ class Reference:
         authorisation that names p or an ancestor with ``includes_descendants``."""
         if p is None:
             return ()
+        if self._reads is not None:
+            self._reads.add(("end_user", p, contract_id or ""))
         key = (p, contract_id)
         known = self._changes.get(key)
         if known is None:
@@ -424,6 +490,8 @@ class Reference:
         self, facility_id: str | None, contract_id: str | None, t: datetime, work_type: str | None
     ) -> Authorization | None:
         """A ``repair_facility`` authorisation of the facility valid at t for the work."""
+        if self._reads is not None:
+            self._reads.add(("repair_facility", facility_id or "", contract_id or ""))
         for a in self.authorisations_of(contract_id):
             if (
                 a.kind is AuthorizationKind.REPAIR_FACILITY
@@ -440,6 +508,8 @@ class Reference:
         """A ``maintainer`` authorisation of the party valid at t for the work."""
         if party_id is None:
             return None
+        if self._reads is not None:
+            self._reads.add(("maintainer", party_id, contract_id or ""))
         for a in self.authorisations_of(contract_id):
             if (
                 a.kind is AuthorizationKind.MAINTAINER
@@ -449,6 +519,42 @@ class Reference:
             ):
                 return a
         return None
+
+
+def _answer(ref: Reference, read: Read) -> object:
+    """What ``ref`` (reference data, not a view) answers to ``read`` (:data:`Read`)."""
+    what = read[0]
+    if what == "anc":
+        return ref._base_ancestors(read[1])
+    if what == "party":
+        return ref.parties.get(read[1])
+    if what == "facility":
+        return ref.facilities.get(read[1])
+    if what == "contract":
+        return ref.contracts.get(read[1])
+    p, c = read[1] or None, read[2] or None
+    if what == "partner":
+        return ref.partner(p, c)
+    if what == "seller":
+        return ref.seller_side(p, c)
+    kinds = {
+        "end_user": AuthorizationKind.END_USER,
+        "maintainer": AuthorizationKind.MAINTAINER,
+        "repair_facility": AuthorizationKind.REPAIR_FACILITY,
+    }
+    kind = kinds[what]
+    return tuple(
+        a
+        for a in ref._by_contract.get(c or "", ())
+        if a.kind is kind
+        and p is not None
+        and (
+            a.subject_id == p
+            if kind is AuthorizationKind.REPAIR_FACILITY
+            else a.subject_id == p
+            or (a.includes_descendants and a.subject_id in ref._base_ancestors(p))
+        )
+    )
 
 
 # -- building the reference data from its events -----------------------------------

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from domain.fold import AssetState, apply
 from domain.history import Event, WorldKey
-from domain.reference import Reference
+from domain.reference import Read, Reference
 from domain.rules.catalogue import WHOLE_RULES, step_findings
 from domain.rules.facts import CUT_TYPES, REPAIRS, AssetFacts, CutFacts, StepIndex
 from domain.rules.findings import Finding
@@ -46,7 +46,15 @@ class AssetMemo:
     only what the new steps can change — so the cost is the new steps and the end of
     the history, not all of it. So does an evaluation without new events of the asset
     (an inventory elsewhere that may expect it). Anything else builds it again.
-    ``Evaluator(incremental=False)`` always builds: the tests compare the two."""
+    ``Evaluator(incremental=False)`` always builds: the tests compare the two.
+
+    New reference data builds it again only when it answers differently a question
+    this evaluation asked of the reference data it was made with: every evaluation
+    reads the reference data through a view that records its questions (``reads``,
+    :meth:`Reference.reading`), and :meth:`sees` asks them again of the new data.
+    The findings are a function of the asset's events, the cut and those answers, so a
+    new party, or an authorisation of a unit the asset never met, leaves it as it was
+    instead of folding its whole history again."""
 
     __slots__ = (
         "changed",
@@ -57,6 +65,7 @@ class AssetMemo:
         "keys",
         "local",
         "local_at",
+        "reads",
         "ref",
         "registered",
         "registration",
@@ -64,10 +73,15 @@ class AssetMemo:
         "segments",
         "steps",
         "support",
+        "view",
     )
 
-    def __init__(self, ref: Reference, cut: CutFacts, asset_id: str) -> None:
+    def __init__(
+        self, ref: Reference, cut: CutFacts, asset_id: str, reads: set[Read] | None = None
+    ) -> None:
         self.ref = ref
+        self.reads: set[Read] = set() if reads is None else reads
+        self.view = ref.reading(self.reads)
         self.registration = cut.registrations.get(asset_id)
         self.dispositions = cut.asset_dispositions.get(asset_id, ())
         self.steps: list[Step] = []
@@ -88,8 +102,25 @@ class AssetMemo:
         cls, history: History, asset_id: str, k: datetime | None, ref: Reference, cut: CutFacts
     ) -> AssetMemo:
         memo = cls(ref, cut, asset_id)
-        memo._add(history.steps(asset_id, k), asset_id, ref, cut)
+        steps: list[Step] = []
+        state: AssetState | None = None
+        for e in history.log.of_asset(asset_id, k):
+            after = apply(state, e, memo.view, asset_id)
+            steps.append(Step(e, state, after))
+            state = after
+        memo._add(steps, asset_id, ref, cut)
         return memo
+
+    def sees(self, ref: Reference) -> bool:
+        """Whether this evaluation stands under reference data ``ref``: it was made
+        with it, or ``ref`` answers every question it asked alike (it then goes on
+        with ``ref``)."""
+        if ref is self.ref:
+            return True
+        if not self.ref.answers_alike(ref, self.reads):
+            return False
+        self.ref, self.view = ref, ref.reading(self.reads)
+        return True
 
     def fits(self, ref: Reference, cut: CutFacts, asset_id: str, news: Sequence[Event]) -> bool:
         """Whether ``news`` extend this evaluation (:meth:`extend`)."""
@@ -102,11 +133,11 @@ class AssetMemo:
         """Whether ``news`` leave every input but the asset's steps as they were, so
         that :meth:`rewound` may keep the steps before the earliest of them."""
         return (
-            ref is self.ref
+            bool(self.steps)
+            and all(e.type not in _REBUILDS for e in news)
             and cut.registrations.get(asset_id) is self.registration
             and cut.asset_dispositions.get(asset_id, ()) == self.dispositions
-            and bool(self.steps)
-            and all(e.type not in _REBUILDS for e in news)
+            and self.sees(ref)
         )
 
     def extend(
@@ -115,7 +146,7 @@ class AssetMemo:
         state = self.steps[-1].after
         steps = []
         for e in sorted(news, key=_world_key) if len(news) > 1 else news:
-            after = apply(state, e, ref, asset_id)
+            after = apply(state, e, self.view, asset_id)
             steps.append(Step(e, state, after))
             state = after
         return self._add(steps, asset_id, ref, cut)
@@ -133,11 +164,13 @@ class AssetMemo:
         kept = self.steps[:i]
         state = kept[-1].after if kept else None
         new: list[Step] = []
+        # The kept steps were judged with what ``reads`` holds: the new memo goes on
+        # recording there.
+        memo = AssetMemo(ref, cut, asset_id, self.reads)
         for e in sorted([*(s.event for s in self.steps[i:]), *news], key=_world_key):
-            after = apply(state, e, ref, asset_id)
+            after = apply(state, e, memo.view, asset_id)
             new.append(Step(e, state, after))
             state = after
-        memo = AssetMemo(ref, cut, asset_id)
         memo.steps = [*kept, *new]
         memo.keys = [*self.keys[:i], *(s.event.world_key for s in new)]
         # The groups of instants before the first step not kept stay (every kept step
@@ -155,7 +188,7 @@ class AssetMemo:
         add_to_groups(memo.groups, new, None)
         for x in range(len(memo.group_start), len(memo.groups)):
             memo.group_start.append(len(memo.segments))
-            memo.segments.extend(group_segments(memo.groups, x, ref, None))
+            memo.segments.extend(group_segments(memo.groups, x, memo.view, None))
         for s in memo.steps:
             e = s.event
             if e.type is EventType.SUPPORT_PROVIDED or e.type in REPAIRS:
@@ -192,7 +225,7 @@ class AssetMemo:
         del self.group_start[redo:]
         for g in range(redo, len(self.groups)):
             self.group_start.append(len(self.segments))
-            self.segments.extend(group_segments(self.groups, g, ref, None))
+            self.segments.extend(group_segments(self.groups, g, self.view, None))
         self.index.add(self.steps, first_new)
         facts = self.facts(asset_id, ref, cut)
         for i in range(first_new, len(self.steps)):
@@ -222,12 +255,15 @@ class AssetMemo:
         return out, r03
 
     def facts(self, asset_id: str, ref: Reference, cut: CutFacts) -> AssetFacts:
+        """What the rules read of this evaluation; ``ref`` (the reference data it was
+        made with, or :meth:`sees`) is read through the view that records the questions."""
         contract_id = cut.contract_of(asset_id)
+        view = self.view
         return AssetFacts(
             asset_id=asset_id,
             contract_id=contract_id,
-            ref=ref,
-            terms=ref.terms(contract_id),
+            ref=view,
+            terms=view.terms(contract_id),
             steps=tuple(self.steps),
             segments=tuple(self.segments),
             cut=cut,

@@ -23,7 +23,7 @@ from itertools import chain
 
 from domain.fold import AssetState
 from domain.history import Event
-from domain.reference import Reference
+from domain.reference import Read, Reference
 from domain.rules.asset_memo import AssetMemo, Evaluated
 from domain.rules.contract import (
     StateRules,
@@ -53,11 +53,13 @@ none, or no longer registered) and its R03 findings."""
 @dataclass(frozen=True, slots=True)
 class _Judged0405:
     """C04 and C05 of one asset of a contract as last judged, with what they read:
-    the reference data (one object per change of it), the contract's suspensions and
-    delivery holds, the asset's support and repair events and its registration (one
-    version of one event)."""
+    the reference data (one object per change of it, and the questions asked of it:
+    :meth:`Reference.reading`), the contract's suspensions and delivery holds, the
+    asset's support and repair events and its registration (one version of one
+    event)."""
 
     ref: Reference
+    reads: set[Read]
     suspended: list[Span]
     held: list[Span]
     support: tuple[Event, ...]
@@ -276,30 +278,29 @@ class Evaluator:
         neither; most contract actions change neither the suspensions nor the holds)."""
         suspended, held = self._spans(contract_id, actions)
         last = self._c04_c05.get((contract_id, part.asset_id)) if self.incremental else None
+        if last is not None and last.ref is not ref and not last.ref.answers_alike(ref, last.reads):
+            last = None  # new reference data that answers what they asked otherwise
+        reads: set[Read] = set() if last is None else last.reads
+        view = ref.reading(reads)
         support = part.support
         one: ContractFacts | None = None
-        if last is None or last.ref is not ref or last.suspended != suspended:
-            one = contract_facts(contract_id, ref, self.cut, [part])
+        if last is None or last.suspended != suspended:
+            one = contract_facts(contract_id, view, self.cut, [part])
             c04 = tuple(c04_support_during_suspension(one))
         elif support[: len(last.support)] != last.support:
             c04 = tuple(
-                c04_support_during_suspension(contract_facts(contract_id, ref, self.cut, [part]))
+                c04_support_during_suspension(contract_facts(contract_id, view, self.cut, [part]))
             )
         elif len(support) > len(last.support):
             new = replace(part, support=support[len(last.support) :], registration=None)
             c04 = (
                 *last.c04,
-                *c04_support_during_suspension(contract_facts(contract_id, ref, self.cut, [new])),
+                *c04_support_during_suspension(contract_facts(contract_id, view, self.cut, [new])),
             )
         else:
             c04 = last.c04
-        if (
-            last is None
-            or last.ref is not ref
-            or last.held != held
-            or last.registration is not part.registration
-        ):
-            one = one or contract_facts(contract_id, ref, self.cut, [part])
+        if last is None or last.held != held or last.registration is not part.registration:
+            one = one or contract_facts(contract_id, view, self.cut, [part])
             c05 = tuple(c05_delivery_during_hold(one))
         else:
             c05 = last.c05
@@ -308,7 +309,7 @@ class Evaluator:
         else:
             found = ordered([*c04, *c05])
         self._c04_c05[(contract_id, part.asset_id)] = _Judged0405(
-            ref, suspended, held, support, part.registration, c04, c05, found
+            ref, reads, suspended, held, support, part.registration, c04, c05, found
         )
         return found
 

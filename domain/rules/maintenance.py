@@ -44,7 +44,7 @@ def r09_at(f: AssetFacts, i: int) -> Finding | None:
         lacking.append(f"performer {performer}")
     if not lacking:
         return None
-    site = f.ref.facilities.get(facility or "")
+    site = f.ref.facility(facility)
     return event_finding(
         R09,
         f,
@@ -95,7 +95,7 @@ def r12_piece(f: AssetFacts, wo: str, opened: Event, closed: Event | None) -> Fi
     end = None if closed is None else closed.occurred_at
     if end is not None and end <= start:
         return None
-    site = f.ref.facilities.get(opened.text("facility_id") or "")
+    site = f.ref.facility(opened.text("facility_id"))
     limit = f.terms.repair_open_max_days.days_for(work)
     return make_finding(
         R12,
