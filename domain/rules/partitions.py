@@ -36,7 +36,6 @@ from domain.rules.tracking import (
     Prefix,
     ReferenceReuse,
     batches,
-    disposition_timelines,
 )
 from domain.rules.walk import Walk
 from domain.vocabulary import REFERENCE_TYPES, EventType
@@ -251,9 +250,7 @@ class ContractWalk(Walk):
                 walk.tracker.seed(k, found, stored(k, implied))
                 walk.k, walk._prev = k, instants[-3] if len(instants) > 2 else NOTHING_KNOWN
                 walk.end = max((e.position for e in head), default=0)
-                walk._dispositions = any(e.type is EventType.FINDING_DISPOSITIONED for e in head)
-                if walk._dispositions:
-                    walk._timelines = disposition_timelines(walk.history.log)
+                walk._dispositions.feed(walk.history.log, head)
         walk.feed([e for e in logged if e.reported_at == last], [r for r in records if r.k == last])
         return walk
 

@@ -51,12 +51,13 @@ from itertools import groupby
 from domain.history import Event, Log
 from domain.reference import Reference
 from domain.rules.collector import collector_paused
+from domain.rules.dispositions import disposition_of
 from domain.rules.evaluation import Evaluator
 from domain.rules.findings import ClearReason, Finding, FindingDisposition, FindingKind
 from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact, ScopeKey
 from domain.rules.lives import Change, FindingLife, Lives
 from domain.state import History
-from domain.vocabulary import REFERENCE_TYPES, Disposition, EventType
+from domain.vocabulary import REFERENCE_TYPES, EventType
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,23 +539,9 @@ def disposition_timelines(
             key = v.text("finding_key") or ""
             if key not in latest or latest[key].knowledge_key < v.knowledge_key:
                 latest[key] = v
-        now = {key: _disposition(v) for key, v in latest.items()}
+        now = {key: disposition_of(v) for key, v in latest.items()}
         for key in set(now) | set(current):
             if now.get(key) != current.get(key):
                 out.setdefault(key, []).append((k, now.get(key)))
         current = {k2: d for k2, d in now.items() if d is not None}
     return out
-
-
-def _disposition(e: Event) -> FindingDisposition | None:
-    try:
-        value = Disposition(e.text("disposition") or "")
-    except ValueError:
-        return None
-    return FindingDisposition(
-        disposition=value,
-        event_id=e.event_id,
-        rationale=e.text("rationale") or "",
-        decided_at=e.occurred_at,
-        reported_at=e.reported_at,
-    )

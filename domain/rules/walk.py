@@ -11,9 +11,10 @@ from itertools import pairwise
 
 from domain.history import Event, Log
 from domain.rules.collector import collector_paused
+from domain.rules.dispositions import DispositionTimelines
 from domain.rules.evaluation import Evaluator
 from domain.rules.findings import Finding, FindingDisposition
-from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact
+from domain.rules.impact import NOTHING_KNOWN, Impact
 from domain.rules.lives import Lives
 from domain.rules.tracking import (
     Drained,
@@ -21,9 +22,7 @@ from domain.rules.tracking import (
     Prefix,
     ReferenceReuse,
     batches,
-    disposition_timelines,
 )
-from domain.vocabulary import EventType
 
 
 class Walk:
@@ -48,8 +47,7 @@ class Walk:
         self.k: datetime | None = None
         self._prev = NOTHING_KNOWN  # the instant walked before ``k``
         self.end = 0  # the last position fed
-        self._timelines: dict[str, list[tuple[datetime, FindingDisposition | None]]] = {}
-        self._dispositions = False
+        self._dispositions = DispositionTimelines()
 
     def _make_evaluator(self) -> None:
         self.evaluator = Evaluator(self.history, incremental=self._incremental)
@@ -92,9 +90,7 @@ class Walk:
                 walk.tracker.seed(k, found, stored(k, implied))
                 walk.k, walk._prev = k, before or NOTHING_KNOWN
                 walk.end = max(e.position for e in head)
-                walk._dispositions = any(e.type is EventType.FINDING_DISPOSITIONED for e in head)
-                if walk._dispositions:
-                    walk._timelines = disposition_timelines(walk.history.log)
+                walk._dispositions.feed(walk.history.log, head)
         walk.feed(tail)
         return walk
 
@@ -146,16 +142,9 @@ class Walk:
         return True
 
     def _dispositions_after(self, new: Sequence[Event]) -> None:
-        if any(e.type is EventType.FINDING_DISPOSITIONED for e in new):
-            self._dispositions = True
-        if self._dispositions and any(
-            e.type is EventType.FINDING_DISPOSITIONED or e.type in AMENDMENTS for e in new
-        ):
-            timelines = disposition_timelines(self.history.log)
-            for key in set(timelines) | set(self._timelines):
-                if timelines.get(key) != self._timelines.get(key) and self.owns_key(key):
-                    self.tracker.mark(key)
-            self._timelines = timelines
+        for key in self._dispositions.feed(self.history.log, new):
+            if self.owns_key(key):
+                self.tracker.mark(key)
 
     def drain(self) -> list[Drained]:
         """What changed in each life since the last drain (:meth:`LifeTracker.drain`)."""
@@ -163,7 +152,7 @@ class Walk:
             return self.tracker.drain()
 
     def dispositions(self, key: str) -> Sequence[tuple[datetime, FindingDisposition | None]]:
-        return self._timelines.get(key, ())
+        return self._dispositions.timelines.get(key, ())
 
     def lives(self, keys: Iterable[str] | None = None) -> Lives:
-        return self.tracker.lives(self._timelines, keys)
+        return self.tracker.lives(self._dispositions.timelines, keys)

@@ -13,11 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.history import Event
+from domain.history import Event, Log
+from domain.rules.dispositions import DispositionTimelines
 from domain.rules.evaluation import findings_at
 from domain.rules.findings import Finding
 from domain.rules.lives import known_then
-from domain.rules.tracking import life
+from domain.rules.tracking import disposition_timelines, life
 from domain.rules.walk import Walk
 from domain.state import History
 from tests.unit.builders import (
@@ -246,6 +247,54 @@ def test_a_walk_fed_in_any_pieces_gives_the_life_folded_from_scratch(
     assert set(got) == set(expected)
     for key, x in expected.items():
         assert got[key] == x
+
+
+@st.composite
+def decisions(draw: st.DrawFn) -> list[Logged]:
+    """Dispositions of three finding keys (one value not in the vocabulary), and
+    retractions and corrections of them and of those corrections, at instants often
+    shared, in knowledge order."""
+    out: list[Logged] = []
+    at = T("2012-01-01")
+    for i in range(draw(st.integers(1, 14))):
+        at += timedelta(hours=draw(st.sampled_from([0, 0, 1, 30])))
+        kw: dict[str, Any] = {"at": at.isoformat(), "event_id": f"d{i}", "pos": 0}
+        earlier = [e for e in out if e[1]["type"] != "event_retracted"]
+        kind = draw(st.sampled_from(("decide", "decide", "retract", "correct")))
+        if kind == "decide" or not earlier:
+            key = draw(st.sampled_from(("R16/o1/A1", "R16/o2/A1", "R16/o3/A2")))
+            value = draw(st.sampled_from(("confirmed_violation", "dismissed", "waived", "bogus")))
+            out.append(disposition(key, value, **kw))
+        elif kind == "retract":
+            out.append(retract(draw(st.sampled_from(earlier)), **kw))
+        else:
+            target = draw(
+                st.sampled_from(
+                    [e for e in earlier if e[1]["type"] != "event_corrected"] or earlier
+                )
+            )
+            value = draw(st.sampled_from(("dismissed", "referred")))
+            out.append(correct(target, {"payload.disposition": value}, **kw))
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(logged=decisions(), data=st.data())
+def test_disposition_timelines_followed_in_any_pieces_are_those_of_the_whole_log(
+    logged: list[Logged], data: st.DataObject
+) -> None:
+    """``DispositionTimelines`` judges only the instants that bring or amend a
+    disposition, a piece at a time (a piece may end inside an instant): what
+    ``disposition_timelines`` gives going over the whole log."""
+    events = [Event.parse(i + 1, record) for i, (_, record) in enumerate([*world(), *logged])]
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(events) - 1), max_size=8)))
+    log, followed = Log(()), DispositionTimelines()
+    changed: set[str] = set()
+    for lo, hi in pairwise([0, *cuts, len(events)]):
+        log.extend(events[lo:hi])
+        changed |= followed.feed(log, events[lo:hi])
+        assert followed.timelines == disposition_timelines(log)
+    assert set(followed.timelines) <= changed
 
 
 @pytest.mark.parametrize("cut", [15, 16, 17])

@@ -1,0 +1,100 @@
+"""The dispositions of findings through knowledge time, followed as the log grows
+(:class:`DispositionTimelines`): what :func:`~domain.rules.tracking.disposition_timelines`
+gives for the whole log, kept up to date a batch at a time without going over the log
+again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from domain.history import Event, Log
+from domain.rules.findings import FindingDisposition
+from domain.rules.impact import AMENDMENTS
+from domain.vocabulary import Disposition, EventType
+
+Timeline = list[tuple[datetime, FindingDisposition | None]]
+
+
+class DispositionTimelines:
+    """Per finding key, the latest effective disposition from each knowledge instant
+    at which it changed, for a log fed in knowledge order (a feed may end inside a
+    knowledge instant and the next continue it). Only the instants that bring a
+    disposition, or amend one, are judged, each over the dispositions known: the cost
+    is the dispositions, not the log. ``disposition_timelines`` over the same log gives
+    the same (tested)."""
+
+    def __init__(self) -> None:
+        self.timelines: dict[str, Timeline] = {}
+        self._decisions: list[Event] = []
+        self._ids: set[str] = set()
+        self._k: datetime | None = None  # the last instant judged
+        self._now: dict[str, FindingDisposition] = {}  # in effect after it
+        self._before: dict[str, FindingDisposition] = {}  # in effect before it
+
+    def feed(self, log: Log, new: Iterable[Event]) -> set[str]:
+        """Take the log's next events (``log`` holds them); the keys whose timeline
+        changed."""
+        new = list(new)
+        instants: set[datetime] = set()
+        for e in new:
+            if e.type is EventType.FINDING_DISPOSITIONED:
+                self._decisions.append(e)
+                self._ids.add(e.event_id)
+                instants.add(e.reported_at)
+        for e in new:
+            if e.type in AMENDMENTS and self._amends_a_decision(log, e):
+                instants.add(e.reported_at)
+        changed: set[str] = set()
+        for k in sorted(instants):
+            changed |= self._judge(log, k)
+        return changed
+
+    def _amends_a_decision(self, log: Log, e: Event) -> bool:
+        target = log.get(e.target_event_id or "")
+        while target is not None and target.type is EventType.EVENT_CORRECTED:
+            target = log.get(target.target_event_id or "")
+        return target is not None and target.event_id in self._ids
+
+    def _judge(self, log: Log, k: datetime) -> set[str]:
+        changed: set[str] = set()
+        if k == self._k:  # the rest of the instant judged last: judge it whole again
+            for key, timeline in self.timelines.items():
+                if timeline and timeline[-1][0] == k:
+                    timeline.pop()
+                    changed.add(key)
+            before = self._before
+        else:
+            before = self._now
+        latest: dict[str, Event] = {}
+        for e in self._decisions:
+            v = log.version(e, k)
+            if v is None:
+                continue
+            key = v.text("finding_key") or ""
+            if key not in latest or latest[key].knowledge_key < v.knowledge_key:
+                latest[key] = v
+        now = {key: disposition_of(v) for key, v in latest.items()}
+        for key in set(now) | set(before):
+            if now.get(key) != before.get(key):
+                self.timelines.setdefault(key, []).append((k, now.get(key)))
+                changed.add(key)
+        for key in [key for key in changed if key in self.timelines and not self.timelines[key]]:
+            del self.timelines[key]
+        self._before, self._k = before, k
+        self._now = {key: d for key, d in now.items() if d is not None}
+        return changed
+
+
+def disposition_of(e: Event) -> FindingDisposition | None:
+    try:
+        value = Disposition(e.text("disposition") or "")
+    except ValueError:
+        return None
+    return FindingDisposition(
+        disposition=value,
+        event_id=e.event_id,
+        rationale=e.text("rationale") or "",
+        decided_at=e.occurred_at,
+        reported_at=e.reported_at,
+    )
