@@ -9,6 +9,16 @@ Choices where DOMAIN.md is silent (each is tested):
 * C04 and C05 are judged per asset of their trigger, against the asset's contract
   (every trigger names its assets, so every key is ``RULE/trigger/asset``). C05 takes
   the delivery instant (``delivered_at``, else ``occurred_at``).
+* A C01 finding shows what proves its piece: the *cover*, the fewest R03 findings of
+  the piece whose intervals chain from its start to its end (from the start, the one
+  reaching furthest; from within it, the one reaching furthest; … ties to the first
+  in ``(valid_from, key)`` order). Its summary names their assets, its evidence and
+  parties are theirs; a change to another member leaves it as it was. DOMAIN.md asks
+  for "the evidence event ids", not for every member: on a contract of thousands of
+  assets a piece can run for years with thousands of members, and naming them all made
+  a new version of the finding, naming them all again, at each member's change
+  (docs/decisions/0014). Which assets hold support back at an instant is the contract
+  view's list (``domain.rules.compliance``).
 """
 
 from __future__ import annotations
@@ -35,8 +45,12 @@ C05 = Rule("C05", "DELIVERY_DURING_HOLD", FindingKind.EVENT)
 
 @dataclass(frozen=True, slots=True)
 class _Piece:
+    """A piece of the union of a contract's R03 intervals, with its cover (the R03
+    findings that prove it) and the events of the cover: what opened it, and what
+    closed the last (``closed_by``, empty while open)."""
+
     span: Span
-    members: tuple[Finding, ...]
+    cover: tuple[Finding, ...]
 
 
 def _c01_pieces(f: ContractFacts) -> list[_Piece]:
@@ -44,31 +58,49 @@ def _c01_pieces(f: ContractFacts) -> list[_Piece]:
         (x for part in f.assets for x in part.unaccounted),
         key=lambda x: (x.valid_from, x.finding_key),
     )
-    return [_piece(members) for members in _groups(r03)]
+    return [_piece(cover, stop) for cover, stop in _covers(r03)]
 
 
-def _groups(r03: Iterable[Finding]) -> list[list[Finding]]:
-    """R03 findings (in ``(valid_from, key)`` order) grouped where they overlap or touch."""
-    groups: list[list[Finding]] = []
-    end: datetime | None = None
+def _covers(r03: Iterable[Finding]) -> list[tuple[tuple[Finding, ...], datetime | None]]:
+    """R03 findings (in ``(valid_from, key)`` order) grouped into pieces where they
+    overlap or touch: each piece's cover (the module's docstring) and its end. One
+    pass: the members that start within what the links taken so far reach are the
+    candidates for the next link; when a member starts beyond, the candidate reaching
+    furthest is taken (every member seen started within, so it reaches the piece's end
+    so far, and the member starts within it)."""
+    out: list[tuple[tuple[Finding, ...], datetime | None]] = []
+    links: list[Finding] = []
+    reach: datetime | None = None  # where the links taken so far end
+    best: Finding | None = None  # the candidate reaching furthest beyond ``reach``
+    end: datetime | None = None  # the piece's end so far
     for x in r03:
-        if groups and not ends_before(end, x.valid_from):
-            groups[-1].append(x)
-            end = None if end is None or x.valid_to is None else max(end, x.valid_to)
-        else:
-            groups.append([x])
-            end = x.valid_to
-    return groups
+        if best is not None or links:
+            if not ends_before(end, x.valid_from):  # x joins the piece
+                if ends_before(reach, x.valid_from):
+                    assert best is not None
+                    links.append(best)
+                    reach, best = best.valid_to, None
+                if ends_before(reach, x.valid_to) and (
+                    best is None or ends_before(best.valid_to, x.valid_to)
+                ):
+                    best = x
+                end = None if end is None or x.valid_to is None else max(end, x.valid_to)
+                continue
+            out.append((_linked(links, best), end))
+        links, reach, best, end = [], x.valid_from, x, x.valid_to
+    if best is not None or links:
+        out.append((_linked(links, best), end))
+    return out
 
 
-def _piece(members: Sequence[Finding]) -> _Piece:
-    ends = [x.valid_to for x in members]
-    stop = None if None in ends else max(e for e in ends if e is not None)
-    closers = distinct(x.evidence[-1] for x in members if x.valid_to == stop)
-    opened = distinct(chain.from_iterable(x.evidence for x in members))
-    return _Piece(
-        Span(members[0].valid_from, stop, opened, closers if stop else ()), tuple(members)
-    )
+def _linked(links: list[Finding], best: Finding | None) -> tuple[Finding, ...]:
+    return (*links, best) if best is not None else tuple(links)
+
+
+def _piece(cover: Sequence[Finding], stop: datetime | None) -> _Piece:
+    opened = distinct(chain.from_iterable(x.evidence for x in cover))
+    closers = (cover[-1].evidence[-1],) if stop is not None and cover[-1].evidence else ()
+    return _Piece(Span(cover[0].valid_from, stop, opened, closers), tuple(cover))
 
 
 def _contract_finding(
@@ -105,7 +137,7 @@ def c01_suspension_required(
 ) -> list[Finding]:
     out = []
     for piece in _c01_pieces(f) if pieces is None else pieces:
-        assets = sorted({x.asset_id for x in piece.members if x.asset_id})
+        assets = sorted({x.asset_id for x in piece.cover if x.asset_id})
         out.append(
             _contract_finding(
                 C01,
@@ -116,8 +148,8 @@ def c01_suspension_required(
                 f"support under {f.contract_id} must be suspended since "
                 f"{to_key(piece.span.valid_from)}: {', '.join(assets)} unaccounted for beyond "
                 f"{f.terms.unaccounted_max_days} days",
-                chain.from_iterable(x.parties for x in piece.members),
-                piece.span.opened_by,  # every member's evidence, each id once
+                chain.from_iterable(x.parties for x in piece.cover),
+                piece.span.opened_by,  # the cover's evidence, each id once
             )
         )
     return out
@@ -270,16 +302,17 @@ class StateRules:
     change (a walk through knowledge time): what :func:`contract_state_rules` gives,
     without sorting every R03 finding of the contract and making every piece's
     findings again each time. The R03 findings are kept sorted, each asset's replaced
-    when its part changes; a piece whose members are the same findings as before, and
-    the C02 of a piece under the same suspensions and terms, are taken as made before
-    (the same objects). Pieces not seen at the last judgement are dropped."""
+    when its part changes; a piece with the same end and cover (the same findings) as
+    before, and the C02 of such a piece under the same suspensions and terms, are
+    taken as made before (the same objects): a change to a member outside the cover
+    makes nothing new. Pieces not seen at the last judgement are dropped."""
 
     __slots__ = ("_c01", "_context", "_held", "_sorted")
 
     def __init__(self) -> None:
         self._held: dict[str, tuple[Finding, ...]] = {}  # asset → its R03 findings
         self._sorted: list[tuple[datetime, str, Finding]] = []
-        # Per piece (its members' keys), the piece with its C01 and C02 findings.
+        # Per piece (its cover's keys), the piece with its C01 and C02 findings.
         self._c01: dict[tuple[str, ...], tuple[_Piece, Finding, list[Finding]]] = {}
         self._context: object = None
 
@@ -302,13 +335,13 @@ class StateRules:
             self._context, self._c01 = context, {}
         pieces: list[_Piece] = []
         c01: dict[tuple[str, ...], tuple[_Piece, Finding, list[Finding]]] = {}
-        for members in _groups(x for _, _, x in self._sorted):
-            # By the members' keys (their hashes are kept), then the members themselves
-            # (mostly the very objects: a comparison by identity).
-            key = tuple(x.finding_key for x in members)
+        for cover, stop in _covers(x for _, _, x in self._sorted):
+            # By the cover's keys (their hashes are kept), then the cover itself (mostly
+            # the very objects: a comparison by identity) and the piece's end.
+            key = tuple(x.finding_key for x in cover)
             made = self._c01.get(key)
-            if made is None or made[0].members != tuple(members):
-                piece = _piece(members)
+            if made is None or made[0].cover != cover or made[0].span.valid_to != stop:
+                piece = _piece(cover, stop)
                 made = (
                     piece,
                     c01_suspension_required(f, [piece])[0],

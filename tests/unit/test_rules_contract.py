@@ -4,9 +4,19 @@ required to a suspension that outlives its cause."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from domain.instants import to_key
+from domain.rules.compliance import compliance
+from domain.rules.contract import _covers
 from domain.rules.evaluation import contract_findings
 from domain.rules.findings import ClearReason, FindingKind, Severity
+from domain.rules.spans import Span, ends_before
 from tests.unit.builders import (
     T,
     capture,
@@ -53,8 +63,111 @@ def test_c01_is_the_union_of_the_assets_unaccounted_intervals() -> None:
         "C1",
     )
     assert (f.valid_from, f.valid_to) == (T("2014-07-10"), T("2015-01-01"))
-    assert {eid(lost), eid(cap)} <= set(f.evidence)
-    assert "A1, A2" in f.summary
+    # A1's interval alone proves the piece (its cover): A2's, inside it, is not named.
+    assert eid(lost) in f.evidence and eid(cap) not in f.evidence
+    assert "A1 unaccounted" in f.summary and "A2" not in f.summary
+
+
+def test_c01_names_the_fewest_intervals_that_chain_from_the_start_to_the_end() -> None:
+    """A1 [07-10, 08-01) and A4 [07-10, 09-01) start together, A3 [07-15, 08-20) is
+    inside them, A2 [08-31, 2015-01-01) reaches on: the cover is A4 (the one of the
+    first two reaching further, though A1 comes first) then A2."""
+    a1 = (lose("A1", at="2014-06-10"), recover("A1", "army", at="2014-08-01"))
+    a4 = (lose("A4", at="2014-06-10"), recover("A4", "army", at="2014-09-01"))
+    a3 = (lose("A3", at="2014-06-15"), recover("A3", "army", at="2014-08-20"))
+    a2 = capture("A2", "isis", at="2014-08-01")
+    back = recover("A2", "army", at="2015-01-01")
+    assets = (*TWO, register("A3"), register("A4"))
+    got = found(*assets, *a1, *a4, *a3, a2, back, rule="C01")
+    f = got[f"C01/C1/{K('2014-07-10')}"]
+    assert (f.valid_from, f.valid_to) == (T("2014-07-10"), T("2015-01-01"))
+    assert "A2, A4 unaccounted" in f.summary and "A1" not in f.summary and "A3" not in f.summary
+    assert {eid(a4[0]), eid(a4[1]), eid(a2), eid(back)} <= set(f.evidence)
+    assert not {eid(a1[0]), eid(a3[0])} & set(f.evidence)
+    # A change to a member outside the cover leaves the finding as it was.
+    later = recover("A3", "army", at="2014-08-25", event_id="a3-later")
+    assert found(*assets, *a1, *a4, a3[0], later, a2, back, rule="C01")[f.finding_key] == f
+
+
+@dataclass(frozen=True)
+class _Interval:
+    """What the pieces of C01 read of an R03 finding."""
+
+    valid_from: datetime
+    valid_to: datetime | None
+    finding_key: str
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.one_of(st.none(), st.integers(1, 15))), max_size=25)
+)
+def test_c01_pieces_are_the_union_and_each_cover_the_fewest_intervals_that_chain_it(
+    drawn: list[tuple[int, int | None]],
+) -> None:
+    day = T("2014-01-01")
+    rows = sorted(
+        (
+            _Interval(
+                day + timedelta(days=a),
+                None if n is None else day + timedelta(days=a + n),
+                f"R03/A{i:02}",
+            )
+            for i, (a, n) in enumerate(drawn)
+        ),
+        key=lambda x: (x.valid_from, x.finding_key),
+    )
+    pieces = _covers(rows)  # type: ignore[arg-type]
+    union = [
+        Span(x.valid_from, x.valid_to) for x in rows
+    ]  # the union, merged as C02/C03 merge spans
+    assert [(c[0].valid_from, stop) for c, stop in pieces] == [
+        (s.valid_from, s.valid_to) for s in _merged(union)
+    ]
+    for cover, stop in pieces:
+        inside = [
+            x
+            for x in rows
+            if cover[0].valid_from <= x.valid_from and not ends_before(stop, x.valid_from)
+        ]
+        assert all(x in inside for x in cover)
+        # The cover chains: each link starts within the one before; the last ends the piece.
+        for a, b in pairwise(cover):
+            assert not ends_before(a.valid_to, b.valid_from)
+        assert cover[-1].valid_to == stop
+        assert len(cover) == _fewest(inside, cover[0].valid_from, stop)
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for x in sorted(spans, key=lambda s: s.valid_from):
+        if out and not ends_before(out[-1].valid_to, x.valid_from):
+            last = out[-1]
+            end = (
+                None
+                if last.valid_to is None or x.valid_to is None
+                else max(last.valid_to, x.valid_to)
+            )
+            out[-1] = Span(last.valid_from, end)
+        else:
+            out.append(x)
+    return out
+
+
+def _fewest(rows: list[_Interval], start: datetime, stop: datetime | None) -> int:
+    """The fewest intervals chaining from ``start`` to ``stop``, by breadth-first search."""
+    reached: set[datetime | None] = {start}
+    for n in range(1, len(rows) + 1):
+        nxt = {
+            x.valid_to
+            for x in rows
+            for r in reached
+            if r is not None and x.valid_from <= r and ends_before(r, x.valid_to)
+        }
+        if stop in nxt:
+            return n
+        reached |= nxt
+    raise AssertionError("the piece is not chained")
 
 
 def test_c01_near_miss_within_the_allowance() -> None:
@@ -241,11 +354,17 @@ def test_contract_story_from_required_suspension_to_a_suspension_without_cause()
     lives = lives_of(*story)
     c01, c02 = f"C01/C1/{K('2014-07-10')}", f"C02/C1/{K('2014-07-10')}"
 
-    # C01 opens when A1 has been unaccounted for 30 days; A2 joins it later.
+    # C01 opens when A1 has been unaccounted for 30 days. A2 goes missing too, but
+    # while A1 is still missing A1 alone proves the piece: the contract view lists
+    # both as holding support back.
     opened = then(lives, c01, "2014-07-10")
     assert opened is not None and opened.valid_to is None and "A2" not in opened.summary
-    grown = then(lives, c01, "2014-09-01")
-    assert grown is not None and "A1, A2" in grown.summary
+    assert then(lives, c01, "2014-09-01") == opened
+    view = compliance(history(*story), "C1", T("2014-09-01"), T("2014-09-01"))
+    assert [x.asset_id for x in view.holding_support_back] == ["A1", "A2"]
+    # Once A1 is back, its interval ends before the piece does: A2 joins the cover.
+    grown = then(lives, c01, "2015-03-01")
+    assert grown is not None and "A1, A2 unaccounted" in grown.summary
 
     # C02 after the 30 days' grace, open until the suspension closes it.
     assert then(lives, c02, "2014-08-08") is None
