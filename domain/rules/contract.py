@@ -26,7 +26,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain
 
 from domain.instants import to_key
@@ -302,19 +302,24 @@ class StateRules:
     change (a walk through knowledge time): what :func:`contract_state_rules` gives,
     without sorting every R03 finding of the contract and making every piece's
     findings again each time. The R03 findings are kept sorted, each asset's replaced
-    when its part changes; a piece with the same end and cover (the same findings) as
+    when its part changes, and only the pieces the replaced findings overlap or touch
+    are grouped again (from the R03 findings between the first such piece's start and
+    the last one's end). A piece with the same end and cover (the same findings) as
     before, and the C02 of such a piece under the same suspensions and terms, are
     taken as made before (the same objects): a change to a member outside the cover
-    makes nothing new. Pieces not seen at the last judgement are dropped."""
+    makes nothing new. A change of the contract, its terms, sides or actions makes
+    every piece's findings again."""
 
-    __slots__ = ("_c01", "_context", "_held", "_sorted")
+    __slots__ = ("_context", "_held", "_made", "_out", "_sorted", "_touched")
 
     def __init__(self) -> None:
         self._held: dict[str, tuple[Finding, ...]] = {}  # asset → its R03 findings
         self._sorted: list[tuple[datetime, str, Finding]] = []
-        # Per piece (its cover's keys), the piece with its C01 and C02 findings.
-        self._c01: dict[tuple[str, ...], tuple[_Piece, Finding, list[Finding]]] = {}
+        # Per piece, in order: the piece with its C01 and C02 findings.
+        self._made: list[tuple[_Piece, Finding, list[Finding]]] = []
+        self._touched: list[Finding] = []  # R03 findings replaced since the last judgement
         self._context: object = None
+        self._out: list[Finding] = []
 
     def findings(self, f: ContractFacts) -> list[Finding]:
         """C01–C03 of ``f``, whose parts must be every asset of the contract with R03
@@ -332,14 +337,53 @@ class StateRules:
         # suspensions: made again when those change.
         context = (f.contract_id, f.terms, _sides(f), f.actions)
         if context != self._context:
-            self._context, self._c01 = context, {}
-        pieces: list[_Piece] = []
-        c01: dict[tuple[str, ...], tuple[_Piece, Finding, list[Finding]]] = {}
-        for cover, stop in _covers(x for _, _, x in self._sorted):
+            self._context, self._touched = context, []
+            self._made = self._make(f, self._sorted, [])
+        elif self._touched:
+            self._regroup(f)
+        else:
+            return list(self._out)
+        made = self._made
+        self._out = [
+            *(m[1] for m in made),
+            *(x for m in made for x in m[2]),
+            *c03_suspension_without_cause(f, [m[0] for m in made]),
+        ]
+        return list(self._out)
+
+    def _regroup(self, f: ContractFacts) -> None:
+        """Group again the pieces the replaced R03 findings overlap or touch: those
+        from the first whose end is not before the earliest replaced start to the last
+        whose start is not after the latest replaced end. Pieces are apart and in
+        order, so their ends are in order too."""
+        touched, self._touched = self._touched, []
+        lo = min(x.valid_from for x in touched)
+        ends = [x.valid_to for x in touched]
+        hi = None if None in ends else max(e for e in ends if e is not None)
+        made = self._made
+        j = len(made) if hi is None else bisect_right(made, hi, key=_made_start)
+        i = min(bisect_left(made, lo, key=_made_end), j)
+        start = lo if i == j else min(lo, made[i][0].span.valid_from)
+        stop = hi if i == j else _later(hi, made[j - 1][0].span.valid_to)
+        rows = self._sorted
+        first = bisect_left(rows, start, key=_row_start)
+        last = len(rows) if stop is None else bisect_right(rows, stop, key=_row_start)
+        made[i:j] = self._make(f, rows[first:last], made[i:j])
+
+    def _make(
+        self,
+        f: ContractFacts,
+        rows: Sequence[tuple[datetime, str, Finding]],
+        before: Sequence[tuple[_Piece, Finding, list[Finding]]],
+    ) -> list[tuple[_Piece, Finding, list[Finding]]]:
+        """The pieces of ``rows`` with their C01 and C02, those of ``before`` kept where
+        a piece has the same cover and end."""
+        kept = {tuple(x.finding_key for x in m[0].cover): m for m in before}
+        out = []
+        for cover, stop in _covers(x for _, _, x in rows):
             # By the cover's keys (their hashes are kept), then the cover itself (mostly
             # the very objects: a comparison by identity) and the piece's end.
-            key = tuple(x.finding_key for x in cover)
-            made = self._c01.get(key)
+            made = kept.get(tuple(x.finding_key for x in cover))
             if made is None or made[0].cover != cover or made[0].span.valid_to != stop:
                 piece = _piece(cover, stop)
                 made = (
@@ -347,24 +391,40 @@ class StateRules:
                     c01_suspension_required(f, [piece])[0],
                     c02_enforcement_gap(f, [piece]),
                 )
-            c01[key] = made
-            pieces.append(made[0])
-        self._c01 = c01
-        return [
-            *(made[1] for made in c01.values()),
-            *(x for made in c01.values() for x in made[2]),
-            *c03_suspension_without_cause(f, pieces),
-        ]
+            out.append(made)
+        return out
 
     def _replace(self, asset_id: str, found: tuple[Finding, ...]) -> None:
         rows = self._sorted
         for x in self._held.pop(asset_id, ()):
             i = bisect_left(rows, (x.valid_from, x.finding_key), key=_row_key)
             del rows[i]
+            self._touched.append(x)
         for x in found:
             insort(rows, (x.valid_from, x.finding_key, x), key=_row_key)
+            self._touched.append(x)
         if found:
             self._held[asset_id] = found
+
+
+_OPEN = datetime.max.replace(tzinfo=UTC)  # an open end, to compare with instants
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two ends (``None``: open)."""
+    return None if a is None or b is None else max(a, b)
+
+
+def _made_start(m: tuple[_Piece, Finding, list[Finding]]) -> datetime:
+    return m[0].span.valid_from
+
+
+def _made_end(m: tuple[_Piece, Finding, list[Finding]]) -> datetime:
+    return m[0].span.valid_to or _OPEN
+
+
+def _row_start(row: tuple[datetime, str, Finding]) -> datetime:
+    return row[0]
 
 
 def _row_key(row: tuple[datetime, str, Finding]) -> tuple[datetime, str]:

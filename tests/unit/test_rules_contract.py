@@ -13,9 +13,12 @@ from hypothesis import strategies as st
 
 from domain.instants import to_key
 from domain.rules.compliance import compliance
-from domain.rules.contract import _covers
-from domain.rules.evaluation import contract_findings
-from domain.rules.findings import ClearReason, FindingKind, Severity
+from domain.rules.contract import StateRules, _covers, contract_state_rules
+from domain.rules.custody import R03
+from domain.rules.evaluation import Evaluator, contract_findings
+from domain.rules.facts import AssetPart, contract_facts
+from domain.rules.findings import ClearReason, Finding, FindingKind, Severity, ordered
+from domain.rules.making import make_finding
 from domain.rules.spans import Span, ends_before
 from tests.unit.builders import (
     T,
@@ -391,3 +394,79 @@ def test_contract_story_from_required_suspension_to_a_suspension_without_cause()
     # The contract's findings alone, as a projection of one contract would ask.
     alone = {f.finding_key for f in contract_findings(history(*story), "C1", None)}
     assert alone == {k for k in everything if k.startswith("C")}
+
+
+def _r03(asset: str, start: int, length: int | None, tag: object) -> Finding:
+    """An R03 finding of ``asset`` from day ``start`` of 2014 for ``length`` days
+    (``None``: open)."""
+    frm = T("2014-01-01") + timedelta(days=start)
+    return make_finding(
+        R03,
+        f"R03/{asset}/{to_key(frm)}",
+        Severity.HIGH,
+        asset_id=asset,
+        contract_id="C1",
+        parties=(asset.lower(),),
+        evidence=(f"{asset}-{tag}-{start}",),
+        summary=f"{asset} unaccounted",
+        valid_from=frm,
+        valid_to=None if length is None else frm + timedelta(days=length),
+    )
+
+
+@st.composite
+def _r03_histories(draw: st.DrawFn) -> list[dict[str, tuple[Finding, ...]]]:
+    """Successive states of a contract's R03 findings: each step replaces one asset's
+    (a few intervals, some open, some touching) or takes them away."""
+    held: dict[str, tuple[Finding, ...]] = {}
+    out = []
+    for step in range(draw(st.integers(1, 30))):
+        asset = draw(st.sampled_from([f"A{i}" for i in range(1, 9)]))
+        drawn = draw(
+            st.lists(
+                st.tuples(st.integers(0, 30), st.one_of(st.none(), st.integers(1, 8))),
+                max_size=3,
+                unique_by=lambda x: x[0],
+            )
+        )
+        held[asset] = tuple(_r03(asset, start, length, step) for start, length in drawn)
+        if not held[asset]:
+            del held[asset]
+        out.append(dict(held))
+    return out
+
+
+def _judged_as_from_scratch(
+    states: list[dict[str, tuple[Finding, ...]]], suspended: bool = False
+) -> None:
+    logged = [*TWO]
+    if suspended:
+        logged += [suspend(at="2014-01-20"), resume(at="2014-02-10")]
+    h = history(*logged)
+    cut = Evaluator(h).refresh(None)
+    ref = h.reference(None)
+    rules = StateRules()
+    for held in states:
+        parts = [AssetPart(a, found, (), None) for a, found in held.items()]
+        facts = contract_facts("C1", ref, cut, parts)
+        assert ordered(rules.findings(facts)) == ordered(contract_state_rules(facts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(states=_r03_histories(), suspended=st.booleans())
+def test_c01_to_c03_kept_from_judgement_to_judgement_are_those_judged_from_scratch(
+    states: list[dict[str, tuple[Finding, ...]]], suspended: bool
+) -> None:
+    """``StateRules`` regroups only the pieces each replacement overlaps or touches, and
+    keeps the findings of a piece whose cover and end stay: at every step, what
+    ``contract_state_rules`` gives from every R03 finding."""
+    _judged_as_from_scratch(states, suspended)
+
+
+def test_c01_an_interval_that_ends_where_a_piece_starts_joins_it() -> None:
+    """Touching at either end merges: the piece after, the piece before, and one that
+    opens the gap between them again when the interval goes."""
+    a1 = {"A1": (_r03("A1", 10, 10, 0),)}  # [10, 20)
+    before = {**a1, "A2": (_r03("A2", 5, 5, 1),)}  # [5, 10): ends where A1 starts
+    after = {**before, "A3": (_r03("A3", 20, 4, 2),)}  # [20, 24): starts where A1 ends
+    _judged_as_from_scratch([a1, before, after, a1, after, {}])
