@@ -24,7 +24,7 @@ Choices where DOMAIN.md is silent (each is tested):
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -321,12 +321,19 @@ class StateRules:
         self._context: object = None
         self._out: list[Finding] = []
 
-    def findings(self, f: ContractFacts) -> list[Finding]:
+    def findings(
+        self, f: ContractFacts, changed: Mapping[str, tuple[Finding, ...]] | None = None
+    ) -> list[Finding]:
         """C01–C03 of ``f``, whose parts must be every asset of the contract with R03
-        findings (others are taken to have none)."""
-        now = {p.asset_id: p.unaccounted for p in f.assets if p.unaccounted}
-        for a in [a for a in self._held if a not in now]:
-            self._replace(a, ())
+        findings (others are taken to have none); or, with ``changed``, of the R03
+        findings held, those of the assets in ``changed`` replaced (``f``'s parts are
+        then not read)."""
+        if changed is None:
+            now = {p.asset_id: p.unaccounted for p in f.assets if p.unaccounted}
+            for a in [a for a in self._held if a not in now]:
+                self._replace(a, ())
+        else:
+            now = dict(changed)
         for a, found in now.items():
             held = self._held.get(a)
             if held is not found and held != found:  # most parts: the same tuple

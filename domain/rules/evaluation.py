@@ -122,6 +122,9 @@ class Evaluator:
         self._judged: dict[str, set[str]] = {}  # contract → assets with a C04/C05 scope
         self._actions_seen: dict[str, tuple[Event, ...]] = {}
         self._state_rules: dict[str, StateRules] = {}  # C01–C03 kept per contract
+        # Per contract: the assets whose R03 findings (or contract) changed since its
+        # C01–C03 were last judged: all :class:`StateRules` need to be told.
+        self._r03_moved: dict[str, set[str]] = {}
         # Per (contract, asset): the inputs C04/C05 were last judged on, and what they found.
         self._c04_c05: dict[tuple[str, str], _Judged0405] = {}
         # Per contract: its actions, and the suspensions and holds they make.
@@ -240,13 +243,24 @@ class Evaluator:
         self._actions_seen[contract_id] = actions
         out: dict[ScopeKey, tuple[Finding, ...]] = {}
         if (state or moved) and self.contract_state:
-            facts = contract_facts(
-                contract_id, ref, self.cut, [p for p in members.values() if p.unaccounted]
-            )
-            if self.incremental:
-                rules = self._state_rules.setdefault(contract_id, StateRules())
+            moved_parts = self._r03_moved.pop(contract_id, set())
+            rules = self._state_rules.get(contract_id) if self.incremental else None
+            if rules is not None:
+                # Only the parts that changed: the contract's other assets are as the
+                # rules hold them (a contract of thousands, one or two change at a time).
+                facts = contract_facts(contract_id, ref, self.cut, [])
+                now = {a: p.unaccounted if (p := members.get(a)) else () for a in moved_parts}
+                out[contract_scope(contract_id)] = ordered(rules.findings(facts, now))
+            elif self.incremental:
+                facts = contract_facts(
+                    contract_id, ref, self.cut, [p for p in members.values() if p.unaccounted]
+                )
+                rules = self._state_rules[contract_id] = StateRules()
                 out[contract_scope(contract_id)] = ordered(rules.findings(facts))
             else:
+                facts = contract_facts(
+                    contract_id, ref, self.cut, [p for p in members.values() if p.unaccounted]
+                )
                 out[contract_scope(contract_id)] = ordered(contract_state_rules(facts))
         if not self.contract_assets:
             return out
@@ -360,6 +374,9 @@ class Evaluator:
                 changed.setdefault(c, set()).add(a)
             if (old and old.unaccounted) != (new and new.unaccounted) or len(homes) > 1:
                 state_dirty |= homes
+                if self.contract_state:
+                    for c in homes:
+                        self._r03_moved.setdefault(c, set()).add(a)
                 if self.published is not None:
                     self.published[a] = (self._contract_of.get(a), new.unaccounted if new else ())
         if absorbed:
@@ -391,6 +408,9 @@ class Evaluator:
             self._members.get(old or "", {}).pop(a, None)
             self._parts.pop(a, None)
             dirty |= {c for c in (old, home) if c}
+            if self.contract_state:
+                for c in {old, home} - {None}:
+                    self._r03_moved.setdefault(c or "", set()).add(a)
             if home is not None:
                 part = AssetPart(asset_id=a, unaccounted=unaccounted, support=(), registration=None)
                 self._parts[a] = part

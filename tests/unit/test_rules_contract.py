@@ -445,11 +445,16 @@ def _judged_as_from_scratch(
     h = history(*logged)
     cut = Evaluator(h).refresh(None)
     ref = h.reference(None)
-    rules = StateRules()
+    rules, told = StateRules(), StateRules()  # told: only the assets that changed
+    last: dict[str, tuple[Finding, ...]] = {}
     for held in states:
         parts = [AssetPart(a, found, (), None) for a, found in held.items()]
         facts = contract_facts("C1", ref, cut, parts)
-        assert ordered(rules.findings(facts)) == ordered(contract_state_rules(facts))
+        expected = ordered(contract_state_rules(facts))
+        assert ordered(rules.findings(facts)) == expected
+        changed = {a: held.get(a, ()) for a in {*held, *last} if held.get(a) != last.get(a)}
+        assert ordered(told.findings(contract_facts("C1", ref, cut, []), changed)) == expected
+        last = held
 
 
 @settings(max_examples=300, deadline=None)
@@ -459,7 +464,8 @@ def test_c01_to_c03_kept_from_judgement_to_judgement_are_those_judged_from_scrat
 ) -> None:
     """``StateRules`` regroups only the pieces each replacement overlaps or touches, and
     keeps the findings of a piece whose cover and end stay: at every step, what
-    ``contract_state_rules`` gives from every R03 finding."""
+    ``contract_state_rules`` gives from every R03 finding, whether it is given every
+    part or told only the assets that changed."""
     _judged_as_from_scratch(states, suspended)
 
 
