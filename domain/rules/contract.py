@@ -310,14 +310,16 @@ class StateRules:
     makes nothing new. A change of the contract, its terms, sides or actions makes
     every piece's findings again."""
 
-    __slots__ = ("_context", "_held", "_made", "_out", "_sorted", "_touched")
+    __slots__ = ("_added", "_context", "_held", "_made", "_out", "_sorted", "_taken")
 
     def __init__(self) -> None:
         self._held: dict[str, tuple[Finding, ...]] = {}  # asset → its R03 findings
         self._sorted: list[tuple[datetime, str, Finding]] = []
         # Per piece, in order: the piece with its C01 and C02 findings.
         self._made: list[tuple[_Piece, Finding, list[Finding]]] = []
-        self._touched: list[Finding] = []  # R03 findings replaced since the last judgement
+        # R03 findings taken away and added since the last judgement.
+        self._taken: list[Finding] = []
+        self._added: list[Finding] = []
         self._context: object = None
         self._out: list[Finding] = []
 
@@ -344,9 +346,9 @@ class StateRules:
         # suspensions: made again when those change.
         context = (f.contract_id, f.terms, _sides(f), f.actions)
         if context != self._context:
-            self._context, self._touched = context, []
+            self._context, self._taken, self._added = context, [], []
             self._made = self._make(f, self._sorted, [])
-        elif self._touched:
+        elif (self._taken or self._added) and not self._stand():
             self._regroup(f)
         else:
             return list(self._out)
@@ -363,7 +365,8 @@ class StateRules:
         from the first whose end is not before the earliest replaced start to the last
         whose start is not after the latest replaced end. Pieces are apart and in
         order, so their ends are in order too."""
-        touched, self._touched = self._touched, []
+        touched = [*self._taken, *self._added]
+        self._taken, self._added = [], []
         lo = min(x.valid_from for x in touched)
         ends = [x.valid_to for x in touched]
         hi = None if None in ends else max(e for e in ends if e is not None)
@@ -376,6 +379,36 @@ class StateRules:
         first = bisect_left(rows, start, key=_row_start)
         last = len(rows) if stop is None else bisect_right(rows, stop, key=_row_start)
         made[i:j] = self._make(f, rows[first:last], made[i:j])
+
+    def _stand(self) -> bool:
+        """Whether every piece and cover stands as it was (the R03 findings replaced
+        since are then forgotten): each one taken away was no link of a cover (the
+        links still chain its piece, and the greedy choice among the rest is the same),
+        and each one added lies within a piece and does not outreach the link the
+        greedy choice weighs it against (nor equal it, coming first). The common case
+        on a contract of thousands: a piece of years, one member's interval moved."""
+        made = self._made
+        for x in self._taken:
+            m = _piece_at(made, x.valid_from)
+            if m is None or any(link.finding_key == x.finding_key for link in m[0].cover):
+                return False
+        for x in self._added:
+            m = _piece_at(made, x.valid_from)
+            if m is None or ends_before(m[0].span.valid_to, x.valid_to):
+                return False
+            # The first link whose reach x starts within: the one greedy weighs x against.
+            reach = m[0].span.valid_from
+            for link in m[0].cover:
+                if not ends_before(reach, x.valid_from):
+                    if ends_before(link.valid_to, x.valid_to) or (
+                        link.valid_to == x.valid_to
+                        and (x.valid_from, x.finding_key) < (link.valid_from, link.finding_key)
+                    ):
+                        return False
+                    break
+                reach = link.valid_to
+        self._taken, self._added = [], []
+        return True
 
     def _make(
         self,
@@ -406,15 +439,25 @@ class StateRules:
         for x in self._held.pop(asset_id, ()):
             i = bisect_left(rows, (x.valid_from, x.finding_key), key=_row_key)
             del rows[i]
-            self._touched.append(x)
+            self._taken.append(x)
         for x in found:
             insort(rows, (x.valid_from, x.finding_key, x), key=_row_key)
-            self._touched.append(x)
+            self._added.append(x)
         if found:
             self._held[asset_id] = found
 
 
 _OPEN = datetime.max.replace(tzinfo=UTC)  # an open end, to compare with instants
+
+
+def _piece_at(
+    made: Sequence[tuple[_Piece, Finding, list[Finding]]], t: datetime
+) -> tuple[_Piece, Finding, list[Finding]] | None:
+    """The piece that starts last by ``t``, if ``t`` is within it (its end included)."""
+    i = bisect_right(made, t, key=_made_start)
+    if not i or ends_before(made[i - 1][0].span.valid_to, t):
+        return None
+    return made[i - 1]
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
