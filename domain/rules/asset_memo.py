@@ -59,6 +59,7 @@ class AssetMemo:
     __slots__ = (
         "changed",
         "dispositions",
+        "found",
         "group_start",
         "groups",
         "index",
@@ -96,6 +97,7 @@ class AssetMemo:
         self.index = StepIndex()
         self.rules = resumed_rules()
         self.changed = 0  # the first segment rebuilt since the interval rules last ran
+        self.found: dict[str, list[Finding]] = {}  # each interval rule's, as last judged
 
     @classmethod
     def build(
@@ -239,15 +241,30 @@ class AssetMemo:
         i = bisect_left(self.keys, e.world_key)
         return self.steps[i - 1].after if i else None
 
-    def whole(self, facts: AssetFacts) -> tuple[list[Finding], list[Finding]]:
+    def whole(
+        self, facts: AssetFacts, *, inventories_only: bool = False
+    ) -> tuple[list[Finding], list[Finding]]:
         """The findings of ``WHOLE_RULES`` over ``facts`` (this memo's), in catalogue
-        order, and R03's among them; each rule resumes from what it kept."""
+        order, and R03's among them; each rule resumes from what it kept.
+        ``inventories_only``: nothing but the cut's inventories changed since the last
+        time (an inventory elsewhere that may expect the asset), and R14 alone reads
+        them: the other rules' findings stand as they were."""
         settled = self.group_start[-1] if self.group_start else 0
         out: list[Finding] = []
         r03: list[Finding] = []
+        # Every segment was judged by the last evaluation (only ``_add`` and ``rewound``
+        # leave some unjudged, and both are followed by a full ``whole``).
+        assert not inventories_only or self.changed == len(self.segments)
+        standing = inventories_only
         for code, fn in WHOLE_RULES.items():
-            resumed = self.rules.get(code)
-            found = fn(facts) if resumed is None else resumed.findings(facts, self.changed, settled)
+            if standing and code != "R14" and code in self.found:
+                found = self.found[code]
+            else:
+                resumed = self.rules.get(code)
+                found = (
+                    fn(facts) if resumed is None else resumed.findings(facts, self.changed, settled)
+                )
+                self.found[code] = found
             out += found
             if code == "R03":
                 r03 = found

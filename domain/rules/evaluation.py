@@ -193,6 +193,7 @@ class Evaluator:
             and news is not None
             and all(self.history.log.version(e, k) is e for e in news)
         )
+        inventories_only = False
         if (
             plain
             and memo is not None
@@ -200,7 +201,14 @@ class Evaluator:
             and memo.fits(ref, self.cut, asset_id, news)
         ):
             kept = len(memo.local)
-            facts = memo.extend(asset_id, news, ref, self.cut)
+            if news:
+                facts = memo.extend(asset_id, news, ref, self.cut)
+            else:
+                # Nothing of the asset's own, and the reference data's answers, the
+                # registration and the dispositions as they were: only the cut's
+                # inventories may have changed (an inventory elsewhere may expect it).
+                facts = memo.facts(asset_id, ref, self.cut)
+                inventories_only = True
         elif plain and memo is not None and news and memo.rewinds(ref, self.cut, asset_id, news):
             # A late report: the steps before it stay, the rest is folded again (the
             # tracker compares every finding, ``kept`` 0: some may have gone).
@@ -210,7 +218,7 @@ class Evaluator:
             facts = memo.facts(asset_id, ref, self.cut)
         if self.incremental:
             self._memos[asset_id] = memo
-        whole, r03 = memo.whole(facts)
+        whole, r03 = memo.whole(facts, inventories_only=inventories_only)
         found = Evaluated([*memo.local, *whole])
         found.kept, found.stable = kept, len(memo.local)
         part = AssetPart(
