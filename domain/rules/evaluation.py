@@ -130,6 +130,9 @@ class Evaluator:
         # Per contract: its actions, and the suspensions and holds they make.
         self._action_spans: dict[str, tuple[tuple[Event, ...], list[Span], list[Span]]] = {}
         self.evaluated_at: dict[str, datetime | None] = {}
+        # Per party, the assets it held in their kept evaluations (incremental only):
+        # where an inventory's unnamed assets are looked for.
+        self._held_by: dict[str, set[str]] = {}
         self.k: datetime | None = None
 
     def grow(self, new: Sequence[Event]) -> None:
@@ -218,6 +221,8 @@ class Evaluator:
             facts = memo.facts(asset_id, ref, self.cut)
         if self.incremental:
             self._memos[asset_id] = memo
+            for c in memo.index.custodians:
+                self._held_by.setdefault(c, set()).add(asset_id)
         whole, r03 = memo.whole(facts, inventories_only=inventories_only)
         found = Evaluated([*memo.local, *whole])
         found.kept, found.stable = kept, len(memo.local)
@@ -437,7 +442,16 @@ class Evaluator:
         given)."""
         if prev is None:
             prev = previous_instant(self.history.log, k)
-        return impact_of(self.history, events, k, prev, self.evaluated_at, self._prior, self.owns)
+        return impact_of(
+            self.history,
+            events,
+            k,
+            prev,
+            self.evaluated_at,
+            self._prior,
+            self.owns,
+            self._held_by if self.incremental else None,
+        )
 
     def _prior(self, asset_id: str, e: Event, k: datetime | None) -> AssetState | None:
         """The asset's state just before ``e`` in world order as known at ``k``: from

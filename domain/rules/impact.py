@@ -100,19 +100,23 @@ def impact_of(
     evaluated_at: Mapping[str, datetime | None],
     prior: Prior | None = None,
     owns: Callable[[str], bool] | None = None,
+    held_by: Mapping[str, set[str]] | None = None,
 ) -> Impact:
     """What ``events``, newly known at ``k``, may change, judged against the knowledge
     at ``prev``, the knowledge instant before ``k``. ``evaluated_at`` is the knowledge
     time each asset was last evaluated at (empty: none yet); ``prior`` answers as
     ``history.prior`` does for an asset at that time (an evaluator that keeps the
     asset's steps answers without folding it again). ``owns``: the assets judged
-    (``None``: all); an inventory's unnamed assets are looked for among those only."""
+    (``None``: all); an inventory's unnamed assets are looked for among those only.
+    ``held_by``: per party, every evaluated asset that party ever held (as evaluated):
+    an inventory's unnamed assets are then looked for among those held by a party
+    under its scope, not among every asset."""
     events = list(events)
     concerned, retracted, corrected = _concerned(history.log, events, prev, k)
     touched = {e.type for e in events} | {v.type for v in concerned}
     assets, contracts, everything, inventories = _scopes_named(concerned)
     if inventories and not everything:
-        assets |= expected_by(history, inventories, prev, evaluated_at, prior, owns, k)
+        assets |= expected_by(history, inventories, prev, evaluated_at, prior, owns, k, held_by)
     plain = not any(e.type in AMENDMENTS for e in events)
     return Impact(
         assets=frozenset(assets),
@@ -195,6 +199,7 @@ def expected_by(
     prior: Prior | None = None,
     owns: Callable[[str], bool] | None = None,
     k: datetime | None = None,
+    held_by: Mapping[str, set[str]] | None = None,
 ) -> set[str]:
     """Assets whose custodian just before an inventory descends from its scope: the
     inventory judges them even when it does not name them (R14). ``owns``: the assets
@@ -202,14 +207,27 @@ def expected_by(
     judged at, whose reference data decides descent (``None``: ``prev``'s). Not
     ``prev``'s when given: a batch of ``k`` that ends inside the instant leaves the
     rest of it, the inventory among them, to the next, and reference data logged in
-    the first part (known at ``k``, not at ``prev``) must count."""
+    the first part (known at ``k``, not at ``prev``) must count. ``held_by``: per
+    party, every asset of ``evaluated_at`` it ever held as evaluated; only those held
+    by a party under an inventory's scope are looked at (the custodian before the
+    inventory is one of them)."""
     h = history
     state_before = h.prior if prior is None else prior
-    candidates = set(evaluated_at) or set(h.asset_ids(prev))
+    ref = h.reference(prev if k is None else k)
+    if held_by is not None and evaluated_at:
+        scopes = [inv.texts("scope_parties") for inv in inventories]
+        candidates = {
+            a
+            for party, assets in held_by.items()
+            if any(ref.descends_from_any(party, scope) for scope in scopes)
+            for a in assets
+            if a in evaluated_at
+        }
+    else:
+        candidates = set(evaluated_at) or set(h.asset_ids(prev))
     if owns is not None:
         candidates = {a for a in candidates if owns(a)}
     out: set[str] = set()
-    ref = h.reference(prev if k is None else k)
     for a in candidates:
         k_a = evaluated_at.get(a, prev)
         for inv in inventories:
