@@ -397,7 +397,7 @@ class StateRules:
             if m is None or ends_before(m[0].span.valid_to, x.valid_to):
                 return False
             # The first link whose reach x starts within: the one greedy weighs x against.
-            reach = m[0].span.valid_from
+            reach: datetime | None = m[0].span.valid_from
             for link in m[0].cover:
                 if not ends_before(reach, x.valid_from):
                     if ends_before(link.valid_to, x.valid_to) or (

@@ -66,15 +66,7 @@ class DispositionTimelines:
             before = self._before
         else:
             before = self._now
-        latest: dict[str, Event] = {}
-        for e in self._decisions:
-            v = log.version(e, k)
-            if v is None:
-                continue
-            key = v.text("finding_key") or ""
-            if key not in latest or latest[key].knowledge_key < v.knowledge_key:
-                latest[key] = v
-        now = {key: disposition_of(v) for key, v in latest.items()}
+        now = in_effect(log, self._decisions, k)
         for key in set(now) | set(before):
             if now.get(key) != before.get(key):
                 self.timelines.setdefault(key, []).append((k, now.get(key)))
@@ -84,6 +76,22 @@ class DispositionTimelines:
         self._before, self._k = before, k
         self._now = {key: d for key, d in now.items() if d is not None}
         return changed
+
+
+def in_effect(
+    log: Log, decisions: Iterable[Event], k: datetime
+) -> dict[str, FindingDisposition | None]:
+    """Per finding key, the disposition of its latest decision in effect at ``k`` (its
+    effective version; ``None``: a value outside the vocabulary)."""
+    latest: dict[str, Event] = {}
+    for e in decisions:
+        v = log.version(e, k)
+        if v is None:
+            continue
+        key = v.text("finding_key") or ""
+        if key not in latest or latest[key].knowledge_key < v.knowledge_key:
+            latest[key] = v
+    return {key: disposition_of(v) for key, v in latest.items()}
 
 
 def disposition_of(e: Event) -> FindingDisposition | None:

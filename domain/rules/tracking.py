@@ -51,7 +51,7 @@ from itertools import groupby
 from domain.history import Event, Log
 from domain.reference import Reference
 from domain.rules.collector import collector_paused
-from domain.rules.dispositions import disposition_of
+from domain.rules.dispositions import in_effect
 from domain.rules.evaluation import Evaluator
 from domain.rules.findings import ClearReason, Finding, FindingDisposition, FindingKind
 from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact, ScopeKey
@@ -531,15 +531,7 @@ def disposition_timelines(
     out: dict[str, list[tuple[datetime, FindingDisposition | None]]] = {}
     current: dict[str, FindingDisposition] = {}
     for k in sorted(instants):
-        latest: dict[str, Event] = {}
-        for e in decisions:
-            v = log.version(e, k)
-            if v is None:
-                continue
-            key = v.text("finding_key") or ""
-            if key not in latest or latest[key].knowledge_key < v.knowledge_key:
-                latest[key] = v
-        now = {key: disposition_of(v) for key, v in latest.items()}
+        now = in_effect(log, decisions, k)
         for key in set(now) | set(current):
             if now.get(key) != current.get(key):
                 out.setdefault(key, []).append((k, now.get(key)))

@@ -19,7 +19,7 @@ from domain.rules.evaluation import Evaluator, contract_findings
 from domain.rules.facts import AssetPart, contract_facts
 from domain.rules.findings import ClearReason, Finding, FindingKind, Severity, ordered
 from domain.rules.making import make_finding
-from domain.rules.spans import Span, ends_before
+from domain.rules.spans import Span, ends_before, union
 from tests.unit.builders import (
     T,
     capture,
@@ -121,11 +121,9 @@ def test_c01_pieces_are_the_union_and_each_cover_the_fewest_intervals_that_chain
         key=lambda x: (x.valid_from, x.finding_key),
     )
     pieces = _covers(rows)  # type: ignore[arg-type]
-    union = [
-        Span(x.valid_from, x.valid_to) for x in rows
-    ]  # the union, merged as C02/C03 merge spans
+    # The union, merged as C02 and C03 merge spans (domain.rules.spans, tested apart).
     assert [(c[0].valid_from, stop) for c, stop in pieces] == [
-        (s.valid_from, s.valid_to) for s in _merged(union)
+        (s.valid_from, s.valid_to) for s in union(Span(x.valid_from, x.valid_to) for x in rows)
     ]
     for cover, stop in pieces:
         inside = [
@@ -139,22 +137,6 @@ def test_c01_pieces_are_the_union_and_each_cover_the_fewest_intervals_that_chain
             assert not ends_before(a.valid_to, b.valid_from)
         assert cover[-1].valid_to == stop
         assert len(cover) == _fewest(inside, cover[0].valid_from, stop)
-
-
-def _merged(spans: list[Span]) -> list[Span]:
-    out: list[Span] = []
-    for x in sorted(spans, key=lambda s: s.valid_from):
-        if out and not ends_before(out[-1].valid_to, x.valid_from):
-            last = out[-1]
-            end = (
-                None
-                if last.valid_to is None or x.valid_to is None
-                else max(last.valid_to, x.valid_to)
-            )
-            out[-1] = Span(last.valid_from, end)
-        else:
-            out.append(x)
-    return out
 
 
 def _fewest(rows: list[_Interval], start: datetime, stop: datetime | None) -> int:
