@@ -209,7 +209,7 @@ class AuthorisationChange:
 # -- the fold ----------------------------------------------------------------------
 
 
-Read = tuple[str, ...]
+Read = tuple[str | None, ...]
 """A question asked of the reference data, named by what its answer depends on:
 ``("anc", p)`` — p's ancestors; ``("party", p)``; ``("facility", f)``;
 ``("contract", c)`` — the contract and its terms; ``("partner", p, c)``;
@@ -387,7 +387,7 @@ class Reference:
     def partner(self, p: str | None, contract_id: str | None) -> bool:
         """p descends from the contract's title holder."""
         if self._reads is not None:
-            self._reads.add(("partner", p or "", contract_id or ""))
+            self._reads.add(("partner", p, contract_id))
         key = (p, contract_id)
         known = self._partner.get(key)
         if known is None:
@@ -398,7 +398,7 @@ class Reference:
     def seller_side(self, p: str | None, contract_id: str | None) -> bool:
         """p descends from the seller, or p's ``acts_for`` is seller-side."""
         if self._reads is not None:
-            self._reads.add(("seller", p or "", contract_id or ""))
+            self._reads.add(("seller", p, contract_id))
         key = (p, contract_id)
         known = self._seller_side.get(key)
         if known is None:
@@ -432,7 +432,7 @@ class Reference:
         if p is None:
             return ()
         if self._reads is not None:
-            self._reads.add(("end_user", p, contract_id or ""))
+            self._reads.add(("end_user", p, contract_id))
         key = (p, contract_id or "")
         candidates = self._end_user.get(key)
         if candidates is None:
@@ -448,7 +448,7 @@ class Reference:
 
     def authorised(self, p: str | None, contract_id: str | None, t: datetime) -> bool:
         if self._reads is not None and p is not None:
-            self._reads.add(("end_user", p, contract_id or ""))
+            self._reads.add(("end_user", p, contract_id))
         key = (p, contract_id, t)
         known = self._authorised.get(key)
         if known is None:
@@ -466,7 +466,7 @@ class Reference:
         if p is None:
             return ()
         if self._reads is not None:
-            self._reads.add(("end_user", p, contract_id or ""))
+            self._reads.add(("end_user", p, contract_id))
         key = (p, contract_id)
         known = self._changes.get(key)
         if known is None:
@@ -491,7 +491,7 @@ class Reference:
     ) -> Authorization | None:
         """A ``repair_facility`` authorisation of the facility valid at t for the work."""
         if self._reads is not None:
-            self._reads.add(("repair_facility", facility_id or "", contract_id or ""))
+            self._reads.add(("repair_facility", facility_id, contract_id))
         for a in self.authorisations_of(contract_id):
             if (
                 a.kind is AuthorizationKind.REPAIR_FACILITY
@@ -509,7 +509,7 @@ class Reference:
         if party_id is None:
             return None
         if self._reads is not None:
-            self._reads.add(("maintainer", party_id, contract_id or ""))
+            self._reads.add(("maintainer", party_id, contract_id))
         for a in self.authorisations_of(contract_id):
             if (
                 a.kind is AuthorizationKind.MAINTAINER
@@ -523,16 +523,16 @@ class Reference:
 
 def _answer(ref: Reference, read: Read) -> object:
     """What ``ref`` (reference data, not a view) answers to ``read`` (:data:`Read`)."""
-    what = read[0]
-    if what == "anc":
-        return ref._base_ancestors(read[1])
-    if what == "party":
-        return ref.parties.get(read[1])
-    if what == "facility":
-        return ref.facilities.get(read[1])
-    if what == "contract":
-        return ref.contracts.get(read[1])
-    p, c = read[1] or None, read[2] or None
+    what, p = read[0], read[1]
+    if what in ("anc", "party", "facility", "contract"):
+        if p is None:
+            return None
+        if what == "anc":
+            return ref._base_ancestors(p)
+        return {"party": ref.parties, "facility": ref.facilities, "contract": ref.contracts}[
+            what
+        ].get(p)
+    c = read[2]
     if what == "partner":
         return ref.partner(p, c)
     if what == "seller":
@@ -542,7 +542,7 @@ def _answer(ref: Reference, read: Read) -> object:
         "maintainer": AuthorizationKind.MAINTAINER,
         "repair_facility": AuthorizationKind.REPAIR_FACILITY,
     }
-    kind = kinds[what]
+    kind = kinds[str(what)]
     return tuple(
         a
         for a in ref._by_contract.get(c or "", ())

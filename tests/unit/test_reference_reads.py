@@ -102,6 +102,15 @@ def test_answers_alike_tells_which_questions_new_reference_data_answers_otherwis
     )
 
 
+def test_an_empty_id_is_asked_again_as_itself_not_as_no_party() -> None:
+    """Found by review: keys once wrote a missing party as "" and read "" back as none,
+    so an authorisation of the party "" was answered as no party's."""
+    before = ref_of()
+    after = ref_of(grant("AUTH-EMPTY", "", at="2013-01-01"))
+    assert not before.answers_alike(after, {("end_user", "", CONTRACT)})
+    assert before.answers_alike(after, {("end_user", None, CONTRACT), ("partner", None, CONTRACT)})
+
+
 def test_a_parent_registered_later_changes_the_ancestry_of_its_children() -> None:
     orphan = party("5th-bde", parent="5th-div")
     before = ref_of(orphan)
