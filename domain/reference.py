@@ -34,6 +34,7 @@ from typing import Any
 
 from domain.history import Event
 from domain.instants import days, hours
+from domain.reference_reads import answer
 from domain.vocabulary import AuthorizationKind, Confidence, EventType, PartyKind
 
 # -- contract terms (DOMAIN.md §6) ---------------------------------------------------
@@ -303,7 +304,7 @@ class Reference:
 
     def answers_alike(self, other: Reference, reads: Iterable[Read]) -> bool:
         """Whether ``other`` answers every question in ``reads`` as this data does."""
-        return all(_answer(self, read) == _answer(other, read) for read in reads)
+        return all(answer(self, read) == answer(other, read) for read in reads)
 
     # -- look-ups --------------------------------------------------------------------
 
@@ -347,9 +348,6 @@ class Reference:
         """``party_id``, its parent, its parent's parent, … (stops at a cycle)."""
         if self._reads is not None:
             self._reads.add(("anc", party_id))
-        return self._base_ancestors(party_id)
-
-    def _base_ancestors(self, party_id: str) -> tuple[str, ...]:
         cached = self._ancestors.get(party_id)
         if cached is not None:
             return cached
@@ -519,42 +517,6 @@ class Reference:
             ):
                 return a
         return None
-
-
-def _answer(ref: Reference, read: Read) -> object:
-    """What ``ref`` (reference data, not a view) answers to ``read`` (:data:`Read`)."""
-    what, p = read[0], read[1]
-    if what in ("anc", "party", "facility", "contract"):
-        if p is None:
-            return None
-        if what == "anc":
-            return ref._base_ancestors(p)
-        return {"party": ref.parties, "facility": ref.facilities, "contract": ref.contracts}[
-            what
-        ].get(p)
-    c = read[2]
-    if what == "partner":
-        return ref.partner(p, c)
-    if what == "seller":
-        return ref.seller_side(p, c)
-    kinds = {
-        "end_user": AuthorizationKind.END_USER,
-        "maintainer": AuthorizationKind.MAINTAINER,
-        "repair_facility": AuthorizationKind.REPAIR_FACILITY,
-    }
-    kind = kinds[str(what)]
-    return tuple(
-        a
-        for a in ref._by_contract.get(c or "", ())
-        if a.kind is kind
-        and p is not None
-        and (
-            a.subject_id == p
-            if kind is AuthorizationKind.REPAIR_FACILITY
-            else a.subject_id == p
-            or (a.includes_descendants and a.subject_id in ref._base_ancestors(p))
-        )
-    )
 
 
 # -- building the reference data from its events -----------------------------------

@@ -387,9 +387,7 @@ class Evaluator:
                 changed.setdefault(c, set()).add(a)
             if (old and old.unaccounted) != (new and new.unaccounted) or len(homes) > 1:
                 state_dirty |= homes
-                if self.contract_state:
-                    for c in homes:
-                        self._r03_moved.setdefault(c, set()).add(a)
+                self._moved(a, homes)
                 if self.published is not None:
                     self.published[a] = (self._contract_of.get(a), new.unaccounted if new else ())
         if absorbed:
@@ -413,6 +411,13 @@ class Evaluator:
             self.k = k
         return out
 
+    def _moved(self, asset_id: str, contracts: set[str]) -> None:
+        """The asset's R03 findings, or its contract, changed: what the C01–C03 of
+        ``contracts`` are told at their next judgement (when judged here)."""
+        if self.contract_state:
+            for c in contracts:
+                self._r03_moved.setdefault(c, set()).add(asset_id)
+
     def _absorb(self, parts: Mapping[str, UnaccountedPart]) -> set[str]:
         """Take the parts of assets judged elsewhere; the contracts they leave or join."""
         dirty: set[str] = set()
@@ -421,9 +426,7 @@ class Evaluator:
             self._members.get(old or "", {}).pop(a, None)
             self._parts.pop(a, None)
             dirty |= {c for c in (old, home) if c}
-            if self.contract_state:
-                for c in {old, home} - {None}:
-                    self._r03_moved.setdefault(c or "", set()).add(a)
+            self._moved(a, {c for c in (old, home) if c})
             if home is not None:
                 part = AssetPart(asset_id=a, unaccounted=unaccounted, support=(), registration=None)
                 self._parts[a] = part
