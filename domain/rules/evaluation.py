@@ -377,8 +377,7 @@ class Evaluator:
                 continue
             old = self._parts.get(a)
             home = self._contract_of.get(a)
-            # No events of the asset in a batch without amendments: nothing of its own
-            # history changed, so its evaluation extends by nothing.
+            # No news of the asset in a batch without amendments: it extends by nothing.
             news = None if impact.news is None else impact.news.get(a, ())
             out[asset_scope(a)] = self._asset(a, k, news)
             new = self._parts.get(a)
