@@ -84,7 +84,7 @@ def _covers(r03: Iterable[Finding]) -> list[tuple[tuple[Finding, ...], datetime 
                     best is None or ends_before(best.valid_to, x.valid_to)
                 ):
                     best = x
-                end = None if end is None or x.valid_to is None else max(end, x.valid_to)
+                end = _later(end, x.valid_to)
                 continue
             out.append((_linked(links, best), end))
         links, reach, best, end = [], x.valid_from, x, x.valid_to
