@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from domain.instants import parse
 from domain.vocabulary import REFERENCE_TYPES, Confidence, EventType
@@ -436,6 +436,19 @@ class EffectiveLog:
         return self.by_id.get(event_id)
 
 
+class StoredEvents(Protocol):
+    """Where a partial :class:`Log` finds the stored events it does not hold."""
+
+    def of_asset(self, asset_id: str) -> Iterable[Event]:
+        """Every stored event naming the asset (more is allowed: the log keeps those
+        that name it), as recorded."""
+        ...
+
+    def get(self, event_id: str) -> Event | None:
+        """The stored event with this id, as recorded."""
+        ...
+
+
 class Log:
     """Every logged event; answers the effective history at any knowledge time.
 
@@ -444,8 +457,17 @@ class Log:
     their own size; a whole view (:meth:`at`) is computed once per knowledge cut.
     """
 
-    def __init__(self, logged: Iterable[Logged | Event]) -> None:
+    def __init__(
+        self,
+        logged: Iterable[Logged | Event],
+        *,
+        loader: StoredEvents | None = None,
+    ) -> None:
         events = parse_logged(logged)
+        # A log that holds only part of the stored one (``Walk.resume_lazily``): each
+        # asset's other events are loaded the first time they are asked for.
+        self._loader = loader
+        self._loaded: set[str] = set()
         self._by_position: list[Event] = sorted(events, key=lambda e: e.position)
         self._knowledge: list[Event] = sorted(events, key=lambda e: e.knowledge_key)
         self._reported: list[datetime] = [e.reported_at for e in self._knowledge]
@@ -466,7 +488,7 @@ class Log:
         self._frozen: tuple[Event, ...] | None = None
 
     def _index(self, e: Event) -> None:
-        target = self._by_id.get(e.target_event_id or "")
+        target = self.get(e.target_event_id) if e.target_event_id else None
         if e.type is EventType.EVENT_RETRACTED:
             if target is not None and target.type is not EventType.EVENT_RETRACTED:
                 self._retractions.setdefault(target.event_id, []).append(e)
@@ -481,6 +503,31 @@ class Log:
             self._reference.append(e)
         for a in e.subjects:
             self._by_asset.setdefault(a, []).append(e)
+
+    @property
+    def partial(self) -> bool:
+        """Whether this log holds only the events every asset's rules read, loading
+        each asset's own the first time they are asked for (:meth:`of_asset`). Its
+        whole views (:meth:`at`, :attr:`events`) then hold only those."""
+        return self._loader is not None
+
+    def _of_asset(self, asset_id: str) -> Sequence[Event]:
+        """The logged events naming ``asset_id``, those of a partial log loaded now."""
+        if self._loader is not None and asset_id not in self._loaded:
+            self._loaded.add(asset_id)
+            held = self._by_asset.get(asset_id, [])
+            there = {e.position for e in held}
+            fetched = [
+                self._known(e) for e in self._loader.of_asset(asset_id) if e.position not in there
+            ]
+            if fetched:
+                self._by_asset[asset_id] = [*fetched, *held]
+        return self._by_asset.get(asset_id, ())
+
+    def _known(self, e: Event) -> Event:
+        """``e``, loaded: the object already logged for it, if any (else it is now)."""
+        there = self._by_id.setdefault(e.event_id, e)
+        return there if there.position == e.position else e
 
     def extends(self, events: Sequence[Event]) -> bool:
         """Whether ``events`` all come after every logged event in knowledge order and
@@ -519,8 +566,13 @@ class Log:
         return self._frozen
 
     def get(self, event_id: str) -> Event | None:
-        """The event as recorded, whatever is known of it."""
-        return self._by_id.get(event_id)
+        """The event as recorded, whatever is known of it (a partial log loads it)."""
+        found = self._by_id.get(event_id)
+        if found is None and self._loader is not None:
+            loaded = self._loader.get(event_id)
+            if loaded is not None:
+                found = self._known(loaded)
+        return found
 
     def cut(self, k: datetime | None) -> int:
         """How many events are known at ``k`` (an identifier of the knowledge cut)."""
@@ -570,7 +622,7 @@ class Log:
 
     def of_asset(self, asset_id: str, k: datetime | None) -> tuple[Event, ...]:
         """The effective events concerning ``asset_id`` at ``k``, in world order."""
-        candidates = dict.fromkeys([*self._by_asset.get(asset_id, ()), *self._roaming])
+        candidates = dict.fromkeys([*self._of_asset(asset_id), *self._roaming])
         out = [
             v
             for e in candidates

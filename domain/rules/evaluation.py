@@ -133,6 +133,15 @@ class Evaluator:
         # Per party, the assets it held in their kept evaluations (incremental only):
         # where an inventory's unnamed assets are looked for.
         self._held_by: dict[str, set[str]] = {}
+        # Per party, the assets it was first found to hold since the last
+        # :meth:`take_holders` (what a store of ``_held_by`` must add).
+        self._holders_new: dict[str, set[str]] = {}
+        # Seeded from stored findings (:meth:`seed`): the assets not evaluated since,
+        # with the findings stored for them, and the cut they were stored at.
+        self._seeded: dict[str, dict[ScopeKey, tuple[Finding, ...]]] = {}
+        self._seed_at: tuple[datetime, CutFacts] | None = None
+        self._checks: list[tuple[ScopeKey, tuple[Finding, ...], tuple[Finding, ...]]] = []
+        self._unseeded: set[str] = set()  # their next evaluation keeps nothing
         self.k: datetime | None = None
 
     def grow(self, new: Sequence[Event]) -> None:
@@ -222,9 +231,17 @@ class Evaluator:
         if self.incremental:
             self._memos[asset_id] = memo
             for c in memo.index.custodians:
-                self._held_by.setdefault(c, set()).add(asset_id)
+                held = self._held_by.setdefault(c, set())
+                if asset_id not in held:
+                    held.add(asset_id)
+                    self._holders_new.setdefault(c, set()).add(asset_id)
         whole, r03 = memo.whole(facts, inventories_only=inventories_only)
         found = Evaluated([*memo.local, *whole])
+        if asset_id in self._unseeded:
+            # The first evaluation after the one at the seed's cut: the tracker holds
+            # the stored findings, which that one was only compared with.
+            self._unseeded.discard(asset_id)
+            kept = 0
         found.kept, found.stable = kept, len(memo.local)
         part = AssetPart(
             asset_id=asset_id,
@@ -280,6 +297,8 @@ class Evaluator:
         judged = self._judged.setdefault(contract_id, set())
         redo = set(members) | judged if assets is None or moved else set(assets)
         for a in sorted(redo):
+            if a in self._seeded:
+                self._unseed(a)
             part = members.get(a)
             found: tuple[Finding, ...] = ()
             if part is not None:
@@ -375,6 +394,8 @@ class Evaluator:
         for a in sorted(assets):
             if a not in self._parts and a not in self.cut.registrations:
                 continue
+            if a in self._seeded:
+                self._unseed(a)
             old = self._parts.get(a)
             home = self._contract_of.get(a)
             # No news of the asset in a batch without amendments: it extends by nothing.
@@ -435,6 +456,92 @@ class Evaluator:
 
     def everything(self, k: datetime | None) -> dict[ScopeKey, tuple[Finding, ...]]:
         return self.run(k, Impact(everything=True))
+
+    # -- standing on stored findings -------------------------------------------------
+
+    def seed(
+        self,
+        k: datetime,
+        found: Mapping[ScopeKey, Sequence[Finding]],
+        held_by: Mapping[str, Iterable[str]],
+    ) -> None:
+        """Stand where an evaluator that evaluated everything at ``k`` and found
+        ``found`` (every scope's findings implied at ``k``, as stored) stands, without
+        evaluating an asset: each asset's part for its contract is its stored R03
+        findings, and each asset is evaluated — at ``k``, then as asked — the first
+        time it is needed (a news of it, an inventory that may expect it, its
+        contract's actions). What that first evaluation finds at ``k`` is kept for the
+        caller to hold to the stored findings (:meth:`take_checks`). ``held_by``: per
+        party, the assets it held in the evaluations of the evaluator stood in for
+        (:meth:`take_holders`, stored), where an inventory's unnamed assets are looked
+        for. C01–C03 of every contract are judged at ``k`` from the stored parts, and
+        kept for :meth:`take_checks` too."""
+        if self._memos or self._parts or self.k is not None:
+            raise ValueError("only a new evaluator is seeded")
+        cut = self.refresh(k)
+        self._seed_at = (k, cut)
+        for scope, fs in found.items():
+            if len(scope) == 3 and fs:
+                self._judged.setdefault(scope[1], set()).add(scope[2])
+        for a in cut.registrations:
+            if (self.owns is not None and not self.owns(a)) or not self._in_contract(a):
+                continue
+            mine = {asset_scope(a): tuple(found.get(asset_scope(a), ()))}
+            c = cut.contract_of(a)
+            if c is not None:
+                mine[contract_scope(c, a)] = tuple(found.get(contract_scope(c, a), ()))
+            r03 = ordered(f for f in mine[asset_scope(a)] if f.rule == "R03")
+            part = AssetPart(asset_id=a, unaccounted=r03, support=(), registration=None)
+            self._parts[a] = part
+            self._contract_of[a] = c
+            self._members.setdefault(c or "", {})[a] = part
+            self.evaluated_at[a] = k
+            self._seeded[a] = mine
+        for party, assets in held_by.items():
+            self._held_by.setdefault(party, set()).update(assets)
+        contracts = {c for c in self._contract_of.values() if c} | set(cut.actions)
+        for c in sorted(contracts):
+            self._actions_seen[c] = cut.actions.get(c, ())
+            if self.contract_state and (self.only is None or c == self.only):
+                for scope, now in self.contract(c, k, state=True, assets=()).items():
+                    self._checks.append((scope, tuple(found.get(scope, ())), now))
+        self.k = k
+
+    def _unseed(self, asset_id: str) -> None:
+        """The first evaluation of a seeded asset: at the cut it was seeded at, as the
+        evaluator stood in for last evaluated it (its memo, part and C04/C05 then
+        stand as they would there); what it found is kept for :meth:`take_checks`."""
+        stored = self._seeded.pop(asset_id)
+        assert self._seed_at is not None
+        k, cut = self._seed_at
+        now, self.cut = self.cut, cut
+        try:
+            found: dict[ScopeKey, tuple[Finding, ...]] = {
+                asset_scope(asset_id): self._asset(asset_id, k, None)
+            }
+            c = self._contract_of.get(asset_id)
+            part = self._parts.get(asset_id)
+            if c is not None and part is not None and self.contract_assets:
+                ref = self.history.reference(k)
+                found[contract_scope(c, asset_id)] = self._support_and_delivery(
+                    c, ref, cut.actions.get(c, ()), part
+                )
+        finally:
+            self.cut = now
+        self._unseeded.add(asset_id)
+        for scope in stored.keys() | found.keys():
+            self._checks.append((scope, stored.get(scope, ()), found.get(scope, ())))
+
+    def take_checks(self) -> list[tuple[ScopeKey, tuple[Finding, ...], tuple[Finding, ...]]]:
+        """For each scope of the seeded assets evaluated since the last call: the
+        findings seeded for it and those its first evaluation found at the seed's cut."""
+        checks, self._checks = self._checks, []
+        return checks
+
+    def take_holders(self) -> dict[str, set[str]]:
+        """Per party, the assets it was first found to hold since the last call."""
+        new, self._holders_new = self._holders_new, {}
+        return new
 
     # -- impact --------------------------------------------------------------------
 

@@ -9,13 +9,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import pairwise
 
-from domain.history import Event, Log
+from domain.history import Event, Log, StoredEvents
 from domain.rules.collector import collector_paused
 from domain.rules.dispositions import DispositionTimelines
 from domain.rules.evaluation import Evaluator
 from domain.rules.findings import Finding, FindingDisposition
-from domain.rules.impact import NOTHING_KNOWN, Impact
+from domain.rules.impact import NOTHING_KNOWN, Impact, ScopeKey
 from domain.rules.lives import Lives
+from domain.rules.seeding import Seeding, alike, hold
 from domain.rules.tracking import (
     Drained,
     LifeTracker,
@@ -48,6 +49,7 @@ class Walk:
         self._prev = NOTHING_KNOWN  # the instant walked before ``k``
         self.end = 0  # the last position fed
         self._dispositions = DispositionTimelines()
+        self._lenient = False  # :meth:`resume_lazily` feeding the last instant again
 
     def _make_evaluator(self) -> None:
         self.evaluator = Evaluator(self.history, incremental=self._incremental)
@@ -94,6 +96,53 @@ class Walk:
         walk.feed(tail)
         return walk
 
+    @classmethod
+    def resume_lazily(
+        cls,
+        seed: Seeding,
+        loader: StoredEvents,
+    ) -> Walk:
+        """:meth:`resume` without reading or evaluating the whole log: the walk holds
+        only ``seed.held`` — the events every asset's rules read (reference data,
+        registrations, inventories, contract actions, dispositions, every retraction
+        and correction and their targets) — and ``loader(asset_id)`` gives an asset's
+        other stored events the first time they are needed
+        (:attr:`~domain.history.Log.partial`). The tracker stands on the stored lives
+        (``seed.found``: the findings implied at the last complete knowledge instant,
+        ``seed.prefixes``: each life up to it), every contract's C01–C03 are judged
+        from the stored R03 findings and held to the stored ones, and each asset is
+        evaluated the first time it is needed, at that instant first: what it finds
+        there is held to what was stored (:class:`StoredLivesDisagree` otherwise,
+        raised by the :meth:`feed` that needed it — walk the log whole then). The last
+        instant's events (``seed.tail``) are fed, as :meth:`resume` does; their
+        changes are left to :meth:`drain`."""
+        walk = cls()
+        walk.history = ReferenceReuse(Log(seed.held, loader=loader))
+        walk._make_evaluator()
+        k = seed.k
+        if k is None:
+            walk.tracker.seed(NOTHING_KNOWN, {}, seed.prefixes)
+        else:
+            with collector_paused():
+                walk.evaluator.seed(k, seed.found, seed.held_by)
+                walk.tracker.seed(k, seed.found, seed.prefixes)
+                # The instant before ``k`` matters only to a batch that continues ``k``:
+                # the last instant, fed next, is another.
+                walk.k = k
+                walk.end = seed.end
+                walk._dispositions.feed(walk.history.log, seed.held)
+        # The last instant may have changed what stood at ``k`` in ways the store
+        # cannot tell (a finding it made pending, or one it took back before it was
+        # detected): the scopes it evaluates are held to the store by the caller, from
+        # what it drains (as after :meth:`resume`), not to what stood at ``k``.
+        walk._lenient = True
+        try:
+            walk.feed(seed.tail)
+        finally:
+            walk._lenient = False
+        walk._hold_checks({})
+        return walk
+
     def follows(self, new: Sequence[Event]) -> bool:
         """Whether :meth:`feed` can take ``new``."""
         log = self.history.log
@@ -134,7 +183,19 @@ class Walk:
     def _instant(self, k: datetime, group: list[Event], prev: datetime) -> None:
         """Judge what the events of knowledge instant ``k`` change."""
         impact = self.evaluator.impact(group, k, prev)
-        self.tracker.advance(k, self.evaluator.run(k, impact), impact)
+        found = self.evaluator.run(k, impact)
+        self._hold_checks(found)
+        self.tracker.advance(k, found, impact)
+
+    def _hold_checks(self, found: Mapping[ScopeKey, Sequence[Finding]]) -> None:
+        """Hold the first evaluation of each seeded scope (:meth:`resume_lazily`) to
+        what was stored; while the last stored instant is fed again, a scope it
+        evaluates (``found``) is held by what it drains instead."""
+        for scope, stored, now in self.evaluator.take_checks():
+            if self._lenient and scope in found and not alike(stored, now):
+                continue
+            hold(scope, stored, now)
+            self.tracker.restate(scope, now)
 
     def owns_key(self, key: str) -> bool:
         """Whether the finding ``key`` is judged by this walk (all, but for a share of

@@ -1,0 +1,108 @@
+"""What a walk resumed without reading the whole log stands on
+(:meth:`~domain.rules.walk.Walk.resume_lazily`): the events every asset's rules read
+(:func:`held`), and the findings implied at the last complete knowledge instant,
+recovered from the stored lives (:func:`implied_then`).
+
+A walk that resumes this way holds the log-wide facts — reference data,
+registrations, inventories, contract actions, dispositions, every retraction and
+correction and what they amend: about 2 % of a realistic ledger — and loads an asset's
+own events when it first needs them. Its tracker stands on the stored lives, so that a
+restart costs what the store holds, not what the log holds. Each asset's first
+evaluation is held to the findings stored for it (decision 0016).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.history import Event
+from domain.rules.facts import CUT_TYPES
+from domain.rules.findings import Finding
+from domain.rules.impact import AMENDMENTS, ScopeKey, scope_of
+from domain.rules.lives import Change
+from domain.rules.tracking import Prefix, StoredLivesDisagree
+from domain.vocabulary import REFERENCE_TYPES, EventType
+
+HELD_TYPES: frozenset[EventType] = CUT_TYPES | REFERENCE_TYPES | AMENDMENTS
+"""The event types a lazily resumed walk holds from the start (with the targets of
+the amendments): what an asset's rules read beyond its own events, and what the walk
+needs to know of every retraction and correction."""
+
+
+def held(events: Iterable[Event]) -> list[Event]:
+    """The events of ``events`` a lazily resumed walk holds from the start: those of
+    :data:`HELD_TYPES` and every event one of them amends, in the order given."""
+    events = list(events)
+    targets = {e.target_event_id for e in events if e.type in AMENDMENTS}
+    return [e for e in events if e.type in HELD_TYPES or e.event_id in targets]
+
+
+@dataclass(frozen=True)
+class Seeding:
+    """What :meth:`~domain.rules.walk.Walk.resume_lazily` stands on, read from a store
+    of lives and of events.
+
+    ``k``: the last complete knowledge instant the stored lives were walked to
+    (``None``: nothing is stored before the last instant). ``held``: the stored events known at ``k`` that the walk holds from the
+    start (:func:`held`), in knowledge order; ``end``: the last stored position known
+    at ``k``; ``tail``: the events of the last instant, which the walk is fed again.
+    ``found``: per scope, the findings implied at ``k`` (:func:`implied_then`);
+    ``prefixes``: each stored life's changes up to ``k``, summed up; ``held_by``: per
+    party, the assets it was ever found to hold
+    (:meth:`~domain.rules.evaluation.Evaluator.take_holders`)."""
+
+    k: datetime | None
+    held: Sequence[Event]
+    end: int
+    tail: Sequence[Event]
+    found: Mapping[ScopeKey, Sequence[Finding]]
+    prefixes: Mapping[str, Prefix]
+    held_by: Mapping[str, Iterable[str]] = field(default_factory=dict)
+
+
+def implied_then(
+    last: datetime, prefix: Prefix | None, first_later: Change | None, pending: Finding | None
+) -> Finding | None:
+    """The finding a stored life's key implied at ``k``, the knowledge instant before
+    the last one (``last``) the store was walked to. ``prefix``: its changes up to
+    ``k``, summed up; ``first_later``: its first change after ``k``; ``pending``: the
+    finding stored as implied but not yet visible when the store was written.
+
+    * A change after ``k`` and before ``last`` is a detection at its ``valid_from``
+      (everything else the last instant changed, it changed at ``last``): the finding
+      was implied, and pending, at ``k``.
+    * Else a finding visible at ``k`` (its last change up to ``k`` is a version) was
+      implied at ``k``.
+    * Else, with no change after ``k``, the stored pending finding was implied at
+      ``k`` — or the last instant implied it, which a resumed walk, fed that instant
+      again, tells apart: the instant's evaluation of the scope leaves it as it stands.
+    """
+    if first_later is not None and first_later.at < last:
+        if first_later.finding is None:
+            raise StoredLivesDisagree(f"a clearing at {first_later.at} is not of the last instant")
+        return first_later.finding
+    if prefix is not None and prefix.last is not None and prefix.last.finding is not None:
+        return prefix.base
+    return pending if first_later is None else None
+
+
+def by_scope(findings: Iterable[Finding]) -> dict[ScopeKey, list[Finding]]:
+    """Findings grouped by the scope that judges them."""
+    out: dict[ScopeKey, list[Finding]] = {}
+    for f in findings:
+        out.setdefault(scope_of(f), []).append(f)
+    return out
+
+
+def alike(stored: Sequence[Finding], found: Sequence[Finding]) -> bool:
+    """Whether two evaluations of a scope found the same findings."""
+    return {f.finding_key: f for f in stored} == {f.finding_key: f for f in found}
+
+
+def hold(scope: ScopeKey, stored: Sequence[Finding], found: Sequence[Finding]) -> None:
+    """A scope's findings as stored and as evaluated again must be the same:
+    :class:`StoredLivesDisagree` otherwise."""
+    if not alike(stored, found):
+        raise StoredLivesDisagree(f"the stored findings of {scope} are not what the log implies")
