@@ -17,36 +17,41 @@ docs/decisions/0007.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
-from itertools import groupby, pairwise
+from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from domain.history import Event
-from domain.instants import parse, to_stored
+from domain.instants import to_stored
 from domain.rules.collector import collector_paused
-from domain.rules.findings import ClearReason, Finding
-from domain.rules.lives import Change
-from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree
+from domain.rules.tracking import Drained, StoredLivesDisagree
 from domain.rules.walk import Walk
+from domain.vocabulary import EventType
 from ledger.projections.findings_codec import (
-    decode_version,
     dump,
     encode_version,
-    finding_from_dict,
     head_json,
 )
+from ledger.projections.findings_seeding import (
+    StoredEventsIn,
+    StoredSeed,
+    holder_rows,
+    stamp,
+    stamped,
+)
+from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, set_layout, tracking_position
 from ledger.store.tables import (
     events,
     finding_changes,
+    finding_holders,
     finding_parts,
     findings,
 )
-from ledger.store.upsert import insert_many, upsert
+from ledger.store.upsert import insert_many, insert_new, upsert
 
 log = logging.getLogger(__name__)
 _UTC_Z = orjson.OPT_UTC_Z
@@ -105,6 +110,9 @@ def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
         )
     insert_many(conn, finding_changes, changes)
     upsert(conn, findings, heads, ["finding_key"])
+    holders = holder_rows(walk.evaluator.take_holders())
+    insert_new(conn, finding_holders, holders, ["party", "asset_id"])
+    stamp(conn)
 
 
 class FindingsProjection:
@@ -124,47 +132,104 @@ class FindingsProjection:
 
     def __init__(self) -> None:
         self._walk: Walk | None = None
+        # Where a lazily resumed walk loads the stored events it needs.
+        self._source: StoredEventsIn | None = None
 
     def reset(self, conn: Connection) -> None:
         conn.execute(finding_changes.delete())
         conn.execute(findings.delete())
+        conn.execute(finding_holders.delete())
         conn.execute(finding_parts.delete())  # a partitioned layout's, if there was one
         set_layout(conn, 1)
         self.forget()
 
     def forget(self) -> None:
         self._walk = None
+        self._source = None
 
     def warm(self, conn: Connection) -> None:
         """Resume the walk (after a restart) before the runner takes the write lock for
-        a batch: a resume reads and evaluates the whole stored log, and on SQLite every
-        append would wait for it under the lock. Read-only: stored lives that disagree
-        with the log are left for :meth:`process` to rewrite, under the lock."""
+        a batch (on SQLite every append would wait for it under the lock). Read-only:
+        stored lives that disagree with the log are left for :meth:`process` to
+        rewrite, under the lock."""
         if self._walk is not None:
             return
         position = tracking_position(conn, self.name, lock=False)
         if position:
-            self._walk = _resumed(conn, position, rewrite=False)
+            self._walk = self._resumed(conn, position, rewrite=False)
 
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
         if not batch:
             return
-        start = batch[0].position - 1
         walk, self._walk = self._walk, None  # until this batch is applied
         if walk is None:
             check_layout(conn, 1)
+        try:
+            walk = self._followed(conn, walk, batch)
+        except StoredLivesDisagree as e:
+            # Only a lazily resumed walk finds this out as it goes: resume from the
+            # whole log, which writes every finding again if it must.
+            log.warning("findings: %s; resuming from the whole log", e)
+            self._source = None
+            walk = self._followed(conn, None, batch, lazily=False)
+        store(conn, walk, walk.drain())
+        self._walk = walk
+
+    def _followed(
+        self, conn: Connection, walk: Walk | None, batch: Sequence[Event], *, lazily: bool = True
+    ) -> Walk:
+        """The walk, brought to the start of ``batch`` and fed it."""
+        start = batch[0].position - 1
+        if self._source is not None:
+            self._source.conn = conn
         if walk is None or walk.end > start:
-            walk = _resumed(conn, start)
-            assert walk is not None
+            resumed = self._resumed(conn, start, lazily=lazily)
+            assert resumed is not None
+            walk = resumed
         elif walk.end < start:
             walk.feed(_load(conn, walk.end, start))
             walk.drain()  # another worker stored these
         if walk.follows(batch):
             walk.feed(batch)
         else:
+            self._source = None
             walk = _rewritten(conn, [*_load(conn, 0, start), *batch])
-        store(conn, walk, walk.drain())
-        self._walk = walk
+        return walk
+
+    def _resumed(
+        self, conn: Connection, upto: int, *, rewrite: bool = True, lazily: bool = True
+    ) -> Walk | None:
+        """The walk as it stood when the stored findings were written, for the log up
+        to ``upto``: resumed lazily (:func:`resumed_lazily`) when the store allows it,
+        else from the whole stored log (:func:`_resumed`)."""
+        self._source = None
+        if lazily and (found := resumed_lazily(conn, upto)) is not None:
+            walk, self._source = found
+            return walk
+        return _resumed(conn, upto, rewrite=rewrite)
+
+
+def resumed_lazily(conn: Connection, upto: int) -> tuple[Walk, StoredEventsIn] | None:
+    """The walk resumed without reading the whole stored log (``Walk.resume_lazily``),
+    with where it loads the stored events it needs; ``None`` when the store does not
+    allow it: findings written by other code (``findings_seeding.CODE``) or before
+    their holders were stored, a log not in knowledge order, or stored lives that
+    are not what the log implies (the last instant fed again, or a contract's C01–C03)
+    — resume from the whole log then."""
+    if not stamped(conn):
+        return None
+    stored = StoredSeed(conn)
+    seed = stored.seeding(conn, upto)
+    if not seed.held_by and any(e.type is EventType.ASSET_REGISTERED for e in seed.held):
+        return None  # the holders were never stored
+    source = StoredEventsIn(conn, upto)
+    try:
+        walk = Walk.resume_lazily(seed, source)
+        stored.check(walk.drain())
+    except ValueError as e:  # StoredLivesDisagree, or a log not in knowledge order
+        log.warning("findings: %s; resuming from the whole log", e)
+        return None
+    return walk, source
 
 
 def _resumed(conn: Connection, upto: int, *, rewrite: bool = True) -> Walk | None:
@@ -194,85 +259,6 @@ def _rewritten(conn: Connection, logged: list[Event]) -> Walk:
     conn.execute(finding_changes.delete())
     conn.execute(findings.delete())
     return _walk_of(logged, lambda walk, drained: store(conn, walk, drained))
-
-
-class StoredLives:
-    """The stored lives, for a walk that resumes (``Walk.resume``): :meth:`upto` sums
-    them up to a knowledge time, :meth:`check` holds the changes the resumed walk made
-    again (the last instant's) to those stored."""
-
-    def __init__(self, conn: Connection, owns: Callable[[str], bool] | None = None) -> None:
-        self.conn = conn
-        self.owns = owns  # the keys of the walk resumed (a partition's), else all
-        self.heads: dict[str, Prefix] = {}  # every stored life, whole
-        self.later: set[str] = set()  # the lives with changes after the ``k`` of upto
-
-    def upto(self, k: datetime, implied: Mapping[str, Finding]) -> dict[str, Prefix]:
-        """Every stored life's changes up to knowledge time ``k``, summed up: from the
-        finding rows, and for the few lives changed after ``k``, from their change
-        rows. A latest version stored exactly as the finding ``implied`` at ``k`` (the
-        same JSON) is that finding, not decoded again (most of them, on a restart)."""
-        heads = self.heads
-        for key, life in self.conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
-            if self.owns is not None and not self.owns(key):
-                continue
-            data = orjson.loads(life)
-            if not data["count"]:
-                continue
-            latest, last, cleared = data["latest"], data["last"], data["last_cleared"]
-            now = implied.get(key)
-            if now is not None and orjson.dumps(latest) == orjson.dumps(now, option=_UTC_Z):
-                base = now
-            else:
-                base = finding_from_dict(latest)
-            reason = None if last["reason"] is None else ClearReason(last["reason"])
-            change = Change(parse(last["at"]), None if cleared else base, reason)
-            heads[key] = Prefix(data["count"], base, parse(data["first_at"]), change)
-        out = dict(heads)
-        after = to_stored(k)
-        later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
-        rows = self.conn.execute(
-            sa.select(
-                finding_changes.c.finding_key,
-                finding_changes.c.at,
-                finding_changes.c.reason,
-                finding_changes.c.finding,
-            )
-            .where(finding_changes.c.finding_key.in_(later.distinct().scalar_subquery()))
-            .order_by(finding_changes.c.finding_key, finding_changes.c.seq)
-        )
-        for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
-            if self.owns is not None and not self.owns(key):
-                continue
-            self.later.add(key)
-            changes: list[Change] = []
-            version: Finding | None = None
-            for row in group:
-                if row.at > after:
-                    break
-                data = None if row.finding is None else orjson.loads(row.finding)
-                f = None if data is None else decode_version(version, data)
-                why = None if row.reason is None else ClearReason(row.reason)
-                changes.append(Change(parse(row.at), f, why))
-                version = f or version
-            if changes:
-                out[key] = Prefix(len(changes), version, changes[0].at, changes[-1])
-            else:
-                out.pop(key, None)
-        return out
-
-    def check(self, drained: Sequence[Drained]) -> None:
-        """The lives the resumed walk changed again are stored as it leaves them, and
-        no other life changed after ``k``: else :class:`StoredLivesDisagree`."""
-        changed = set()
-        for d in drained:
-            if d.changes:
-                changed.add(d.key)
-            if self.heads.get(d.key) != (d.after if d.after.count else None):
-                raise StoredLivesDisagree(f"the stored life of {d.key} is not what the log implies")
-        if self.later - changed:
-            key = min(self.later - changed)
-            raise StoredLivesDisagree(f"the stored life of {key} changed where the log does not")
 
 
 def _walk_of(

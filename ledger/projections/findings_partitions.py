@@ -38,8 +38,9 @@ from domain.rules.partitions import (
     Router,
 )
 from domain.rules.tracking import Drained, StoredLivesDisagree
-from ledger.projections.findings import StoredLives, store
+from ledger.projections.findings import store
 from ledger.projections.findings_codec import dump, finding_from_dict
+from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
 from ledger.store.tables import event_index, events, finding_changes, finding_parts, findings
 

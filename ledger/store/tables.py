@@ -254,6 +254,16 @@ finding_parts = sa.Table(
     sa.Index("ix_proj_finding_parts_position", "position"),
 )
 
+# Per party, every asset the findings walk found it to hold: where an inventory's
+# unnamed assets are looked for by a walk resumed without reading the whole log
+# (``Walk.resume_lazily``), before it has loaded those assets' events.
+finding_holders = sa.Table(
+    "proj_finding_holders",
+    metadata,
+    sa.Column("party", sa.String(128), primary_key=True),
+    sa.Column("asset_id", sa.String(128), primary_key=True),
+)
+
 finding_changes = sa.Table(
     "proj_finding_changes",
     metadata,

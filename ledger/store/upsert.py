@@ -67,3 +67,18 @@ def upsert(
         index_elements=keys, set_={c: stmt.excluded[c] for c in updates}
     )
     conn.execute(stmt, list(rows))
+
+
+def insert_new(
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keys: list[str]
+) -> None:
+    """Insert the rows whose key is not stored yet; ``rows`` must not repeat a key."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    if conn.dialect.name == "postgresql":
+        conflict = f" ON CONFLICT ({', '.join(keys)}) DO NOTHING"
+        _pg_execute(conn, _pg_statement(table, columns, conflict), rows, columns)
+        return
+    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, list(rows))

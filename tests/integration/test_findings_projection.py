@@ -17,6 +17,7 @@ from domain.rules.tracking import life
 from domain.state import History
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger
+from ledger.projections import findings_seeding
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.findings_queries import lives_of
@@ -217,23 +218,32 @@ def test_a_restart_after_knowledge_of_the_past_walks_the_log_again(
     assert rows(ledger) == followed
 
 
-def test_stored_findings_that_disagree_with_the_log_are_rewritten_on_restart(
+def _delete_life(ledger: Ledger, victim: str) -> None:
+    with ledger.engine.begin() as conn:
+        conn.execute(finding_changes.delete().where(finding_changes.c.finding_key == victim))
+        conn.execute(findings.delete().where(findings.c.finding_key == victim))
+
+
+def test_stored_findings_that_disagree_with_the_log_are_rewritten_when_read_again(
     ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Rows that are not what the log implies — the rules changed since they were
-    written, or someone edited them — are not resumed from: the restarted worker walks
-    the log and writes every finding again, and says so."""
+    """Rows that are not what the log implies — someone edited them — are not resumed
+    from: a restarted worker resumes lazily (``Walk.resume_lazily``) and holds each
+    asset's stored findings to the log when it evaluates the asset again; the first
+    that disagree make it walk the log and write every finding again, and say so."""
     append(ledger, wire.reference_world())
     append(ledger, [wire.asset(f"t{i}") for i in range(1, 4)])
     append(ledger, [wire.capture(["t1"], "isil", occurred_at="2014-06-01T00:00:00Z")])
+    append(ledger, [wire.transfer(["t2"], "iq-army", "pmf")])  # the last stored instant
     expected, lives = rows(ledger), changes(ledger)
-    with ledger.engine.begin() as conn:
-        victim = conn.execute(sa.select(findings.c.finding_key).limit(1)).scalar_one()
-        conn.execute(finding_changes.delete().where(finding_changes.c.finding_key == victim))
-        conn.execute(findings.delete().where(findings.c.finding_key == victim))
+    victim = min(r[0] for r in expected if r[0].endswith("/t1") or "/t1/" in r[0])
+    _delete_life(ledger, victim)
     ledger.runner.projections[1].forget()
     with caplog.at_level(logging.WARNING, logger="ledger.projections.findings"):
-        append(ledger, [wire.transfer(["t3"], "iq-army", "iq-9th")])
+        append(ledger, [wire.transfer(["t3"], "iq-army", "iq-9th")])  # t1 not evaluated
+        assert not [r for r in caplog.records if "rewriting every finding" in r.getMessage()]
+        append(ledger, [wire.transfer(["t1"], "isil", "iq-army")])
+    assert [r for r in caplog.records if "not what the log implies" in r.getMessage()]
     assert [r for r in caplog.records if "rewriting every finding" in r.getMessage()]
     assert victim in {r[0] for r in rows(ledger)}
     after = rows(ledger)
@@ -241,6 +251,52 @@ def test_stored_findings_that_disagree_with_the_log_are_rewritten_on_restart(
     assert rows(ledger) == after
     assert {r[0] for r in after} >= {r[0] for r in expected}
     assert len(changes(ledger)) >= len(lives)
+
+
+def test_findings_written_by_other_code_are_held_to_the_log_at_once_on_restart(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Findings another version of the rules wrote (a deploy) are not resumed lazily:
+    the restarted worker holds every stored finding to the log at once and writes them
+    all again when they differ, whichever asset the next batch touches."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 4)])
+    append(ledger, [wire.capture(["t1"], "isil", occurred_at="2014-06-01T00:00:00Z")])
+    expected = rows(ledger)
+    victim = min(r[0] for r in expected if r[0].endswith("/t1") or "/t1/" in r[0])
+    _delete_life(ledger, victim)
+    ledger.runner.projections[1].forget()
+    monkeypatch.setattr(findings_seeding, "FINGERPRINT", findings_seeding.FINGERPRINT + 1)
+    with caplog.at_level(logging.WARNING, logger="ledger.projections.findings"):
+        append(ledger, [wire.transfer(["t3"], "iq-army", "iq-9th")])
+    assert [r for r in caplog.records if "rewriting every finding" in r.getMessage()]
+    assert victim in {r[0] for r in rows(ledger)}
+    with ledger.engine.connect() as conn:
+        assert findings_seeding.stamped(conn)  # the rewrite was by this code
+
+
+def test_a_restarted_worker_resumes_lazily_and_reads_only_what_it_needs(ledger: Ledger) -> None:
+    """A restart reads the log-wide events and the stored findings, not the log: the
+    walk it resumes holds a part of the log, and loads an asset's events when a batch
+    first needs them; it stores what a worker that never stopped stores."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 6)])
+    append(ledger, [wire.capture(["t1"], "isil", occurred_at="2014-06-01T00:00:00Z")])
+    append(ledger, [wire.transfer(["t2"], "iq-army", "iq-9th")])
+    projection = ledger.runner.projections[1]
+    projection.forget()
+    append(ledger, [wire.transfer(["t3"], "iq-army", "pmf")])
+    walk = projection._walk
+    assert walk is not None and walk.history.log.partial
+    # The last stored instant (t2's), fed again, and t3's: no other asset's events.
+    assert projection._source is not None and projection._source.loads == 2
+    with ledger.engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+    assert len(walk.history.log.events) < stored
+    followed, lives = rows(ledger), changes(ledger)
+    ledger.runner.rebuild()
+    assert rows(ledger) == followed
+    assert changes(ledger) == lives
 
 
 def test_a_restarted_worker_resumes_before_it_takes_the_write_lock(ledger: Ledger) -> None:

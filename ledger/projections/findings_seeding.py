@@ -1,0 +1,287 @@
+"""What a findings walk resumed without reading the whole log stands on, read from the
+store (``domain.rules.seeding``, decision 0016): the log-wide events, the stored lives
+at the last complete knowledge instant, the holders of each party, and the stored
+events of an asset when the walk first needs them (:class:`StoredEventsIn`).
+
+What is read grows with the stored findings and the log-wide events (reference data,
+registrations, inventories, contract actions, dispositions, amendments and their
+targets: about 2 % of a realistic ledger), not with the log: the custody projection's
+event index (``proj_event_index``) files each event under its subjects, and the
+amendments index (``proj_event_amendments``) names every retraction and correction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from itertools import groupby
+from pathlib import Path
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+import domain
+from domain.history import Event
+from domain.instants import parse, to_stored
+from domain.rules.collector import collector_paused
+from domain.rules.findings import ClearReason, Finding
+from domain.rules.lives import Change
+from domain.rules.seeding import Seeding, by_scope, held, implied_then
+from domain.rules.tracking import Prefix
+from ledger.projections.custody_queries import (
+    FINDING,
+    INVENTORIES,
+    REF,
+    REGISTRATIONS,
+    asset_subject,
+)
+from ledger.projections.findings_codec import decode_version, finding_from_dict
+from ledger.projections.stored_lives import StoredLives
+from ledger.projections.tracking import tracking_position
+from ledger.store.tables import (
+    event_amendments,
+    event_index,
+    events,
+    finding_changes,
+    finding_holders,
+    findings,
+    projection_tracking,
+)
+
+
+def _fingerprint() -> int:
+    """The domain's code, summed up: the rules and the fold every finding comes from
+    (56 bits of a SHA-256 over every module's source, in path order)."""
+    root = Path(domain.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return int.from_bytes(digest.digest()[:7], "big")
+
+
+CODE = "findings.code"
+"""The tracking row that names (its ``position``: :func:`_fingerprint`) the domain
+code the stored findings were last written by. A walk resumes lazily only from
+findings its own code wrote: a lazily resumed walk holds stored findings to the log
+only as it evaluates each asset again, so findings of other rules — a deploy that
+changed one — are resumed from the whole log instead, which holds every one of them
+at once and writes them all again if they differ."""
+
+FINGERPRINT = _fingerprint()
+
+
+def stamp(conn: Connection) -> None:
+    """Record that this code wrote the stored findings."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now = datetime.now(UTC)
+    conn.execute(
+        dialect.insert(projection_tracking)
+        .values(name=CODE, position=FINGERPRINT, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=["name"], set_={"position": FINGERPRINT, "updated_at": now}
+        )
+    )
+
+
+def stamped(conn: Connection) -> bool:
+    """Whether this code wrote the stored findings (:func:`stamp`)."""
+    return tracking_position(conn, CODE, lock=False) == FINGERPRINT
+
+
+class StoredEventsIn:
+    """The stored events up to position ``upto`` (those a walk resumed there did not
+    read), found through the event index over ``conn`` — the connection of the batch
+    being applied, set again for each (:attr:`conn`)."""
+
+    def __init__(self, conn: Connection, upto: int) -> None:
+        self.conn = conn
+        self.upto = upto
+        self.loads = 0  # assets loaded
+
+    def of_asset(self, asset_id: str) -> list[Event]:
+        self.loads += 1
+        positions = sa.select(event_index.c.position).where(
+            event_index.c.subject == asset_subject(asset_id),
+            event_index.c.position <= self.upto,
+        )
+        return _parsed(self.conn, events.c.notification_id.in_(positions.scalar_subquery()))
+
+    def get(self, event_id: str) -> Event | None:
+        positions = sa.select(event_index.c.position).where(
+            event_index.c.event_id == event_id, event_index.c.position <= self.upto
+        )
+        found = _parsed(self.conn, events.c.notification_id.in_(positions.scalar_subquery()))
+        return next((e for e in found if e.event_id == event_id), None)
+
+
+def _parsed(conn: Connection, where: sa.ColumnElement[bool]) -> list[Event]:
+    rows = conn.execute(
+        sa.select(events.c.notification_id, events.c.state)
+        .where(where)
+        .order_by(events.c.notification_id)
+    )
+    with collector_paused():
+        return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+
+
+def last_instant(conn: Connection, upto: int) -> list[Event]:
+    """The stored events of the last knowledge instant up to position ``upto``: the
+    last events by position reported when the one at ``upto`` was (the log is in
+    knowledge order; where it is not, the resumed walk finds out and is walked whole).
+    Read backwards in growing windows."""
+    pieces: list[list[Event]] = []
+    k: datetime | None = None
+    top, window = upto, 256
+    while top > 0:
+        rows = _parsed(
+            conn, sa.and_(events.c.notification_id <= top, events.c.notification_id > top - window)
+        )
+        if not rows:
+            break
+        k = k or rows[-1].reported_at
+        same = [e for e in rows if e.reported_at == k]
+        pieces.append(same)
+        if len(same) < len(rows):
+            break
+        top, window = top - window, window * 2
+    return [e for piece in reversed(pieces) for e in piece]
+
+
+def log_wide(conn: Connection, end: int) -> list[Event]:
+    """The stored events up to ``end`` that a lazily resumed walk holds
+    (``domain.rules.seeding.held``), in position order."""
+    subjects = sa.select(event_index.c.position).where(
+        sa.or_(
+            event_index.c.subject.in_([REF, FINDING, INVENTORIES, REGISTRATIONS]),
+            event_index.c.subject.like("contract:%"),  # contract actions (and more)
+        ),
+        event_index.c.position <= end,
+    )
+    amendments = sa.select(event_amendments.c.position).where(event_amendments.c.position <= end)
+    targets = (
+        sa.select(event_index.c.position)
+        .join(event_amendments, event_amendments.c.target_event_id == event_index.c.event_id)
+        .where(event_amendments.c.position <= end)
+    )
+    found = _parsed(
+        conn,
+        sa.and_(
+            events.c.notification_id <= end,
+            sa.or_(
+                events.c.notification_id.in_(subjects.scalar_subquery()),
+                events.c.notification_id.in_(amendments.scalar_subquery()),
+                events.c.notification_id.in_(targets.scalar_subquery()),
+            ),
+        ),
+    )
+    return held(found)
+
+
+def holders(conn: Connection) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for party, asset_id in conn.execute(
+        sa.select(finding_holders.c.party, finding_holders.c.asset_id)
+    ):
+        out.setdefault(party, set()).add(asset_id)
+    return out
+
+
+class StoredSeed(StoredLives):
+    """The stored lives as a lazily resumed walk needs them (:meth:`seeding`); what
+    :meth:`StoredLives.check` holds the last instant, fed again, to."""
+
+    def seeding(self, conn: Connection, upto: int) -> Seeding:
+        tail = last_instant(conn, upto)
+        end = tail[0].position - 1 if tail else upto
+        head = log_wide(conn, end)
+        if end == 0 or not tail:
+            return Seeding(None, head, end, tail, {}, {}, holders(conn))
+        k = _reported_at(conn, end)
+        last = tail[-1].reported_at
+        prefixes, implied = self._lives(conn, k, last)
+        return Seeding(k, head, end, tail, by_scope(implied), prefixes, holders(conn))
+
+    def _lives(
+        self, conn: Connection, k: datetime, last: datetime
+    ) -> tuple[dict[str, Prefix], list[Finding]]:
+        """Every stored life up to ``k``, summed up, and the findings implied at ``k``
+        (``domain.rules.seeding.implied_then``)."""
+        prefixes: dict[str, Prefix] = {}
+        pending: dict[str, Finding | None] = {}
+        with collector_paused():
+            for key, life in conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
+                data = orjson.loads(life)
+                p = data["pending"]
+                pending[key] = None if p is None else finding_from_dict(p)
+                if not data["count"]:
+                    continue
+                base = finding_from_dict(data["latest"])
+                last_change = data["last"]
+                reason = (
+                    None if last_change["reason"] is None else ClearReason(last_change["reason"])
+                )
+                change = Change(
+                    parse(last_change["at"]), None if data["last_cleared"] else base, reason
+                )
+                self.heads[key] = prefixes[key] = Prefix(
+                    data["count"], base, parse(data["first_at"]), change
+                )
+            first_later = self._later(conn, k, prefixes)
+        implied = [
+            f
+            for key in pending.keys() | prefixes.keys()
+            if (f := implied_then(last, prefixes.get(key), first_later.get(key), pending.get(key)))
+            is not None
+        ]
+        return prefixes, implied
+
+    def _later(
+        self, conn: Connection, k: datetime, prefixes: dict[str, Prefix]
+    ) -> dict[str, Change]:
+        """For the lives changed after ``k``: their prefix up to ``k`` replaces the
+        whole one in ``prefixes``; returns the first change after ``k`` of each."""
+        after = to_stored(k)
+        later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
+        rows = conn.execute(
+            sa.select(
+                finding_changes.c.finding_key,
+                finding_changes.c.at,
+                finding_changes.c.reason,
+                finding_changes.c.finding,
+            )
+            .where(finding_changes.c.finding_key.in_(later.distinct().scalar_subquery()))
+            .order_by(finding_changes.c.finding_key, finding_changes.c.seq)
+        )
+        out: dict[str, Change] = {}
+        for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
+            self.later.add(key)
+            changes: list[Change] = []
+            version: Finding | None = None
+            for row in group:
+                data = None if row.finding is None else orjson.loads(row.finding)
+                f = None if data is None else decode_version(version, data)
+                why = None if row.reason is None else ClearReason(row.reason)
+                change = Change(parse(row.at), f, why)
+                if row.at > after:
+                    out[key] = change
+                    break
+                changes.append(change)
+                version = f or version
+            if changes:
+                prefixes[key] = Prefix(len(changes), version, changes[0].at, changes[-1])
+            else:
+                prefixes.pop(key, None)
+        return out
+
+
+def _reported_at(conn: Connection, position: int) -> datetime:
+    found = _parsed(conn, events.c.notification_id == position)
+    return found[0].reported_at
+
+
+def holder_rows(new: dict[str, set[str]]) -> list[dict[str, str]]:
+    return [
+        {"party": p, "asset_id": a} for p, assets in sorted(new.items()) for a in sorted(assets)
+    ]

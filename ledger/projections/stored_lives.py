@@ -1,0 +1,101 @@
+"""The stored lives of findings, for a walk that resumes (``Walk.resume``,
+``Walk.resume_lazily``): summed up to a knowledge time, and held to what the resumed
+walk makes again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from itertools import groupby
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from domain.instants import parse, to_stored
+from domain.rules.findings import ClearReason, Finding
+from domain.rules.lives import Change
+from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree
+from ledger.projections.findings_codec import decode_version, finding_from_dict
+from ledger.store.tables import finding_changes, findings
+
+_UTC_Z = orjson.OPT_UTC_Z
+
+
+class StoredLives:
+    """The stored lives, for a walk that resumes (``Walk.resume``): :meth:`upto` sums
+    them up to a knowledge time, :meth:`check` holds the changes the resumed walk made
+    again (the last instant's) to those stored."""
+
+    def __init__(self, conn: Connection, owns: Callable[[str], bool] | None = None) -> None:
+        self.conn = conn
+        self.owns = owns  # the keys of the walk resumed (a partition's), else all
+        self.heads: dict[str, Prefix] = {}  # every stored life, whole
+        self.later: set[str] = set()  # the lives with changes after the ``k`` of upto
+
+    def upto(self, k: datetime, implied: Mapping[str, Finding]) -> dict[str, Prefix]:
+        """Every stored life's changes up to knowledge time ``k``, summed up: from the
+        finding rows, and for the few lives changed after ``k``, from their change
+        rows. A latest version stored exactly as the finding ``implied`` at ``k`` (the
+        same JSON) is that finding, not decoded again (most of them, on a restart)."""
+        heads = self.heads
+        for key, life in self.conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
+            if self.owns is not None and not self.owns(key):
+                continue
+            data = orjson.loads(life)
+            if not data["count"]:
+                continue
+            latest, last, cleared = data["latest"], data["last"], data["last_cleared"]
+            now = implied.get(key)
+            if now is not None and orjson.dumps(latest) == orjson.dumps(now, option=_UTC_Z):
+                base = now
+            else:
+                base = finding_from_dict(latest)
+            reason = None if last["reason"] is None else ClearReason(last["reason"])
+            change = Change(parse(last["at"]), None if cleared else base, reason)
+            heads[key] = Prefix(data["count"], base, parse(data["first_at"]), change)
+        out = dict(heads)
+        after = to_stored(k)
+        later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
+        rows = self.conn.execute(
+            sa.select(
+                finding_changes.c.finding_key,
+                finding_changes.c.at,
+                finding_changes.c.reason,
+                finding_changes.c.finding,
+            )
+            .where(finding_changes.c.finding_key.in_(later.distinct().scalar_subquery()))
+            .order_by(finding_changes.c.finding_key, finding_changes.c.seq)
+        )
+        for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
+            if self.owns is not None and not self.owns(key):
+                continue
+            self.later.add(key)
+            changes: list[Change] = []
+            version: Finding | None = None
+            for row in group:
+                if row.at > after:
+                    break
+                data = None if row.finding is None else orjson.loads(row.finding)
+                f = None if data is None else decode_version(version, data)
+                why = None if row.reason is None else ClearReason(row.reason)
+                changes.append(Change(parse(row.at), f, why))
+                version = f or version
+            if changes:
+                out[key] = Prefix(len(changes), version, changes[0].at, changes[-1])
+            else:
+                out.pop(key, None)
+        return out
+
+    def check(self, drained: Sequence[Drained]) -> None:
+        """The lives the resumed walk changed again are stored as it leaves them, and
+        no other life changed after ``k``: else :class:`StoredLivesDisagree`."""
+        changed = set()
+        for d in drained:
+            if d.changes:
+                changed.add(d.key)
+            if self.heads.get(d.key) != (d.after if d.after.count else None):
+                raise StoredLivesDisagree(f"the stored life of {d.key} is not what the log implies")
+        if self.later - changed:
+            key = min(self.later - changed)
+            raise StoredLivesDisagree(f"the stored life of {key} changed where the log does not")
