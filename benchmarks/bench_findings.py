@@ -214,9 +214,15 @@ def append_one(ledger: Any) -> None:
     ledger.appender.append([EVENT_ADAPTER.validate_python(record)], WHO)
 
 
-def child_restart(url: str) -> None:
+def child_restart(url: str, *, full: bool = False) -> None:
     """A restarted worker (``--restart``): a new process appends one event like the
-    log's last plain one and catches both projections up; seconds from its start."""
+    log's last plain one and catches both projections up; seconds from its start.
+    ``full`` (``--restart-full``): the walk resumed from the whole stored log, as
+    before the lazy resume (decision 0016), for the ratio in the same run."""
+    if full:
+        from ledger.projections import findings as module
+
+        module.stamped = lambda conn: False  # as findings another code wrote
     started = time.perf_counter()
     ledger = build_ledger(Settings(database_url=url, run_projections="no"))
     try:
@@ -311,6 +317,10 @@ def variant(name: str) -> dict[str, Any]:
         restarts = [_child("--restart", url) for _ in range(RUNS)]
         r["restart_s"] = statistics.median(x["restart_s"] for x in restarts)
         r["restart_max_rss_mb"] = max(x["restart_max_rss_mb"] for x in restarts)
+        full = [_child("--restart-full", url) for _ in range(RUNS)]
+        r["restart_full_s"] = statistics.median(x["restart_s"] for x in full)
+        r["restart_full_max_rss_mb"] = max(x["restart_max_rss_mb"] for x in full)
+        r["restart_full_vs_lazy"] = r["restart_full_s"] / r["restart_s"]
         ledger = build_ledger(Settings(database_url=url))
         key = ledger.keys.create("bench-findings", "auditor")
         with ledger.engine.connect() as conn:
@@ -361,8 +371,8 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] == "--partitioned":
         child_partitioned(argv[1], int(argv[2]))
         return 0
-    if argv and argv[0] == "--restart":
-        child_restart(argv[1])
+    if argv and argv[0] in ("--restart", "--restart-full"):
+        child_restart(argv[1], full=argv[0] == "--restart-full")
         return 0
     report: dict[str, Any] = {}
     run(report)

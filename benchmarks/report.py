@@ -170,6 +170,13 @@ def _findings(f: dict[str, Any]) -> list[str]:
             "< 10 s",
         ),
         row(
+            "restart resuming from the whole stored log (as before decision 0016), same run",
+            lambda v: (
+                f"{v['restart_full_s']:.1f} s ({_n(v['restart_full_max_rss_mb'])} MB) = "
+                f"{v['restart_full_vs_lazy']:.1f}× the lazy restart"
+            ),
+        ),
+        row(
             "restart of two partitioned workers: one append, lag 0",
             lambda v: f"**{v['partitioned_restart_s']:.1f} s**",
             "< 10 s",
