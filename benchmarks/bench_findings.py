@@ -222,7 +222,7 @@ def child_restart(url: str, *, full: bool = False) -> None:
     if full:
         from ledger.projections import findings as module
 
-        module.stamped = lambda conn: False  # as findings another code wrote
+        module.stamped = lambda conn, walked: False  # as findings another code wrote
     started = time.perf_counter()
     ledger = build_ledger(Settings(database_url=url, run_projections="no"))
     try:

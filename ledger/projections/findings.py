@@ -39,6 +39,7 @@ from ledger.projections.findings_seeding import (
     StoredEventsIn,
     StoredSeed,
     holder_rows,
+    last_instant,
     stamp,
     stamped,
 )
@@ -112,7 +113,6 @@ def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
     upsert(conn, findings, heads, ["finding_key"])
     holders = holder_rows(walk.evaluator.take_holders())
     insert_new(conn, finding_holders, holders, ["party", "asset_id"])
-    stamp(conn)
 
 
 class FindingsProjection:
@@ -173,6 +173,7 @@ class FindingsProjection:
             self._source = None
             walk = self._followed(conn, None, batch, lazily=False)
         store(conn, walk, walk.drain())
+        stamp(conn, walk.k)
         self._walk = walk
 
     def _followed(
@@ -213,13 +214,15 @@ def resumed_lazily(conn: Connection, upto: int) -> tuple[Walk, StoredEventsIn] |
     """The walk resumed without reading the whole stored log (``Walk.resume_lazily``),
     with where it loads the stored events it needs; ``None`` when the store does not
     allow it: findings written by other code (``findings_seeding.CODE``) or before
-    their holders were stored, a log not in knowledge order, or stored lives that
+    their holders were stored, a log whose last instant is not where the walk stood
+    (``findings_seeding.WALKED``: knowledge logged out of order), or stored lives that
     are not what the log implies (the last instant fed again, or a contract's C01–C03)
     — resume from the whole log then."""
-    if not stamped(conn):
+    tail = last_instant(conn, upto)
+    if not tail or not stamped(conn, tail[-1].reported_at):
         return None
     stored = StoredSeed(conn)
-    seed = stored.seeding(conn, upto)
+    seed = stored.seeding(conn, upto, tail)
     if not seed.held_by and any(e.type is EventType.ASSET_REGISTERED for e in seed.held):
         return None  # the holders were never stored
     source = StoredEventsIn(conn, upto)

@@ -13,7 +13,7 @@ amendments index (``proj_event_amendments``) names every retraction and correcti
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 
@@ -72,22 +72,43 @@ at once and writes them all again if they differ."""
 FINGERPRINT = _fingerprint()
 
 
-def stamp(conn: Connection) -> None:
-    """Record that this code wrote the stored findings."""
+WALKED = "findings.walked"
+"""The tracking row that holds (its ``position``, in microseconds since 1970) the last
+knowledge instant the walk whose findings are stored had walked: where the stored
+log's last instant is another (a historical import logged earlier knowledge after
+later), a lazy resume would not know where the walk stood, and resumes from the whole
+log instead."""
+
+
+def stamp(conn: Connection, walked: datetime | None) -> None:
+    """Record that this code wrote the stored findings, having walked to ``walked``."""
+    _set(conn, CODE, FINGERPRINT)
+    _set(conn, WALKED, -1 if walked is None else _micros(walked))
+
+
+def stamped(conn: Connection, walked: datetime) -> bool:
+    """Whether this code wrote the stored findings, walked to ``walked``
+    (:func:`stamp`)."""
+    return tracking_position(conn, CODE, lock=False) == FINGERPRINT and tracking_position(
+        conn, WALKED, lock=False
+    ) == _micros(walked)
+
+
+def _micros(t: datetime) -> int:
+    return (t - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _set(conn: Connection, name: str, value: int) -> None:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     now = datetime.now(UTC)
     conn.execute(
         dialect.insert(projection_tracking)
-        .values(name=CODE, position=FINGERPRINT, updated_at=now)
-        .on_conflict_do_update(
-            index_elements=["name"], set_={"position": FINGERPRINT, "updated_at": now}
-        )
+        .values(name=name, position=value, updated_at=now)
+        .on_conflict_do_update(index_elements=["name"], set_={"position": value, "updated_at": now})
     )
-
-
-def stamped(conn: Connection) -> bool:
-    """Whether this code wrote the stored findings (:func:`stamp`)."""
-    return tracking_position(conn, CODE, lock=False) == FINGERPRINT
 
 
 class StoredEventsIn:
@@ -192,8 +213,10 @@ class StoredSeed(StoredLives):
     """The stored lives as a lazily resumed walk needs them (:meth:`seeding`); what
     :meth:`StoredLives.check` holds the last instant, fed again, to."""
 
-    def seeding(self, conn: Connection, upto: int) -> Seeding:
-        tail = last_instant(conn, upto)
+    def seeding(self, conn: Connection, upto: int, tail: list[Event] | None = None) -> Seeding:
+        """``tail``: the events of the last instant up to ``upto``
+        (:func:`last_instant`), when read already."""
+        tail = last_instant(conn, upto) if tail is None else tail
         end = tail[0].position - 1 if tail else upto
         head = log_wide(conn, end)
         if end == 0 or not tail:

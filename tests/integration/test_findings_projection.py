@@ -271,8 +271,10 @@ def test_findings_written_by_other_code_are_held_to_the_log_at_once_on_restart(
         append(ledger, [wire.transfer(["t3"], "iq-army", "iq-9th")])
     assert [r for r in caplog.records if "rewriting every finding" in r.getMessage()]
     assert victim in {r[0] for r in rows(ledger)}
+    walk = ledger.runner.projections[1]._walk
+    assert walk is not None and walk.k is not None
     with ledger.engine.connect() as conn:
-        assert findings_seeding.stamped(conn)  # the rewrite was by this code
+        assert findings_seeding.stamped(conn, walk.k)  # the rewrite was by this code
 
 
 def test_a_restarted_worker_resumes_lazily_and_reads_only_what_it_needs(ledger: Ledger) -> None:
