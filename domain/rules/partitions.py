@@ -26,12 +26,13 @@ from datetime import datetime
 from hashlib import blake2b
 from itertools import pairwise
 
-from domain.history import Event, Log
+from domain.history import Event, Log, StoredEvents
 from domain.rules.collector import collector_paused
 from domain.rules.evaluation import Evaluator, UnaccountedPart
 from domain.rules.facts import CUT_TYPES
 from domain.rules.findings import Finding, rule_of_key
 from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact
+from domain.rules.seeding import Seeding
 from domain.rules.tracking import (
     Prefix,
     ReferenceReuse,
@@ -170,6 +171,18 @@ class PartitionWalk(Walk):
         walk.evaluator.published = {}
         return walk
 
+    @classmethod
+    def resumed_lazily(
+        cls, partition: Partition, seed: Seeding, loader: StoredEvents
+    ) -> PartitionWalk:
+        """:meth:`Walk.resume_lazily` for a partition (``seed``: its stored lives and
+        its share of the last instant); records dropped as in :meth:`resumed`."""
+        walk = cls.resume_lazily(seed, loader, make=lambda: cls(partition))
+        assert isinstance(walk, PartitionWalk)
+        walk.take_records()
+        walk.evaluator.published = {}
+        return walk
+
     def owns_key(self, key: str) -> bool:
         return self.partition.owns_key(key)
 
@@ -185,7 +198,9 @@ class PartitionWalk(Walk):
         ev = self.evaluator
         assert ev.published is not None
         impact = ev.impact(group, k, prev)
-        self.tracker.advance(k, ev.run(k, impact), impact)
+        found = ev.run(k, impact)
+        self._hold_checks(found)
+        self.tracker.advance(k, found, impact)
         parts, ev.published = ev.published, {}
         if parts or impact.retracted or impact.corrected:
             position = max(e.position for e in group)

@@ -101,6 +101,7 @@ class Walk:
         cls,
         seed: Seeding,
         loader: StoredEvents,
+        make: Callable[[], Walk] | None = None,
     ) -> Walk:
         """:meth:`resume` without reading or evaluating the whole log: the walk holds
         only ``seed.held`` — the events every asset's rules read (reference data,
@@ -115,8 +116,9 @@ class Walk:
         there is held to what was stored (:class:`StoredLivesDisagree` otherwise,
         raised by the :meth:`feed` that needed it — walk the log whole then). The last
         instant's events (``seed.tail``) are fed, as :meth:`resume` does; their
-        changes are left to :meth:`drain`."""
-        walk = cls()
+        changes are left to :meth:`drain`. ``make``: a new walk of the kind to resume
+        (a partition's)."""
+        walk = cls() if make is None else make()
         walk.history = ReferenceReuse(Log(seed.held, loader=loader))
         walk._make_evaluator()
         k = seed.k

@@ -215,7 +215,7 @@ def resumed_lazily(conn: Connection, upto: int) -> tuple[Walk, StoredEventsIn] |
     with where it loads the stored events it needs; ``None`` when the store does not
     allow it: findings written by other code (``findings_seeding.CODE``) or before
     their holders were stored, a log whose last instant is not where the walk stood
-    (``findings_seeding.WALKED``: knowledge logged out of order), or stored lives that
+    (``findings_seeding.walked_row``: knowledge logged out of order), or stored lives that
     are not what the log implies (the last instant fed again, or a contract's C01–C03)
     — resume from the whole log then."""
     tail = last_instant(conn, upto)

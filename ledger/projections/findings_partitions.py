@@ -38,8 +38,17 @@ from domain.rules.partitions import (
     Router,
 )
 from domain.rules.tracking import Drained, StoredLivesDisagree
+from domain.vocabulary import EventType
 from ledger.projections.findings import store
 from ledger.projections.findings_codec import dump, finding_from_dict
+from ledger.projections.findings_seeding import (
+    StoredEventsIn,
+    StoredSeed,
+    last_instant,
+    log_wide,
+    stamp,
+    stamped,
+)
 from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
 from ledger.store.tables import event_index, events, finding_changes, finding_parts, findings
@@ -65,6 +74,7 @@ class FindingsPartition:
         self._walk: PartitionWalk | None = None
         self._end = 0  # the log position the walk has followed to
         self._reached: datetime | None = None  # the knowledge instant the log had reached
+        self._source: StoredEventsIn | None = None  # a lazily resumed walk's
 
     def reset(self, conn: Connection) -> None:
         self._forget_rows(conn)
@@ -76,23 +86,41 @@ class FindingsPartition:
         self.forget()
 
     def forget(self) -> None:
-        self._walk, self._end = None, 0
+        self._walk, self._end, self._source = None, 0, None
 
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
         if not batch:
             return
-        start = batch[0].position - 1
         walk, self._walk = self._walk, None  # until this batch is applied
+        try:
+            walk = self._followed(conn, walk, batch)
+        except StoredLivesDisagree as e:  # found by a lazily resumed walk as it goes
+            log.warning("%s: %s; resuming from the whole log", self.name, e)
+            walk = self._followed(conn, None, batch, lazily=False)
+        self._write(conn, walk, walk.drain())
+        stamp(conn, walk.k, self.name)
+        self._walk, self._end = walk, batch[-1].position
+
+    def _followed(
+        self,
+        conn: Connection,
+        walk: PartitionWalk | None,
+        batch: Sequence[Event],
+        *,
+        lazily: bool = True,
+    ) -> PartitionWalk:
+        start = batch[0].position - 1
+        if self._source is not None:
+            self._source.conn = conn
         if walk is None or self._end != start:
-            walk = self._resumed(conn, start)
+            walk = self._resumed(conn, start, lazily=lazily)
         mine = routed(conn, batch, self.partition.count).get(self.partition.index, [])
         if walk.follows(mine):
             walk.follow(mine, _reached(batch))
         else:  # knowledge older than what was walked (a historical import)
             walk = self._rewritten(conn, [*self._logged(conn, start), *mine])
             walk.tick(_reached(batch))
-        self._write(conn, walk, walk.drain())
-        self._walk, self._end = walk, batch[-1].position
+        return walk
 
     def _write(self, conn: Connection, walk: PartitionWalk, drained: Sequence[Drained]) -> None:
         store(conn, walk, drained)
@@ -114,8 +142,11 @@ class FindingsPartition:
         logged, self._reached = _share(conn, upto, self.partition.count, self.partition.index)
         return logged
 
-    def _resumed(self, conn: Connection, upto: int) -> PartitionWalk:
+    def _resumed(self, conn: Connection, upto: int, *, lazily: bool = True) -> PartitionWalk:
         check_layout(conn, self.partition.count)
+        self._source = None
+        if lazily and (walk := self._lazily(conn, upto)) is not None:
+            return walk
         logged = self._logged(conn, upto)
         stored = StoredLives(conn, self.partition.owns_key)
         try:
@@ -128,6 +159,29 @@ class FindingsPartition:
         except ValueError as e:
             log.warning("%s: walking the log again (%s)", self.name, e)
         return self._rewritten(conn, logged)
+
+    def _lazily(self, conn: Connection, upto: int) -> PartitionWalk | None:
+        """The walk resumed without reading the log (``PartitionWalk.resumed_lazily``,
+        decision 0016), or ``None`` when the store does not allow it (as
+        ``findings.resumed_lazily``)."""
+        tail = last_instant(conn, upto)
+        if not tail or not stamped(conn, tail[-1].reported_at, self.name):
+            return None
+        stored = StoredSeed(conn, self.partition.owns_key)
+        mine = routed(conn, tail, self.partition.count).get(self.partition.index, [])
+        seed = stored.seeding(conn, upto, tail, mine)
+        if not seed.held_by and any(e.type is EventType.ASSET_REGISTERED for e in seed.held):
+            return None
+        source = StoredEventsIn(conn, upto)
+        try:
+            walk = PartitionWalk.resumed_lazily(self.partition, seed, source)
+            walk.tick(tail[-1].reported_at)
+            stored.check(walk.drain())
+        except ValueError as e:  # StoredLivesDisagree, or a log not in knowledge order
+            log.warning("%s: %s; resuming from the whole log", self.name, e)
+            return None
+        self._source, self._reached = source, tail[-1].reported_at
+        return walk
 
     def _rewritten(self, conn: Connection, logged: list[Event]) -> PartitionWalk:
         self._forget_rows(conn)
@@ -199,9 +253,17 @@ class FindingsContracts:
             walk = self._rewritten(conn, end)
         else:
             store(conn, walk, walk.drain())
+        stamp(conn, walk.k, self.name)
         self._walk, self._end = walk, end
 
     def _logged(self, conn: Connection, upto: int) -> list[Event]:
+        """The contract level's events up to ``upto``: the global ones (and the
+        amendments of those). Read through the event index when this code walked the
+        stored ones to the log's last instant (decision 0016), else from the log."""
+        tail = last_instant(conn, upto)
+        if tail and stamped(conn, tail[-1].reported_at, self.name):
+            self._reached = tail[-1].reported_at
+            return routed(conn, log_wide(conn, upto), self.count).get(None, [])
         logged, self._reached = _share(conn, upto, self.count, None)
         return logged
 

@@ -72,26 +72,30 @@ at once and writes them all again if they differ."""
 FINGERPRINT = _fingerprint()
 
 
-WALKED = "findings.walked"
-"""The tracking row that holds (its ``position``, in microseconds since 1970) the last
-knowledge instant the walk whose findings are stored had walked: where the stored
-log's last instant is another (a historical import logged earlier knowledge after
-later), a lazy resume would not know where the walk stood, and resumes from the whole
-log instead."""
+def walked_row(name: str) -> str:
+    """The tracking row of projection ``name`` (``findings``, or a partition's) that
+    holds (its ``position``, in microseconds since 1970) the last knowledge instant
+    the walk whose findings are stored had walked: where the stored log's last instant
+    is another (a historical import logged earlier knowledge after later), a lazy
+    resume would not know where the walk stood, and resumes from the whole log
+    instead."""
+    return f"{name}.walked"
 
 
-def stamp(conn: Connection, walked: datetime | None) -> None:
-    """Record that this code wrote the stored findings, having walked to ``walked``."""
+def stamp(conn: Connection, walked: datetime | None, name: str = "findings") -> None:
+    """Record that this code wrote the stored findings of projection ``name``, having
+    walked to ``walked``."""
     _set(conn, CODE, FINGERPRINT)
-    _set(conn, WALKED, -1 if walked is None else _micros(walked))
+    _set(conn, walked_row(name), -1 if walked is None else _micros(walked))
 
 
-def stamped(conn: Connection, walked: datetime) -> bool:
-    """Whether this code wrote the stored findings, walked to ``walked``
-    (:func:`stamp`)."""
-    return tracking_position(conn, CODE, lock=False) == FINGERPRINT and tracking_position(
-        conn, WALKED, lock=False
-    ) == _micros(walked)
+def stamped(conn: Connection, walked: datetime, name: str = "findings") -> bool:
+    """Whether this code wrote the stored findings of projection ``name``, walked to
+    ``walked`` (:func:`stamp`)."""
+    code = tracking_position(conn, CODE, lock=False)
+    return code == FINGERPRINT and tracking_position(conn, walked_row(name), lock=False) == _micros(
+        walked
+    )
 
 
 def _micros(t: datetime) -> int:
@@ -213,18 +217,26 @@ class StoredSeed(StoredLives):
     """The stored lives as a lazily resumed walk needs them (:meth:`seeding`); what
     :meth:`StoredLives.check` holds the last instant, fed again, to."""
 
-    def seeding(self, conn: Connection, upto: int, tail: list[Event] | None = None) -> Seeding:
+    def seeding(
+        self,
+        conn: Connection,
+        upto: int,
+        tail: list[Event] | None = None,
+        share: list[Event] | None = None,
+    ) -> Seeding:
         """``tail``: the events of the last instant up to ``upto``
-        (:func:`last_instant`), when read already."""
+        (:func:`last_instant`), when read already; ``share``: those of them the walk
+        is fed (a partition's; default all)."""
         tail = last_instant(conn, upto) if tail is None else tail
+        fed = tail if share is None else share
         end = tail[0].position - 1 if tail else upto
         head = log_wide(conn, end)
         if end == 0 or not tail:
-            return Seeding(None, head, end, tail, {}, {}, holders(conn))
+            return Seeding(None, head, end, fed, {}, {}, holders(conn))
         k = _reported_at(conn, end)
         last = tail[-1].reported_at
         prefixes, implied = self._lives(conn, k, last)
-        return Seeding(k, head, end, tail, by_scope(implied), prefixes, holders(conn))
+        return Seeding(k, head, end, fed, by_scope(implied), prefixes, holders(conn))
 
     def _lives(
         self, conn: Connection, k: datetime, last: datetime
@@ -235,6 +247,8 @@ class StoredSeed(StoredLives):
         pending: dict[str, Finding | None] = {}
         with collector_paused():
             for key, life in conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
+                if self.owns is not None and not self.owns(key):
+                    continue
                 data = orjson.loads(life)
                 p = data["pending"]
                 pending[key] = None if p is None else finding_from_dict(p)
@@ -279,6 +293,8 @@ class StoredSeed(StoredLives):
         )
         out: dict[str, Change] = {}
         for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
+            if self.owns is not None and not self.owns(key):
+                continue
             self.later.add(key)
             changes: list[Change] = []
             version: Finding | None = None

@@ -19,9 +19,10 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from domain.rules.partitions import key_asset, shard
+from domain.rules.partitions import PartitionWalk, key_asset, shard
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger, findings_projections, leases_of
+from ledger.projections import findings_partitions
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.leases import Leases
@@ -136,8 +137,25 @@ def test_two_partitioned_workers_store_what_one_walk_stores(ledger: Ledger, coun
 
 
 def test_workers_stopped_at_random_points_resume_and_store_what_one_walk_stores(
-    ledger: Ledger, caplog: pytest.LogCaptureFixture
+    ledger: Ledger, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each restarted worker's partitions resume without reading the log
+    (``PartitionWalk.resumed_lazily``, decision 0016), never from the whole log."""
+    resumed: list[str] = []
+    lazily, wholly = PartitionWalk.resumed_lazily, PartitionWalk.resumed
+
+    def counted(how: str, original: Any) -> Any:
+        def resume(*args: Any) -> Any:
+            resumed.append(how)
+            return original(*args)
+
+        return resume
+
+    monkeypatch.setattr(PartitionWalk, "resumed_lazily", counted("lazily", lazily))
+    monkeypatch.setattr(PartitionWalk, "resumed", counted("wholly", wholly))
+    monkeypatch.setattr(
+        findings_partitions, "_share", counted("log read", findings_partitions._share)
+    )
     rng = random.Random(7)
     current = _worker(ledger, 2, rng.choice((40, 90)))
     restarts = 0
@@ -150,6 +168,11 @@ def test_workers_stopped_at_random_points_resume_and_store_what_one_walk_stores(
                 current, restarts = _worker(ledger, 2, rng.choice((40, 90))), restarts + 1
     assert restarts >= 3
     assert not caplog.records, [r.getMessage() for r in caplog.records]  # resumed, never rewritten
+    # The first worker resumed its partitions and contract level from nothing stored;
+    # every later one without reading the log.
+    first = resumed.index("lazily")
+    assert sorted(resumed[:first]) == ["log read"] * 3 + ["wholly"] * 2
+    assert resumed[first:] == ["lazily"] * (2 * restarts)
     stored = _stored(ledger)
     assert _one_walk(ledger) == stored
 

@@ -42,6 +42,7 @@ from tests.unit.builders import (
 )
 from tests.unit.rule_builders import disposition
 from tests.unit.test_walk_resume import Store
+from tests.unit.test_walk_resume_lazily import LazyStore
 
 EVENTS = 1500
 
@@ -267,13 +268,16 @@ def test_an_event_naming_assets_of_two_partitions_reaches_both() -> None:
 # -- stopped and resumed --------------------------------------------------------------
 
 
-def _stored_partitioned(events: list[Event], count: int, piece: int, stop: int | None) -> Any:
+def _stored_partitioned(
+    events: list[Event], count: int, piece: int, stop: int | None, *, lazily: bool = False
+) -> Any:
     """What every partition and the contract level store, fed in pieces; all stopped
-    and resumed from their stores after piece ``stop``."""
+    and resumed from their stores after piece ``stop`` (``lazily``: the partitions
+    without the log, ``PartitionWalk.resumed_lazily``)."""
     by_id = {e.event_id: e for e in events}
     router = Router(count, by_id.get)
     scopes: list[int | None] = [*range(count), None]
-    stores = {i: Store() for i in scopes}
+    stores = {i: LazyStore() if i is not None else Store() for i in scopes}
     fed: dict[int | None, list[Event]] = {i: [] for i in scopes}
     walks = [PartitionWalk(Partition(i, count)) for i in range(count)]
     contracts = ContractWalk()
@@ -284,7 +288,9 @@ def _stored_partitioned(events: list[Event], count: int, piece: int, stop: int |
         upto = max(e.reported_at for e in events[start : start + piece])
         for i, walk in enumerate(walks):
             walk.follow(split[i], upto)
-            stores[i].take(walk.drain())
+            store = stores[i]
+            assert isinstance(store, LazyStore)
+            store.keep(walk, walk.drain())
             records += walk.take_records()
             fed[i] += split[i]
         records.sort(key=lambda r: r.k)
@@ -292,11 +298,23 @@ def _stored_partitioned(events: list[Event], count: int, piece: int, stop: int |
         contracts.feed(split[None], records, upto)
         stores[None].take(contracts.drain())
         fed[None] += split[None]
-        if n == stop:
+        if n == stop and lazily:
+            seen = events[: start + piece]
+            walks = []
+            for i in range(count):
+                store = stores[i]
+                assert isinstance(store, LazyStore)
+                seed = store.seeding(seen, share=fed[i])
+                head = seen[: len(seen) - len(store.seeding(seen).tail)]
+                walks.append(
+                    PartitionWalk.resumed_lazily(Partition(i, count), seed, store.loader(head))
+                )
+        elif n == stop:
             walks = [
                 PartitionWalk.resumed(Partition(i, count), fed[i], stores[i].upto)
                 for i in range(count)
             ]
+        if n == stop:
             contracts = ContractWalk.resume_from(fed[None], every_record, stores[None].upto)
             for i, walk in [*enumerate(walks), (None, contracts)]:
                 walk.tick(upto)  # where the log had got to
@@ -307,10 +325,13 @@ def _stored_partitioned(events: list[Event], count: int, piece: int, stop: int |
     return {i: s.changes for i, s in stores.items()}
 
 
+@pytest.mark.parametrize("lazily", [False, True])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_partitions_stopped_and_resumed_store_what_uninterrupted_ones_store(seed: int) -> None:
+def test_partitions_stopped_and_resumed_store_what_uninterrupted_ones_store(
+    seed: int, lazily: bool
+) -> None:
     events = _events(seed)[:900]
     whole = _stored_partitioned(events, 2, 150, None)
     assert whole[None]  # the contract level stored lives
     for stop in (0, 2, 4):
-        assert _stored_partitioned(events, 2, 150, stop) == whole, stop
+        assert _stored_partitioned(events, 2, 150, stop, lazily=lazily) == whole, stop

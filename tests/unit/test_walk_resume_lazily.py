@@ -50,8 +50,9 @@ class LazyStore(Store):
         for party, assets in walk.evaluator.take_holders().items():
             self.holders.setdefault(party, set()).update(assets)
 
-    def seeding(self, logged: Sequence[Event]) -> Seeding:
-        """What the store and the log up to its end give a lazily resumed walk."""
+    def seeding(self, logged: Sequence[Event], share: Sequence[Event] | None = None) -> Seeding:
+        """What the store and the log up to its end give a lazily resumed walk
+        (``share``: the events of the log the walk was fed, a partition's)."""
         last = logged[-1].reported_at
         head = [e for e in logged if e.reported_at < last]
         k = head[-1].reported_at if head else None
@@ -71,7 +72,7 @@ class LazyStore(Store):
             k=k,
             held=held(head),
             end=max((e.position for e in head), default=0),
-            tail=logged[len(head) :],
+            tail=[e for e in (logged if share is None else share) if e.reported_at == last],
             found=by_scope(implied),
             prefixes=prefixes,
             held_by={p: set(a) for p, a in self.holders.items()},
