@@ -96,13 +96,8 @@ def by_scope(findings: Iterable[Finding]) -> dict[ScopeKey, list[Finding]]:
     return out
 
 
-def alike(stored: Sequence[Finding], found: Sequence[Finding]) -> bool:
-    """Whether two evaluations of a scope found the same findings."""
-    return {f.finding_key: f for f in stored} == {f.finding_key: f for f in found}
-
-
 def hold(scope: ScopeKey, stored: Sequence[Finding], found: Sequence[Finding]) -> None:
     """A scope's findings as stored and as evaluated again must be the same:
     :class:`StoredLivesDisagree` otherwise."""
-    if not alike(stored, found):
+    if {f.finding_key: f for f in stored} != {f.finding_key: f for f in found}:
         raise StoredLivesDisagree(f"the stored findings of {scope} are not what the log implies")

@@ -220,17 +220,6 @@ class LifeTracker:
             self._push(f)
         self.k = k
 
-    def restate(self, scope: ScopeKey, found: Sequence[Finding]) -> None:
-        """``found``: the scope's findings at the last instant, evaluated again after
-        :meth:`seed` (equal to those it implied): the tracker goes on from them, as
-        from the evaluation it was seeded with (the next one may keep some of them:
-        ``Evaluated``)."""
-        for f in found:
-            if f.finding_key in self._implied:
-                self._implied[f.finding_key] = f
-        stable = getattr(found, "stable", 0)
-        self._volatile[scope] = {f.finding_key for f in found[stable:]}
-
     @staticmethod
     def _prefix_after(done: Prefix, changes: Sequence[Change]) -> Prefix:
         if not changes:

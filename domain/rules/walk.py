@@ -16,7 +16,7 @@ from domain.rules.evaluation import Evaluator
 from domain.rules.findings import Finding, FindingDisposition
 from domain.rules.impact import NOTHING_KNOWN, Impact, ScopeKey
 from domain.rules.lives import Lives
-from domain.rules.seeding import Seeding, alike, hold
+from domain.rules.seeding import Seeding, hold
 from domain.rules.tracking import (
     Drained,
     LifeTracker,
@@ -194,10 +194,8 @@ class Walk:
         what was stored; while the last stored instant is fed again, a scope it
         evaluates (``found``) is held by what it drains instead."""
         for scope, stored, now in self.evaluator.take_checks():
-            if self._lenient and scope in found and not alike(stored, now):
-                continue
-            hold(scope, stored, now)
-            self.tracker.restate(scope, now)
+            if not (self._lenient and scope in found):
+                hold(scope, stored, now)
 
     def owns_key(self, key: str) -> bool:
         """Whether the finding ``key`` is judged by this walk (all, but for a share of

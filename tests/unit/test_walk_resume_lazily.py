@@ -25,6 +25,8 @@ from domain.rules.partitions import GLOBAL_TYPES
 from domain.rules.seeding import HELD_TYPES, Seeding, by_scope, held, implied_then
 from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree
 from domain.rules.walk import Walk
+from tests.unit.builders import observe, register, retract, support
+from tests.unit.rule_builders import suspend
 from tests.unit.test_walk_incremental import Seeded, _events, generate, logs
 from tests.unit.test_walk_realistic import _events as realistic_events
 from tests.unit.test_walk_resume import Store
@@ -219,3 +221,22 @@ def test_the_implied_finding_of_a_stored_life() -> None:
 
 def test_a_lazily_resumed_walk_holds_what_every_partition_reads_and_the_amendments() -> None:
     assert HELD_TYPES == GLOBAL_TYPES | AMENDMENTS
+
+
+def test_a_support_finding_stored_before_the_restart_is_cleared_by_a_retraction_after() -> None:
+    """C04 of an asset stored before a restart, and gone with its trigger in the first
+    batch after: the resumed walk knows the asset's C04/C05 scope held findings (they
+    are not only the ones it finds again)."""
+    logged = [
+        register("A1"),
+        register("A2"),
+        suspend(at="2014-01-01"),
+        support("A1", at="2014-03-01", event_id="aid"),
+        observe("A2", at="2014-04-01"),  # the last instant before the restart
+        retract("aid", at="2014-05-01"),
+    ]
+    events = _events(logged)
+    cut = len(events) - 1
+    whole = _walked(events, [cut], None).changes
+    assert any(key.startswith("C04/aid/") for key in whole)
+    assert _walked(events, [cut], cut).changes == whole
