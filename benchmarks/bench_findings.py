@@ -214,15 +214,22 @@ def append_one(ledger: Any) -> None:
     ledger.appender.append([EVENT_ADAPTER.validate_python(record)], WHO)
 
 
+def resume_wholly() -> None:
+    """Make this process's findings workers resume from the whole stored log, as
+    before decision 0016: the stored findings look written by other code."""
+    from ledger.projections import findings as single
+    from ledger.projections import findings_partitions as parts
+
+    single.stamped = parts.stamped = lambda *args: False
+
+
 def child_restart(url: str, *, full: bool = False) -> None:
     """A restarted worker (``--restart``): a new process appends one event like the
     log's last plain one and catches both projections up; seconds from its start.
     ``full`` (``--restart-full``): the walk resumed from the whole stored log, as
     before the lazy resume (decision 0016), for the ratio in the same run."""
     if full:
-        from ledger.projections import findings as module
-
-        module.stamped = lambda conn, walked: False  # as findings another code wrote
+        resume_wholly()
     started = time.perf_counter()
     ledger = build_ledger(Settings(database_url=url, run_projections="no"))
     try:
@@ -236,9 +243,10 @@ def child_restart(url: str, *, full: bool = False) -> None:
     print(json.dumps({"restart_s": seconds, "restart_max_rss_mb": rss}))
 
 
-def partitioned_restart(url: str) -> float:
+def partitioned_restart(url: str, *, full: bool = False) -> float:
     """Two partitioned workers restarted after one append (custody caught up first):
-    seconds from their start to the contract level at the log's end."""
+    seconds from their start to the contract level at the log's end. ``full``: they
+    resume from the whole stored log (:func:`resume_wholly`)."""
     ledger = build_ledger(Settings(database_url=url, run_projections="no"))
     try:
         append_one(ledger)
@@ -247,7 +255,8 @@ def partitioned_restart(url: str) -> float:
         ledger.close()
     cmd = [sys.executable, "-m", "benchmarks.bench_findings", "--partitioned", url, str(PARTITIONS)]
     start = time.perf_counter()
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    env = {**os.environ, "LEDGER_BENCH_RESUME_WHOLLY": "1"} if full else None
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
     for p in procs:
         p.communicate()
     assert all(p.returncode == 0 for p in procs)
@@ -314,6 +323,9 @@ def variant(name: str) -> dict[str, Any]:
         r["partitioned_restart_s"] = statistics.median(
             partitioned_restart(url) for _ in range(RUNS)
         )
+        r["partitioned_restart_full_s"] = statistics.median(
+            partitioned_restart(url, full=True) for _ in range(RUNS)
+        )
         restarts = [_child("--restart", url) for _ in range(RUNS)]
         r["restart_s"] = statistics.median(x["restart_s"] for x in restarts)
         r["restart_max_rss_mb"] = max(x["restart_max_rss_mb"] for x in restarts)
@@ -369,6 +381,8 @@ def main(argv: list[str]) -> int:
         child_catch_up(argv[1])
         return 0
     if argv and argv[0] == "--partitioned":
+        if os.environ.get("LEDGER_BENCH_RESUME_WHOLLY"):
+            resume_wholly()
         child_partitioned(argv[1], int(argv[2]))
         return 0
     if argv and argv[0] in ("--restart", "--restart-full"):
