@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from itertools import groupby
 from pathlib import Path
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 import domain
 from domain.history import Event
-from domain.instants import parse, to_stored
 from domain.rules.collector import collector_paused
-from domain.rules.findings import ClearReason, Finding
+from domain.rules.findings import Finding
 from domain.rules.lives import Change
 from domain.rules.seeding import Seeding, by_scope, held, implied_then
 from domain.rules.tracking import Prefix
@@ -37,17 +34,14 @@ from ledger.projections.custody_queries import (
     REGISTRATIONS,
     asset_subject,
 )
-from ledger.projections.findings_codec import decode_version, finding_from_dict
-from ledger.projections.stored_lives import StoredLives
-from ledger.projections.tracking import tracking_position
+from ledger.projections.findings_codec import finding_from_dict
+from ledger.projections.stored_lives import StoredLives, head, summed
+from ledger.projections.tracking import set_tracking, tracking_position
 from ledger.store.tables import (
     event_amendments,
     event_index,
     events,
-    finding_changes,
     finding_holders,
-    findings,
-    projection_tracking,
 )
 
 
@@ -85,8 +79,8 @@ def walked_row(name: str) -> str:
 def stamp(conn: Connection, walked: datetime | None, name: str = "findings") -> None:
     """Record that this code wrote the stored findings of projection ``name``, having
     walked to ``walked``."""
-    _set(conn, CODE, FINGERPRINT)
-    _set(conn, walked_row(name), -1 if walked is None else _micros(walked))
+    set_tracking(conn, CODE, FINGERPRINT)
+    set_tracking(conn, walked_row(name), -1 if walked is None else _micros(walked))
 
 
 def stamped(conn: Connection, walked: datetime, name: str = "findings") -> bool:
@@ -103,16 +97,6 @@ def _micros(t: datetime) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _set(conn: Connection, name: str, value: int) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    now = datetime.now(UTC)
-    conn.execute(
-        dialect.insert(projection_tracking)
-        .values(name=name, position=value, updated_at=now)
-        .on_conflict_do_update(index_elements=["name"], set_={"position": value, "updated_at": now})
-    )
 
 
 class StoredEventsIn:
@@ -235,37 +219,28 @@ class StoredSeed(StoredLives):
             return Seeding(None, head, end, fed, {}, {}, holders(conn))
         k = _reported_at(conn, end)
         last = tail[-1].reported_at
-        prefixes, implied = self._lives(conn, k, last)
+        prefixes, implied = self._lives(k, last)
         return Seeding(k, head, end, fed, by_scope(implied), prefixes, holders(conn))
 
-    def _lives(
-        self, conn: Connection, k: datetime, last: datetime
-    ) -> tuple[dict[str, Prefix], list[Finding]]:
+    def _lives(self, k: datetime, last: datetime) -> tuple[dict[str, Prefix], list[Finding]]:
         """Every stored life up to ``k``, summed up, and the findings implied at ``k``
         (``domain.rules.seeding.implied_then``)."""
         prefixes: dict[str, Prefix] = {}
         pending: dict[str, Finding | None] = {}
+        first_later: dict[str, Change | None] = {}
         with collector_paused():
-            for key, life in conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
-                if self.owns is not None and not self.owns(key):
-                    continue
-                data = orjson.loads(life)
+            for key, data in self.rows():
                 p = data["pending"]
                 pending[key] = None if p is None else finding_from_dict(p)
-                if not data["count"]:
-                    continue
-                base = finding_from_dict(data["latest"])
-                last_change = data["last"]
-                reason = (
-                    None if last_change["reason"] is None else ClearReason(last_change["reason"])
-                )
-                change = Change(
-                    parse(last_change["at"]), None if data["last_cleared"] else base, reason
-                )
-                self.heads[key] = prefixes[key] = Prefix(
-                    data["count"], base, parse(data["first_at"]), change
-                )
-            first_later = self._later(conn, k, prefixes)
+                if data["count"]:
+                    base = finding_from_dict(data["latest"])
+                    self.heads[key] = prefixes[key] = head(data, base)
+            for key, changes, first in self.changed_after(k):
+                first_later[key] = first
+                if changes:
+                    prefixes[key] = summed(changes)
+                else:
+                    prefixes.pop(key, None)
         implied = [
             f
             for key in pending.keys() | prefixes.keys()
@@ -273,46 +248,6 @@ class StoredSeed(StoredLives):
             is not None
         ]
         return prefixes, implied
-
-    def _later(
-        self, conn: Connection, k: datetime, prefixes: dict[str, Prefix]
-    ) -> dict[str, Change]:
-        """For the lives changed after ``k``: their prefix up to ``k`` replaces the
-        whole one in ``prefixes``; returns the first change after ``k`` of each."""
-        after = to_stored(k)
-        later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
-        rows = conn.execute(
-            sa.select(
-                finding_changes.c.finding_key,
-                finding_changes.c.at,
-                finding_changes.c.reason,
-                finding_changes.c.finding,
-            )
-            .where(finding_changes.c.finding_key.in_(later.distinct().scalar_subquery()))
-            .order_by(finding_changes.c.finding_key, finding_changes.c.seq)
-        )
-        out: dict[str, Change] = {}
-        for key, group in groupby(rows, key=lambda r: str(r.finding_key)):
-            if self.owns is not None and not self.owns(key):
-                continue
-            self.later.add(key)
-            changes: list[Change] = []
-            version: Finding | None = None
-            for row in group:
-                data = None if row.finding is None else orjson.loads(row.finding)
-                f = None if data is None else decode_version(version, data)
-                why = None if row.reason is None else ClearReason(row.reason)
-                change = Change(parse(row.at), f, why)
-                if row.at > after:
-                    out[key] = change
-                    break
-                changes.append(change)
-                version = f or version
-            if changes:
-                prefixes[key] = Prefix(len(changes), version, changes[0].at, changes[-1])
-            else:
-                prefixes.pop(key, None)
-        return out
 
 
 def _reported_at(conn: Connection, position: int) -> datetime:

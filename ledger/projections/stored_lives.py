@@ -4,9 +4,10 @@ walk makes again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -38,23 +39,32 @@ class StoredLives:
         finding rows, and for the few lives changed after ``k``, from their change
         rows. A latest version stored exactly as the finding ``implied`` at ``k`` (the
         same JSON) is that finding, not decoded again (most of them, on a restart)."""
-        heads = self.heads
-        for key, life in self.conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
-            if self.owns is not None and not self.owns(key):
-                continue
-            data = orjson.loads(life)
+        for key, data in self.rows():
             if not data["count"]:
                 continue
-            latest, last, cleared = data["latest"], data["last"], data["last_cleared"]
+            latest = data["latest"]
             now = implied.get(key)
             if now is not None and orjson.dumps(latest) == orjson.dumps(now, option=_UTC_Z):
-                base = now
+                self.heads[key] = head(data, now)
             else:
-                base = finding_from_dict(latest)
-            reason = None if last["reason"] is None else ClearReason(last["reason"])
-            change = Change(parse(last["at"]), None if cleared else base, reason)
-            heads[key] = Prefix(data["count"], base, parse(data["first_at"]), change)
-        out = dict(heads)
+                self.heads[key] = head(data, finding_from_dict(latest))
+        out = dict(self.heads)
+        for key, changes, _ in self.changed_after(k):
+            if changes:
+                out[key] = summed(changes)
+            else:
+                out.pop(key, None)
+        return out
+
+    def rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each stored life of the walk's keys: its key and its row's summary."""
+        for key, life in self.conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
+            if self.owns is None or self.owns(key):
+                yield key, orjson.loads(life)
+
+    def changed_after(self, k: datetime) -> Iterator[tuple[str, list[Change], Change | None]]:
+        """Each stored life of the walk's keys with a change after ``k``: its changes up
+        to ``k`` and its first change after (``later`` records their keys)."""
         after = to_stored(k)
         later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
         rows = self.conn.execute(
@@ -72,20 +82,19 @@ class StoredLives:
                 continue
             self.later.add(key)
             changes: list[Change] = []
+            first_later: Change | None = None
             version: Finding | None = None
             for row in group:
-                if row.at > after:
-                    break
                 data = None if row.finding is None else orjson.loads(row.finding)
                 f = None if data is None else decode_version(version, data)
                 why = None if row.reason is None else ClearReason(row.reason)
-                changes.append(Change(parse(row.at), f, why))
+                change = Change(parse(row.at), f, why)
+                if row.at > after:
+                    first_later = change
+                    break
+                changes.append(change)
                 version = f or version
-            if changes:
-                out[key] = Prefix(len(changes), version, changes[0].at, changes[-1])
-            else:
-                out.pop(key, None)
-        return out
+            yield key, changes, first_later
 
     def check(self, drained: Sequence[Drained]) -> None:
         """The lives the resumed walk changed again are stored as it leaves them, and
@@ -99,3 +108,17 @@ class StoredLives:
         if self.later - changed:
             key = min(self.later - changed)
             raise StoredLivesDisagree(f"the stored life of {key} changed where the log does not")
+
+
+def head(data: Mapping[str, Any], base: Finding) -> Prefix:
+    """A stored life's row, summed up, its latest version ``base``."""
+    last = data["last"]
+    reason = None if last["reason"] is None else ClearReason(last["reason"])
+    change = Change(parse(last["at"]), None if data["last_cleared"] else base, reason)
+    return Prefix(data["count"], base, parse(data["first_at"]), change)
+
+
+def summed(changes: Sequence[Change]) -> Prefix:
+    """A life's first changes, summed up."""
+    base = next((c.finding for c in reversed(changes) if c.finding is not None), None)
+    return Prefix(len(changes), base, changes[0].at, changes[-1])

@@ -78,12 +78,18 @@ def check_layout(conn: Connection, count: int) -> None:
 
 
 def set_layout(conn: Connection, count: int) -> None:
+    set_tracking(conn, LAYOUT, count)
+
+
+def set_tracking(conn: Connection, name: str, value: int) -> None:
+    """Set a tracking row's ``position`` (made if missing): a projection's position,
+    or a number some projection keeps beside it (``LAYOUT``, ``findings.walked``…)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     now = datetime.now(UTC)
     conn.execute(
         dialect.insert(projection_tracking)
-        .values(name=LAYOUT, position=count, updated_at=now)
-        .on_conflict_do_update(index_elements=["name"], set_={"position": count, "updated_at": now})
+        .values(name=name, position=value, updated_at=now)
+        .on_conflict_do_update(index_elements=["name"], set_={"position": value, "updated_at": now})
     )
 
 
