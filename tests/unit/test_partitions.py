@@ -41,8 +41,7 @@ from tests.unit.builders import (
     world,
 )
 from tests.unit.rule_builders import disposition
-from tests.unit.test_walk_resume import Store
-from tests.unit.test_walk_resume_lazily import LazyStore
+from tests.unit.stores import LazyStore, Store
 
 EVENTS = 1500
 
