@@ -370,7 +370,10 @@ def variant(name: str) -> dict[str, Any]:
 
 
 def run(report: dict[str, Any]) -> None:
-    out: dict[str, Any] = {}
+    # The variants not run now stay as last measured (LEDGER_BENCH_MERGE keeps the
+    # report; a report without them starts empty).
+    kept = report.get("findings") or {}
+    out: dict[str, Any] = {k: v for k, v in kept.items() if isinstance(v, dict)}
     for name in VARIANTS:
         out[name] = variant(name)
         report["findings"] = out  # kept after each variant (run.py writes as it goes)
