@@ -164,7 +164,8 @@ def log_wide(conn: Connection, end: int) -> list[Event]:
     subjects = sa.select(event_index.c.position).where(
         sa.or_(
             event_index.c.subject.in_([REF, FINDING, INVENTORIES, REGISTRATIONS]),
-            event_index.c.subject.like("contract:%"),  # contract actions (and more)
+            # ``contract:…``: contract actions (and more), as a range the index serves
+            sa.and_(event_index.c.subject >= "contract:", event_index.c.subject < "contract;"),
         ),
         event_index.c.position <= end,
     )
