@@ -133,11 +133,10 @@ class Evaluator:
         # Per party, the assets it held in their kept evaluations (incremental only):
         # where an inventory's unnamed assets are looked for.
         self._held_by: dict[str, set[str]] = {}
-        # Per party, the assets it was first found to hold since the last
-        # :meth:`take_holders` (what a store of ``_held_by`` must add).
+        # What ``_held_by`` gained since the last :meth:`take_holders`.
         self._holders_new: dict[str, set[str]] = {}
         # Seeded from stored findings (:meth:`seed`): the assets not evaluated since,
-        # with the findings stored for them, and the cut they were stored at.
+        # with their stored findings; the cut they were stored at.
         self._seeded: dict[str, dict[ScopeKey, tuple[Finding, ...]]] = {}
         self._seed_at: tuple[datetime, CutFacts] | None = None
         self._checks: list[tuple[ScopeKey, tuple[Finding, ...], tuple[Finding, ...]]] = []
@@ -231,18 +230,12 @@ class Evaluator:
         if self.incremental:
             self._memos[asset_id] = memo
             for c in memo.index.custodians:
-                held = self._held_by.setdefault(c, set())
-                if asset_id not in held:
+                if asset_id not in (held := self._held_by.setdefault(c, set())):
                     held.add(asset_id)
                     self._holders_new.setdefault(c, set()).add(asset_id)
         whole, r03 = memo.whole(facts, inventories_only=inventories_only)
         found = Evaluated([*memo.local, *whole])
-        if asset_id in self._unseeded:
-            # The first evaluation after the one at the seed's cut: the tracker holds
-            # the stored findings, which that one was only compared with.
-            self._unseeded.discard(asset_id)
-            kept = 0
-        found.kept, found.stable = kept, len(memo.local)
+        found.kept, found.stable = self._kept(asset_id, kept), len(memo.local)
         part = AssetPart(
             asset_id=asset_id,
             unaccounted=ordered(r03),
@@ -394,9 +387,7 @@ class Evaluator:
         for a in sorted(assets):
             if a not in self._parts and a not in self.cut.registrations:
                 continue
-            if a in self._seeded:
-                self._unseed(a)
-            old = self._parts.get(a)
+            old = self._last_part(a)
             home = self._contract_of.get(a)
             # No news of the asset in a batch without amendments: it extends by nothing.
             news = None if impact.news is None else impact.news.get(a, ())
@@ -466,16 +457,11 @@ class Evaluator:
         held_by: Mapping[str, Iterable[str]],
     ) -> None:
         """Stand where an evaluator that evaluated everything at ``k`` and found
-        ``found`` (every scope's findings implied at ``k``, as stored) stands, without
-        evaluating an asset: each asset's part for its contract is its stored R03
-        findings, and each asset is evaluated — at ``k``, then as asked — the first
-        time it is needed (a news of it, an inventory that may expect it, its
-        contract's actions). What that first evaluation finds at ``k`` is kept for the
-        caller to hold to the stored findings (:meth:`take_checks`). ``held_by``: per
-        party, the assets it held in the evaluations of the evaluator stood in for
-        (:meth:`take_holders`, stored), where an inventory's unnamed assets are looked
-        for. C01–C03 of every contract are judged at ``k`` from the stored parts, and
-        kept for :meth:`take_checks` too."""
+        ``found`` (per scope, as stored) stands, evaluating no asset: an asset's part
+        is its stored R03 findings, and it is evaluated — at ``k``, then as asked —
+        when first needed; what it finds at ``k``, and C01–C03 judged at ``k`` from
+        the stored parts, are kept to be held to the store (:meth:`take_checks`).
+        ``held_by``: per party, the assets it held (:meth:`take_holders`, stored)."""
         if self._memos or self._parts or self.k is not None:
             raise ValueError("only a new evaluator is seeded")
         cut = self.refresh(k)
@@ -531,6 +517,22 @@ class Evaluator:
         self._unseeded.add(asset_id)
         for scope in stored.keys() | found.keys():
             self._checks.append((scope, stored.get(scope, ()), found.get(scope, ())))
+
+    def _last_part(self, asset_id: str) -> AssetPart | None:
+        """The asset's part as last evaluated (a seeded asset evaluated at the seed's
+        cut first)."""
+        if asset_id in self._seeded:
+            self._unseed(asset_id)
+        return self._parts.get(asset_id)
+
+    def _kept(self, asset_id: str, kept: int) -> int:
+        """``Evaluated.kept`` of an evaluation of the asset: 0 for the first after the
+        one at the seed's cut — the tracker holds the stored findings, which that one
+        was only compared with."""
+        if asset_id in self._unseeded:
+            self._unseeded.discard(asset_id)
+            return 0
+        return kept
 
     def take_checks(self) -> list[tuple[ScopeKey, tuple[Finding, ...], tuple[Finding, ...]]]:
         """For each scope of the seeded assets evaluated since the last call: the
