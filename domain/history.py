@@ -44,7 +44,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from domain.instants import parse
+from domain.frozen import freeze, freeze_owned, thaw
+from domain.instants import parse, stored_instant
 from domain.vocabulary import REFERENCE_TYPES, Confidence, EventType
 
 Logged = tuple[int, Mapping[str, Any]]
@@ -60,61 +61,6 @@ IMMUTABLE_FIELDS: frozenset[str] = frozenset(
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-_LEAVES = frozenset({str, int, float, bool, type(None)})
-
-
-def freeze(value: Any) -> Any:
-    """A read-only deep copy of JSON: objects become mapping proxies, arrays tuples."""
-    # Exact type tests first: every logged event passes through here, and an ABC
-    # isinstance check per JSON value costs more than the copy itself.
-    kind = type(value)
-    if kind in _LEAVES:
-        return value
-    if kind is dict:
-        return MappingProxyType(
-            {str(k): v if type(v) in _LEAVES else freeze(v) for k, v in value.items()}
-        )
-    if kind is list or kind is tuple:
-        return tuple(v if type(v) in _LEAVES else freeze(v) for v in value)
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
-    return value
-
-
-def _freeze_owned(value: Any) -> Any:
-    """``freeze`` of JSON nobody else holds (just decoded): its dicts are wrapped in
-    place, not copied; JSON's keys are strings already."""
-    kind = type(value)
-    if kind is dict:
-        for k, v in value.items():
-            if type(v) is dict or type(v) is list:
-                value[k] = _freeze_owned(v)  # same keys: safe while iterating
-        return MappingProxyType(value)
-    if kind is list:
-        return tuple(v if type(v) in _LEAVES else _freeze_owned(v) for v in value)
-    return freeze(value)
-
-
-def thaw(value: Any) -> Any:
-    """A plain, mutable JSON copy of a frozen value."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [thaw(v) for v in value]
-    return value
-
-
-def _instant(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if type(value) is str and len(value) == _STORED_WIDTH and value[-1] == "Z":
-        # The stored form (``2014-06-10T08:00:00.000000Z``): ``fromisoformat`` reads it
-        # as UTC directly, without the general parser's rewriting and conversion.
-        return datetime.fromisoformat(value)
-    return parse(str(value))
-
-
-_STORED_WIDTH = len("2014-06-10T08:00:00.000000Z")
 _TYPES: dict[str, EventType] = {t.value: t for t in EventType}
 _CONFIDENCES: dict[str, Confidence] = {c.value: c for c in Confidence}
 
@@ -203,9 +149,9 @@ class Event:
 
         ``owned``: the caller hands ``record`` over (it was just decoded and nobody else
         holds it), so it is frozen in place instead of copied: a third of the parse."""
-        frozen: Mapping[str, Any] = _freeze_owned(record) if owned else freeze(record)
-        recorded_at = _instant(frozen.get("recorded_at"))
-        reported = _instant(frozen.get("reported_at")) or recorded_at
+        frozen: Mapping[str, Any] = freeze_owned(record) if owned else freeze(record)
+        recorded_at = stored_instant(frozen.get("recorded_at"))
+        reported = stored_instant(frozen.get("reported_at")) or recorded_at
         if reported is None:
             raise ValueError(f"event {frozen.get('event_id')!r} has no knowledge time")
         src = frozen.get("source") or _EMPTY
@@ -217,9 +163,9 @@ class Event:
             asset_ids=tuple(str(a) for a in frozen.get("asset_ids") or ()),
             contract_id=frozen.get("contract_id"),
             occurred_at=parse(str(frozen["occurred_at"])),
-            occurred_earliest=_instant(frozen.get("occurred_earliest")),
-            occurred_latest=_instant(frozen.get("occurred_latest")),
-            discovered_at=_instant(frozen.get("discovered_at")),
+            occurred_earliest=stored_instant(frozen.get("occurred_earliest")),
+            occurred_latest=stored_instant(frozen.get("occurred_latest")),
+            discovered_at=stored_instant(frozen.get("discovered_at")),
             reported_at=reported,
             recorded_at=recorded_at,
             reporter=str(frozen.get("reporter", "")),
@@ -295,7 +241,7 @@ class Event:
         return tuple(str(v) for v in self.payload.get(name) or ())
 
     def instant(self, name: str) -> datetime | None:
-        return _instant(self.payload.get(name))
+        return stored_instant(self.payload.get(name))
 
     def flag(self, name: str) -> bool:
         return bool(self.payload.get(name, False))

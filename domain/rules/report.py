@@ -40,7 +40,8 @@ from datetime import datetime
 from typing import Any
 
 from domain.fold import AssetState
-from domain.history import Event, thaw
+from domain.frozen import thaw
+from domain.history import Event
 from domain.instants import to_stored
 from domain.reference import Reference, Terms
 from domain.rules.compliance import Compliance, compliance_of, fold_contract_assets, span_dict

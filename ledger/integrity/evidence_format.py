@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.history import Event, thaw
+from domain.frozen import thaw
+from domain.history import Event
 from domain.instants import to_stored
 from domain.rules import life
 from domain.rules.lives import Window

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from domain.history import Event, thaw
+from domain.frozen import thaw
+from domain.history import Event
 from domain.rules.findings import ClearReason
 from domain.rules.lives import Lives
 from domain.rules.partitions import (
