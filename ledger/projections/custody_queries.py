@@ -105,3 +105,18 @@ def contract_history(conn: Connection, contract_id: str, upto: int | None = None
 def all_contracts(conn: Connection) -> list[str]:
     rows = conn.execute(sa.select(registry.c.natural_id).where(registry.c.kind == "contract"))
     return sorted(r[0] for r in rows)
+
+
+def events_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, Event]:
+    """The stored events with these ids, by id (through the event index)."""
+    positions = sa.select(event_index.c.position).where(event_index.c.event_id.in_(sorted(ids)))
+    rows = conn.execute(
+        sa.select(events.c.notification_id, events.c.state).where(
+            events.c.notification_id.in_(positions.distinct().scalar_subquery())
+        )
+    )
+    out = {}
+    for position, state in rows:
+        e = Event.parse(position, orjson.loads(state), owned=True)
+        out[e.event_id] = e
+    return out

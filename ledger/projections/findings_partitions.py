@@ -39,6 +39,7 @@ from domain.rules.partitions import (
 )
 from domain.rules.tracking import Drained, StoredLivesDisagree
 from domain.vocabulary import EventType
+from ledger.projections.custody_queries import events_by_id
 from ledger.projections.findings import store
 from ledger.projections.findings_codec import dump, finding_from_dict
 from ledger.projections.findings_seeding import (
@@ -51,7 +52,7 @@ from ledger.projections.findings_seeding import (
 )
 from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
-from ledger.store.tables import event_index, events, finding_changes, finding_parts, findings
+from ledger.store.tables import events, finding_changes, finding_parts, findings
 
 log = logging.getLogger(__name__)
 
@@ -319,24 +320,10 @@ def routed(conn: Connection, batch: Sequence[Event], count: int) -> dict[int | N
     for _ in range(2):  # a correction's target, and a retracted correction's
         if not wanted:
             break
-        found = _events_by_id(conn, wanted)
+        found = events_by_id(conn, wanted)
         known.update(found)
         wanted = {e.target_event_id for e in found.values() if e.target_event_id} - known.keys()
     return Router(count, known.get).split(batch)
-
-
-def _events_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, Event]:
-    positions = sa.select(event_index.c.position).where(event_index.c.event_id.in_(sorted(ids)))
-    rows = conn.execute(
-        sa.select(events.c.notification_id, events.c.state).where(
-            events.c.notification_id.in_(positions.distinct().scalar_subquery())
-        )
-    )
-    out = {}
-    for position, state in rows:
-        e = Event.parse(position, orjson.loads(state), owned=True)
-        out[e.event_id] = e
-    return out
 
 
 def _records(

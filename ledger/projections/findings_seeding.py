@@ -33,6 +33,7 @@ from ledger.projections.custody_queries import (
     REF,
     REGISTRATIONS,
     asset_subject,
+    events_by_id,
 )
 from ledger.projections.findings_codec import finding_from_dict
 from ledger.projections.stored_lives import StoredLives, head, summed
@@ -118,11 +119,8 @@ class StoredEventsIn:
         return _parsed(self.conn, events.c.notification_id.in_(positions.scalar_subquery()))
 
     def get(self, event_id: str) -> Event | None:
-        positions = sa.select(event_index.c.position).where(
-            event_index.c.event_id == event_id, event_index.c.position <= self.upto
-        )
-        found = _parsed(self.conn, events.c.notification_id.in_(positions.scalar_subquery()))
-        return next((e for e in found if e.event_id == event_id), None)
+        # One stored after ``upto`` was fed to the walk, which knows it already.
+        return events_by_id(self.conn, [event_id]).get(event_id)
 
 
 def _parsed(conn: Connection, where: sa.ColumnElement[bool]) -> list[Event]:
