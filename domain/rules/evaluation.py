@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain
+from typing import TYPE_CHECKING, Any
 
 from domain.fold import AssetState
 from domain.history import Event
@@ -44,6 +45,9 @@ from domain.rules.impact import (
 from domain.rules.spans import Span, holds, suspensions, union
 from domain.state import History
 from domain.vocabulary import EventType
+
+if TYPE_CHECKING:  # seeding imports tracking, which imports this module
+    from domain.rules.seeding import Deferred
 
 UnaccountedPart = tuple[str | None, tuple[Finding, ...]]
 """What C01–C03 read of an asset judged by another evaluator: its contract (``None``:
@@ -139,6 +143,7 @@ class Evaluator:
         # with their stored findings; the cut they were stored at.
         self._seeded: dict[str, dict[ScopeKey, tuple[Finding, ...]]] = {}
         self._seed_at: tuple[datetime, CutFacts] | None = None
+        self._deferred: Deferred[Any] | None = None
         self._checks: list[tuple[ScopeKey, tuple[Finding, ...], tuple[Finding, ...]]] = []
         self._unseeded: set[str] = set()  # their next evaluation keeps nothing
         self.k: datetime | None = None
@@ -455,13 +460,16 @@ class Evaluator:
         k: datetime,
         found: Mapping[ScopeKey, Sequence[Finding]],
         held_by: Mapping[str, Iterable[str]],
+        deferred: Deferred[Any] | None = None,
     ) -> None:
         """Stand where an evaluator that evaluated everything at ``k`` and found
         ``found`` (per scope, as stored) stands, evaluating no asset: an asset's part
         is its stored R03 findings, and it is evaluated — at ``k``, then as asked —
         when first needed; what it finds at ``k``, and C01–C03 judged at ``k`` from
         the stored parts, are kept to be held to the store (:meth:`take_checks`).
-        ``held_by``: per party, the assets it held (:meth:`take_holders`, stored)."""
+        ``held_by``: per party, the assets it held (:meth:`take_holders`, stored);
+        ``deferred``: assets whose stored findings are read when first evaluated (their
+        part, at once, from ``deferred.unaccounted``)."""
         if self._memos or self._parts or self.k is not None:
             raise ValueError("only a new evaluator is seeded")
         cut = self.refresh(k)
@@ -472,17 +480,22 @@ class Evaluator:
         for a in cut.registrations:
             if (self.owns is not None and not self.owns(a)) or not self._in_contract(a):
                 continue
-            mine = {asset_scope(a): tuple(found.get(asset_scope(a), ()))}
+            mine: dict[ScopeKey, tuple[Finding, ...]] = {}
+            if deferred is not None and asset_scope(a) in deferred:
+                r03 = ordered(deferred.unaccounted.get(a, ()))  # its findings: later
+            else:
+                mine[asset_scope(a)] = tuple(found.get(asset_scope(a), ()))
+                r03 = ordered(f for f in mine[asset_scope(a)] if f.rule == "R03")
             c = cut.contract_of(a)
             if c is not None:
                 mine[contract_scope(c, a)] = tuple(found.get(contract_scope(c, a), ()))
-            r03 = ordered(f for f in mine[asset_scope(a)] if f.rule == "R03")
             part = AssetPart(asset_id=a, unaccounted=r03, support=(), registration=None)
             self._parts[a] = part
             self._contract_of[a] = c
             self._members.setdefault(c or "", {})[a] = part
             self.evaluated_at[a] = k
             self._seeded[a] = mine
+        self._deferred = deferred
         for party, assets in held_by.items():
             self._held_by.setdefault(party, set()).update(assets)
         contracts = {c for c in self._contract_of.values() if c} | set(cut.actions)
@@ -498,6 +511,8 @@ class Evaluator:
         evaluator stood in for last evaluated it (its memo, part and C04/C05 then
         stand as they would there); what it found is kept for :meth:`take_checks`."""
         stored = self._seeded.pop(asset_id)
+        if asset_scope(asset_id) not in stored and self._deferred is not None:
+            stored[asset_scope(asset_id)] = self._deferred.found(asset_scope(asset_id))
         assert self._seed_at is not None
         k, cut = self._seed_at
         now, self.cut = self.cut, cut

@@ -46,11 +46,17 @@ def contract_scope(contract_id: str, asset_id: str | None = None) -> ScopeKey:
 
 
 def scope_of(f: Finding) -> ScopeKey:
-    if f.rule in ("C04", "C05"):
-        return contract_scope(f.contract_id or "", f.asset_id)
-    if f.rule.startswith("C") or f.asset_id is None:
-        return contract_scope(f.contract_id or "")
-    return asset_scope(f.asset_id)
+    return scope_for(f.rule, f.contract_id, f.asset_id)
+
+
+def scope_for(rule: str, contract_id: str | None, asset_id: str | None) -> ScopeKey:
+    """The scope that judges a finding of ``rule`` about ``contract_id`` and
+    ``asset_id`` (:func:`scope_of`, from a stored finding's columns)."""
+    if rule in ("C04", "C05"):
+        return contract_scope(contract_id or "", asset_id)
+    if rule.startswith("C") or asset_id is None:
+        return contract_scope(contract_id or "")
+    return asset_scope(asset_id)
 
 
 @dataclass(frozen=True, slots=True)

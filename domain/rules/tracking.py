@@ -47,6 +47,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
+from typing import Protocol
 
 from domain.history import Event, Log
 from domain.reference import Reference
@@ -72,6 +73,19 @@ class Prefix:
 
 
 _NO_PREFIX = Prefix()
+
+
+class DeferredLives(Protocol):
+    """Scopes whose stored lives a seeded tracker reads when it first needs the scope
+    (``domain.rules.seeding.Deferred``): every life of them is plain at ``k``."""
+
+    def __contains__(self, scope: object) -> bool: ...
+
+    def scopes(self) -> list[ScopeKey]: ...
+
+    def scope_of(self, key: str) -> ScopeKey | None: ...
+
+    def lives(self, scope: ScopeKey) -> dict[str, Prefix]: ...
 
 
 class StoredLivesDisagree(ValueError):
@@ -135,6 +149,9 @@ class LifeTracker:
         self._undo_scopes: dict[ScopeKey, tuple[set[str], set[str]]] = {}
         self._retracted: set[str] = set()
         self._corrected: set[str] = set()
+        # Scopes seeded from stored lives read when first needed (:meth:`seed`).
+        self._deferred: DeferredLives | None = None
+        self._undeferred: set[ScopeKey] = set()
         self.k: datetime | None = None
 
     @property
@@ -147,8 +164,17 @@ class LifeTracker:
         """Keys visible at the last knowledge instant advanced to."""
         return frozenset(self._visible)
 
+    @property
+    def deferred(self) -> tuple[frozenset[ScopeKey], frozenset[ScopeKey]]:
+        """The scopes seeded from stored lives read when first needed (:meth:`seed`):
+        all of them, and those read so far."""
+        every = frozenset(self._deferred.scopes()) if self._deferred is not None else frozenset()
+        return every, frozenset(self._undeferred)
+
     def mark(self, key: str) -> None:
         """Count ``key`` as changed (its dispositions did)."""
+        if self._deferred is not None and (scope := self._deferred.scope_of(key)) is not None:
+            self._undefer(scope)
         self._dirty.add(key)
 
     def take_dirty(self) -> set[str]:
@@ -179,6 +205,7 @@ class LifeTracker:
         k: datetime,
         evaluated: Mapping[ScopeKey, Sequence[Finding]],
         stored: Mapping[str, Prefix],
+        deferred: DeferredLives | None = None,
     ) -> None:
         """Stand where a tracker that advanced through every knowledge instant up to
         ``k`` and was drained into a store stands, without the walk: ``evaluated`` is
@@ -190,7 +217,9 @@ class LifeTracker:
         change is a version (which must then be the implied finding); every other
         implied finding is pending (its ``valid_from`` not yet reached).
         :class:`StoredLivesDisagree` when the two disagree (the stored lives are not the
-        walk of this log by these rules)."""
+        walk of this log by these rules). ``deferred``: scopes in neither, whose stored
+        lives are read — and stood on the same way — when the tracker first needs them
+        (a scope judged, a key marked, :meth:`lives`)."""
         if self.k is not None or self._implied or self._drained:
             raise ValueError("only a new tracker is seeded")
         for scope, found in evaluated.items():
@@ -218,7 +247,24 @@ class LifeTracker:
                     f"{key} is implied since before {k} but was never detected"
                 )
             self._push(f)
+        self._deferred = deferred
         self.k = k
+
+    def _undefer(self, scope: ScopeKey) -> None:
+        """Stand on a deferred scope's stored lives, as :meth:`seed` stands on the others:
+        each is plain, so a key whose last change is a version is implied and visible."""
+        if self._deferred is None or scope in self._undeferred or scope not in self._deferred:
+            return
+        self._undeferred.add(scope)
+        keys = self._scope_keys[scope] = set()
+        for key, prefix in self._deferred.lives(scope).items():
+            self._drained[key] = prefix
+            if prefix.last is not None and prefix.last.finding is not None:
+                assert prefix.base is not None
+                keys.add(key)
+                self._implied[key] = prefix.base
+                self._visible.add(key)
+        self._volatile[scope] = set(keys)
 
     @staticmethod
     def _prefix_after(done: Prefix, changes: Sequence[Change]) -> Prefix:
@@ -233,6 +279,8 @@ class LifeTracker:
         if self.k is not None and k < self.k:
             raise ValueError("knowledge instants must not go back")
         reopened = k == self.k
+        for scope in evaluated:
+            self._undefer(scope)
         why = self._begin_instant(k, evaluated, impact, reopened)
         for scope, found in evaluated.items():
             self._judge_scope(scope, found, k, why, reopened)
@@ -418,6 +466,9 @@ class LifeTracker:
         """Every finding ever detected, and those implied with a future ``valid_from``
         (detected then unless later knowledge says otherwise); with ``keys``, only
         those."""
+        if self._deferred is not None:
+            for scope in self._deferred.scopes():
+                self._undefer(scope)
         wanted = set(self._changes) | set(self._implied) if keys is None else set(keys)
         out = []
         for key in wanted:

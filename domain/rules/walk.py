@@ -126,8 +126,8 @@ class Walk:
             walk.tracker.seed(NOTHING_KNOWN, {}, seed.prefixes)
         else:
             with collector_paused():
-                walk.evaluator.seed(k, seed.found, seed.held_by)
-                walk.tracker.seed(k, seed.found, seed.prefixes)
+                walk.evaluator.seed(k, seed.found, seed.held_by, seed.deferred)
+                walk.tracker.seed(k, seed.found, seed.prefixes, seed.deferred)
                 # The instant before ``k`` matters only to a batch that continues ``k``:
                 # the last instant, fed next, is another.
                 walk.k = k

@@ -25,7 +25,7 @@ from domain.history import Event
 from domain.rules.collector import collector_paused
 from domain.rules.findings import Finding
 from domain.rules.lives import Change
-from domain.rules.seeding import Seeding, by_scope, held, implied_then
+from domain.rules.seeding import Deferred, Seeding, by_scope, held, implied_then
 from domain.rules.tracking import Prefix
 from ledger.projections.custody_queries import (
     FINDING,
@@ -199,6 +199,8 @@ class StoredSeed(StoredLives):
     """The stored lives as a lazily resumed walk needs them (:meth:`seeding`); what
     :meth:`StoredLives.check` holds the last instant, fed again, to."""
 
+    deferred: Deferred[str] | None = None
+
     def seeding(
         self,
         conn: Connection,
@@ -217,35 +219,68 @@ class StoredSeed(StoredLives):
             return Seeding(None, head, end, fed, {}, {}, holders(conn))
         k = _reported_at(conn, end)
         last = tail[-1].reported_at
-        prefixes, implied = self._lives(k, last)
-        return Seeding(k, head, end, fed, by_scope(implied), prefixes, holders(conn))
+        prefixes, implied, deferred = self._lives(k, last)
+        return Seeding(
+            k, head, end, fed, by_scope(implied), prefixes, holders(conn), deferred=deferred
+        )
 
-    def _lives(self, k: datetime, last: datetime) -> tuple[dict[str, Prefix], list[Finding]]:
+    def _lives(
+        self, k: datetime, last: datetime
+    ) -> tuple[dict[str, Prefix], list[Finding], Deferred[str]]:
         """Every stored life up to ``k``, summed up, and the findings implied at ``k``
-        (``domain.rules.seeding.implied_then``)."""
+        (``domain.rules.seeding.implied_then``) — but for the asset scopes whose lives
+        are all plain (``domain.rules.seeding.Deferred``): those are decoded when the
+        walk first needs them, and only their visible ``R03`` findings now."""
         prefixes: dict[str, Prefix] = {}
         pending: dict[str, Finding | None] = {}
         first_later: dict[str, Change | None] = {}
+        changed: dict[str, list[Change]] = {}
+        deferred: Deferred[str] = Deferred(_decoded)
         with collector_paused():
-            for key, data in self.rows():
-                p = data["pending"]
-                pending[key] = None if p is None else finding_from_dict(p)
-                if data["count"]:
-                    base = finding_from_dict(data["latest"])
-                    self.heads[key] = prefixes[key] = head(data, base)
             for key, changes, first in self.changed_after(k):
-                first_later[key] = first
+                first_later[key], changed[key] = first, changes
+            for key, scope, life in self.scoped_rows():
+                data = orjson.loads(life)
+                plain = data["count"] > 0 and data["pending"] is None and key not in first_later
+                now = deferred.offer(scope, key, life, plain)
+                if not now and not data["last_cleared"] and data["latest"]["rule"] == "R03":
+                    r03 = finding_from_dict(data["latest"])
+                    deferred.unaccounted.setdefault(scope[1], []).append(r03)
+                for one, stored in now:
+                    row = data if one == key else orjson.loads(stored)
+                    p = row["pending"]
+                    pending[one] = None if p is None else finding_from_dict(p)
+                    if row["count"]:
+                        base = finding_from_dict(row["latest"])
+                        self.heads[one] = prefixes[one] = head(row, base)
+            for key, changes in changed.items():
                 if changes:
                     prefixes[key] = summed(changes)
                 else:
                     prefixes.pop(key, None)
+        self.deferred = deferred
         implied = [
             f
             for key in pending.keys() | prefixes.keys()
             if (f := implied_then(last, prefixes.get(key), first_later.get(key), pending.get(key)))
             is not None
         ]
-        return prefixes, implied
+        return prefixes, implied, deferred
+
+    def stored_head(self, key: str) -> Prefix | None:
+        found = super().stored_head(key)
+        scope = None if self.deferred is None else self.deferred.scope_of(key)
+        if found is None and scope is not None:
+            assert self.deferred is not None
+            return self.deferred.lives(scope).get(key)
+        return found
+
+
+def _decoded(life: str) -> Prefix:
+    """A stored life's row (its ``life`` column), summed up: a plain life's changes up
+    to ``k`` are all of them."""
+    data = orjson.loads(life)
+    return head(data, finding_from_dict(data["latest"]))
 
 
 def _reported_at(conn: Connection, position: int) -> datetime:

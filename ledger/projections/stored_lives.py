@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from domain.instants import parse, to_stored
 from domain.rules.findings import ClearReason, Finding
+from domain.rules.impact import ScopeKey, scope_for
 from domain.rules.lives import Change
 from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree
 from ledger.projections.findings_codec import decode_version, finding_from_dict
@@ -62,6 +63,25 @@ class StoredLives:
             if self.owns is None or self.owns(key):
                 yield key, orjson.loads(life)
 
+    def scoped_rows(self) -> Iterator[tuple[str, ScopeKey, str]]:
+        """Each stored life of the walk's keys: its key, scope and row (undecoded)."""
+        rows = self.conn.execute(
+            sa.select(
+                findings.c.finding_key,
+                findings.c.rule,
+                findings.c.contract_id,
+                findings.c.asset_id,
+                findings.c.life,
+            )
+        )
+        for key, rule, contract_id, asset_id, life in rows:
+            if self.owns is None or self.owns(key):
+                yield key, scope_for(rule, contract_id, asset_id), life
+
+    def stored_head(self, key: str) -> Prefix | None:
+        """The stored life of ``key``, whole, summed up (``None``: none is stored)."""
+        return self.heads.get(key)
+
     def changed_after(self, k: datetime) -> Iterator[tuple[str, list[Change], Change | None]]:
         """Each stored life of the walk's keys with a change after ``k``: its changes up
         to ``k`` and its first change after (``later`` records their keys)."""
@@ -103,7 +123,7 @@ class StoredLives:
         for d in drained:
             if d.changes:
                 changed.add(d.key)
-            if self.heads.get(d.key) != (d.after if d.after.count else None):
+            if self.stored_head(d.key) != (d.after if d.after.count else None):
                 raise StoredLivesDisagree(f"the stored life of {d.key} is not what the log implies")
         if self.later - changed:
             key = min(self.later - changed)

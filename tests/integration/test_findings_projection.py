@@ -292,10 +292,42 @@ def test_a_restarted_worker_resumes_lazily_and_reads_only_what_it_needs(ledger: 
     assert walk is not None and walk.history.log.partial
     # The last stored instant (t2's), fed again, and t3's: no other asset's events.
     assert projection._source is not None and projection._source.loads == 2
+    # The stored findings of the assets not evaluated again are not decoded (t1's).
+    every, read = walk.tracker.deferred
+    assert ("asset", "t1") in every - read
+    assert read <= {("asset", "t2"), ("asset", "t3")}
     with ledger.engine.connect() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
     assert len(walk.history.log.events) < stored
     followed, lives = rows(ledger), changes(ledger)
+    ledger.runner.rebuild()
+    assert rows(ledger) == followed
+    assert changes(ledger) == lives
+
+
+def test_a_disposition_after_a_restart_keeps_the_life_of_a_finding_not_decoded(
+    ledger: Ledger,
+) -> None:
+    """A finding whose stored life the restart left undecoded (its asset is not
+    evaluated again) is read when a disposition names it: its life goes on, with the
+    disposition, as in a worker that never stopped."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 4)])
+    append(ledger, [wire.capture(["t1"], "isil", occurred_at="2014-06-01T00:00:00Z")])
+    append(ledger, [wire.transfer(["t2"], "iq-army", "iq-9th")])
+    key = min(r[0] for r in rows(ledger) if r[0].endswith("/t1") or "/t1/" in r[0])
+    projection = ledger.runner.projections[1]
+    projection.forget()
+    append(ledger, [wire.transfer(["t3"], "iq-army", "pmf")])
+    walk = projection._walk
+    assert walk is not None
+    every, read = walk.tracker.deferred
+    assert ("asset", "t1") in every - read
+    decision = {"finding_key": key, "disposition": "confirmed_violation", "rationale": "seen"}
+    append(ledger, [wire.event("finding_dispositioned", decision)])
+    assert ("asset", "t1") in walk.tracker.deferred[1]
+    followed, lives = rows(ledger), changes(ledger)
+    assert key in {r[0] for r in followed}
     ledger.runner.rebuild()
     assert rows(ledger) == followed
     assert changes(ledger) == lives

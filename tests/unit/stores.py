@@ -9,8 +9,9 @@ from datetime import datetime
 
 from domain.history import Event, StoredEvents
 from domain.rules.findings import Finding
+from domain.rules.impact import scope_of
 from domain.rules.lives import Change
-from domain.rules.seeding import Seeding, by_scope, held, implied_then
+from domain.rules.seeding import Deferred, Seeding, by_scope, held, implied_then, plain
 from domain.rules.tracking import Drained, Prefix
 from domain.rules.walk import Walk
 
@@ -64,24 +65,44 @@ class LazyStore(Store):
         for party, assets in walk.evaluator.take_holders().items():
             self.holders.setdefault(party, set()).update(assets)
 
-    def seeding(self, logged: Sequence[Event], share: Sequence[Event] | None = None) -> Seeding:
+    def seeding(
+        self, logged: Sequence[Event], share: Sequence[Event] | None = None, *, defer: bool = False
+    ) -> Seeding:
         """What the store and the log up to its end give a lazily resumed walk
-        (``share``: the events of the log the walk was fed, a partition's)."""
+        (``share``: the events of the log the walk was fed, a partition's). ``defer``:
+        the plain asset scopes' lives are read when first needed (:class:`Deferred`),
+        as the findings projection reads them."""
         last = logged[-1].reported_at
         head = [e for e in logged if e.reported_at < last]
         k = head[-1].reported_at if head else None
         prefixes: dict[str, Prefix] = {}
         implied: list[Finding] = []
+        deferred: Deferred[Prefix] | None = Deferred(lambda p: p) if defer and k else None
         for key, changes in self.changes.items():
             done = [c for c in changes if k is not None and c.at <= k]
             later = changes[len(done) :]
             prefix = None
             if done:
                 base = next((c.finding for c in reversed(done) if c.finding is not None), None)
-                prefix = prefixes[key] = Prefix(len(done), base, done[0].at, done[-1])
-            f = implied_then(last, prefix, later[0] if later else None, self.pending.get(key))
-            if f is not None and k is not None:
-                implied.append(f)
+                prefix = Prefix(len(done), base, done[0].at, done[-1])
+            first, pending = (later[0] if later else None), self.pending.get(key)
+            f = implied_then(last, prefix, first, pending)
+            now = [(key, prefix)]
+            if deferred is not None:
+                one = next((c.finding for c in changes if c.finding is not None), pending)
+                assert one is not None
+                now = deferred.offer(scope_of(one), key, prefix, plain(prefix, first, pending))
+                if not now and f is not None and f.rule == "R03" and f.asset_id:
+                    deferred.unaccounted.setdefault(f.asset_id, []).append(f)
+            for k2, p in now:
+                if p is not None:
+                    prefixes[k2] = p
+                if k2 == key:
+                    if f is not None and k is not None:
+                        implied.append(f)
+                elif p is not None and p.last is not None and p.last.finding is not None:
+                    assert p.base is not None
+                    implied.append(p.base)  # a plain life offered earlier: implied if visible
         return Seeding(
             k=k,
             held=held(head),
@@ -90,6 +111,7 @@ class LazyStore(Store):
             found=by_scope(implied),
             prefixes=prefixes,
             held_by={p: set(a) for p, a in self.holders.items()},
+            deferred=deferred,
         )
 
     def loader(self, head: Sequence[Event]) -> StoredEvents:

@@ -304,7 +304,7 @@ def _stored_partitioned(
             for i in range(count):
                 store = stores[i]
                 assert isinstance(store, LazyStore)
-                seed = store.seeding(seen, share=fed[i])
+                seed = store.seeding(seen, share=fed[i], defer=True)
                 head = seen[: len(seen) - len(store.seeding(seen).tail)]
                 walks.append(
                     PartitionWalk.resumed_lazily(Partition(i, count), seed, store.loader(head))

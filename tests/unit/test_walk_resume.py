@@ -29,17 +29,19 @@ def _walked(
     *,
     lazily: bool = False,
     alter: Any = None,
+    defer: bool = False,
 ) -> LazyStore:
     """The store of a walk fed ``events`` cut at ``cuts``; stopped and resumed from the
     store after the piece that ends at ``stop`` (``lazily``: ``Walk.resume_lazily``,
-    ``alter`` done to its seeding first)."""
+    ``alter`` done to its seeding first; ``defer``: with the plain asset scopes' lives
+    read when first needed)."""
     store = LazyStore()
     walk = Walk()
     for lo, hi in pairwise([0, *cuts, len(events)]):
         walk.feed(events[lo:hi])
         store.keep(walk, walk.drain())
         if hi == stop and lazily:
-            seed = store.seeding(events[:hi])
+            seed = store.seeding(events[:hi], defer=defer)
             if alter is not None:
                 seed = alter(seed)
             walk = Walk.resume_lazily(seed, store.loader(events[: hi - len(seed.tail)]))
@@ -55,28 +57,32 @@ def _walked(
     return store
 
 
-@pytest.mark.parametrize("lazily", [False, True])
+# How a walk is resumed: from the whole log, lazily, lazily with deferred scopes.
+RESUMES = [(False, False), (True, False), (True, True)]
+
+
+@pytest.mark.parametrize(("lazily", "defer"), RESUMES)
 @settings(max_examples=40, deadline=None)
 @given(logged=logs(), data=st.data())
 def test_a_walk_resumed_at_any_cut_stores_what_an_uninterrupted_one_stores(
-    lazily: bool, logged: list[Any], data: st.DataObject
+    lazily: bool, defer: bool, logged: list[Any], data: st.DataObject
 ) -> None:
     events = _events(logged)
     cuts = sorted(data.draw(st.sets(st.integers(1, len(events) - 1), min_size=1, max_size=12)))
     stop = data.draw(st.sampled_from(cuts))
-    resumed = _walked(events, cuts, stop, lazily=lazily)
+    resumed = _walked(events, cuts, stop, lazily=lazily, defer=defer)
     assert resumed.changes == _walked(events, cuts, None).changes
 
 
-@pytest.mark.parametrize("lazily", [False, True])
+@pytest.mark.parametrize(("lazily", "defer"), RESUMES)
 @pytest.mark.parametrize("seed", range(6))
-def test_every_cut_of_a_long_log_resumes_exactly(seed: int, lazily: bool) -> None:
+def test_every_cut_of_a_long_log_resumes_exactly(seed: int, lazily: bool, defer: bool) -> None:
     events = _events(generate(Seeded(seed), length=(150, 200)))
     cuts = list(range(7, len(events), 7))
     expected = _walked(events, cuts, None).changes
     assert expected  # the log implies findings
     for stop in cuts[::3]:
-        assert _walked(events, cuts, stop, lazily=lazily).changes == expected, stop
+        assert _walked(events, cuts, stop, lazily=lazily, defer=defer).changes == expected, stop
 
 
 def test_a_resumed_walk_refuses_a_store_that_is_not_its_log() -> None:

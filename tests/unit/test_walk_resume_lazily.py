@@ -28,15 +28,16 @@ from tests.unit.test_walk_realistic import _events as realistic_events
 from tests.unit.test_walk_resume import _walked
 
 
+@pytest.mark.parametrize("defer", [False, True])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_realistic_world_resumes_lazily_exactly_and_loads_only_what_it_needs(
-    seed: int,
+    seed: int, defer: bool
 ) -> None:
     events = realistic_events(seed)
     cuts = list(range(100, len(events), 100))
     expected = _walked(events, cuts, None).changes
     for stop in cuts[2::5]:
-        store = _walked(events, cuts, stop, lazily=True)
+        store = _walked(events, cuts, stop, lazily=True, defer=defer)
         assert store.changes == expected, stop
         # Each asset's events are read once at most, and only when it was needed.
         assert len(store.loaded) == len(set(store.loaded))
@@ -62,6 +63,29 @@ def _altered(seed: Seeding, rule: str) -> Seeding:
         last = replace(p.last, finding=g if p.last.finding is not None else None)
         prefixes[f.finding_key] = replace(p, base=g, last=last)
     return replace(seed, found=found, prefixes=prefixes)
+
+
+def _altered_deferred(seed: Seeding) -> Seeding:
+    """The seeding with one finding of a deferred scope not as the log implies it."""
+    assert seed.deferred is not None
+    for scope in seed.deferred.scopes():
+        lives = seed.deferred.lives(scope)
+        for key, p in lives.items():
+            if p.base is not None and p.last is not None and p.last.finding is not None:
+                g = replace(p.base, summary=p.base.summary + " (altered)")
+                lives[key] = replace(p, base=g, last=replace(p.last, finding=g))
+                return seed
+    raise AssertionError("no deferred scope implies a finding")
+
+
+def test_a_deferred_scope_not_as_the_log_implies_is_refused_when_first_evaluated() -> None:
+    events = _events(generate(Seeded(1), length=(150, 200)))
+    cuts = list(range(7, len(events), 7))
+    stop = cuts[len(cuts) // 2]
+    # Unaltered, the deferred scopes resume exactly (test_walk_resume); altered, no.
+    _walked(events, cuts, stop, lazily=True, defer=True)
+    with pytest.raises(StoredLivesDisagree, match="not what the log implies"):
+        _walked(events, cuts, stop, lazily=True, defer=True, alter=_altered_deferred)
 
 
 def test_a_store_not_as_the_log_implies_is_refused_when_its_asset_is_first_evaluated() -> None:
