@@ -52,7 +52,7 @@ from ledger.store.tables import (
     finding_parts,
     findings,
 )
-from ledger.store.upsert import insert_many, insert_new, upsert
+from ledger.store.upsert import delete_each, insert_many, insert_new, upsert
 
 log = logging.getLogger(__name__)
 _UTC_Z = orjson.OPT_UTC_Z
@@ -63,9 +63,11 @@ def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
     lives removed."""
     gone = [d.key for d in drained if d.gone]
     for i in range(0, len(gone), 500):
-        keys = gone[i : i + 500]
-        conn.execute(findings.delete().where(findings.c.finding_key.in_(keys)))
-        conn.execute(finding_changes.delete().where(finding_changes.c.finding_key.in_(keys)))
+        conn.execute(findings.delete().where(findings.c.finding_key.in_(gone[i : i + 500])))
+    # Only a life with stored changes has rows of them (most lives that go were
+    # pending, never detected).
+    stored = [d.key for d in drained if d.gone and (d.before.count or d.cut is not None)]
+    delete_each(conn, finding_changes.c.finding_key, stored)
     for d in drained:
         if d.cut is not None and not d.gone:
             conn.execute(

@@ -53,6 +53,7 @@ from ledger.projections.findings_seeding import (
 from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
 from ledger.store.tables import events, finding_changes, finding_parts, findings
+from ledger.store.upsert import delete_each
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +383,5 @@ def _chunks(logged: list[Event]) -> Iterable[list[Event]]:
 
 
 def _delete_lives(conn: Connection, keys: list[str]) -> None:
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        conn.execute(finding_changes.delete().where(finding_changes.c.finding_key.in_(chunk)))
-        conn.execute(findings.delete().where(findings.c.finding_key.in_(chunk)))
+    delete_each(conn, finding_changes.c.finding_key, keys)
+    delete_each(conn, findings.c.finding_key, keys)

@@ -82,3 +82,16 @@ def insert_new(
         return
     stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
     conn.execute(stmt, list(rows))
+
+
+def delete_each(conn: Connection, column: sa.Column[Any], keys: Sequence[Any]) -> None:
+    """Delete the rows whose ``column`` is one of ``keys``: one statement per key,
+    sent together (``executemany``), so that PostgreSQL finds each through the index on
+    ``column`` whatever it knows of the table. An ``IN`` list of hundreds of keys, on a
+    table it has not analysed (autovacuum off, or not yet run), is planned as a scan of
+    the whole table testing every row against each key: seconds a batch at 2M events."""
+    if keys:
+        table = column.table
+        assert isinstance(table, sa.Table)
+        stmt = table.delete().where(column == sa.bindparam("each_key"))
+        conn.execute(stmt, [{"each_key": k} for k in keys])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from ledger.projections.findings import FindingsProjection
 from ledger.projections.findings_queries import lives_of
 from ledger.projections.runner import Runner
 from ledger.store.tables import events, finding_changes, findings
+from ledger.store.upsert import delete_each
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
@@ -424,3 +426,54 @@ def test_a_restarted_worker_reads_the_stored_log_with_the_collector_paused(
     assert findings_projection._walk is not None  # resumed from the stored log
     assert collecting and not any(collecting)
     assert gc.isenabled()
+
+
+def _deletes_of_changes(ledger: Ledger) -> list[tuple[str, bool]]:
+    """Each DELETE of finding changes from now on: its SQL, and whether it went as
+    one statement per key (``executemany``)."""
+    seen: list[tuple[str, bool]] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM PROJ_FINDING_CHANGES"):
+            seen.append((statement, many))
+
+    sa.event.listen(ledger.engine, "before_cursor_execute", spy)
+    return seen
+
+
+def test_a_pending_finding_withdrawn_goes_without_a_delete_of_changes(ledger: Ledger) -> None:
+    """A life that goes before it was ever detected has no stored changes: its row
+    goes, and no DELETE of changes is sent (most lives that go are such)."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset("t1"), wire.asset("t2")])
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    append(ledger, [wire.capture(["t1"], "isil", event_id="cap", occurred_at=yesterday)])
+    pending = [r[0] for r in rows(ledger) if r[3] == "R03"]
+    assert pending  # unaccounted for from 30 days after the capture: not yet detected
+    seen = _deletes_of_changes(ledger)
+    append(ledger, [wire.retraction("cap")])
+    assert not set(pending) & {r[0] for r in rows(ledger)}
+    assert seen == []
+    followed, lives = rows(ledger), changes(ledger)
+    ledger.runner.rebuild()
+    assert (rows(ledger), changes(ledger)) == (followed, lives)
+
+
+def test_the_changes_of_lives_are_deleted_one_statement_per_key(ledger: Ledger) -> None:
+    """``delete_each`` sends one DELETE per key (PostgreSQL finds each row through the
+    primary key, whatever its statistics) and deletes those keys' changes only."""
+    rows_ = [
+        {"finding_key": k, "seq": s, "at": "2020-01-01T00:00:00Z", "reason": None, "finding": "{}"}
+        for k in ("a", "b", "c")
+        for s in (0, 1)
+    ]
+    with ledger.engine.begin() as conn:
+        conn.execute(finding_changes.insert(), rows_)
+    seen = _deletes_of_changes(ledger)
+    with ledger.engine.begin() as conn:
+        delete_each(conn, finding_changes.c.finding_key, ["a", "c", "absent"])
+        delete_each(conn, finding_changes.c.finding_key, [])
+        left = conn.execute(sa.select(finding_changes.c.finding_key, finding_changes.c.seq))
+        assert sorted(left) == [("b", 0), ("b", 1)]
+    assert len(seen) == 1 and seen[0][1]  # one executemany
+    assert " IN " not in seen[0][0].upper()
