@@ -5,14 +5,29 @@ its allocations set off would scan it again and again."""
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
 
 SWEEP_EVERY = 64
-"""How many times :func:`collector_paused` freezes the heap before it sweeps it."""
+"""How many times, at least, :func:`collector_paused` freezes the heap before it
+sweeps it."""
+
+SWEEP_SHARE = 0.05
+"""The share of the time, at most, that sweeps take: a sweep waits until the time
+since the last one ended is ``(1 - SWEEP_SHARE) / SWEEP_SHARE`` times what it took."""
 
 _paused = count(1)
+_clock = time.perf_counter
+_last = {"end": 0.0, "took": 0.0}  # the last sweep's
+
+
+def _sweep_due(uses: int) -> bool:
+    if uses % SWEEP_EVERY:
+        return False
+    wait = _last["took"] * (1 - SWEEP_SHARE) / SWEEP_SHARE
+    return _clock() - _last["end"] >= wait
 
 
 @contextmanager
@@ -37,6 +52,9 @@ def collector_paused() -> Iterator[None]:
     (another thread's: the collector is the process's) is freed all the same, later:
     what waits is at most what the last so many feeds left (a sweep also unfreezes,
     and scans once, what a server froze at its start; it is frozen again at once).
+    A sweep's cost grows with the heap (seconds at two million events): so many feeds
+    apart, sweeps would take a growing share of a long catch-up, so a sweep also waits
+    until they take at most :data:`SWEEP_SHARE` of the time.
     Already disabled: left as it is."""
     if not gc.isenabled():
         yield
@@ -45,8 +63,11 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if next(_paused) % SWEEP_EVERY == 0:
+        if _sweep_due(next(_paused)):
+            start = _clock()
             gc.unfreeze()
             gc.collect()
+            _last["end"] = _clock()
+            _last["took"] = _last["end"] - start
         gc.freeze()
         gc.enable()

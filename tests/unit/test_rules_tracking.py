@@ -214,14 +214,19 @@ def test_a_walk_refuses_knowledge_older_than_what_it_walked() -> None:
     assert walk.end == len(base) + 1
 
 
-def test_a_paused_collector_freezes_the_heap_and_still_frees_cycles_later() -> None:
+def test_a_paused_collector_freezes_the_heap_and_still_frees_cycles_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """``collector_paused`` leaves what exists out of the next collections (frozen), and
     every ``SWEEP_EVERY``-th time unfreezes and collects: a cycle that became garbage
     while frozen is freed then, not never."""
     import gc
     import weakref
 
+    from domain.rules import collector
     from domain.rules.collector import SWEEP_EVERY, collector_paused
+
+    monkeypatch.setattr(collector, "_last", {"end": 0.0, "took": 0.0})  # no sweep lately
 
     class Node:
         other: object = None
@@ -244,6 +249,26 @@ def test_a_paused_collector_freezes_the_heap_and_still_frees_cycles_later() -> N
         assert alive() is None  # swept
     finally:
         gc.unfreeze()
+
+
+def test_sweeps_wait_until_they_take_a_bounded_share_of_the_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep that took ``t`` seconds is followed by the next only once
+    ``t * (1 - SWEEP_SHARE) / SWEEP_SHARE`` seconds have passed since it ended, however
+    many feeds came in between: sweeps take at most ``SWEEP_SHARE`` of the time."""
+    from domain.rules import collector
+
+    now = [1000.0]
+    monkeypatch.setattr(collector, "_clock", lambda: now[0])
+    monkeypatch.setattr(collector, "_last", {"end": 990.0, "took": 1.0})
+    monkeypatch.setattr(collector, "SWEEP_SHARE", 0.05)
+    every = collector.SWEEP_EVERY
+    assert not collector._sweep_due(every)  # 10 s since a 1 s sweep: 19 s are due
+    assert not collector._sweep_due(every + 1)
+    now[0] = 1009.0
+    assert collector._sweep_due(every)
+    assert not collector._sweep_due(every + 1)  # never between the SWEEP_EVERY-th
 
 
 def test_cut_facts_tell_which_inventory_versions_came_and_went_since_an_earlier_cut() -> None:
