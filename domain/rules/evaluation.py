@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from domain.fold import AssetState
 from domain.history import Event
@@ -143,7 +143,7 @@ class Evaluator:
         # with their stored findings; the cut they were stored at.
         self._seeded: dict[str, dict[ScopeKey, tuple[Finding, ...]]] = {}
         self._seed_at: tuple[datetime, CutFacts] | None = None
-        self._deferred: Deferred[Any] | None = None
+        self._deferred: Deferred | None = None
         self._checks: list[tuple[ScopeKey, tuple[Finding, ...], tuple[Finding, ...]]] = []
         self._unseeded: set[str] = set()  # their next evaluation keeps nothing
         self.k: datetime | None = None
@@ -460,7 +460,7 @@ class Evaluator:
         k: datetime,
         found: Mapping[ScopeKey, Sequence[Finding]],
         held_by: Mapping[str, Iterable[str]],
-        deferred: Deferred[Any] | None = None,
+        deferred: Deferred | None = None,
     ) -> None:
         """Stand where an evaluator that evaluated everything at ``k`` and found
         ``found`` (per scope, as stored) stands, evaluating no asset: an asset's part

@@ -13,10 +13,10 @@ evaluation is held to the findings stored for it (decision 0016).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Protocol
 
 from domain.history import Event
 from domain.rules.facts import CUT_TYPES
@@ -40,65 +40,57 @@ def held(events: Iterable[Event]) -> list[Event]:
     return [e for e in events if e.type in HELD_TYPES or e.event_id in targets]
 
 
-Row = TypeVar("Row")
-
-
-class Deferred(Generic[Row]):
-    """The stored lives of asset scopes that a lazily resumed walk reads only when it
-    first needs the scope (:meth:`lives`): those whose every life is *plain* at ``k``
-    (:func:`plain`), so that what the scope implied at ``k`` is its lives' visible
-    versions and nothing of it is pending. A restart then decodes the lives of the
-    scopes it touches, not every stored one. ``decode``: a stored row (``Row``, opaque
-    here) to the life's changes up to ``k``, summed up. ``unaccounted``: per asset, its
-    ``R03`` findings implied at ``k``, decoded at once (the contract level reads
-    them)."""
-
-    def __init__(self, decode: Callable[[Row], Prefix]) -> None:
-        self._decode = decode
-        self._rows: dict[ScopeKey, dict[str, Row]] = {}
-        self._lives: dict[ScopeKey, dict[str, Prefix]] = {}
-        self._scope_of: dict[str, ScopeKey] = {}
-        self._eager: set[ScopeKey] = set()
-        self.unaccounted: dict[str, list[Finding]] = {}
-
-    def offer(self, scope: ScopeKey, key: str, row: Row, plain: bool) -> list[tuple[str, Row]]:
-        """Defer a stored life of ``scope`` when it is :func:`plain` and so was every
-        other life of the scope offered (asset scopes only); else what must be seeded at
-        once: this life, and the scope's deferred so far."""
-        if plain and scope[0] == "asset" and scope not in self._eager:
-            self._rows.setdefault(scope, {})[key] = row
-            self._scope_of[key] = scope
-            return []
-        self._eager.add(scope)
-        return [*self._drop(scope).items(), (key, row)]
-
-    def _drop(self, scope: ScopeKey) -> dict[str, Row]:
-        rows = self._rows.pop(scope, {})
-        for key in rows:
-            del self._scope_of[key]
-        if scope[0] == "asset":
-            self.unaccounted.pop(scope[1], None)
-        return rows
-
-    def __contains__(self, scope: object) -> bool:
-        return scope in self._rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def scopes(self) -> list[ScopeKey]:
-        return list(self._rows)
-
-    def scope_of(self, key: str) -> ScopeKey | None:
-        return self._scope_of.get(key)
+class StoredScopes(Protocol):
+    """Where :class:`Deferred` reads the stored lives of a scope when it is needed."""
 
     def lives(self, scope: ScopeKey) -> dict[str, Prefix]:
-        """The scope's stored lives up to ``k``, summed up (decoded the first time)."""
+        """The scope's stored lives (all plain), each summed up."""
+        ...
+
+    def scope_of(self, key: str) -> ScopeKey | None:
+        """The scope of the stored life ``key`` (``None``: none is stored)."""
+        ...
+
+
+class Deferred:
+    """The asset scopes whose stored lives a lazily resumed walk reads only when it
+    first needs the scope (:meth:`lives`, from ``store``): those whose every life is
+    *plain* at ``k`` (:func:`plain`), so that what the scope implied at ``k`` is its
+    lives' visible versions and nothing of it is pending. A restart then reads the
+    lives of the scopes it touches, not every stored one. ``unaccounted``: per asset
+    of them, its ``R03`` findings implied at ``k``, read at once (the contract level
+    judges C01–C03 from them)."""
+
+    def __init__(
+        self,
+        scopes: Iterable[ScopeKey],
+        store: StoredScopes,
+        unaccounted: Mapping[str, Sequence[Finding]],
+    ) -> None:
+        self._scopes = set(scopes)
+        self._store = store
+        self._lives: dict[ScopeKey, dict[str, Prefix]] = {}
+        self.unaccounted = unaccounted
+
+    def __contains__(self, scope: object) -> bool:
+        return scope in self._scopes
+
+    def __len__(self) -> int:
+        return len(self._scopes)
+
+    def scopes(self) -> list[ScopeKey]:
+        return sorted(self._scopes)
+
+    def scope_of(self, key: str) -> ScopeKey | None:
+        """The deferred scope of the stored life ``key``, if it is one's."""
+        scope = self._store.scope_of(key)
+        return scope if scope in self._scopes else None
+
+    def lives(self, scope: ScopeKey) -> dict[str, Prefix]:
+        """The scope's stored lives up to ``k``, summed up (read the first time)."""
         lives = self._lives.get(scope)
         if lives is None:
-            rows = self._rows[scope]
-            lives = self._lives[scope] = {key: self._decode(row) for key, row in rows.items()}
-            self._rows[scope] = {}  # decoded: the rows are no longer needed
+            lives = self._lives[scope] = self._store.lives(scope)
         return lives
 
     def found(self, scope: ScopeKey) -> tuple[Finding, ...]:
@@ -140,7 +132,7 @@ class Seeding:
     found: Mapping[ScopeKey, Sequence[Finding]]
     prefixes: Mapping[str, Prefix]
     held_by: Mapping[str, Iterable[str]] = field(default_factory=dict)
-    deferred: Deferred[Any] | None = None
+    deferred: Deferred | None = None
 
 
 def implied_then(

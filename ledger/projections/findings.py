@@ -224,10 +224,10 @@ def resumed_lazily(conn: Connection, upto: int) -> tuple[Walk, StoredEventsIn] |
     if not tail or not stamped(conn, tail[-1].reported_at):
         return None
     stored = StoredSeed(conn)
-    seed = stored.seeding(conn, upto, tail)
+    source = StoredEventsIn(conn, upto)
+    seed = stored.seeding(conn, upto, tail, source=source)
     if not seed.held_by and any(e.type is EventType.ASSET_REGISTERED for e in seed.held):
         return None  # the holders were never stored
-    source = StoredEventsIn(conn, upto)
     try:
         walk = Walk.resume_lazily(seed, source)
         stored.check(walk.drain())

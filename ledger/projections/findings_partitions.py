@@ -171,10 +171,10 @@ class FindingsPartition:
             return None
         stored = StoredSeed(conn, self.partition.owns_key)
         mine = routed(conn, tail, self.partition.count).get(self.partition.index, [])
-        seed = stored.seeding(conn, upto, tail, mine)
+        source = StoredEventsIn(conn, upto)
+        seed = stored.seeding(conn, upto, tail, mine, source)
         if not seed.held_by and any(e.type is EventType.ASSET_REGISTERED for e in seed.held):
             return None
-        source = StoredEventsIn(conn, upto)
         try:
             walk = PartitionWalk.resumed_lazily(self.partition, seed, source)
             walk.tick(tail[-1].reported_at)

@@ -13,6 +13,7 @@ amendments index (``proj_event_amendments``) names every retraction and correcti
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import domain
 from domain.history import Event
 from domain.rules.collector import collector_paused
 from domain.rules.findings import Finding
+from domain.rules.impact import ScopeKey, asset_scope, scope_for
 from domain.rules.lives import Change
 from domain.rules.seeding import Deferred, Seeding, by_scope, held, implied_then
 from domain.rules.tracking import Prefix
@@ -43,6 +45,7 @@ from ledger.store.tables import (
     event_index,
     events,
     finding_holders,
+    findings,
 )
 
 
@@ -199,7 +202,7 @@ class StoredSeed(StoredLives):
     """The stored lives as a lazily resumed walk needs them (:meth:`seeding`); what
     :meth:`StoredLives.check` holds the last instant, fed again, to."""
 
-    deferred: Deferred[str] | None = None
+    deferred: Deferred | None = None
 
     def seeding(
         self,
@@ -207,10 +210,12 @@ class StoredSeed(StoredLives):
         upto: int,
         tail: list[Event] | None = None,
         share: list[Event] | None = None,
+        source: StoredEventsIn | None = None,
     ) -> Seeding:
         """``tail``: the events of the last instant up to ``upto``
         (:func:`last_instant`), when read already; ``share``: those of them the walk
-        is fed (a partition's; default all)."""
+        is fed (a partition's; default all); ``source``: whose connection the deferred
+        scopes' lives are read through later (``None``: none is deferred)."""
         tail = last_instant(conn, upto) if tail is None else tail
         fed = tail if share is None else share
         end = tail[0].position - 1 if tail else upto
@@ -219,53 +224,101 @@ class StoredSeed(StoredLives):
             return Seeding(None, head, end, fed, {}, {}, holders(conn))
         k = _reported_at(conn, end)
         last = tail[-1].reported_at
-        prefixes, implied, deferred = self._lives(k, last)
+        prefixes, implied = self._lives(k, last, source)
         return Seeding(
-            k, head, end, fed, by_scope(implied), prefixes, holders(conn), deferred=deferred
+            k, head, end, fed, by_scope(implied), prefixes, holders(conn), deferred=self.deferred
         )
 
     def _lives(
-        self, k: datetime, last: datetime
-    ) -> tuple[dict[str, Prefix], list[Finding], Deferred[str]]:
+        self, k: datetime, last: datetime, source: StoredEventsIn | None
+    ) -> tuple[dict[str, Prefix], list[Finding]]:
         """Every stored life up to ``k``, summed up, and the findings implied at ``k``
         (``domain.rules.seeding.implied_then``) — but for the asset scopes whose lives
-        are all plain (``domain.rules.seeding.Deferred``): those are decoded when the
-        walk first needs them, and only their visible ``R03`` findings now."""
+        are all plain (``domain.rules.seeding.Deferred``): of those, only which assets
+        they are and their visible ``R03`` findings are read now, their lives when the
+        walk first needs them (:class:`StoredScopesIn`)."""
         prefixes: dict[str, Prefix] = {}
         pending: dict[str, Finding | None] = {}
         first_later: dict[str, Change | None] = {}
         changed: dict[str, list[Change]] = {}
-        deferred: Deferred[str] = Deferred(_decoded)
         with collector_paused():
             for key, changes, first in self.changed_after(k):
                 first_later[key], changed[key] = first, changes
-            for key, scope, life in self.scoped_rows():
+            rows = list(self._classified_rows(defer=source is not None))
+            assets = {scope[1] for _, scope, _, _ in rows if scope[0] == "asset"}
+            eager = {scope[1] for key, scope, plain, _ in rows if not plain or key in first_later}
+            later = {a for a in assets - eager if source is not None}
+            unaccounted: dict[str, list[Finding]] = {}
+            lives = [(key, scope, life) for key, scope, _, life in rows if life is not None]
+            missing = [key for key, scope, _, life in rows if life is None and scope[1] in eager]
+            for key, scope, life in [*lives, *self._rows_of(missing)]:
                 data = orjson.loads(life)
-                plain = data["count"] > 0 and data["pending"] is None and key not in first_later
-                now = deferred.offer(scope, key, life, plain)
-                if not now and not data["last_cleared"] and data["latest"]["rule"] == "R03":
-                    r03 = finding_from_dict(data["latest"])
-                    deferred.unaccounted.setdefault(scope[1], []).append(r03)
-                for one, stored in now:
-                    row = data if one == key else orjson.loads(stored)
-                    p = row["pending"]
-                    pending[one] = None if p is None else finding_from_dict(p)
-                    if row["count"]:
-                        base = finding_from_dict(row["latest"])
-                        self.heads[one] = prefixes[one] = head(row, base)
+                if scope[0] == "asset" and scope[1] in later:
+                    # a visible R03 of a deferred scope: C01–C03 read it
+                    unaccounted.setdefault(scope[1], []).append(finding_from_dict(data["latest"]))
+                    continue
+                p = data["pending"]
+                pending[key] = None if p is None else finding_from_dict(p)
+                if data["count"]:
+                    base = finding_from_dict(data["latest"])
+                    self.heads[key] = prefixes[key] = head(data, base)
             for key, changes in changed.items():
                 if changes:
                     prefixes[key] = summed(changes)
                 else:
                     prefixes.pop(key, None)
-        self.deferred = deferred
+        if source is not None and later:
+            scopes = [asset_scope(a) for a in later]
+            self.deferred = Deferred(scopes, StoredScopesIn(source, self.owns), unaccounted)
         implied = [
             f
             for key in pending.keys() | prefixes.keys()
             if (f := implied_then(last, prefixes.get(key), first_later.get(key), pending.get(key)))
             is not None
         ]
-        return prefixes, implied, deferred
+        return prefixes, implied
+
+    def _classified_rows(self, *, defer: bool) -> Iterator[tuple[str, ScopeKey, bool, str | None]]:
+        """Each stored life of the walk's keys: its key, scope, whether it is plain
+        (``domain.rules.seeding.plain``, but for a change after ``k``) and its row —
+        ``None`` for a plain life of an asset scope (``defer``) but a visible R03:
+        PostgreSQL tells them from the row's JSON (:func:`_plain`), so that most rows
+        are neither sent nor parsed."""
+        plain = _plain(findings.c.life)
+        kept = sa.or_(
+            ~plain,
+            findings.c.asset_id.is_(None),
+            findings.c.rule.startswith("C"),
+            sa.and_(findings.c.rule == "R03", _has(findings.c.life, '"last_cleared":false')),
+        )
+        life = sa.case((kept, findings.c.life), else_=None) if defer else findings.c.life
+        rows = self.conn.execute(
+            sa.select(
+                findings.c.finding_key,
+                findings.c.rule,
+                findings.c.contract_id,
+                findings.c.asset_id,
+                plain,
+                life,
+            )
+        )
+        for key, rule, contract_id, asset_id, is_plain, text in rows:
+            if self.owns is None or self.owns(key):
+                yield key, scope_for(rule, contract_id, asset_id), bool(is_plain), text
+
+    def _rows_of(self, keys: list[str]) -> Iterator[tuple[str, ScopeKey, str]]:
+        for i in range(0, len(keys), 500):
+            rows = self.conn.execute(
+                sa.select(
+                    findings.c.finding_key,
+                    findings.c.rule,
+                    findings.c.contract_id,
+                    findings.c.asset_id,
+                    findings.c.life,
+                ).where(findings.c.finding_key.in_(keys[i : i + 500]))
+            )
+            for key, rule, contract_id, asset_id, life in rows:
+                yield key, scope_for(rule, contract_id, asset_id), life
 
     def stored_head(self, key: str) -> Prefix | None:
         found = super().stored_head(key)
@@ -274,6 +327,49 @@ class StoredSeed(StoredLives):
             assert self.deferred is not None
             return self.deferred.lives(scope).get(key)
         return found
+
+
+class StoredScopesIn:
+    """The stored lives of the deferred asset scopes (``domain.rules.seeding.
+    StoredScopes``), read through ``source.conn`` (the connection of the batch being
+    applied) when the walk first needs them; ``owns``: the walk's keys (a
+    partition's)."""
+
+    def __init__(self, source: StoredEventsIn, owns: Callable[[str], bool] | None) -> None:
+        self.source = source
+        self.owns = owns
+
+    def lives(self, scope: ScopeKey) -> dict[str, Prefix]:
+        rows = self.source.conn.execute(
+            sa.select(findings.c.finding_key, findings.c.rule, findings.c.life).where(
+                findings.c.asset_id == scope[1]
+            )
+        )
+        with collector_paused():
+            return {
+                key: _decoded(life)
+                for key, rule, life in rows
+                if not rule.startswith("C") and (self.owns is None or self.owns(key))
+            }
+
+    def scope_of(self, key: str) -> ScopeKey | None:
+        row = self.source.conn.execute(
+            sa.select(findings.c.rule, findings.c.contract_id, findings.c.asset_id).where(
+                findings.c.finding_key == key
+            )
+        ).first()
+        return None if row is None else scope_for(row.rule, row.contract_id, row.asset_id)
+
+
+def _has(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
+    return column.contains(text, autoescape=True)
+
+
+def _plain(life: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """Whether a stored life (its ``life`` column, as ``head_json`` writes it: compact
+    JSON, where a key in quotes can only be one of the object's own) has changes and no
+    pending finding (``domain.rules.seeding.plain``, but for a change after ``k``)."""
+    return sa.and_(_has(life, '"pending":null'), ~_has(life, '"count":0,'))
 
 
 def _decoded(life: str) -> Prefix:

@@ -15,7 +15,6 @@ from sqlalchemy.engine import Connection
 
 from domain.instants import parse, to_stored
 from domain.rules.findings import ClearReason, Finding
-from domain.rules.impact import ScopeKey, scope_for
 from domain.rules.lives import Change
 from domain.rules.tracking import Drained, Prefix, StoredLivesDisagree
 from ledger.projections.findings_codec import decode_version, finding_from_dict
@@ -62,21 +61,6 @@ class StoredLives:
         for key, life in self.conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
             if self.owns is None or self.owns(key):
                 yield key, orjson.loads(life)
-
-    def scoped_rows(self) -> Iterator[tuple[str, ScopeKey, str]]:
-        """Each stored life of the walk's keys: its key, scope and row (undecoded)."""
-        rows = self.conn.execute(
-            sa.select(
-                findings.c.finding_key,
-                findings.c.rule,
-                findings.c.contract_id,
-                findings.c.asset_id,
-                findings.c.life,
-            )
-        )
-        for key, rule, contract_id, asset_id, life in rows:
-            if self.owns is None or self.owns(key):
-                yield key, scope_for(rule, contract_id, asset_id), life
 
     def stored_head(self, key: str) -> Prefix | None:
         """The stored life of ``key``, whole, summed up (``None``: none is stored)."""

@@ -477,3 +477,38 @@ def test_the_changes_of_lives_are_deleted_one_statement_per_key(ledger: Ledger) 
         assert sorted(left) == [("b", 0), ("b", 1)]
     assert len(seen) == 1 and seen[0][1]  # one executemany
     assert " IN " not in seen[0][0].upper()
+
+
+def test_the_store_tells_plain_lives_and_visible_r03s_as_their_json_does(ledger: Ledger) -> None:
+    """What a restart asks PostgreSQL or SQLite of each row instead of parsing it
+    (``findings_seeding._plain``, ``"last_cleared":false``) is what the row's JSON says,
+    on lives pending, visible, cleared and R03."""
+    append(ledger, wire.reference_world())
+    append(ledger, [wire.asset(f"t{i}") for i in range(1, 5)])
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    append(ledger, [wire.capture(["t1"], "isil", occurred_at=yesterday)])
+    append(
+        ledger,
+        [wire.capture(["t2", "t3"], "isil", event_id="cap", occurred_at="2014-06-01T00:00:00Z")],
+    )
+    append(ledger, [wire.transfer(["t4"], "iq-army", "pmf", event_id="move")])
+    append(ledger, [wire.retraction("move")])
+    life = findings.c.life
+    visible = findings_seeding._has(life, '"last_cleared":false')
+    with ledger.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(
+                findings.c.finding_key,
+                findings.c.rule,
+                life,
+                findings_seeding._plain(life),
+                visible,
+            )
+        ).all()
+    kinds = set()
+    for key, rule, text, plain, shown in stored:
+        data = orjson.loads(text)
+        assert bool(plain) == (data["count"] > 0 and data["pending"] is None), key
+        assert bool(shown) == (not data["last_cleared"]), key
+        kinds.add((bool(plain), bool(shown), rule == "R03"))
+    assert {(False, True, True), (True, True, True), (True, False, False)} <= kinds

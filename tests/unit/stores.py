@@ -9,7 +9,7 @@ from datetime import datetime
 
 from domain.history import Event, StoredEvents
 from domain.rules.findings import Finding
-from domain.rules.impact import scope_of
+from domain.rules.impact import ScopeKey, scope_of
 from domain.rules.lives import Change
 from domain.rules.seeding import Deferred, Seeding, by_scope, held, implied_then, plain
 from domain.rules.tracking import Drained, Prefix
@@ -77,7 +77,7 @@ class LazyStore(Store):
         k = head[-1].reported_at if head else None
         prefixes: dict[str, Prefix] = {}
         implied: list[Finding] = []
-        deferred: Deferred[Prefix] | None = Deferred(lambda p: p) if defer and k else None
+        lives: dict[str, tuple[ScopeKey, Prefix | None, Finding | None, bool]] = {}
         for key, changes in self.changes.items():
             done = [c for c in changes if k is not None and c.at <= k]
             later = changes[len(done) :]
@@ -87,22 +87,21 @@ class LazyStore(Store):
                 prefix = Prefix(len(done), base, done[0].at, done[-1])
             first, pending = (later[0] if later else None), self.pending.get(key)
             f = implied_then(last, prefix, first, pending)
-            now = [(key, prefix)]
-            if deferred is not None:
-                one = next((c.finding for c in changes if c.finding is not None), pending)
-                assert one is not None
-                now = deferred.offer(scope_of(one), key, prefix, plain(prefix, first, pending))
-                if not now and f is not None and f.rule == "R03" and f.asset_id:
-                    deferred.unaccounted.setdefault(f.asset_id, []).append(f)
-            for k2, p in now:
-                if p is not None:
-                    prefixes[k2] = p
-                if k2 == key:
-                    if f is not None and k is not None:
-                        implied.append(f)
-                elif p is not None and p.last is not None and p.last.finding is not None:
-                    assert p.base is not None
-                    implied.append(p.base)  # a plain life offered earlier: implied if visible
+            one = next((c.finding for c in changes if c.finding is not None), pending)
+            assert one is not None
+            lives[key] = (scope_of(one), prefix, f, plain(prefix, first, pending))
+        deferred = None
+        if defer and k is not None:
+            eager = {s for s, _, _, is_plain in lives.values() if s[0] != "asset" or not is_plain}
+            later_scopes = {s for s, _, _, _ in lives.values()} - eager
+            deferred = Deferred(later_scopes, _InMemory(lives), _unaccounted(lives, later_scopes))
+        for key, (scope, prefix, f, _) in lives.items():
+            if deferred is not None and scope in deferred:
+                continue
+            if prefix is not None:
+                prefixes[key] = prefix
+            if f is not None and k is not None:
+                implied.append(f)
         return Seeding(
             k=k,
             held=held(head),
@@ -126,3 +125,32 @@ class LazyStore(Store):
                 return next((e for e in head if e.event_id == event_id), None)
 
         return Loader()
+
+
+Lives = dict[str, tuple[ScopeKey, "Prefix | None", "Finding | None", bool]]
+
+
+class _InMemory:
+    """The stored lives of the deferred scopes (``StoredScopes``), from the store."""
+
+    def __init__(self, lives: Lives) -> None:
+        self._lives = lives
+
+    def lives(self, scope: ScopeKey) -> dict[str, Prefix]:
+        return {
+            key: prefix
+            for key, (s, prefix, _, _) in self._lives.items()
+            if s == scope and prefix is not None
+        }
+
+    def scope_of(self, key: str) -> ScopeKey | None:
+        found = self._lives.get(key)
+        return None if found is None else found[0]
+
+
+def _unaccounted(lives: Lives, scopes: set[ScopeKey]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
+    for scope, _, f, _ in lives.values():
+        if scope in scopes and f is not None and f.rule == "R03":
+            out.setdefault(scope[1], []).append(f)
+    return out
