@@ -292,16 +292,7 @@ class StoredSeed(StoredLives):
             sa.and_(findings.c.rule == "R03", _has(findings.c.life, '"last_cleared":false')),
         )
         life = sa.case((kept, findings.c.life), else_=None) if defer else findings.c.life
-        rows = self.conn.execute(
-            sa.select(
-                findings.c.finding_key,
-                findings.c.rule,
-                findings.c.contract_id,
-                findings.c.asset_id,
-                plain,
-                life,
-            )
-        )
+        rows = self.conn.execute(sa.select(*_SCOPED, plain, life))
         for key, rule, contract_id, asset_id, is_plain, text in rows:
             if self.owns is None or self.owns(key):
                 yield key, scope_for(rule, contract_id, asset_id), bool(is_plain), text
@@ -309,13 +300,9 @@ class StoredSeed(StoredLives):
     def _rows_of(self, keys: list[str]) -> Iterator[tuple[str, ScopeKey, str]]:
         for i in range(0, len(keys), 500):
             rows = self.conn.execute(
-                sa.select(
-                    findings.c.finding_key,
-                    findings.c.rule,
-                    findings.c.contract_id,
-                    findings.c.asset_id,
-                    findings.c.life,
-                ).where(findings.c.finding_key.in_(keys[i : i + 500]))
+                sa.select(*_SCOPED, findings.c.life).where(
+                    findings.c.finding_key.in_(keys[i : i + 500])
+                )
             )
             for key, rule, contract_id, asset_id, life in rows:
                 yield key, scope_for(rule, contract_id, asset_id), life
@@ -359,6 +346,10 @@ class StoredScopesIn:
             )
         ).first()
         return None if row is None else scope_for(row.rule, row.contract_id, row.asset_id)
+
+
+_SCOPED = (findings.c.finding_key, findings.c.rule, findings.c.contract_id, findings.c.asset_id)
+"""A stored life's key and what tells its scope (``scope_for``)."""
 
 
 def _has(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
