@@ -244,14 +244,17 @@ class StoredSeed(StoredLives):
         with collector_paused():
             for key, changes, first in self.changed_after(k):
                 first_later[key], changed[key] = first, changes
-            rows = list(self._classified_rows(defer=source is not None))
-            assets = {scope[1] for _, scope, _, _ in rows if scope[0] == "asset"}
-            eager = {scope[1] for key, scope, plain, _ in rows if not plain or key in first_later}
-            later = {a for a in assets - eager if source is not None}
+            defer = source is not None
+            rows = list(self._classified_rows(defer=defer))
+            assets = self._asset_scopes() if defer else set()
+            eager = {scope[1] for _, scope, plain, _ in rows if not plain}
+            eager |= {s[1] for _, s, _ in self._rows_of(list(first_later)) if s[0] == "asset"}
+            later = assets - eager
             unaccounted: dict[str, list[Finding]] = {}
-            lives = [(key, scope, life) for key, scope, _, life in rows if life is not None]
-            missing = [key for key, scope, _, life in rows if life is None and scope[1] in eager]
-            for key, scope, life in [*lives, *self._rows_of(missing)]:
+            lives = [(key, scope, life) for key, scope, _, life in rows]
+            known = {key for key, _, _ in lives}
+            more = [r for r in self._rows_of_assets(sorted(eager & assets)) if r[0] not in known]
+            for key, scope, life in [*lives, *more]:
                 data = orjson.loads(life)
                 if scope[0] == "asset" and scope[1] in later:
                     # a visible R03 of a deferred scope: C01–C03 read it
@@ -278,24 +281,50 @@ class StoredSeed(StoredLives):
         ]
         return prefixes, implied
 
-    def _classified_rows(self, *, defer: bool) -> Iterator[tuple[str, ScopeKey, bool, str | None]]:
+    def _classified_rows(self, *, defer: bool) -> Iterator[tuple[str, ScopeKey, bool, str]]:
         """Each stored life of the walk's keys: its key, scope, whether it is plain
-        (``domain.rules.seeding.plain``, but for a change after ``k``) and its row —
-        ``None`` for a plain life of an asset scope (``defer``) but a visible R03:
+        (``domain.rules.seeding.plain``, but for a change after ``k``) and its row;
+        with ``defer``, only the lives not plain, the contracts' and the visible R03s:
         PostgreSQL tells them from the row's JSON (:func:`_plain`), so that most rows
         are neither sent nor parsed."""
         plain = _plain(findings.c.life)
-        kept = sa.or_(
-            ~plain,
-            findings.c.asset_id.is_(None),
-            findings.c.rule.startswith("C"),
-            sa.and_(findings.c.rule == "R03", _has(findings.c.life, '"last_cleared":false')),
-        )
-        life = sa.case((kept, findings.c.life), else_=None) if defer else findings.c.life
-        rows = self.conn.execute(sa.select(*_SCOPED, plain, life))
-        for key, rule, contract_id, asset_id, is_plain, text in rows:
+        query = sa.select(*_SCOPED, plain, findings.c.life)
+        if defer:
+            query = query.where(
+                sa.or_(
+                    ~plain,
+                    findings.c.asset_id.is_(None),
+                    findings.c.rule.startswith("C"),
+                    sa.and_(
+                        findings.c.rule == "R03", _has(findings.c.life, '"last_cleared":false')
+                    ),
+                )
+            )
+        for key, rule, contract_id, asset_id, is_plain, text in self.conn.execute(query):
             if self.owns is None or self.owns(key):
                 yield key, scope_for(rule, contract_id, asset_id), bool(is_plain), text
+
+    def _asset_scopes(self) -> set[str]:
+        """The assets with stored lives of their own scope (of the walk's: an asset's
+        keys are all a partition's or none, so one of them tells)."""
+        rows = self.conn.execute(
+            sa.select(findings.c.asset_id, sa.func.min(findings.c.finding_key))
+            .where(findings.c.asset_id.is_not(None), ~findings.c.rule.startswith("C"))
+            .group_by(findings.c.asset_id)
+        )
+        return {a for a, key in rows if self.owns is None or self.owns(key)}
+
+    def _rows_of_assets(self, assets: list[str]) -> Iterator[tuple[str, ScopeKey, str]]:
+        """The stored lives of the assets' own scopes."""
+        for i in range(0, len(assets), 500):
+            rows = self.conn.execute(
+                sa.select(*_SCOPED, findings.c.life).where(
+                    findings.c.asset_id.in_(assets[i : i + 500]), ~findings.c.rule.startswith("C")
+                )
+            )
+            for key, rule, contract_id, asset_id, life in rows:
+                if self.owns is None or self.owns(key):
+                    yield key, scope_for(rule, contract_id, asset_id), life
 
     def _rows_of(self, keys: list[str]) -> Iterator[tuple[str, ScopeKey, str]]:
         for i in range(0, len(keys), 500):
