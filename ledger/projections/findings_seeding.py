@@ -292,7 +292,7 @@ class StoredSeed(StoredLives):
         (``domain.rules.seeding.plain``, but for a change after ``k``) and its row;
         with ``defer``, only the lives not plain, the contracts' and the visible R03s:
         PostgreSQL tells them from the row's JSON (:func:`_plain`), so that most rows
-        are neither sent nor parsed."""
+        are neither sent nor parsed (SQLite answers the same)."""
         plain = _plain(findings.c.life)
         query = sa.select(*_SCOPED, plain, findings.c.life)
         if defer:
@@ -322,15 +322,9 @@ class StoredSeed(StoredLives):
 
     def _rows_of_assets(self, assets: list[str]) -> Iterator[tuple[str, ScopeKey, str]]:
         """The stored lives of the assets' own scopes."""
-        for i in range(0, len(assets), 500):
-            rows = self.conn.execute(
-                sa.select(*_SCOPED, findings.c.life).where(
-                    findings.c.asset_id.in_(assets[i : i + 500]), ~findings.c.rule.startswith("C")
-                )
-            )
-            for key, rule, contract_id, asset_id, life in rows:
-                if self.owns is None or self.owns(key):
-                    yield key, scope_for(rule, contract_id, asset_id), life
+        for a in assets:
+            for key, life in _own_lives(self.conn, a, self.owns):
+                yield key, asset_scope(a), life
 
     def _rows_of(self, keys: list[str]) -> Iterator[tuple[str, ScopeKey, str]]:
         for i in range(0, len(keys), 500):
@@ -362,16 +356,10 @@ class StoredScopesIn:
         self.owns = owns
 
     def lives(self, scope: ScopeKey) -> dict[str, Prefix]:
-        rows = self.source.conn.execute(
-            sa.select(findings.c.finding_key, findings.c.rule, findings.c.life).where(
-                findings.c.asset_id == scope[1]
-            )
-        )
         with collector_paused():
             return {
                 key: _decoded(life)
-                for key, rule, life in rows
-                if not rule.startswith("C") and (self.owns is None or self.owns(key))
+                for key, life in _own_lives(self.source.conn, scope[1], self.owns)
             }
 
     def scope_of(self, key: str) -> ScopeKey | None:
@@ -381,6 +369,20 @@ class StoredScopesIn:
             )
         ).first()
         return None if row is None else scope_for(row.rule, row.contract_id, row.asset_id)
+
+
+def _own_lives(
+    conn: Connection, asset_id: str, owns: Callable[[str], bool] | None
+) -> list[tuple[str, str]]:
+    """The stored lives of the asset's own scope (of the walk's keys): key and row. One
+    asset a query, an equality PostgreSQL serves from the index on ``asset_id`` whatever
+    its statistics (an ``IN`` list of many is planned as a scan of the table)."""
+    rows = conn.execute(
+        sa.select(findings.c.finding_key, findings.c.life).where(
+            findings.c.asset_id == asset_id, ~findings.c.rule.startswith("C")
+        )
+    )
+    return [(key, life) for key, life in rows if owns is None or owns(key)]
 
 
 _SCOPED = (findings.c.finding_key, findings.c.rule, findings.c.contract_id, findings.c.asset_id)
