@@ -505,6 +505,12 @@ class Log:
         self._cache.pop(len(self._knowledge) - len(new), None)
 
     @property
+    def held(self) -> int:
+        """How many events this log holds in memory (a partial log: those loaded so
+        far too)."""
+        return len(self._by_position)
+
+    @property
     def events(self) -> tuple[Event, ...]:
         """All logged events as recorded, in position order."""
         if self._frozen is None:

@@ -21,6 +21,7 @@ from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.findings_partitions import FindingsContracts, FindingsPartition
 from ledger.projections.leases import Leases
+from ledger.projections.residency import Residency
 from ledger.projections.runner import Projection, Runner
 from ledger.reading.custody import Reads
 from ledger.reading.findings import FindingsReads
@@ -140,7 +141,9 @@ def findings_projections(settings: Settings) -> list[Projection]:
     n = settings.findings_partitions
     if n == 1:
         return [FindingsProjection()]
-    return [*(FindingsPartition(i, n) for i in range(n)), FindingsContracts(n)]
+    residency = Residency(settings.findings_resident_events)
+    partitions = [FindingsPartition(i, n, residency) for i in range(n)]
+    return [*partitions, FindingsContracts(n, residency)]
 
 
 def leases_of(

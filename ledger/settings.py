@@ -57,6 +57,14 @@ class Settings(BaseSettings):
         " one worker at a time (`ledger project` processes share them out), plus the"
         " contract level; 1: one walk. Changing it re-judges every finding",
     )
+    findings_resident_events: int | None = Field(
+        default=None,
+        ge=1,
+        description="With findings partitions: the events a worker's partition walks may"
+        " hold in memory together (about 4-5 KB each); beyond it the walk used least"
+        " recently is forgotten and resumes from the store when next needed, so a worker"
+        " catching up holds one partition at a time. Unset: no bound",
+    )
     lease_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -50,6 +50,7 @@ from ledger.projections.findings_seeding import (
     stamp,
     stamped,
 )
+from ledger.projections.residency import Residency
 from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
 from ledger.store.tables import events, finding_changes, finding_parts, findings
@@ -70,9 +71,10 @@ class FindingsPartition:
     after = "custody"
     leased = True
 
-    def __init__(self, index: int, count: int) -> None:
+    def __init__(self, index: int, count: int, residency: Residency | None = None) -> None:
         self.partition = Partition(index, count)
         self.name = partition_names(count)[index]
+        self._residency = residency  # shared by the worker's partitions
         self._walk: PartitionWalk | None = None
         self._end = 0  # the log position the walk has followed to
         self._reached: datetime | None = None  # the knowledge instant the log had reached
@@ -90,9 +92,20 @@ class FindingsPartition:
     def forget(self) -> None:
         self._walk, self._end, self._source = None, 0, None
 
+    def held(self) -> int:
+        """How many events the walk holds in memory (``ledger.projections.residency``)."""
+        return 0 if self._walk is None else self._walk.history.log.held
+
+    def decode(self, rows: Sequence[tuple[int, bytes]]) -> list[Event]:
+        """A batch's events (``Runner.step``): the log-wide ones shared with the
+        worker's other walks."""
+        return _decoded(self._residency, rows)
+
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
         if not batch:
             return
+        if self._residency is not None:
+            self._residency.settle(self)  # the others' walks, before this one grows
         walk, self._walk = self._walk, None  # until this batch is applied
         try:
             walk = self._followed(conn, walk, batch)
@@ -102,6 +115,8 @@ class FindingsPartition:
         self._write(conn, walk, walk.drain())
         stamp(conn, walk.k, self.name)
         self._walk, self._end = walk, batch[-1].position
+        if self._residency is not None:
+            self._residency.settle(self)
 
     def _followed(
         self,
@@ -166,13 +181,13 @@ class FindingsPartition:
         """The walk resumed without reading the log (``PartitionWalk.resumed_lazily``,
         decision 0016), or ``None`` when the store does not allow it (as
         ``findings.resumed_lazily``)."""
-        tail = last_instant(conn, upto)
+        tail = last_instant(conn, upto, self._residency)
         if not tail or not stamped(conn, tail[-1].reported_at, self.name):
             return None
         stored = StoredSeed(conn, self.partition.owns_key)
         mine = routed(conn, tail, self.partition.count).get(self.partition.index, [])
-        source = StoredEventsIn(conn, upto)
-        seed = stored.seeding(conn, upto, tail, mine, source)
+        source = StoredEventsIn(conn, upto, self._residency)
+        seed = stored.seeding(conn, upto, tail, mine, source, self._residency)
         if not seed.held_by and any(e.type is EventType.ASSET_REGISTERED for e in seed.held):
             return None
         try:
@@ -208,8 +223,9 @@ class FindingsContracts:
     name = "findings"
     leased = True
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, residency: Residency | None = None) -> None:
         self.count = count
+        self._residency = residency  # the log-wide events it shares with the partitions
         self.after = tuple(partition_names(count))
         self._walk: ContractWalk | None = None
         self._end = 0
@@ -232,6 +248,9 @@ class FindingsContracts:
 
     def forget(self) -> None:
         self._walk, self._end = None, 0
+
+    def decode(self, rows: Sequence[tuple[int, bytes]]) -> list[Event]:
+        return _decoded(self._residency, rows)
 
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
         if not batch:
@@ -262,10 +281,11 @@ class FindingsContracts:
         """The contract level's events up to ``upto``: the global ones (and the
         amendments of those). Read through the event index when this code walked the
         stored ones to the log's last instant (decision 0016), else from the log."""
-        tail = last_instant(conn, upto)
+        tail = last_instant(conn, upto, self._residency)
         if tail and stamped(conn, tail[-1].reported_at, self.name):
             self._reached = tail[-1].reported_at
-            return routed(conn, log_wide(conn, upto), self.count).get(None, [])
+            wide = log_wide(conn, upto, self._residency)
+            return routed(conn, wide, self.count).get(None, [])
         logged, self._reached = _share(conn, upto, self.count, None)
         return logged
 
@@ -288,6 +308,12 @@ class FindingsContracts:
         walk.feed(self._logged(conn, upto), _records(conn, 0, upto, self.after), self._reached)
         store(conn, walk, walk.drain())
         return walk
+
+
+def _decoded(residency: Residency | None, rows: Sequence[tuple[int, bytes]]) -> list[Event]:
+    if residency is None:
+        return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+    return residency.decode(rows)
 
 
 def _share(

@@ -13,9 +13,10 @@ amendments index (``proj_event_amendments``) names every retraction and correcti
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -103,15 +104,24 @@ def _micros(t: datetime) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class Decoded(Protocol):
+    """Log-wide events decoded before (``ledger.projections.residency``)."""
+
+    def known(self, position: int) -> Event | None: ...
+
+    def shared(self, events: Sequence[Event]) -> list[Event]: ...
+
+
 class StoredEventsIn:
     """The stored events up to position ``upto`` (those a walk resumed there did not
     read), found through the event index over ``conn`` — the connection of the batch
     being applied, set again for each (:attr:`conn`)."""
 
-    def __init__(self, conn: Connection, upto: int) -> None:
+    def __init__(self, conn: Connection, upto: int, decoded: Decoded | None = None) -> None:
         self.conn = conn
         self.upto = upto
         self.loads = 0  # assets loaded
+        self._decoded = decoded
 
     def of_asset(self, asset_id: str) -> list[Event]:
         self.loads += 1
@@ -119,24 +129,31 @@ class StoredEventsIn:
             event_index.c.subject == asset_subject(asset_id),
             event_index.c.position <= self.upto,
         )
-        return _parsed(self.conn, events.c.notification_id.in_(positions.scalar_subquery()))
+        where = events.c.notification_id.in_(positions.scalar_subquery())
+        return _parsed(self.conn, where, self._decoded)
 
     def get(self, event_id: str) -> Event | None:
         # One stored after ``upto`` was fed to the walk, which knows it already.
         return events_by_id(self.conn, [event_id]).get(event_id)
 
 
-def _parsed(conn: Connection, where: sa.ColumnElement[bool]) -> list[Event]:
+def _parsed(
+    conn: Connection, where: sa.ColumnElement[bool], decoded: Decoded | None = None
+) -> list[Event]:
+    """The events ``where`` says, in position order; those ``decoded`` knows (an
+    asset's registration, the inventories naming it) not decoded again."""
     rows = conn.execute(
         sa.select(events.c.notification_id, events.c.state)
         .where(where)
         .order_by(events.c.notification_id)
     )
     with collector_paused():
-        return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+        if decoded is None:
+            return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+        return [decoded.known(p) or Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
 
 
-def last_instant(conn: Connection, upto: int) -> list[Event]:
+def last_instant(conn: Connection, upto: int, decoded: Decoded | None = None) -> list[Event]:
     """The stored events of the last knowledge instant up to position ``upto``: the
     last events by position reported when the one at ``upto`` was (the log is in
     knowledge order; where it is not, the resumed walk finds out and is walked whole).
@@ -145,9 +162,10 @@ def last_instant(conn: Connection, upto: int) -> list[Event]:
     k: datetime | None = None
     top, window = upto, 256
     while top > 0:
-        rows = _parsed(
-            conn, sa.and_(events.c.notification_id <= top, events.c.notification_id > top - window)
+        window_of = sa.and_(
+            events.c.notification_id <= top, events.c.notification_id > top - window
         )
+        rows = _parsed(conn, window_of, decoded)
         if not rows:
             break
         k = k or rows[-1].reported_at
@@ -159,7 +177,7 @@ def last_instant(conn: Connection, upto: int) -> list[Event]:
     return [e for piece in reversed(pieces) for e in piece]
 
 
-def log_wide(conn: Connection, end: int) -> list[Event]:
+def log_wide(conn: Connection, end: int, decoded: Decoded | None = None) -> list[Event]:
     """The stored events up to ``end`` that a lazily resumed walk holds
     (``domain.rules.seeding.held``), in position order: their positions are the union
     of what the event index files under the log-wide subjects, the amendments and what
@@ -183,15 +201,19 @@ def log_wide(conn: Connection, end: int) -> list[Event]:
     # key): joined in one query, PostgreSQL without statistics hashed the whole
     # events table and sorted the states on disk (3.2 s of a 2M-event log's 4.7 s).
     wanted = sorted(conn.execute(positions).scalars())
+    before = {} if decoded is None else {p: e for p in wanted if (e := decoded.known(p))}
+    read = [p for p in wanted if p not in before]
     found: list[Event] = []
     with collector_paused():
-        for i in range(0, len(wanted), 5000):
+        for i in range(0, len(read), 5000):
             rows = conn.execute(
                 sa.select(events.c.notification_id, events.c.state)
-                .where(events.c.notification_id.in_(wanted[i : i + 5000]))
+                .where(events.c.notification_id.in_(read[i : i + 5000]))
                 .order_by(events.c.notification_id)
             )
             found += [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+    if decoded is not None:
+        found = sorted([*before.values(), *decoded.shared(found)], key=lambda e: e.position)
     return held(found)
 
 
@@ -217,15 +239,17 @@ class StoredSeed(StoredLives):
         tail: list[Event] | None = None,
         share: list[Event] | None = None,
         source: StoredEventsIn | None = None,
+        decoded: Decoded | None = None,
     ) -> Seeding:
         """``tail``: the events of the last instant up to ``upto``
         (:func:`last_instant`), when read already; ``share``: those of them the walk
         is fed (a partition's; default all); ``source``: whose connection the deferred
-        scopes' lives are read through later (``None``: none is deferred)."""
-        tail = last_instant(conn, upto) if tail is None else tail
+        scopes' lives are read through later (``None``: none is deferred);
+        ``decoded``: the log-wide events this worker decoded before (:func:`log_wide`)."""
+        tail = last_instant(conn, upto, decoded) if tail is None else tail
         fed = tail if share is None else share
         end = tail[0].position - 1 if tail else upto
-        head = log_wide(conn, end)
+        head = log_wide(conn, end, decoded)
         if end == 0 or not tail:
             return Seeding(None, head, end, fed, {}, {}, holders(conn))
         k = _reported_at(conn, end)

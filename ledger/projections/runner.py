@@ -113,8 +113,11 @@ class Runner(Follower):
                 rows = self.store.read_states(position + 1, limit or self.batch_size, stop)
                 if not rows:
                     return 0
-                # Just decoded, nobody else holds them: frozen in place, not copied.
-                batch = [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+                decode = getattr(projection, "decode", None)
+                if decode is not None:  # what it decoded before, shared (findings partitions)
+                    batch = decode(rows)
+                else:  # just decoded, nobody else holds them: frozen in place, not copied
+                    batch = [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
                 projection.process(conn, batch)
                 conn.execute(
                     projection_tracking.update()

@@ -19,7 +19,8 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from domain.rules.partitions import PartitionWalk, key_asset, shard
+from domain.history import Event
+from domain.rules.partitions import GLOBAL_TYPES, PartitionWalk, key_asset, shard
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger, findings_projections, leases_of
 from ledger.projections import findings_partitions
@@ -175,6 +176,83 @@ def test_workers_stopped_at_random_points_resume_and_store_what_one_walk_stores(
     assert resumed[first:] == ["lazily"] * (2 * restarts)
     stored = _stored(ledger)
     assert _one_walk(ledger) == stored
+
+
+def test_a_worker_within_a_budget_holds_one_partition_at_a_time_and_stores_what_one_walk_stores(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LEDGER_FINDINGS_RESIDENT_EVENTS``: a worker whose partitions together hold
+    more events than the budget forgets the one it used least recently, which resumes
+    from the store (lazily, decision 0016) when it next has a batch; catching up, it
+    holds one partition's walk at a time."""
+    settings = Settings(findings_partitions=3, findings_resident_events=1)
+    projections = [CustodyProjection(), *findings_projections(settings)]
+    parts = [p for p in projections if isinstance(p, findings_partitions.FindingsPartition)]
+    lazily: list[Any] = []
+    others: list[int] = []  # the other partitions' walks held while one applies a batch
+    resumed, followed = (
+        PartitionWalk.resumed_lazily,
+        findings_partitions.FindingsPartition._followed,
+    )
+
+    def counted(*args: Any) -> Any:
+        lazily.append(args[0])
+        return resumed(*args)
+
+    def following(self: Any, *args: Any, **kwargs: Any) -> Any:
+        others.append(sum(1 for p in parts if p is not self and p.held()))
+        return followed(self, *args, **kwargs)
+
+    monkeypatch.setattr(PartitionWalk, "resumed_lazily", counted)
+    monkeypatch.setattr(findings_partitions.FindingsPartition, "_followed", following)
+    worker = Runner(ledger.engine, ledger.store, projections, 60)
+    for batch in _batches(900, seed=11):
+        ledger.appender.append(batch, WHO)
+        worker.catch_up()
+    assert len(others) > 30 and not any(others)  # never two partitions' walks at once
+    assert len(lazily) >= 10  # each batch after the first resumed a forgotten partition
+    stored = _stored(ledger)
+    assert _one_walk(ledger) == stored
+
+
+def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partitions and the contract level of one worker hold the same objects for
+    the log-wide events (``Residency.decode``), and a partition resumed from the store
+    decodes none of those again (``log_wide``)."""
+    settings = Settings(findings_partitions=3)
+    projections = [CustodyProjection(), *findings_projections(settings)]
+    worker = Runner(ledger.engine, ledger.store, projections, 80)
+    batches = _batches(700, seed=13)
+    for batch in batches[:-1]:
+        ledger.appender.append(batch, WHO)
+        worker.catch_up()
+    walks = [getattr(p, "_walk", None) for p in projections[1:]]
+    assert all(w is not None for w in walks)
+    logs = [w.history.log for w in walks if w is not None]
+    wide = [e for e in logs[-1].events if e.type in GLOBAL_TYPES]
+    assert len(wide) > 50
+    for log in logs[:-1]:
+        assert all(log.get(e.event_id) is e for e in wide)
+    end = max(e.position for e in logs[0].events)
+    for p in projections[1:-1]:
+        p.forget()  # as a worker forgets a partition (a budget, a lease lost)
+    parsed: list[tuple[int, Any]] = []
+    parse = Event.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, /, position: int, record: Any, **kwargs: Any) -> Any:
+        e = parse(cls, position, record, **kwargs)
+        parsed.append((position, e.type))
+        return e
+
+    ledger.appender.append(batches[-1], WHO)
+    Runner(ledger.engine, ledger.store, projections[:1]).catch_up()  # custody's own reads
+    monkeypatch.setattr(Event, "parse", classmethod(counting))
+    worker.catch_up()
+    again = [t for position, t in parsed if position <= end and t in GLOBAL_TYPES]
+    assert parsed and not again  # the partitions resumed (their assets' events read)
+    assert _one_walk(ledger) == _stored(ledger)
 
 
 def test_leases_are_shared_out_and_a_dead_workers_are_taken_over(ledger: Ledger) -> None:

@@ -1,0 +1,116 @@
+"""What one worker's findings walks share: a budget of events they may hold in memory
+together (``LEDGER_FINDINGS_RESIDENT_EVENTS``), and the log-wide events, decoded once.
+
+A walk's memory grows with the events it holds: the global events, and each of its
+assets' own with their evaluations (about 4–5 KB an event on the realistic world,
+benchmarks/NOTES.md). A worker that runs several partitions of the assets
+(``LEDGER_FINDINGS_PARTITIONS``) needs to hold only the one it is applying a batch to:
+the others are in the store (their findings, and what a lazy resume stands on,
+decision 0016). So the worker keeps its partitions' walks while together they hold at
+most a budget of events, and forgets the walk it used least recently when they hold
+more; that partition resumes from the store when it next has a batch. A worker
+catching up applies one partition's batches until it has caught up, then the next
+one's (``Runner.catch_up``): with a budget, it holds one partition's walk at a time,
+and its memory is one partition's, not the ledger's (docs/decisions/0017).
+
+The walk in use is never forgotten: a partition that alone holds more than the budget
+is kept, and said once (a larger ``LEDGER_FINDINGS_PARTITIONS`` makes each smaller).
+
+Every partition walk, and the contract level's, holds the log-wide events (reference
+data, registrations, inventories, contract actions, dispositions, amendments:
+``domain.rules.seeding.held``). Decoded by each, a worker of sixteen partitions held
+seventeen copies, and a partition resumed from the store read them all again. The
+worker decodes them once (:meth:`Residency.decode`, :meth:`Residency.shared`) and its
+walks share the objects (events are immutable); the budget counts them once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import orjson
+
+from domain.history import Event
+from domain.rules.impact import AMENDMENTS
+from domain.rules.partitions import GLOBAL_TYPES
+
+log = logging.getLogger(__name__)
+
+_SHARED = GLOBAL_TYPES | AMENDMENTS
+
+
+class Resident(Protocol):
+    name: str
+
+    def held(self) -> int:
+        """How many events its walk holds in memory (0: none)."""
+        ...
+
+    def forget(self) -> None: ...
+
+
+class Residency:
+    """The walks one worker holds, least recently used first, within ``budget``
+    events held together (``None``: no bound)."""
+
+    def __init__(self, budget: int | None) -> None:
+        self.budget = budget
+        self._order: list[Resident] = []
+        self._said: set[str] = set()
+        self.forgotten = 0  # walks forgotten for the budget (the tests count them)
+        self._shared: dict[int, Event] = {}  # by position
+
+    # -- the log-wide events, decoded once ---------------------------------------------
+
+    def decode(self, rows: Iterable[tuple[int, bytes]]) -> list[Event]:
+        """The events of stored ``(position, state)`` rows: a log-wide one as decoded
+        before, if it was."""
+        out = []
+        for position, state in rows:
+            e = self._shared.get(position)
+            if e is None:
+                e = Event.parse(position, orjson.loads(state), owned=True)
+                if e.type in _SHARED:
+                    self._shared[position] = e
+            out.append(e)
+        return out
+
+    def known(self, position: int) -> Event | None:
+        """The log-wide event at ``position``, if it was decoded."""
+        return self._shared.get(position)
+
+    def shared(self, events: Sequence[Event]) -> list[Event]:
+        """``events`` (all log-wide: ``findings_seeding.log_wide``), as decoded first."""
+        return [self._shared.setdefault(e.position, e) for e in events]
+
+    # -- the budget --------------------------------------------------------------------
+
+    def settle(self, used: Resident) -> None:
+        """After ``used`` applied a batch: it is the one used most recently, and the
+        walks used least recently are forgotten until the rest fit the budget."""
+        self._order = [r for r in self._order if r is not used and r.held()]
+        self._order.append(used)
+        if self.budget is None:
+            return
+        shared = len(self._shared)  # held by every walk, counted once
+
+        def own(r: Resident) -> int:
+            return max(0, r.held() - shared)
+
+        total = shared + sum(own(r) for r in self._order)
+        while total > self.budget and len(self._order) > 1:
+            oldest = self._order.pop(0)
+            total -= own(oldest)
+            oldest.forget()
+            self.forgotten += 1
+        if total > self.budget and used.name not in self._said:
+            self._said.add(used.name)
+            log.warning(
+                "%s alone holds %d events, more than LEDGER_FINDINGS_RESIDENT_EVENTS (%d):"
+                " more partitions would make each smaller",
+                used.name,
+                total,
+                self.budget,
+            )
