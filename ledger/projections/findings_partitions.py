@@ -21,16 +21,19 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import pairwise
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from domain.history import Event
-from domain.instants import parse, to_stored
+from domain.instants import parse, stored_instant, to_stored
 from domain.rules.collector import collector_paused
+from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import (
     CONTRACT_RULES,
+    GLOBAL_TYPES,
     ContractWalk,
     Partition,
     PartitionWalk,
@@ -96,25 +99,28 @@ class FindingsPartition:
         """How many events the walk holds in memory (``ledger.projections.residency``)."""
         return 0 if self._walk is None else self._walk.history.log.held
 
-    def decode(self, rows: Sequence[tuple[int, bytes]]) -> list[Event]:
-        """A batch's events (``Runner.step``): the log-wide ones shared with the
-        worker's other walks."""
-        return _decoded(self._residency, rows)
+    def decode(self, rows: Sequence[tuple[int, bytes]]) -> Share:
+        """A batch's events (``Runner.step``) that may be this partition's: the
+        events naming only other partitions' assets are not parsed (a worker that
+        runs its partitions one after the other reads the log once for each); the
+        log-wide ones are shared with the worker's other walks."""
+        return _share_of(rows, self.partition, self._residency)
 
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
-        if not batch:
+        window = Share.of(batch)
+        if window.first is None:
             return
         if self._residency is not None:
             self._residency.settle(self)  # the others' walks, before this one grows
         walk, self._walk = self._walk, None  # until this batch is applied
         try:
-            walk = self._followed(conn, walk, batch)
+            walk = self._followed(conn, walk, window)
         except StoredLivesDisagree as e:  # found by a lazily resumed walk as it goes
             log.warning("%s: %s; resuming from the whole log", self.name, e)
-            walk = self._followed(conn, None, batch, lazily=False)
+            walk = self._followed(conn, None, window, lazily=False)
         self._write(conn, walk, walk.drain())
         stamp(conn, walk.k, self.name)
-        self._walk, self._end = walk, batch[-1].position
+        self._walk, self._end = walk, window.last
         if self._residency is not None:
             self._residency.settle(self)
 
@@ -122,21 +128,22 @@ class FindingsPartition:
         self,
         conn: Connection,
         walk: PartitionWalk | None,
-        batch: Sequence[Event],
+        batch: Share,
         *,
         lazily: bool = True,
     ) -> PartitionWalk:
-        start = batch[0].position - 1
+        assert batch.first is not None
+        start = batch.first - 1
         if self._source is not None:
             self._source.conn = conn
         if walk is None or self._end != start:
             walk = self._resumed(conn, start, lazily=lazily)
         mine = routed(conn, batch, self.partition.count).get(self.partition.index, [])
         if walk.follows(mine):
-            walk.follow(mine, _reached(batch))
+            walk.follow(mine, batch.reached)
         else:  # knowledge older than what was walked (a historical import)
             walk = self._rewritten(conn, [*self._logged(conn, start), *mine])
-            walk.tick(_reached(batch))
+            walk.tick(batch.reached)
         return walk
 
     def _write(self, conn: Connection, walk: PartitionWalk, drained: Sequence[Drained]) -> None:
@@ -308,6 +315,71 @@ class FindingsContracts:
         walk.feed(self._logged(conn, upto), _records(conn, 0, upto, self.after), self._reached)
         store(conn, walk, walk.drain())
         return walk
+
+
+class Share(list[Event]):
+    """The events of a batch read from the log (positions ``first`` to ``last``) that
+    may be one partition's, and the knowledge instant the log reached with the batch
+    (what :meth:`PartitionWalk.follow` is told, whoever's events took it there)."""
+
+    first: int | None = None
+    last: int = 0
+    reached: datetime | None = None
+
+    @classmethod
+    def of(cls, batch: Sequence[Event]) -> Share:
+        """``batch`` itself when it is a share; else every event of it is."""
+        if isinstance(batch, Share):
+            return batch
+        share = cls(batch)
+        if batch:
+            share.first, share.last, share.reached = (
+                batch[0].position,
+                batch[-1].position,
+                _reached(batch),
+            )
+        return share
+
+
+_ANYONES = frozenset(t.value for t in GLOBAL_TYPES | AMENDMENTS)
+"""Event types every partition may be given (``Router``): parsed whoever's they name."""
+
+
+def _share_of(
+    rows: Sequence[tuple[int, bytes]], partition: Partition, residency: Residency | None
+) -> Share:
+    """The events of ``rows`` that :class:`Router` may give ``partition``: every one
+    but those that name assets and only other partitions' (an event that is neither
+    log-wide nor an amendment goes to its ``asset_ids``' partitions: ``subjects``)."""
+    share = Share()
+    if not rows:
+        return share
+    share.first, share.last = rows[0][0], rows[-1][0]
+    reached: datetime | None = None
+    kept: list[tuple[int, Any, Event | None]] = []
+    for position, state in rows:
+        at: datetime | None
+        if residency is not None and (known := residency.known(position)) is not None:
+            kept.append((position, state, known))
+            at = known.reported_at
+        else:
+            raw = orjson.loads(state)
+            at = stored_instant(raw.get("reported_at")) or stored_instant(raw.get("recorded_at"))
+            assets = raw.get("asset_ids") or ()
+            if raw["type"] in _ANYONES or not assets or any(partition.owns(str(a)) for a in assets):
+                kept.append((position, raw, None))
+        if at is not None and (reached is None or at > reached):
+            reached = at
+    share.reached = reached
+    with collector_paused():
+        for position, raw, known in kept:
+            if known is not None:
+                share.append(known)
+            elif residency is not None:
+                share.append(residency.parsed(position, raw))
+            else:
+                share.append(Event.parse(position, raw, owned=True))
+    return share
 
 
 def _decoded(residency: Residency | None, rows: Sequence[tuple[int, bytes]]) -> list[Event]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -70,12 +70,15 @@ class Residency:
         out = []
         for position, state in rows:
             e = self._shared.get(position)
-            if e is None:
-                e = Event.parse(position, orjson.loads(state), owned=True)
-                if e.type in _SHARED:
-                    self._shared[position] = e
-            out.append(e)
+            out.append(self.parsed(position, orjson.loads(state)) if e is None else e)
         return out
+
+    def parsed(self, position: int, record: dict[str, Any]) -> Event:
+        """The event of a record just decoded (handed over), kept if log-wide."""
+        e = Event.parse(position, record, owned=True)
+        if e.type in _SHARED:
+            self._shared[position] = e
+        return e
 
     def known(self, position: int) -> Event | None:
         """The log-wide event at ``position``, if it was decoded."""

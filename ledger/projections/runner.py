@@ -124,7 +124,7 @@ class Runner(Follower):
                     .where(projection_tracking.c.name == projection.name)
                     .values(position=rows[-1][0], updated_at=datetime.now(UTC))
                 )
-                return len(batch)
+                return len(rows)  # read and applied (a partition parses only its share)
         except BaseException:
             projection.forget()
             raise

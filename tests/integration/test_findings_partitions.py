@@ -255,6 +255,43 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     assert _one_walk(ledger) == _stored(ledger)
 
 
+def test_a_partition_parses_only_the_events_that_may_be_its_own(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker running its partitions one after the other reads the log once for
+    each: the events naming only other partitions' assets are not parsed
+    (``FindingsPartition.decode``), and the runner still counts them read."""
+    for batch in _batches(400, seed=17):
+        ledger.appender.append(batch, WHO)
+    Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
+    first = findings_projections(Settings(findings_partitions=2))[0]
+    parsed: list[Any] = []
+    parse = Event.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, /, position: int, record: Any, **kwargs: Any) -> Any:
+        e = parse(cls, position, record, **kwargs)
+        parsed.append(e)
+        return e
+
+    monkeypatch.setattr(Event, "parse", classmethod(counting))
+    applied = Runner(ledger.engine, ledger.store, [first], 90).catch_up()
+    with ledger.engine.connect() as conn:
+        end = conn.execute(sa.select(sa.func.max(events.c.notification_id))).scalar_one()
+    assert applied == end == positions(ledger.engine, [first.name])[first.name]
+    amended = {e.target_event_id for e in parsed if e.target_event_id}  # routed by them
+    theirs = [
+        e
+        for e in parsed
+        if e.type not in GLOBAL_TYPES
+        and e.asset_ids
+        and e.target_event_id is None
+        and e.event_id not in amended
+        and all(shard(a, 2) == 1 for a in e.asset_ids)
+    ]
+    mine = [e for e in parsed if e.asset_ids and all(shard(a, 2) == 0 for a in e.asset_ids)]
+    assert mine and not theirs
+
+
 def test_leases_are_shared_out_and_a_dead_workers_are_taken_over(ledger: Ledger) -> None:
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     names = ["findings", "findings.0of2", "findings.1of2"]
