@@ -88,6 +88,8 @@ class FindingsPartition:
         set_layout(conn, self.partition.count)
 
     def _forget_rows(self, conn: Connection) -> None:
+        if self._residency is not None:
+            self._residency.reads.wrote(self.name)
         _delete_lives(conn, self._own_keys(conn))
         conn.execute(finding_parts.delete().where(finding_parts.c.partition == self.name))
         self.forget()
@@ -120,6 +122,8 @@ class FindingsPartition:
             walk = self._followed(conn, None, window, lazily=False)
         self._write(conn, walk, walk.drain())
         stamp(conn, walk.k, self.name)
+        if self._residency is not None:
+            self._residency.reads.wrote(self.name)
         self._walk, self._end = walk, window.last
         if self._residency is not None:
             self._residency.settle(self)
@@ -191,7 +195,11 @@ class FindingsPartition:
         tail = last_instant(conn, upto, self._residency)
         if not tail or not stamped(conn, tail[-1].reported_at, self.name):
             return None
-        stored = StoredSeed(conn, self.partition.owns_key)
+        reads = None
+        if self._residency is not None:
+            reads = self._residency.reads
+            reads.begin(upto, self.name)
+        stored = StoredSeed(conn, self.partition.owns_key, reads)
         mine = routed(conn, tail, self.partition.count).get(self.partition.index, [])
         source = StoredEventsIn(conn, upto, self._residency)
         seed = stored.seeding(conn, upto, tail, mine, source, self._residency)

@@ -39,7 +39,7 @@ from ledger.projections.custody_queries import (
     events_by_id,
 )
 from ledger.projections.findings_codec import finding_from_dict
-from ledger.projections.stored_lives import StoredLives, head, summed
+from ledger.projections.stored_lives import SharedReads, StoredLives, head, summed
 from ledger.projections.tracking import set_tracking, tracking_position
 from ledger.store.tables import (
     event_amendments,
@@ -177,7 +177,12 @@ def last_instant(conn: Connection, upto: int, decoded: Decoded | None = None) ->
     return [e for piece in reversed(pieces) for e in piece]
 
 
-def log_wide(conn: Connection, end: int, decoded: Decoded | None = None) -> list[Event]:
+def log_wide(
+    conn: Connection,
+    end: int,
+    decoded: Decoded | None = None,
+    reads: SharedReads | None = None,
+) -> list[Event]:
     """The stored events up to ``end`` that a lazily resumed walk holds
     (``domain.rules.seeding.held``), in position order: their positions are the union
     of what the event index files under the log-wide subjects, the amendments and what
@@ -200,7 +205,10 @@ def log_wide(conn: Connection, end: int, decoded: Decoded | None = None) -> list
     # The positions first, then the events by position in pieces (their primary
     # key): joined in one query, PostgreSQL without statistics hashed the whole
     # events table and sorted the states on disk (3.2 s of a 2M-event log's 4.7 s).
-    wanted = sorted(conn.execute(positions).scalars())
+    if reads is None:
+        wanted = sorted(conn.execute(positions).scalars())
+    else:
+        wanted = reads.rows(("log-wide", end), lambda: sorted(conn.execute(positions).scalars()))
     before = {} if decoded is None else {p: e for p in wanted if (e := decoded.known(p))}
     read = [p for p in wanted if p not in before]
     found: list[Event] = []
@@ -217,11 +225,15 @@ def log_wide(conn: Connection, end: int, decoded: Decoded | None = None) -> list
     return held(found)
 
 
-def holders(conn: Connection) -> dict[str, set[str]]:
+def holders(conn: Connection, reads: SharedReads | None = None) -> dict[str, set[str]]:
+    query = sa.select(finding_holders.c.party, finding_holders.c.asset_id)
+    rows = (
+        conn.execute(query)
+        if reads is None
+        else reads.rows("holders", lambda: list(conn.execute(query)))
+    )
     out: dict[str, set[str]] = {}
-    for party, asset_id in conn.execute(
-        sa.select(finding_holders.c.party, finding_holders.c.asset_id)
-    ):
+    for party, asset_id in rows:
         out.setdefault(party, set()).add(asset_id)
     return out
 
@@ -249,14 +261,21 @@ class StoredSeed(StoredLives):
         tail = last_instant(conn, upto, decoded) if tail is None else tail
         fed = tail if share is None else share
         end = tail[0].position - 1 if tail else upto
-        head = log_wide(conn, end, decoded)
+        head = log_wide(conn, end, decoded, self.reads)
         if end == 0 or not tail:
-            return Seeding(None, head, end, fed, {}, {}, holders(conn))
+            return Seeding(None, head, end, fed, {}, {}, holders(conn, self.reads))
         k = _reported_at(conn, end)
         last = tail[-1].reported_at
         prefixes, implied = self._lives(k, last, source)
         return Seeding(
-            k, head, end, fed, by_scope(implied), prefixes, holders(conn), deferred=self.deferred
+            k,
+            head,
+            end,
+            fed,
+            by_scope(implied),
+            prefixes,
+            holders(conn, self.reads),
+            deferred=self.deferred,
         )
 
     def _lives(
@@ -330,17 +349,18 @@ class StoredSeed(StoredLives):
                     ),
                 )
             )
-        for key, rule, contract_id, asset_id, is_plain, text in self.conn.execute(query):
+        for key, rule, contract_id, asset_id, is_plain, text in self.read(("lives", defer), query):
             if self.owns is None or self.owns(key):
                 yield key, scope_for(rule, contract_id, asset_id), bool(is_plain), text
 
     def _asset_scopes(self) -> set[str]:
         """The assets with stored lives of their own scope (of the walk's: an asset's
         keys are all a partition's or none, so one of them tells)."""
-        rows = self.conn.execute(
+        rows = self.read(
+            "assets",
             sa.select(findings.c.asset_id, sa.func.min(findings.c.finding_key))
             .where(findings.c.asset_id.is_not(None), ~findings.c.rule.startswith("C"))
-            .group_by(findings.c.asset_id)
+            .group_by(findings.c.asset_id),
         )
         return {a for a, key in rows if self.owns is None or self.owns(key)}
 

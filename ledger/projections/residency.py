@@ -35,6 +35,7 @@ import orjson
 from domain.history import Event
 from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import GLOBAL_TYPES
+from ledger.projections.stored_lives import SharedReads
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Residency:
         self._said: set[str] = set()
         self.forgotten = 0  # walks forgotten for the budget (the tests count them)
         self._shared: dict[int, Event] = {}  # by position
+        self.reads = SharedReads()  # what the partitions' lazy resumes read of the store
 
     # -- the log-wide events, decoded once ---------------------------------------------
 

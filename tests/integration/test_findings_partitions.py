@@ -255,6 +255,47 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     assert _one_walk(ledger) == _stored(ledger)
 
 
+def test_a_restarted_worker_reads_the_store_once_for_all_its_partitions(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lazy resumes of one worker's partitions share what they read of the whole
+    store (``SharedReads``): a restart of three partitions makes each read once, not
+    three times, and stores what one walk stores; a partition that wrote since makes
+    them again."""
+    batches = _batches(900, seed=19)
+    first = _worker(ledger, 3, 70)
+    for batch in batches[:-2]:
+        ledger.appender.append(batch, WHO)
+        first.catch_up()
+    first.stop()
+    settings = Settings(findings_partitions=3)
+    projections = [CustodyProjection(), *findings_projections(settings)]
+    residency = getattr(projections[1], "_residency", None)
+    assert residency is not None
+    lazily: list[Any] = []
+    resumed = PartitionWalk.resumed_lazily
+
+    def counted(*args: Any) -> Any:
+        lazily.append(args[0])
+        return resumed(*args)
+
+    monkeypatch.setattr(PartitionWalk, "resumed_lazily", counted)
+    worker = Runner(ledger.engine, ledger.store, projections, 500)
+    ledger.appender.append(batches[-2], WHO)
+    worker.catch_up()
+    assert len(lazily) == 3
+    once = residency.reads.made
+    assert 0 < once <= 5  # the lives, the assets, the changes, the holders, the log-wide
+    for p in projections[1:-1]:
+        p.forget()  # each wrote since: its resume reads again
+    ledger.appender.append(batches[-1], WHO)
+    with caplog.at_level(logging.WARNING, logger="ledger.projections.findings_partitions"):
+        worker.catch_up()
+    assert len(lazily) == 6 and residency.reads.made > once
+    assert not caplog.records, [r.getMessage() for r in caplog.records]  # none walked whole
+    assert _one_walk(ledger) == _stored(ledger)
+
+
 def test_a_partition_parses_only_the_events_that_may_be_its_own(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
