@@ -129,6 +129,10 @@ def child_catch_up(url: str) -> None:
 
 
 PARTITIONS = int(os.environ.get("LEDGER_BENCH_FINDINGS_PARTITIONS", "2"))
+BUDGETED = int(os.environ.get("LEDGER_BENCH_FINDINGS_BUDGETED", "16"))
+"""Partitions of the worker within a memory budget (decision 0017; 0: not measured)."""
+BUDGET = {"LEDGER_FINDINGS_RESIDENT_EVENTS": os.environ.get("LEDGER_BENCH_RESIDENT_EVENTS", "1")}
+"""Its budget: 1 holds one partition's walk at a time."""
 LEASE_SECONDS = 6.0  # renewed every 2 s: a worker arriving second gets its share soon
 
 
@@ -170,10 +174,12 @@ def child_partitioned(url: str, partitions: int) -> None:
     print(json.dumps({"applied": applied, "max_rss_mb": rss}))
 
 
-def partitioned(url: str, workers: int) -> dict[str, float]:
+def partitioned(
+    url: str, workers: int, partitions: int = PARTITIONS, env: dict[str, str] | None = None
+) -> dict[str, float]:
     """Every finding forgotten, then ``workers`` worker processes judge the log in
-    PARTITIONS partitions together: events per second of wall time to the contract
-    level's end, and each worker's peak RSS."""
+    ``partitions`` partitions together: events per second of wall time to the contract
+    level's end, and each worker's peak RSS. ``env``: more of the workers' settings."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         for table in (finding_changes, findings, finding_parts, projection_leases):
@@ -185,9 +191,13 @@ def partitioned(url: str, workers: int) -> dict[str, float]:
             conn.execute(sa.select(sa.func.max(events_table.c.notification_id))).scalar_one()
         )
     engine.dispose()
-    cmd = [sys.executable, "-m", "benchmarks.bench_findings", "--partitioned", url, str(PARTITIONS)]
+    cmd = [sys.executable, "-m", "benchmarks.bench_findings", "--partitioned", url, str(partitions)]
+    full_env = {**os.environ, **(env or {})}
     start = time.perf_counter()
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=full_env)
+        for _ in range(workers)
+    ]
     outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     seconds = time.perf_counter() - start
     assert all(p.returncode == 0 for p in procs)
@@ -243,20 +253,32 @@ def child_restart(url: str, *, full: bool = False) -> None:
     print(json.dumps({"restart_s": seconds, "restart_max_rss_mb": rss}))
 
 
-def partitioned_restart(url: str, *, full: bool = False) -> float:
-    """Two partitioned workers restarted after one append (custody caught up first):
-    seconds from their start to the contract level at the log's end. ``full``: they
-    resume from the whole stored log (:func:`resume_wholly`)."""
+def partitioned_restart(
+    url: str,
+    *,
+    full: bool = False,
+    workers: int = 2,
+    partitions: int = PARTITIONS,
+    env: dict[str, str] | None = None,
+) -> float:
+    """``workers`` partitioned workers restarted after one append (custody caught up
+    first): seconds from their start to the contract level at the log's end. ``full``:
+    they resume from the whole stored log (:func:`resume_wholly`)."""
     ledger = build_ledger(Settings(database_url=url, run_projections="no"))
     try:
         append_one(ledger)
         Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
     finally:
         ledger.close()
-    cmd = [sys.executable, "-m", "benchmarks.bench_findings", "--partitioned", url, str(PARTITIONS)]
+    cmd = [sys.executable, "-m", "benchmarks.bench_findings", "--partitioned", url, str(partitions)]
     start = time.perf_counter()
-    env = {**os.environ, "LEDGER_BENCH_RESUME_WHOLLY": "1"} if full else None
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    full_env = {**os.environ, **(env or {})}
+    if full:
+        full_env["LEDGER_BENCH_RESUME_WHOLLY"] = "1"
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=full_env)
+        for _ in range(workers)
+    ]
     for p in procs:
         p.communicate()
     assert all(p.returncode == 0 for p in procs)
@@ -365,6 +387,16 @@ def variant(name: str) -> dict[str, Any]:
             r["report_assets"] = doc["assets"]["total"]
             r["report_longest_list"] = max(doc["page"]["totals"].values())
             r["report_event_findings_total"] = doc["event_findings_total"]
+        if BUDGETED:  # last: it leaves the findings in another layout
+            got = partitioned(url, 1, BUDGETED, BUDGET)
+            assert _stored_findings(url) == rows, "partitions store what one walk stores"
+            r["budgeted_partitions"] = BUDGETED
+            r["budgeted_per_s"] = got["per_s"]
+            r["budgeted_max_rss_mb"] = got["max_rss_mb"]
+            r["budgeted_restart_s"] = statistics.median(
+                partitioned_restart(url, workers=1, partitions=BUDGETED, env=BUDGET)
+                for _ in range(RUNS)
+            )
     print(name, {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
     return r
 

@@ -165,6 +165,21 @@ def _findings(f: dict[str, Any]) -> list[str]:
             "≥ 1.5×",
         ),
         row(
+            "one worker within a memory budget (`LEDGER_FINDINGS_RESIDENT_EVENTS`, one "
+            "partition at a time): catch-up (peak RSS) ÷ one walk",
+            lambda v: (
+                f"{v['budgeted_partitions']} partitions: {_n(v['budgeted_per_s'])}/s "
+                f"(**{_n(v['budgeted_max_rss_mb'])} MB**) = "
+                f"{v['budgeted_per_s'] / v['findings_catch_up_per_s']:.2f}×"
+            ),
+            "≤ 500 MB",
+        ),
+        row(
+            "restart of that worker: one append, lag 0",
+            lambda v: f"**{v['budgeted_restart_s']:.1f} s**",
+            "< 10 s",
+        ),
+        row(
             "restart: new process, one append, lag 0",
             lambda v: f"**{v['restart_s']:.1f} s** ({_n(v['restart_max_rss_mb'])} MB)",
             "< 10 s",

@@ -31,7 +31,7 @@ from domain.rules.collector import collector_paused
 from domain.rules.evaluation import Evaluator, UnaccountedPart
 from domain.rules.facts import CUT_TYPES
 from domain.rules.findings import Finding, rule_of_key
-from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact
+from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact, no_asset
 from domain.rules.seeding import Seeding
 from domain.rules.tracking import (
     Prefix,
@@ -224,7 +224,7 @@ class ContractWalk(Walk):
 
     def _make_evaluator(self) -> None:
         self.evaluator = Evaluator(
-            self.history, owns=lambda a: False, contract_state=True, contract_assets=False
+            self.history, owns=no_asset, contract_state=True, contract_assets=False
         )
 
     def owns_key(self, key: str) -> bool:

@@ -535,7 +535,12 @@ def test_the_setting_builds_partitions_that_a_closing_ledger_gives_up(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("findings_partitions", 0), ("findings_partitions", 65), ("lease_seconds", 0)],
+    [
+        ("findings_partitions", 0),
+        ("findings_partitions", 65),
+        ("lease_seconds", 0),
+        ("findings_resident_events", 0),
+    ],
 )
 def test_bad_partition_settings_are_refused_at_start(field: str, value: float) -> None:
     with pytest.raises(ValidationError, match=field):
