@@ -81,17 +81,27 @@ def walked_row(name: str) -> str:
     return f"{name}.walked"
 
 
+def code_row(name: str) -> str:
+    """The tracking row naming the code that wrote projection ``name``'s findings:
+    :data:`CODE` for the one walk and the contract level, one of its own for a
+    partition. Shared, a partition written by older code looked written by this one as
+    soon as another projection of the ledger had stamped it (a deploy that changed the
+    rules then resumed it lazily, holding its findings to the log only as it met each
+    asset again)."""
+    return CODE if name == "findings" else f"{name}.code"
+
+
 def stamp(conn: Connection, walked: datetime | None, name: str = "findings") -> None:
     """Record that this code wrote the stored findings of projection ``name``, having
     walked to ``walked``."""
-    set_tracking(conn, CODE, FINGERPRINT)
+    set_tracking(conn, code_row(name), FINGERPRINT)
     set_tracking(conn, walked_row(name), -1 if walked is None else _micros(walked))
 
 
 def stamped(conn: Connection, walked: datetime, name: str = "findings") -> bool:
     """Whether this code wrote the stored findings of projection ``name``, walked to
     ``walked`` (:func:`stamp`)."""
-    code = tracking_position(conn, CODE, lock=False)
+    code = tracking_position(conn, code_row(name), lock=False)
     return code == FINGERPRINT and tracking_position(conn, walked_row(name), lock=False) == _micros(
         walked
     )

@@ -23,12 +23,17 @@ from domain.history import Event
 from domain.rules.partitions import GLOBAL_TYPES, PartitionWalk, key_asset, shard
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger, findings_projections, leases_of
-from ledger.projections import findings_partitions
+from ledger.projections import findings_partitions, findings_seeding
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.leases import Leases
 from ledger.projections.runner import Runner
-from ledger.projections.tracking import LayoutChanged, positions
+from ledger.projections.tracking import (
+    LayoutChanged,
+    positions,
+    set_tracking,
+    tracking_position,
+)
 from ledger.settings import Settings
 from ledger.store.tables import (
     events,
@@ -293,6 +298,42 @@ def test_a_restarted_worker_reads_the_store_once_for_all_its_partitions(
         worker.catch_up()
     assert len(lazily) == 6 and residency.reads.made > once
     assert not caplog.records, [r.getMessage() for r in caplog.records]  # none walked whole
+    assert _one_walk(ledger) == _stored(ledger)
+
+
+def test_a_partition_written_by_other_code_resumes_from_the_log_whoever_stamped_since(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each projection stamps the code that wrote its findings in a row of its own
+    (``findings_seeding.code_row``): a partition whose row names other code resumes
+    from the whole log even when the contract level, or another partition, was
+    stamped by this code since."""
+    batches = _batches(600, seed=23)
+    first = _worker(ledger, 2, 90)
+    for batch in batches[:-1]:
+        ledger.appender.append(batch, WHO)
+        first.catch_up()
+    first.stop()
+    with ledger.engine.begin() as conn:
+        set_tracking(conn, findings_seeding.code_row("findings.1of2"), 12345)  # other code
+        stamp_code = findings_seeding.FINGERPRINT
+        assert findings_seeding.code_row("findings") == findings_seeding.CODE
+        assert tracking_position(conn, findings_seeding.CODE, lock=False) == stamp_code
+    how: list[tuple[str, int | None]] = []
+    lazily, wholly = PartitionWalk.resumed_lazily, PartitionWalk.resumed
+
+    def counted(label: str, original: Any) -> Any:
+        def resume(partition: Any, *args: Any) -> Any:
+            how.append((label, partition.index))
+            return original(partition, *args)
+
+        return resume
+
+    monkeypatch.setattr(PartitionWalk, "resumed_lazily", counted("lazily", lazily))
+    monkeypatch.setattr(PartitionWalk, "resumed", counted("wholly", wholly))
+    ledger.appender.append(batches[-1], WHO)
+    _worker(ledger, 2, 500).catch_up()
+    assert sorted(how) == [("lazily", 0), ("wholly", 1)]
     assert _one_walk(ledger) == _stored(ledger)
 
 
