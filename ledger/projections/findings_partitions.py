@@ -271,6 +271,8 @@ class FindingsContracts:
         if not batch:
             return
         start, end = batch[0].position - 1, batch[-1].position
+        if self._residency is not None:
+            self._residency.make_room()  # the partitions' walks, before this one grows
         walk, self._walk = self._walk, None
         seen = rewrites(conn)
         if walk is None or self._end != start:

@@ -92,6 +92,21 @@ class Residency:
 
     # -- the budget --------------------------------------------------------------------
 
+    def make_room(self) -> None:
+        """Before a walk that is not a partition's applies a batch (the contract
+        level's): the partitions' walks used least recently are forgotten until the
+        rest fit the budget (with a budget of one event: all of them)."""
+        if self.budget is None:
+            return
+        self._order = [r for r in self._order if r.held()]
+        shared = len(self._shared)
+        total = shared + sum(max(0, r.held() - shared) for r in self._order)
+        while total > self.budget and self._order:
+            oldest = self._order.pop(0)
+            total -= max(0, oldest.held() - shared)
+            oldest.forget()
+            self.forgotten += 1
+
     def settle(self, used: Resident) -> None:
         """After ``used`` applied a batch: it is the one used most recently, and the
         walks used least recently are forgotten until the rest fit the budget."""

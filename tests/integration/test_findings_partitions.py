@@ -208,13 +208,22 @@ def test_a_worker_within_a_budget_holds_one_partition_at_a_time_and_stores_what_
         others.append(sum(1 for p in parts if p is not self and p.held()))
         return followed(self, *args, **kwargs)
 
+    contracts: list[int] = []  # the partitions' walks held while the contract level works
+    records = findings_partitions._records
+
+    def reading(*args: Any) -> Any:
+        contracts.append(sum(1 for p in parts if p.held()))
+        return records(*args)
+
     monkeypatch.setattr(PartitionWalk, "resumed_lazily", counted)
     monkeypatch.setattr(findings_partitions.FindingsPartition, "_followed", following)
+    monkeypatch.setattr(findings_partitions, "_records", reading)
     worker = Runner(ledger.engine, ledger.store, projections, 60)
     for batch in _batches(900, seed=11):
         ledger.appender.append(batch, WHO)
         worker.catch_up()
     assert len(others) > 30 and not any(others)  # never two partitions' walks at once
+    assert contracts and not any(contracts)  # none beside the contract level's
     assert len(lazily) >= 10  # each batch after the first resumed a forgotten partition
     stored = _stored(ledger)
     assert _one_walk(ledger) == stored

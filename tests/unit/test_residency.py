@@ -66,3 +66,18 @@ def test_a_walk_forgotten_elsewhere_is_not_counted() -> None:
     a.forget()  # the runner let it go (a lease lost, an error)
     residency.settle(b)
     assert residency.forgotten == 0 and b.forgotten == 0
+
+
+def test_room_is_made_for_the_contract_level_from_the_least_recently_used() -> None:
+    residency = Residency(50)
+    a, b = _Walk("a", 40), _Walk("b", 30)
+    residency.settle(a)
+    residency.settle(b)  # 70 held: a, the oldest, goes
+    assert (a.forgotten, b.forgotten) == (1, 0)
+    residency.make_room()  # 30 fits
+    assert b.forgotten == 0
+    strict = Residency(1)
+    c = _Walk("c", 5)
+    strict.settle(c)
+    strict.make_room()
+    assert c.forgotten == 1 and Residency(None).make_room() is None
