@@ -118,6 +118,16 @@ def _one_walk(ledger: Ledger) -> tuple[list[Any], list[Any]]:
     return _stored(ledger)
 
 
+def _walked_then_stopped(ledger: Ledger, batches: list[list[Any]], count: int, size: int) -> None:
+    """``batches`` appended and walked, one at a time, by a worker of ``count``
+    partitions, which then stops (its leases given up)."""
+    first = _worker(ledger, count, size)
+    for batch in batches:
+        ledger.appender.append(batch, WHO)
+        first.catch_up()
+    first.stop()
+
+
 def _batches(events: int, seed: int) -> list[list[Any]]:
     config = WorldConfig(events=events, seed=seed, assets=20, contracts=2, batch_size=37)
     return [[EVENT_ADAPTER.validate_python(e) for e in batch] for batch in generate(config)]
@@ -277,11 +287,7 @@ def test_a_restarted_worker_reads_the_store_once_for_all_its_partitions(
     three times, and stores what one walk stores; a partition that wrote since makes
     them again."""
     batches = _batches(900, seed=19)
-    first = _worker(ledger, 3, 70)
-    for batch in batches[:-2]:
-        ledger.appender.append(batch, WHO)
-        first.catch_up()
-    first.stop()
+    _walked_then_stopped(ledger, batches[:-2], 3, 70)
     settings = Settings(findings_partitions=3)
     projections = [CustodyProjection(), *findings_projections(settings)]
     residency = getattr(projections[1], "_residency", None)
@@ -318,11 +324,7 @@ def test_a_partition_written_by_other_code_resumes_from_the_log_whoever_stamped_
     from the whole log even when the contract level, or another partition, was
     stamped by this code since."""
     batches = _batches(600, seed=23)
-    first = _worker(ledger, 2, 90)
-    for batch in batches[:-1]:
-        ledger.appender.append(batch, WHO)
-        first.catch_up()
-    first.stop()
+    _walked_then_stopped(ledger, batches[:-1], 2, 90)
     with ledger.engine.begin() as conn:
         set_tracking(conn, findings_seeding.code_row("findings.1of2"), 12345)  # other code
         stamp_code = findings_seeding.FINGERPRINT
