@@ -96,36 +96,16 @@ class Residency:
         """Before a walk that is not a partition's applies a batch (the contract
         level's): the partitions' walks used least recently are forgotten until the
         rest fit the budget (with a budget of one event: all of them)."""
-        if self.budget is None:
-            return
         self._order = [r for r in self._order if r.held()]
-        shared = len(self._shared)
-        total = shared + sum(max(0, r.held() - shared) for r in self._order)
-        while total > self.budget and self._order:
-            oldest = self._order.pop(0)
-            total -= max(0, oldest.held() - shared)
-            oldest.forget()
-            self.forgotten += 1
+        self._fit(keep=0)
 
     def settle(self, used: Resident) -> None:
-        """After ``used`` applied a batch: it is the one used most recently, and the
-        walks used least recently are forgotten until the rest fit the budget."""
+        """Before and after ``used`` applies a batch: it is the one used most recently,
+        and the walks used least recently are forgotten until the rest fit the budget."""
         self._order = [r for r in self._order if r is not used and r.held()]
         self._order.append(used)
-        if self.budget is None:
-            return
-        shared = len(self._shared)  # held by every walk, counted once
-
-        def own(r: Resident) -> int:
-            return max(0, r.held() - shared)
-
-        total = shared + sum(own(r) for r in self._order)
-        while total > self.budget and len(self._order) > 1:
-            oldest = self._order.pop(0)
-            total -= own(oldest)
-            oldest.forget()
-            self.forgotten += 1
-        if total > self.budget and used.name not in self._said:
+        total = self._fit(keep=1)
+        if self.budget is not None and total > self.budget and used.name not in self._said:
             self._said.add(used.name)
             log.warning(
                 "%s alone holds %d events, more than LEDGER_FINDINGS_RESIDENT_EVENTS (%d):"
@@ -134,3 +114,20 @@ class Residency:
                 total,
                 self.budget,
             )
+
+    def _fit(self, keep: int) -> int:
+        """Forget the walks used least recently, all but the last ``keep``, until
+        they hold no more than the budget together; the events they hold then (the
+        log-wide ones, held by every walk, counted once)."""
+        shared = len(self._shared)
+
+        def own(r: Resident) -> int:
+            return max(0, r.held() - shared)
+
+        total = shared + sum(own(r) for r in self._order)
+        while self.budget is not None and total > self.budget and len(self._order) > keep:
+            oldest = self._order.pop(0)
+            total -= own(oldest)
+            oldest.forget()
+            self.forgotten += 1
+        return total
