@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -71,6 +71,15 @@ class Settings(BaseSettings):
         description="How long a worker's lease on a findings partition lasts unless renewed:"
         " a dead worker's partitions are taken over after this",
     )
+
+    @model_validator(mode="after")
+    def _budget_needs_partitions(self) -> Settings:
+        if self.findings_resident_events is not None and self.findings_partitions == 1:
+            raise ValueError(
+                "LEDGER_FINDINGS_RESIDENT_EVENTS (findings_resident_events) bounds the walks"
+                " of findings partitions: set LEDGER_FINDINGS_PARTITIONS above 1 too"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

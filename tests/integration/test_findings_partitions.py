@@ -596,4 +596,12 @@ def test_the_setting_builds_partitions_that_a_closing_ledger_gives_up(
 )
 def test_bad_partition_settings_are_refused_at_start(field: str, value: float) -> None:
     with pytest.raises(ValidationError, match=field):
-        Settings.model_validate({field: value})
+        Settings.model_validate({"findings_partitions": 2, field: value})
+
+
+def test_a_budget_without_partitions_is_refused_at_start() -> None:
+    """One walk holds every asset: a budget would bound nothing, so it is refused,
+    not ignored."""
+    with pytest.raises(ValidationError, match="LEDGER_FINDINGS_PARTITIONS above 1"):
+        Settings.model_validate({"findings_resident_events": 100_000})
+    assert Settings(findings_partitions=4, findings_resident_events=100_000)
