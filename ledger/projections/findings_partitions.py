@@ -308,7 +308,7 @@ class FindingsContracts:
 
     def _resumed(self, conn: Connection, upto: int) -> ContractWalk:
         check_layout(conn, self.count)
-        logged, records = self._logged(conn, upto), _records(conn, 0, upto, self.after)
+        logged, records = self._logged(conn, upto), _resume_records(conn, upto, self.after)
         stored = StoredLives(conn, lambda key: findings_rule(key) in CONTRACT_RULES)
         try:
             walk = ContractWalk.resume_from(logged, records, stored.upto)
@@ -435,12 +435,12 @@ def routed(conn: Connection, batch: Sequence[Event], count: int) -> dict[int | N
     return Router(count, known.get).split(batch)
 
 
-def _records(
+def _record_rows(
     conn: Connection, after: int, upto: int, partitions: Sequence[str]
-) -> list[PartRecord]:
-    """The records of ``partitions`` (this layout's) in a window of positions, in
-    knowledge order."""
-    rows = conn.execute(
+) -> Iterable[Any]:
+    """The stored records of ``partitions`` (this layout's) in a window of positions,
+    in knowledge order."""
+    return conn.execute(
         sa.select(finding_parts)
         .where(
             finding_parts.c.position > after,
@@ -449,22 +449,46 @@ def _records(
         )
         .order_by(finding_parts.c.k, finding_parts.c.position)
     )
-    out = []
-    for row in rows:
-        parts = {
-            a: (c, tuple(finding_from_dict(f) for f in fs))
-            for a, (c, fs) in orjson.loads(row.parts).items()
-        }
-        out.append(
-            PartRecord(
-                parse(row.k),
-                int(row.position),
-                parts,
-                frozenset(orjson.loads(row.retracted)),
-                frozenset(orjson.loads(row.corrected)),
-            )
-        )
-    return out
+
+
+def _record(row: Any, raw_parts: dict[str, Any] | None = None) -> PartRecord:
+    raw = orjson.loads(row.parts) if raw_parts is None else raw_parts
+    return PartRecord(
+        parse(row.k),
+        int(row.position),
+        {a: (c, tuple(finding_from_dict(f) for f in fs)) for a, (c, fs) in raw.items()},
+        frozenset(orjson.loads(row.retracted)),
+        frozenset(orjson.loads(row.corrected)),
+    )
+
+
+def _records(
+    conn: Connection, after: int, upto: int, partitions: Sequence[str]
+) -> list[PartRecord]:
+    """The records of ``partitions`` in a window of positions, in knowledge order."""
+    return [_record(row) for row in _record_rows(conn, after, upto, partitions)]
+
+
+def _resume_records(conn: Connection, upto: int, partitions: Sequence[str]) -> list[PartRecord]:
+    """What :meth:`ContractWalk.resume_from` reads of the records up to ``upto``, without
+    decoding every finding of every record (at a million events, most of the contract
+    level's resume): the records of the last instant they name, whole (they are fed
+    again), and one record at the instant before with each asset's latest part of
+    every earlier record (what the walk is judged on there: ``resume_from`` lays the
+    parts of the earlier records over each other in knowledge order)."""
+    rows = list(_record_rows(conn, 0, upto, partitions))
+    if not rows:
+        return []
+    last = rows[-1].k
+    earlier = [row for row in rows if row.k != last]
+    kept = [_record(row) for row in rows[len(earlier) :]]
+    if not earlier:
+        return kept
+    latest: dict[str, Any] = {}
+    for row in earlier:
+        latest.update(orjson.loads(row.parts))
+    merged = _record(earlier[-1], latest)
+    return [PartRecord(merged.k, merged.position, merged.parts), *kept]
 
 
 def _pieces(conn: Connection, after: int, upto: int) -> Iterable[list[Event]]:

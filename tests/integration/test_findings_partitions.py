@@ -20,7 +20,13 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from domain.history import Event
-from domain.rules.partitions import GLOBAL_TYPES, PartitionWalk, key_asset, shard
+from domain.rules.partitions import (
+    GLOBAL_TYPES,
+    ContractWalk,
+    PartitionWalk,
+    key_asset,
+    shard,
+)
 from domain.vocabulary import Role
 from ledger.bootstrap import Ledger, build_ledger, findings_projections, leases_of
 from ledger.projections import findings_partitions, findings_seeding
@@ -313,6 +319,45 @@ def test_a_restarted_worker_reads_the_store_once_for_all_its_partitions(
         worker.catch_up()
     assert len(lazily) == 6 and residency.reads.made > once
     assert not caplog.records, [r.getMessage() for r in caplog.records]  # none walked whole
+    assert _one_walk(ledger) == _stored(ledger)
+
+
+def test_the_contract_level_resumes_from_each_assets_latest_part_not_every_record(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restarted contract level decodes the records of the last instant and each
+    asset's latest part before it, not every finding of every record (most of its
+    resume at a million events), and stands where a resume from every record stands."""
+    batches = _batches(900, seed=23)
+    _walked_then_stopped(ledger, batches[:-1], 2, 60)
+    level = findings_projections(Settings(findings_partitions=2))[-1]
+    assert isinstance(level, findings_partitions.FindingsContracts)
+    with ledger.engine.connect() as conn:
+        upto = tracking_position(conn, level.name, lock=False)
+        every = findings_partitions._records(conn, 0, upto, level.after)
+        latest = findings_partitions._resume_records(conn, upto, level.after)
+        logged = level._logged(conn, upto)
+
+        def resumed(records: list[Any]) -> Any:
+            stored = findings_partitions.StoredLives(conn, lambda key: key_asset(key) is None)
+            walk = ContractWalk.resume_from(logged, records, stored.upto)
+            walk.tick(level._reached)
+            drained = walk.drain()
+            stored.check(drained)  # what was stored: else StoredLivesDisagree
+            return walk, drained
+
+        (walk_every, drained_every), (walk_latest, drained_latest) = map(resumed, (every, latest))
+    decoded = [sum(len(r.parts) for r in rs) for rs in (every, latest)]
+    assert decoded[1] < decoded[0] / 3, decoded
+    assert {a for r in every for a in r.parts} == {a for r in latest for a in r.parts}
+    assert drained_latest == drained_every
+    assert (walk_latest.k, walk_latest._prev) == (walk_every.k, walk_every._prev)
+    # ... and the two go on alike: the next batch judged the same way.
+    worker = _worker(ledger, 2, 60)
+    with caplog.at_level(logging.WARNING, logger="ledger.projections.findings_partitions"):
+        ledger.appender.append(batches[-1], WHO)
+        worker.catch_up()
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
     assert _one_walk(ledger) == _stored(ledger)
 
 
