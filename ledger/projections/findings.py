@@ -43,6 +43,7 @@ from ledger.projections.findings_seeding import (
     stamp,
     stamped,
 )
+from ledger.projections.held import held_events
 from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, set_layout, tracking_position
 from ledger.store.tables import (
@@ -148,6 +149,11 @@ class FindingsProjection:
     def forget(self) -> None:
         self._walk = None
         self._source = None
+
+    def decode(self, rows: Sequence[tuple[int, bytes]]) -> list[Event]:
+        """The batch's events, each keeping its stored bytes, not its decoded record
+        (``held``): the walk holds them for as long as it runs."""
+        return held_events(rows)
 
     def warm(self, conn: Connection) -> None:
         """Resume the walk (after a restart) before the runner takes the write lock for
@@ -294,4 +300,4 @@ def _load(conn: Connection, after: int, upto: int) -> list[Event]:
         .order_by(events.c.notification_id)
     )
     with collector_paused():
-        return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+        return held_events(rows)

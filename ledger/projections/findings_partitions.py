@@ -53,6 +53,7 @@ from ledger.projections.findings_seeding import (
     stamp,
     stamped,
 )
+from ledger.projections.held import held_event, held_events
 from ledger.projections.residency import Residency
 from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
@@ -366,35 +367,35 @@ def _share_of(
         return share
     share.first, share.last = rows[0][0], rows[-1][0]
     reached: datetime | None = None
-    kept: list[tuple[int, Any, Event | None]] = []
+    kept: list[tuple[int, bytes, Any, Event | None]] = []
     for position, state in rows:
         at: datetime | None
         if residency is not None and (known := residency.known(position)) is not None:
-            kept.append((position, state, known))
+            kept.append((position, state, None, known))
             at = known.reported_at
         else:
             raw = orjson.loads(state)
             at = stored_instant(raw.get("reported_at")) or stored_instant(raw.get("recorded_at"))
             assets = raw.get("asset_ids") or ()
             if raw["type"] in _ANYONES or not assets or any(partition.owns(str(a)) for a in assets):
-                kept.append((position, raw, None))
+                kept.append((position, state, raw, None))
         if at is not None and (reached is None or at > reached):
             reached = at
     share.reached = reached
     with collector_paused():
-        for position, raw, known in kept:
+        for position, state, raw, known in kept:
             if known is not None:
                 share.append(known)
             elif residency is not None:
-                share.append(residency.parsed(position, raw))
+                share.append(residency.parsed(position, state, raw))
             else:
-                share.append(Event.parse(position, raw, owned=True))
+                share.append(held_event(position, state, raw))
     return share
 
 
 def _decoded(residency: Residency | None, rows: Sequence[tuple[int, bytes]]) -> list[Event]:
     if residency is None:
-        return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+        return held_events(rows)
     return residency.decode(rows)
 
 
@@ -501,7 +502,7 @@ def _pieces(conn: Connection, after: int, upto: int) -> Iterable[list[Event]]:
         ).all()
         if not rows:
             return
-        yield [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+        yield held_events(rows)
         after = rows[-1][0]
 
 

@@ -39,6 +39,7 @@ from ledger.projections.custody_queries import (
     events_by_id,
 )
 from ledger.projections.findings_codec import finding_from_dict
+from ledger.projections.held import held_event, held_events
 from ledger.projections.stored_lives import SharedReads, StoredLives, head, summed
 from ledger.projections.tracking import set_tracking, tracking_position
 from ledger.store.tables import (
@@ -159,8 +160,8 @@ def _parsed(
     )
     with collector_paused():
         if decoded is None:
-            return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
-        return [decoded.known(p) or Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+            return held_events(rows)
+        return [decoded.known(p) or held_event(p, s) for p, s in rows]
 
 
 def last_instant(conn: Connection, upto: int, decoded: Decoded | None = None) -> list[Event]:
@@ -229,7 +230,7 @@ def log_wide(
                 .where(events.c.notification_id.in_(read[i : i + 5000]))
                 .order_by(events.c.notification_id)
             )
-            found += [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
+            found += held_events(rows)
     if decoded is not None:
         found = sorted([*before.values(), *decoded.shared(found)], key=lambda e: e.position)
     return held(found)

@@ -30,11 +30,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-import orjson
-
 from domain.history import Event
 from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import GLOBAL_TYPES
+from ledger.projections.held import held_event
 from ledger.projections.stored_lives import SharedReads
 
 log = logging.getLogger(__name__)
@@ -72,12 +71,13 @@ class Residency:
         out = []
         for position, state in rows:
             e = self._shared.get(position)
-            out.append(self.parsed(position, orjson.loads(state)) if e is None else e)
+            out.append(self.parsed(position, state) if e is None else e)
         return out
 
-    def parsed(self, position: int, record: dict[str, Any]) -> Event:
-        """The event of a record just decoded (handed over), kept if log-wide."""
-        e = Event.parse(position, record, owned=True)
+    def parsed(self, position: int, state: bytes, record: dict[str, Any] | None = None) -> Event:
+        """The event of a stored ``state`` (``record``: decoded already, handed over),
+        kept if log-wide."""
+        e = held_event(position, state, record)
         if e.type in _SHARED:
             self._shared[position] = e
         return e

@@ -114,7 +114,7 @@ class Runner(Follower):
                 if not rows:
                     return 0
                 decode = getattr(projection, "decode", None)
-                if decode is not None:  # what it decoded before, shared (findings partitions)
+                if decode is not None:  # the findings walks' own (``held``; shared by partitions)
                     batch = decode(rows)
                 else:  # just decoded, nobody else holds them: frozen in place, not copied
                     batch = [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]

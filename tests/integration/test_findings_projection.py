@@ -415,9 +415,9 @@ def test_a_restarted_worker_reads_the_stored_log_with_the_collector_paused(
     parse = Event.parse.__func__  # type: ignore[attr-defined]
     collecting: list[bool] = []
 
-    def spy(cls: type[Event], position: int, record: Any, *, owned: bool = False) -> Event:
+    def spy(cls: type[Event], position: int, record: Any, **how: Any) -> Event:
         collecting.append(gc.isenabled())
-        return parse(cls, position, record, owned=owned)
+        return parse(cls, position, record, **how)
 
     monkeypatch.setattr(Event, "parse", classmethod(spy))
     findings_projection = FindingsProjection()
