@@ -7,10 +7,16 @@ partition its share and the log-wide events. Decoded, a record of the realistic 
 of a partition's memory at 200,000 events (``tracemalloc``). The rules read the parsed
 fields and the payload, which the event keeps; the record itself is read when a
 correction is applied (decoded again then) and to compare two versions of an event.
+
+The short texts an event repeats from others — its assets' ids, its reporter, its
+source's kind, the names in its location and payload — are interned: one string per
+text for the whole walk instead of one per event (about 420 of 1,440 bytes an event
+at 200,000 realistic events, for about 4 µs of parse).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,9 +30,35 @@ def held_event(position: int, state: bytes, record: dict[str, Any] | None = None
     over (it is frozen in place, and dropped once parsed)."""
     raw = state if type(state) is bytes else bytes(state)
     decoded = orjson.loads(raw) if record is None else record
-    return Event.parse(position, decoded, owned=True, raw=raw)
+    return Event.parse(position, _interned(decoded), owned=True, raw=raw)
 
 
 def held_events(rows: Iterable[tuple[int, bytes]]) -> list[Event]:
     """The events of stored ``(position, state)`` rows."""
     return [held_event(p, s) for p, s in rows]
+
+
+_SHORT = 64  # longer texts are rarely repeated (narratives, references)
+_TOP = ("reporter", "contract_id", "confidence", "admiralty_code")
+
+
+def _interned(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (decoded JSON, handed over) with its repeated texts interned, in
+    place."""
+    intern = sys.intern
+    assets = record.get("asset_ids")
+    if type(assets) is list:
+        record["asset_ids"] = [intern(a) if type(a) is str else a for a in assets]
+    for name in _TOP:
+        value = record.get(name)
+        if type(value) is str:
+            record[name] = intern(value)
+    source = record.get("source")
+    if type(source) is dict and type(kind := source.get("kind")) is str:
+        source["kind"] = intern(kind)
+    for part in (record.get("location"), record.get("payload")):
+        if type(part) is dict:
+            for name, value in part.items():
+                if type(value) is str and len(value) <= _SHORT:
+                    part[name] = intern(value)  # same keys: safe while iterating
+    return record

@@ -347,3 +347,22 @@ def test_events_keeping_their_stored_bytes_take_well_under_the_memory_of_decoded
     held = traced(held_event)
     decoded = traced(lambda p, s: Event.parse(p, orjson.loads(s), owned=True))
     assert held < 0.6 * decoded, (held, decoded)  # 0.49 when written
+
+
+def test_events_keeping_their_stored_bytes_share_the_texts_they_repeat() -> None:
+    """Assets' ids, reporters, sources' kinds and the short texts of locations and
+    payloads are one string for every event that repeats them (interned)."""
+    records = [
+        observe("A1", at="2014-06-10", location={"name": "Garrison 2-3", "lat": 36.3}),
+        transfer("A1", "army", "9th-div"),
+    ]
+    one, two = (held_event(p, orjson.dumps(r)) for p, r in records)
+    assert one.asset_ids[0] is two.asset_ids[0]
+    assert one.reporter is two.reporter and one.source.kind is two.source.kind
+    again = held_event(records[0][0], orjson.dumps(records[0][1]))
+    assert one.location is not None and again.location is not None
+    assert one.location.name is again.location.name
+    later = held_event(records[1][0], orjson.dumps(records[1][1]))
+    assert two.payload["to_party"] is later.payload["to_party"]
+    # Nothing else changes: the record reads as stored.
+    assert again.record == Event.parse(*records[0]).record
