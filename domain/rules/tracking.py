@@ -439,6 +439,12 @@ class LifeTracker:
             if before is not None:
                 self._scope_keys[scope] = before
 
+    def next_due(self) -> datetime | None:
+        """The earliest ``valid_from`` of the findings pending (``None``: none): advancing
+        to a later instant detects something. An entry may be stale (its finding
+        superseded since), so this is never later than the truth."""
+        return self._pending[0][0] if self._pending else None
+
     def _push(self, f: Finding) -> None:
         self._seq += 1
         heapq.heappush(self._pending, (f.valid_from, self._seq, f.finding_key))

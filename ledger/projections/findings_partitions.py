@@ -48,16 +48,26 @@ from ledger.projections.findings_codec import dump, finding_from_dict
 from ledger.projections.findings_seeding import (
     StoredEventsIn,
     StoredSeed,
+    due_row,
+    idle_until,
     last_instant,
     log_wide,
+    set_due,
     stamp,
     stamped,
+    walked_to,
 )
 from ledger.projections.held import held_event, held_events
 from ledger.projections.residency import Residency
 from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
-from ledger.store.tables import events, finding_changes, finding_parts, findings
+from ledger.store.tables import (
+    events,
+    finding_changes,
+    finding_parts,
+    findings,
+    projection_tracking,
+)
 from ledger.store.upsert import delete_each
 
 log = logging.getLogger(__name__)
@@ -79,6 +89,9 @@ class FindingsPartition:
         self.partition = Partition(index, count)
         self.name = partition_names(count)[index]
         self._residency = residency  # shared by the worker's partitions
+        self.idled = (
+            0  # batches that changed nothing of it, walk not resumed (the tests count them)
+        )
         self._walk: PartitionWalk | None = None
         self._end = 0  # the log position the walk has followed to
         self._reached: datetime | None = None  # the knowledge instant the log had reached
@@ -93,6 +106,9 @@ class FindingsPartition:
             self._residency.reads.wrote(self.name)
         _delete_lives(conn, self._own_keys(conn))
         conn.execute(finding_parts.delete().where(finding_parts.c.partition == self.name))
+        conn.execute(
+            projection_tracking.delete().where(projection_tracking.c.name == due_row(self.name))
+        )
         self.forget()
 
     def forget(self) -> None:
@@ -113,6 +129,8 @@ class FindingsPartition:
         window = Share.of(batch)
         if window.first is None:
             return
+        if self._walk is None and self._idle(conn, window):
+            return
         if self._residency is not None:
             self._residency.settle(self)  # the others' walks, before this one grows
         walk, self._walk = self._walk, None  # until this batch is applied
@@ -123,11 +141,32 @@ class FindingsPartition:
             walk = self._followed(conn, None, window, lazily=False)
         self._write(conn, walk, walk.drain())
         stamp(conn, walk.k, self.name)
+        set_due(conn, self.name, walk.tracker.next_due())
         if self._residency is not None:
             self._residency.reads.wrote(self.name)
         self._walk, self._end = walk, window.last
         if self._residency is not None:
             self._residency.settle(self)
+
+    def _idle(self, conn: Connection, batch: Share) -> bool:
+        """Whether ``batch`` changes nothing of this partition, whose walk is not in
+        memory (a restart, or forgotten for the budget): none of its events are the
+        partition's, and none of the partition's pending findings comes due before
+        the instant the batch reaches. A walk fed it would only advance to that
+        instant (``Walk.tick``); the stamp does that instead, and the walk is resumed
+        when a batch brings it something. A restart after one append then resumes
+        one partition, not all of them."""
+        known, due = idle_until(conn, self.name)
+        reached = batch.reached
+        if not known or (due is not None and reached is not None and due < reached):
+            return False
+        if routed(conn, batch, self.partition.count).get(self.partition.index):
+            return False
+        walked = walked_to(conn, self.name)
+        if reached is not None and (walked is None or reached > walked):
+            stamp(conn, reached, self.name)
+        self.idled += 1
+        return True
 
     def _followed(
         self,

@@ -48,6 +48,7 @@ from ledger.store.tables import (
     events,
     finding_holders,
     findings,
+    projection_tracking,
 )
 
 
@@ -97,6 +98,40 @@ def stamp(conn: Connection, walked: datetime | None, name: str = "findings") -> 
     walked to ``walked``."""
     set_tracking(conn, code_row(name), FINGERPRINT)
     set_tracking(conn, walked_row(name), -1 if walked is None else _micros(walked))
+
+
+def due_row(name: str) -> str:
+    """The tracking row of partition ``name`` that holds (in microseconds since 1970)
+    the earliest ``valid_from`` of its pending findings when it last wrote
+    (:data:`NONE_DUE`: none), or is missing (not known)."""
+    return f"{name}.due"
+
+
+NONE_DUE = -(2**62)
+
+
+def set_due(conn: Connection, name: str, due: datetime | None) -> None:
+    set_tracking(conn, due_row(name), NONE_DUE if due is None else _micros(due))
+
+
+def idle_until(conn: Connection, name: str) -> tuple[bool, datetime | None]:
+    """Whether partition ``name``'s stored findings were written by this code with
+    their earliest pending ``valid_from`` (:func:`set_due`), and that instant
+    (``None``: nothing pending)."""
+    if tracking_position(conn, code_row(name), lock=False) != FINGERPRINT:
+        return False, None
+    found = conn.execute(
+        sa.select(projection_tracking.c.position).where(projection_tracking.c.name == due_row(name))
+    ).scalar_one_or_none()
+    if found is None:
+        return False, None
+    return True, None if found == NONE_DUE else _EPOCH + timedelta(microseconds=int(found))
+
+
+def walked_to(conn: Connection, name: str) -> datetime | None:
+    """The instant :func:`stamp` recorded for projection ``name`` (``None``: none)."""
+    found = tracking_position(conn, walked_row(name), lock=False)
+    return None if found == -1 else _EPOCH + timedelta(microseconds=found)
 
 
 def stamped(conn: Connection, walked: datetime, name: str = "findings") -> bool:

@@ -124,6 +124,14 @@ def _one_walk(ledger: Ledger) -> tuple[list[Any], list[Any]]:
     return _stored(ledger)
 
 
+def _assert_one_walk_stores_the_same(ledger: Ledger) -> None:
+    """What is stored now is what one walk stores from scratch (read before the walk
+    rewrites it: ``_one_walk(ledger) == _stored(ledger)`` would compare the walk's rows
+    with themselves)."""
+    stored = _stored(ledger)
+    assert _one_walk(ledger) == stored
+
+
 def _walked_then_stopped(ledger: Ledger, batches: list[list[Any]], count: int, size: int) -> None:
     """``batches`` appended and walked, one at a time, by a worker of ``count``
     partitions, which then stops (its leases given up)."""
@@ -282,7 +290,7 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     worker.catch_up()
     again = [t for position, t in parsed if position <= end and t in GLOBAL_TYPES]
     assert parsed and not again  # the partitions resumed (their assets' events read)
-    assert _one_walk(ledger) == _stored(ledger)
+    _assert_one_walk_stores_the_same(ledger)
 
 
 def test_a_restarted_worker_reads_the_store_once_for_all_its_partitions(
@@ -319,7 +327,7 @@ def test_a_restarted_worker_reads_the_store_once_for_all_its_partitions(
         worker.catch_up()
     assert len(lazily) == 6 and residency.reads.made > once
     assert not caplog.records, [r.getMessage() for r in caplog.records]  # none walked whole
-    assert _one_walk(ledger) == _stored(ledger)
+    _assert_one_walk_stores_the_same(ledger)
 
 
 def test_the_contract_level_resumes_from_each_assets_latest_part_not_every_record(
@@ -358,7 +366,60 @@ def test_the_contract_level_resumes_from_each_assets_latest_part_not_every_recor
         ledger.appender.append(batches[-1], WHO)
         worker.catch_up()
     assert not caplog.records, [r.getMessage() for r in caplog.records]
-    assert _one_walk(ledger) == _stored(ledger)
+    _assert_one_walk_stores_the_same(ledger)
+
+
+def _observed(seed: int, asset: str, at: datetime) -> dict[str, Any]:
+    """An observation of ``asset`` like one the world of ``_batches(…, seed)`` made,
+    occurred and reported at ``at``."""
+    config = WorldConfig(events=900, seed=seed, assets=20, contracts=2, batch_size=37)
+    like = next(
+        e
+        for batch in generate(config)
+        for e in batch
+        if e["type"] == "observation" and e["asset_ids"] == [asset]
+    )
+    when = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {**like, "event_id": f"seen-{asset}-{when}", "occurred_at": when, "reported_at": when}
+
+
+def test_a_restart_resumes_only_the_partitions_a_batch_concerns_or_comes_due_in(
+    ledger: Ledger,
+) -> None:
+    """A partition whose walk is not in memory and to which a batch brings nothing —
+    none of its events, no pending finding of its come due before the instant the batch
+    reaches — is not resumed: only its stamp advances. A pending finding that comes
+    due resumes it, and is detected when one walk detects it."""
+    seed = 23
+    _walked_then_stopped(ledger, _batches(900, seed=seed), 3, 60)
+    names = findings_partitions.partition_names(3)
+    with ledger.engine.connect() as conn:
+        due = {n: findings_seeding.idle_until(conn, n) for n in names}
+        last = findings_seeding.walked_to(conn, names[0])
+    assert last is not None and all(known for known, _ in due.values())
+    waiting = max(names, key=lambda n: due[n][1] or last)  # the latest to come due
+    waits_until = due[waiting][1]
+    assert waits_until is not None and waits_until > last + timedelta(hours=1)
+    asset = next(
+        f"w-a{i:05d}" for i in range(1, 21) if shard(f"w-a{i:05d}", 3) != names.index(waiting)
+    )
+
+    def restarted() -> tuple[Runner, list[Any]]:
+        worker = _worker(ledger, 3, 60)
+        return worker, [p for p in worker.projections if hasattr(p, "idled")]
+
+    worker, parts = restarted()
+    _append(ledger, worker, _observed(seed, asset, last + timedelta(hours=1)))
+    idle = {p.name for p in parts if p.idled}
+    assert waiting in idle and parts[shard(asset, 3)].name not in idle
+    assert all((p._walk is None) == (p.name in idle) for p in parts)
+    worker.stop()
+
+    worker, parts = restarted()
+    _append(ledger, worker, _observed(seed, asset, waits_until + timedelta(days=1)))
+    assert not parts[names.index(waiting)].idled  # came due: resumed, and detected it
+    worker.stop()
+    _assert_one_walk_stores_the_same(ledger)
 
 
 def test_a_partition_written_by_other_code_resumes_from_the_log_whoever_stamped_since(
@@ -390,7 +451,7 @@ def test_a_partition_written_by_other_code_resumes_from_the_log_whoever_stamped_
     ledger.appender.append(batches[-1], WHO)
     _worker(ledger, 2, 500).catch_up()
     assert sorted(how) == [("lazily", 0), ("wholly", 1)]
-    assert _one_walk(ledger) == _stored(ledger)
+    _assert_one_walk_stores_the_same(ledger)
 
 
 def test_a_partition_parses_only_the_events_that_may_be_its_own(
