@@ -304,13 +304,17 @@ class FindingsContracts:
     def forget(self) -> None:
         self._walk, self._end = None, 0
 
-    def decode(self, rows: Sequence[tuple[int, bytes]]) -> list[Event]:
-        return _decoded(self._residency, rows)
+    def decode(self, rows: Sequence[tuple[int, bytes]]) -> Share:
+        """A batch's events that may be the contract level's: the log-wide ones, the
+        amendments and those naming no asset (``Router``); the rest, nine in ten of a
+        realistic log, are not parsed."""
+        return _share_of(rows, Partition(None, self.count), self._residency)
 
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
-        if not batch:
+        window = Share.of(batch)
+        if window.first is None:
             return
-        start, end = batch[0].position - 1, batch[-1].position
+        start, end = window.first - 1, window.last
         if self._residency is not None:
             self._residency.make_room()  # the partitions' walks, before this one grows
         walk, self._walk = self._walk, None
@@ -323,10 +327,10 @@ class FindingsContracts:
             log.warning("findings (contracts): a partition was walked again; so is this")
             walk = self._rewritten(conn, start)
         self._rewrites = seen
-        mine = routed(conn, batch, self.count).get(None, [])
+        mine = routed(conn, window, self.count).get(None, [])
         records = _records(conn, start, end, self.after)
         try:
-            walk.feed(mine, records, _reached(batch))
+            walk.feed(mine, records, window.reached)
         except ValueError:  # a historical import among the global events
             walk = self._rewritten(conn, end)
         else:
@@ -430,12 +434,6 @@ def _share_of(
             else:
                 share.append(held_event(position, state, raw))
     return share
-
-
-def _decoded(residency: Residency | None, rows: Sequence[tuple[int, bytes]]) -> list[Event]:
-    if residency is None:
-        return held_events(rows)
-    return residency.decode(rows)
 
 
 def _share(

@@ -20,14 +20,14 @@ Every partition walk, and the contract level's, holds the log-wide events (refer
 data, registrations, inventories, contract actions, dispositions, amendments:
 ``domain.rules.seeding.held``). Decoded by each, a worker of sixteen partitions held
 seventeen copies, and a partition resumed from the store read them all again. The
-worker decodes them once (:meth:`Residency.decode`, :meth:`Residency.shared`) and its
+worker decodes them once (:meth:`Residency.parsed`, :meth:`Residency.shared`) and its
 walks share the objects (events are immutable); the budget counts them once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from domain.history import Event
@@ -64,15 +64,6 @@ class Residency:
         self.reads = SharedReads()  # what the partitions' lazy resumes read of the store
 
     # -- the log-wide events, decoded once ---------------------------------------------
-
-    def decode(self, rows: Iterable[tuple[int, bytes]]) -> list[Event]:
-        """The events of stored ``(position, state)`` rows: a log-wide one as decoded
-        before, if it was."""
-        out = []
-        for position, state in rows:
-            e = self._shared.get(position)
-            out.append(self.parsed(position, state) if e is None else e)
-        return out
 
     def parsed(self, position: int, state: bytes, record: dict[str, Any] | None = None) -> Event:
         """The event of a stored ``state`` (``record``: decoded already, handed over),

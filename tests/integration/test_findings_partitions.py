@@ -257,7 +257,7 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The partitions and the contract level of one worker hold the same objects for
-    the log-wide events (``Residency.decode``), and a partition resumed from the store
+    the log-wide events (``Residency.parsed``), and a partition resumed from the store
     decodes none of those again (``log_wide``)."""
     settings = Settings(findings_partitions=3)
     projections = [CustodyProjection(), *findings_projections(settings)]
@@ -489,6 +489,17 @@ def test_a_partition_parses_only_the_events_that_may_be_its_own(
     ]
     mine = [e for e in parsed if e.asset_ids and all(shard(a, 2) == 0 for a in e.asset_ids)]
     assert mine and not theirs
+    # The contract level parses only what the router may give it: the log-wide
+    # events, the amendments and what they amend (and events naming no asset).
+    partitions = findings_projections(Settings(findings_partitions=2))
+    Runner(ledger.engine, ledger.store, partitions[:-1], 90).catch_up()
+    parsed.clear()
+    level = findings_projections(Settings(findings_partitions=2))[-1]  # decoding alone
+    applied = Runner(ledger.engine, ledger.store, [level], 90).catch_up()
+    assert applied == end == positions(ledger.engine, [level.name])[level.name]
+    amended = {e.target_event_id for e in parsed if e.target_event_id}
+    assets = [e for e in parsed if e.type not in GLOBAL_TYPES and e.asset_ids]
+    assert parsed and all(e.target_event_id or e.event_id in amended for e in assets)
 
 
 def test_leases_are_shared_out_and_a_dead_workers_are_taken_over(ledger: Ledger) -> None:
