@@ -353,7 +353,9 @@ class FindingsContracts:
     def _resumed(self, conn: Connection, upto: int) -> ContractWalk:
         check_layout(conn, self.count)
         logged, records = self._logged(conn, upto), _resume_records(conn, upto, self.after)
-        stored = StoredLives(conn, lambda key: findings_rule(key) in CONTRACT_RULES)
+        stored = StoredLives(
+            conn, lambda key: findings_rule(key) in CONTRACT_RULES, rules=CONTRACT_RULES
+        )
         try:
             walk = ContractWalk.resume_from(logged, records, stored.upto)
             walk.tick(self._reached)

@@ -4,7 +4,7 @@ walk makes again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -33,18 +33,22 @@ class StoredLives:
         conn: Connection,
         owns: Callable[[str], bool] | None = None,
         reads: SharedReads | None = None,
+        rules: Collection[str] | None = None,
     ) -> None:
         self.conn = conn
         self.owns = owns  # the keys of the walk resumed (a partition's), else all
         self.reads = reads  # what the worker's other partitions read already
+        self.rules = rules  # the only rules the walk judges (the contract level's), if so
         self.heads: dict[str, Prefix] = {}  # every stored life, whole
         self.later: set[str] = set()  # the lives with changes after the ``k`` of upto
 
-    def read(self, what: Hashable, query: sa.Executable) -> list[Any]:
+    def read(self, what: Hashable, query: sa.Executable) -> Iterable[Any]:
         """The rows of ``query`` (over every partition's keys): read once for the
-        worker's partitions when it has :class:`SharedReads`."""
+        worker's partitions when it has :class:`SharedReads`, else a thousand at a
+        time as they are used (a partition resuming from the whole log read every
+        partition's lives and changes at once: hundreds of MB at a million events)."""
         if self.reads is None:
-            return list(self.conn.execute(query))
+            return self.conn.execute(query.execution_options(yield_per=1000))
         return self.reads.rows(what, lambda: list(self.conn.execute(query)))
 
     def upto(self, k: datetime, implied: Mapping[str, Finding]) -> dict[str, Prefix]:
@@ -70,8 +74,14 @@ class StoredLives:
         return out
 
     def rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Each stored life of the walk's keys: its key and its row's summary."""
-        for key, life in self.conn.execute(sa.select(findings.c.finding_key, findings.c.life)):
+        """Each stored life of the walk's keys: its key and its row's summary. Read a
+        thousand rows at a time (a million-event ledger stores hundreds of thousands of
+        lives, and the contract level's resume held them all at once: 600 MB), and
+        only the rules' rows when the walk judges only some."""
+        query = sa.select(findings.c.finding_key, findings.c.life)
+        if self.rules is not None:
+            query = query.where(findings.c.rule.in_(sorted(self.rules)))
+        for key, life in self.conn.execute(query.execution_options(yield_per=1000)):
             if self.owns is None or self.owns(key):
                 yield key, orjson.loads(life)
 
@@ -84,8 +94,12 @@ class StoredLives:
         to ``k`` and its first change after (``later`` records their keys)."""
         after = to_stored(k)
         later = sa.select(finding_changes.c.finding_key).where(finding_changes.c.at > after)
+        if self.rules is not None:  # keys begin with their rule (``R03/…``, ``C01/…``)
+            later = later.where(
+                sa.or_(*(finding_changes.c.finding_key.startswith(f"{r}/") for r in self.rules))
+            )
         rows = self.read(
-            ("changed after", after),
+            ("changed after", after, None if self.rules is None else tuple(sorted(self.rules))),
             sa.select(
                 finding_changes.c.finding_key,
                 finding_changes.c.at,
