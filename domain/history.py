@@ -159,6 +159,7 @@ class Event:
         *,
         owned: bool = False,
         raw: bytes | None = None,
+        lean: bool = False,
     ) -> Event:
         """Parse a stored record; raises ``KeyError``/``ValueError`` if malformed.
 
@@ -166,7 +167,17 @@ class Event:
         holds it), so it is frozen in place instead of copied: a third of the parse.
         ``raw``: the stored bytes ``record`` was decoded from; the event keeps them
         instead of the decoded record, and :attr:`record` decodes them when read (what a
-        long-lived walk wants: less than half the memory)."""
+        long-lived walk wants: less than half the memory). ``lean``: an inventory's
+        result lines are read into :meth:`inventory_results` now and left out of
+        :attr:`payload` (:attr:`record` still has them): a walk holds every inventory,
+        and its lines as JSON objects were most of their memory."""
+        lines: Mapping[str, tuple[str, str | None]] | None = None
+        if lean and record.get("type") == EventType.INVENTORY_COMPLETED.value:
+            payload = record.get("payload")
+            if isinstance(payload, Mapping) and "results" in payload:
+                rest = {k: v for k, v in payload.items() if k != "results"}
+                lines = _result_lines(payload["results"])
+                record = {**record, "payload": rest}
         frozen: Mapping[str, Any] = freeze_owned(record) if owned else freeze(record)
         recorded_at = stored_instant(frozen.get("recorded_at"))
         reported = stored_instant(frozen.get("reported_at")) or recorded_at
@@ -174,7 +185,7 @@ class Event:
             raise ValueError(f"event {frozen.get('event_id')!r} has no knowledge time")
         src = frozen.get("source") or _EMPTY
         kind = frozen["type"]
-        return cls(
+        event = cls(
             position=position,
             event_id=str(frozen["event_id"]),
             type=_TYPES[kind] if kind in _TYPES else EventType(kind),
@@ -203,6 +214,9 @@ class Event:
             _record=None if raw is not None else frozen,
             _raw=raw,
         )
+        if lines is not None:
+            object.__setattr__(event, "_results", lines)
+        return event
 
     @property
     def record(self) -> Mapping[str, Any]:
@@ -304,15 +318,27 @@ class Event:
         """``asset_id → (result, found_at_party)``; a repeated asset counts ``present``
         if any of its lines says so (the asset was seen). Read-only, computed once."""
         if self._results is None:
-            out: dict[str, tuple[str, str | None]] = {}
-            for line in self.payload.get("results") or ():
-                asset, result = str(line.get("asset_id")), str(line.get("result"))
-                if out.get(asset, ("",))[0] != "present":
-                    found = line.get("found_at_party")
-                    out[asset] = (result, None if found is None else str(found))
-            object.__setattr__(self, "_results", MappingProxyType(out))
+            object.__setattr__(self, "_results", _result_lines(self.payload.get("results")))
         assert self._results is not None
         return self._results
+
+
+_LINES: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+"""One tuple per ``(result, found_at_party)`` told (a few hundred on a large ledger),
+shared by every inventory line that tells it."""
+
+
+def _result_lines(lines: Any) -> Mapping[str, tuple[str, str | None]]:
+    """An inventory's result lines (JSON objects) as :meth:`Event.inventory_results`
+    gives them."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for line in lines or ():
+        asset, result = str(line.get("asset_id")), str(line.get("result"))
+        if out.get(asset, ("",))[0] != "present":
+            found = line.get("found_at_party")
+            told = (result, None if found is None else str(found))
+            out[asset] = _LINES.setdefault(told, told) if len(_LINES) < 65536 else told
+    return MappingProxyType(out)
 
 
 def parse_logged(logged: Iterable[Logged | Event]) -> list[Event]:

@@ -30,7 +30,7 @@ def held_event(position: int, state: bytes, record: dict[str, Any] | None = None
     over (it is frozen in place, and dropped once parsed)."""
     raw = state if type(state) is bytes else bytes(state)
     decoded = orjson.loads(raw) if record is None else record
-    return Event.parse(position, _interned(decoded), owned=True, raw=raw)
+    return Event.parse(position, _interned(decoded), owned=True, raw=raw, lean=True)
 
 
 def held_events(rows: Iterable[tuple[int, bytes]]) -> list[Event]:
@@ -61,4 +61,11 @@ def _interned(record: dict[str, Any]) -> dict[str, Any]:
             for name, value in part.items():
                 if type(value) is str and len(value) <= _SHORT:
                     part[name] = intern(value)  # same keys: safe while iterating
+    payload = record.get("payload")
+    if type(payload) is dict and type(lines := payload.get("results")) is list:
+        for line in lines:  # an inventory's: its assets' and parties' ids
+            if type(line) is dict:
+                for name, value in line.items():
+                    if type(value) is str and len(value) <= _SHORT:
+                        line[name] = intern(value)
     return record

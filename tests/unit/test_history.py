@@ -366,3 +366,38 @@ def test_events_keeping_their_stored_bytes_share_the_texts_they_repeat() -> None
     assert two.payload["to_party"] is later.payload["to_party"]
     # Nothing else changes: the record reads as stored.
     assert again.record == Event.parse(*records[0]).record
+
+
+def test_an_inventory_keeping_its_stored_bytes_holds_its_lines_once_as_results() -> None:
+    """A walk holds every inventory: its result lines are read into
+    ``inventory_results`` when parsed, not kept as JSON objects in the payload too. The
+    record, the subjects and the comparison are an inventory decoded's."""
+    pos, record = inventory(
+        {"A1": "present", "A2": "absent", "A3": "present"}, "1st-bde", assets=["A1"]
+    )
+    record["payload"]["results"].append({"asset_id": "A2", "result": "present"})
+    record["payload"]["results"][0]["found_at_party"] = "2nd-bde"
+    held = held_event(pos, orjson.dumps(record))
+    decoded = Event.parse(pos, orjson.loads(orjson.dumps(record)))
+    assert "results" not in held.payload and "results" in decoded.payload
+    assert held.inventory_results() == decoded.inventory_results()
+    assert held.inventory_results()["A2"] == ("present", None)  # a line saying present wins
+    assert held.inventory_results()["A1"] == ("present", "2nd-bde")
+    assert held.subjects == decoded.subjects == ("A1", "A2", "A3")
+    assert held.inventory_index() == decoded.inventory_index()
+    assert held.record == decoded.record and held == decoded
+    assert held.payload["scope_parties"] == decoded.payload["scope_parties"]
+    # Lines telling the same thing share one tuple.
+    assert held.inventory_results()["A3"] is held.inventory_results()["A2"]
+
+
+def test_a_correction_of_an_inventory_line_applies_to_an_inventory_keeping_its_bytes() -> None:
+    inv = inventory({"A1": "present", "A2": "present"}, "1st-bde", reported="2014-06-10")
+    fix = correct(inv, {"payload.results.1.result": "absent"}, reported="2014-07-01")
+    held = Log([held_event(*_stored(inv)), held_event(*_stored(fix))]).at(None)
+    decoded = Log([inv, fix]).at(None)
+    event_id = inv[1]["event_id"]
+    assert held.by_id[event_id].inventory_results()["A2"] == ("absent", None)
+    assert held.by_id[event_id] == decoded.by_id[event_id]
+    assert held.by_id[event_id].original is not None
+    assert held.by_id[event_id].original.inventory_results()["A2"] == ("present", None)
