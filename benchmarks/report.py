@@ -175,9 +175,14 @@ def _findings(f: dict[str, Any]) -> list[str]:
             "≤ 500 MB",
         ),
         row(
-            "restart of that worker: one append, lag 0",
-            lambda v: f"**{v['budgeted_restart_s']:.1f} s**",
+            "restart of that worker: one append at the log's last instant, lag 0",
+            lambda v: f"**{v['budgeted_restart_frontier_s']:.1f} s**",
             "< 10 s",
+        ),
+        row(
+            "the same, the append dated now (the realistic world ends in 2017: years of"
+            " findings come due in the batch)",
+            lambda v: f"{v['budgeted_restart_s']:.1f} s",
         ),
         row(
             "restart: new process, one append, lag 0",

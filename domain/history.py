@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import copy
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -137,6 +137,8 @@ class Event:
     # read only the parsed fields and the payload.
     _record: Mapping[str, Any] | None = field(repr=False)
     _raw: bytes | None = field(default=None, repr=False)
+    # ``_raw`` packed (compressed) by the caller that parsed it, and how to unpack it.
+    _unpack: Callable[[bytes], bytes] | None = field(default=None, repr=False)
     original: Event | None = field(default=None, repr=False)
     corrections: tuple[Event, ...] = field(default=(), repr=False)
     # Computed once per event version (a corrected version, made with
@@ -160,6 +162,7 @@ class Event:
         owned: bool = False,
         raw: bytes | None = None,
         lean: bool = False,
+        unpack: Callable[[bytes], bytes] | None = None,
     ) -> Event:
         """Parse a stored record; raises ``KeyError``/``ValueError`` if malformed.
 
@@ -167,7 +170,8 @@ class Event:
         holds it), so it is frozen in place instead of copied: a third of the parse.
         ``raw``: the stored bytes ``record`` was decoded from; the event keeps them
         instead of the decoded record, and :attr:`record` decodes them when read (what a
-        long-lived walk wants: less than half the memory). ``lean``: an inventory's
+        long-lived walk wants: less than half the memory); ``unpack``: ``raw`` is
+        packed, and ``unpack(raw)`` gives the stored bytes back. ``lean``: an inventory's
         result lines are read into :meth:`inventory_results` now and left out of
         :attr:`payload` (:attr:`record` still has them): a walk holds every inventory,
         and its lines as JSON objects were most of their memory."""
@@ -213,6 +217,7 @@ class Event:
             narrative=frozen.get("narrative"),
             _record=None if raw is not None else frozen,
             _raw=raw,
+            _unpack=unpack if raw is not None else None,
         )
         if lines is not None:
             object.__setattr__(event, "_results", lines)
@@ -224,7 +229,8 @@ class Event:
         if self._record is not None:
             return self._record
         assert self._raw is not None
-        record: Mapping[str, Any] = freeze_owned(orjson.loads(self._raw))
+        stored = self._raw if self._unpack is None else self._unpack(self._raw)
+        record: Mapping[str, Any] = freeze_owned(orjson.loads(stored))
         return record
 
     # -- identity: by position and recorded content, never by object ----------------
@@ -234,7 +240,7 @@ class Event:
             return NotImplemented
         if self.position != other.position:
             return False
-        if self._raw is not None and self._raw == other._raw:
+        if self._raw is not None and self._unpack is other._unpack and self._raw == other._raw:
             return True
         return self.record == other.record
 

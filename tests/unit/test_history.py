@@ -12,7 +12,7 @@ import pytest
 
 from domain.history import Event, Log
 from domain.vocabulary import Confidence, EventType
-from ledger.projections.held import held_event
+from ledger.projections.held import Packer, held_event
 from tests.unit.builders import (
     T,
     capture,
@@ -290,13 +290,14 @@ def test_an_event_keeping_its_stored_bytes_is_the_event_decoded_and_holds_no_rec
     )
     held = held_event(pos, state)
     decoded = Event.parse(pos, orjson.loads(state))
-    assert held._record is None and held._raw == state
+    assert held._record is None and held._raw is not None
     assert held.record == decoded.record and isinstance(held.record, MappingProxyType)
     assert held == decoded and decoded == held and hash(held) == hash(decoded)
     for name in ("event_id", "type", "asset_ids", "occurred_at", "location", "source", "payload"):
         assert getattr(held, name) == getattr(decoded, name), name
-    # A view of the stored bytes (what a driver may hand back) is kept as bytes.
-    assert held_event(pos, memoryview(state))._raw == state  # type: ignore[arg-type]
+    # A view of the stored bytes (what a driver may hand back) is read as bytes.
+    viewed = held_event(pos, memoryview(state))  # type: ignore[arg-type]
+    assert viewed == held and viewed.record == held.record
 
 
 def test_events_keeping_other_bytes_at_one_position_compare_by_their_records() -> None:
@@ -401,3 +402,48 @@ def test_a_correction_of_an_inventory_line_applies_to_an_inventory_keeping_its_b
     assert held.by_id[event_id] == decoded.by_id[event_id]
     assert held.by_id[event_id].original is not None
     assert held.by_id[event_id].original.inventory_results()["A2"] == ("present", None)
+
+
+def test_a_packer_keeps_its_first_records_as_they_are_then_packs_with_them() -> None:
+    records = [orjson.dumps(transfer(f"A{i}", "army", f"{i}th-div")[1]) for i in range(6)]
+    packer = Packer(sample=3)
+    kept = [packer.pack(r) for r in records[:3]]
+    assert kept == [(r, None) for r in records[:3]]  # the dictionary's sample
+    packed, unpack = packer.pack(records[3])
+    assert unpack is not None and unpack(packed) == records[3]
+    assert len(packed) < 0.5 * len(records[3])  # it finds what records repeat
+    assert packer.pack(records[3]) == (packed, unpack)  # alike: the same record
+    assert packer.pack(records[4])[0] != packed
+    # An event keeps what a packer gives, and reads its record back from it.
+    pos, record = transfer("A9", "army", "9th-div")
+    stored = orjson.dumps(record)
+    raw, unpack = packer.pack(stored)
+    e = Event.parse(pos, orjson.loads(stored), owned=True, raw=raw, unpack=unpack)
+    assert e._raw == raw and e.record == Event.parse(pos, record).record
+    assert e == Event.parse(pos, record) and e == Event.parse(pos, orjson.loads(stored), raw=stored)
+
+
+def test_events_packed_small_read_and_correct_as_events_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ledger.projections.held as held_module
+
+    packer = Packer(sample=1)
+    packer.pack(orjson.dumps(observe("A0", at="2014-06-01")[1]))  # the dictionary made
+    monkeypatch.setattr(held_module, "PACKER", packer)
+    tr = transfer("A1", "army", "9th-div", reported="2014-06-10")
+    inv = inventory({"A1": "present", "A2": "present"}, "1st-bde", reported="2014-06-11")
+    fixes = [
+        correct(tr, {"payload.from_party": "kurds"}, reported="2014-07-01"),
+        correct(inv, {"payload.results.1.result": "absent"}, reported="2014-07-02"),
+    ]
+    logged = [tr, inv, *fixes]
+    held_events = [held_event(*_stored(e)) for e in logged]
+    assert all(e._unpack is not None for e in held_events)
+    held, decoded = Log(held_events).at(None), Log(logged).at(None)
+    for original in (tr, inv):
+        event_id = original[1]["event_id"]
+        assert held.by_id[event_id] == decoded.by_id[event_id]
+        assert held.by_id[event_id].record == decoded.by_id[event_id].record
+    assert held.by_id[inv[1]["event_id"]].inventory_results()["A2"] == ("absent", None)
+    assert held.by_id[tr[1]["event_id"]].text("from_party") == "kurds"
