@@ -124,7 +124,9 @@ class Event:
     reported_at: datetime
     recorded_at: datetime | None
     reporter: str
-    source: Source
+    # Its source (:attr:`source`); ``None`` in a lean event (``parse(..., lean=True)``),
+    # which reads it from its record when asked: no rule does.
+    _source: Source | None
     confidence: Confidence
     admiralty_code: str | None
     location: Location | None
@@ -171,10 +173,13 @@ class Event:
         ``raw``: the stored bytes ``record`` was decoded from; the event keeps them
         instead of the decoded record, and :attr:`record` decodes them when read (what a
         long-lived walk wants: less than half the memory); ``unpack``: ``raw`` is
-        packed, and ``unpack(raw)`` gives the stored bytes back. ``lean``: an inventory's
-        result lines are read into :meth:`inventory_results` now and left out of
-        :attr:`payload` (:attr:`record` still has them): a walk holds every inventory,
-        and its lines as JSON objects were most of their memory."""
+        packed, and ``unpack(raw)`` gives the stored bytes back. ``lean``, for a walk
+        that holds the event long: an inventory's result lines are read into
+        :meth:`inventory_results` now and left out of :attr:`payload` (:attr:`record`
+        still has them; a walk holds every inventory, and its lines as JSON objects
+        were most of their memory); the :attr:`source`, which no rule reads, is read
+        from the record when asked (about 120 bytes an event); and the instant it was
+        recorded is one object for every event recorded then (a batch's)."""
         lines: Mapping[str, tuple[str, str | None]] | None = None
         if lean and record.get("type") == EventType.INVENTORY_COMPLETED.value:
             payload = record.get("payload")
@@ -183,11 +188,13 @@ class Event:
                 lines = _result_lines(payload["results"])
                 record = {**record, "payload": rest}
         frozen: Mapping[str, Any] = freeze_owned(record) if owned else freeze(record)
-        recorded_at = stored_instant(frozen.get("recorded_at"))
+        recorded_at = (_recorded if lean else stored_instant)(frozen.get("recorded_at"))
         reported = stored_instant(frozen.get("reported_at")) or recorded_at
         if reported is None:
             raise ValueError(f"event {frozen.get('event_id')!r} has no knowledge time")
         src = frozen.get("source") or _EMPTY
+        if lean and not isinstance(src, Mapping):
+            _source_of(src)  # a malformed source fails the parse, lean or not
         kind = frozen["type"]
         event = cls(
             position=position,
@@ -202,14 +209,7 @@ class Event:
             reported_at=reported,
             recorded_at=recorded_at,
             reporter=str(frozen.get("reporter", "")),
-            source=Source(
-                kind=str(src.get("kind", "")),
-                ref=str(src.get("ref", "")),
-                evidence=tuple(
-                    Evidence(uri=str(e["uri"]), sha256=str(e["sha256"]))
-                    for e in src.get("evidence") or ()
-                ),
-            ),
+            _source=None if lean else _source_of(src),
             confidence=_CONFIDENCES.get(frozen["confidence"]) or Confidence(frozen["confidence"]),
             admiralty_code=frozen.get("admiralty_code"),
             location=Location.from_json(frozen.get("location")),
@@ -222,6 +222,12 @@ class Event:
         if lines is not None:
             object.__setattr__(event, "_results", lines)
         return event
+
+    @property
+    def source(self) -> Source:
+        if self._source is not None:
+            return self._source
+        return _source_of(self.record.get("source") or _EMPTY)
 
     @property
     def record(self) -> Mapping[str, Any]:
@@ -327,6 +333,29 @@ class Event:
             object.__setattr__(self, "_results", _result_lines(self.payload.get("results")))
         assert self._results is not None
         return self._results
+
+
+def _source_of(src: Mapping[str, Any]) -> Source:
+    return Source(
+        kind=str(src.get("kind", "")),
+        ref=str(src.get("ref", "")),
+        evidence=tuple(
+            Evidence(uri=str(e["uri"]), sha256=str(e["sha256"])) for e in src.get("evidence") or ()
+        ),
+    )
+
+
+_RECORDED: dict[Any, datetime | None] = {}
+"""The instants events were recorded at, parsed once (a batch's events share one)."""
+
+
+def _recorded(value: Any) -> datetime | None:
+    known = _RECORDED.get(value)
+    if known is None:
+        if len(_RECORDED) >= 65536:
+            _RECORDED.clear()  # bounded: a long catch-up meets a new one per batch
+        known = _RECORDED[value] = stored_instant(value)
+    return known
 
 
 _LINES: dict[tuple[str, str | None], tuple[str, str | None]] = {}

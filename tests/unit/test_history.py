@@ -359,7 +359,10 @@ def test_events_keeping_their_stored_bytes_share_the_texts_they_repeat() -> None
     ]
     one, two = (held_event(p, orjson.dumps(r)) for p, r in records)
     assert one.asset_ids[0] is two.asset_ids[0]
-    assert one.reporter is two.reporter and one.source.kind is two.source.kind
+    assert one.reporter is two.reporter
+    assert one.recorded_at is two.recorded_at  # recorded in one batch
+    # No rule reads the source: it is read from the record when asked.
+    assert one._source is None and one.source == Event.parse(*records[0]).source
     again = held_event(records[0][0], orjson.dumps(records[0][1]))
     assert one.location is not None and again.location is not None
     assert one.location.name is again.location.name
@@ -447,3 +450,24 @@ def test_events_packed_small_read_and_correct_as_events_decoded(
         assert held.by_id[event_id].record == decoded.by_id[event_id].record
     assert held.by_id[inv[1]["event_id"]].inventory_results()["A2"] == ("absent", None)
     assert held.by_id[tr[1]["event_id"]].text("from_party") == "kurds"
+
+
+def test_a_held_inventory_takes_well_under_the_memory_of_one_decoded() -> None:
+    """Every walk holds every inventory; a large unit's lists hundreds of assets."""
+    results = {f"A{i:04}": "present" if i % 7 else "absent" for i in range(800)}
+    pos, state = _stored(inventory(results, "1st-bde"))
+
+    def traced(parse: Any) -> int:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            e = parse()
+            e.inventory_results(), e.inventory_index()  # what the rules make of it
+            size = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        return size
+
+    held = traced(lambda: held_event(pos, state))
+    decoded = traced(lambda: Event.parse(pos, orjson.loads(state), owned=True))
+    assert held < 0.6 * decoded, (held, decoded)
