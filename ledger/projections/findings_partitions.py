@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from domain.history import Event
-from domain.instants import parse, stored_instant, to_stored
+from domain.instants import stored_instant, to_stored
 from domain.rules.collector import collector_paused
 from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import (
@@ -37,14 +37,13 @@ from domain.rules.partitions import (
     ContractWalk,
     Partition,
     PartitionWalk,
-    PartRecord,
     Router,
 )
 from domain.rules.tracking import Drained, StoredLivesDisagree
 from domain.vocabulary import EventType
 from ledger.projections.custody_queries import events_by_id
 from ledger.projections.findings import store
-from ledger.projections.findings_codec import dump, finding_from_dict
+from ledger.projections.findings_codec import dump
 from ledger.projections.findings_seeding import (
     StoredEventsIn,
     StoredSeed,
@@ -58,6 +57,14 @@ from ledger.projections.findings_seeding import (
     walked_to,
 )
 from ledger.projections.held import held_event, held_events
+from ledger.projections.part_records import (
+    COMPACT_AFTER,
+    compact,
+    forget_compaction,
+    unmerged,
+)
+from ledger.projections.part_records import records as _records
+from ledger.projections.part_records import resume_records as _resume_records
 from ledger.projections.residency import Residency
 from ledger.projections.stored_lives import StoredLives
 from ledger.projections.tracking import check_layout, count_rewrite, rewrites, set_layout
@@ -106,6 +113,7 @@ class FindingsPartition:
             self._residency.reads.wrote(self.name)
         _delete_lives(conn, self._own_keys(conn))
         conn.execute(finding_parts.delete().where(finding_parts.c.partition == self.name))
+        forget_compaction(conn)  # it merged this partition's records
         conn.execute(
             projection_tracking.delete().where(projection_tracking.c.name == due_row(self.name))
         )
@@ -286,6 +294,7 @@ class FindingsContracts:
         self._end = 0
         self._reached: datetime | None = None
         self._rewrites = 0  # the partitions' rewrites counted when last read
+        self._unmerged = 0  # records past the compaction row (``part_records``)
 
     def reset(self, conn: Connection) -> None:
         """Every C01–C03 forgotten, and every partition's records (of any layout:
@@ -335,6 +344,10 @@ class FindingsContracts:
             walk = self._rewritten(conn, end)
         else:
             store(conn, walk, walk.drain())
+        self._unmerged += len(records)
+        if self._unmerged >= COMPACT_AFTER:
+            compact(conn, end, self.after)
+            self._unmerged = unmerged(conn, end, self.after)
         stamp(conn, walk.k, self.name)
         self._walk, self._end = walk, end
 
@@ -356,6 +369,7 @@ class FindingsContracts:
         stored = StoredLives(
             conn, lambda key: findings_rule(key) in CONTRACT_RULES, rules=CONTRACT_RULES
         )
+        self._unmerged = unmerged(conn, upto, self.after)
         try:
             walk = ContractWalk.resume_from(logged, records, stored.upto)
             walk.tick(self._reached)
@@ -473,62 +487,6 @@ def routed(conn: Connection, batch: Sequence[Event], count: int) -> dict[int | N
         known.update(found)
         wanted = {e.target_event_id for e in found.values() if e.target_event_id} - known.keys()
     return Router(count, known.get).split(batch)
-
-
-def _record_rows(
-    conn: Connection, after: int, upto: int, partitions: Sequence[str]
-) -> Iterable[Any]:
-    """The stored records of ``partitions`` (this layout's) in a window of positions,
-    in knowledge order."""
-    return conn.execute(
-        sa.select(finding_parts)
-        .where(
-            finding_parts.c.position > after,
-            finding_parts.c.position <= upto,
-            finding_parts.c.partition.in_(list(partitions)),
-        )
-        .order_by(finding_parts.c.k, finding_parts.c.position)
-    )
-
-
-def _record(row: Any, raw_parts: dict[str, Any] | None = None) -> PartRecord:
-    raw = orjson.loads(row.parts) if raw_parts is None else raw_parts
-    return PartRecord(
-        parse(row.k),
-        int(row.position),
-        {a: (c, tuple(finding_from_dict(f) for f in fs)) for a, (c, fs) in raw.items()},
-        frozenset(orjson.loads(row.retracted)),
-        frozenset(orjson.loads(row.corrected)),
-    )
-
-
-def _records(
-    conn: Connection, after: int, upto: int, partitions: Sequence[str]
-) -> list[PartRecord]:
-    """The records of ``partitions`` in a window of positions, in knowledge order."""
-    return [_record(row) for row in _record_rows(conn, after, upto, partitions)]
-
-
-def _resume_records(conn: Connection, upto: int, partitions: Sequence[str]) -> list[PartRecord]:
-    """What :meth:`ContractWalk.resume_from` reads of the records up to ``upto``, without
-    decoding every finding of every record (at a million events, most of the contract
-    level's resume): the records of the last instant they name, whole (they are fed
-    again), and one record at the instant before with each asset's latest part of
-    every earlier record (what the walk is judged on there: ``resume_from`` lays the
-    parts of the earlier records over each other in knowledge order)."""
-    rows = list(_record_rows(conn, 0, upto, partitions))
-    if not rows:
-        return []
-    last = rows[-1].k
-    earlier = [row for row in rows if row.k != last]
-    kept = [_record(row) for row in rows[len(earlier) :]]
-    if not earlier:
-        return kept
-    latest: dict[str, Any] = {}
-    for row in earlier:
-        latest.update(orjson.loads(row.parts))
-    merged = _record(earlier[-1], latest)
-    return [PartRecord(merged.k, merged.position, merged.parts), *kept]
 
 
 def _pieces(conn: Connection, after: int, upto: int) -> Iterable[list[Event]]:
