@@ -63,6 +63,8 @@ class Packer:
         self._sample: list[bytes] = []
         self._dictionary = b""
         self._primed: Any = None  # a compressor primed with the dictionary
+        # One object for every event it packed: they hold it, and compare by it.
+        self._unpacker: Callable[[bytes], bytes] = self.unpack
         self._lock = threading.Lock()
 
     def pack(self, raw: bytes) -> tuple[bytes, Callable[[bytes], bytes] | None]:
@@ -86,7 +88,7 @@ class Packer:
                     return raw, None
                 primed = self._primed
         packer = primed.copy()
-        return packer.compress(raw) + packer.flush(), self.unpack
+        return packer.compress(raw) + packer.flush(), self._unpacker
 
     def unpack(self, packed: bytes) -> bytes:
         return zlib.decompressobj(-self._WINDOW, self._dictionary).decompress(packed)

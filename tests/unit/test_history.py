@@ -415,7 +415,8 @@ def test_a_packer_keeps_its_first_records_as_they_are_then_packs_with_them() -> 
     packed, unpack = packer.pack(records[3])
     assert unpack is not None and unpack(packed) == records[3]
     assert len(packed) < 0.5 * len(records[3])  # it finds what records repeat
-    assert packer.pack(records[3]) == (packed, unpack)  # alike: the same record
+    again, unpacked_by = packer.pack(records[3])
+    assert again == packed and unpacked_by is unpack  # alike: the same record
     assert packer.pack(records[4])[0] != packed
     # An event keeps what a packer gives, and reads its record back from it.
     pos, record = transfer("A9", "army", "9th-div")
@@ -424,6 +425,19 @@ def test_a_packer_keeps_its_first_records_as_they_are_then_packs_with_them() -> 
     e = Event.parse(pos, orjson.loads(stored), owned=True, raw=raw, unpack=unpack)
     assert e._raw == raw and e.record == Event.parse(pos, record).record
     assert e == Event.parse(pos, record) and e == Event.parse(pos, orjson.loads(stored), raw=stored)
+    # Two events packed alike are equal without unpacking either.
+    calls: list[bytes] = []
+
+    def counted(packed: bytes) -> bytes:
+        calls.append(packed)
+        return packer.unpack(packed)
+
+    one, two = (
+        Event.parse(pos, orjson.loads(stored), owned=True, raw=raw, unpack=counted)
+        for _ in range(2)
+    )
+    assert one == two and not calls
+    assert one.record == e.record and calls == [raw]
 
 
 def test_events_packed_small_read_and_correct_as_events_decoded(
