@@ -180,13 +180,7 @@ class Event:
         were most of their memory); the :attr:`source`, which no rule reads, is read
         from the record when asked (about 120 bytes an event); and the instant it was
         recorded is one object for every event recorded then (a batch's)."""
-        lines: Mapping[str, tuple[str, str | None]] | None = None
-        if lean and record.get("type") == EventType.INVENTORY_COMPLETED.value:
-            payload = record.get("payload")
-            if isinstance(payload, Mapping) and "results" in payload:
-                rest = {k: v for k, v in payload.items() if k != "results"}
-                lines = _result_lines(payload["results"])
-                record = {**record, "payload": rest}
+        record, lines = _lines_apart(record) if lean else (record, None)
         frozen: Mapping[str, Any] = freeze_owned(record) if owned else freeze(record)
         recorded_at = (_recorded if lean else stored_instant)(frozen.get("recorded_at"))
         reported = stored_instant(frozen.get("reported_at")) or recorded_at
@@ -333,6 +327,20 @@ class Event:
             object.__setattr__(self, "_results", _result_lines(self.payload.get("results")))
         assert self._results is not None
         return self._results
+
+
+def _lines_apart(
+    record: Mapping[str, Any],
+) -> tuple[Mapping[str, Any], Mapping[str, tuple[str, str | None]] | None]:
+    """An inventory's record without its result lines, and the lines as
+    :meth:`Event.inventory_results` gives them (``None``: not an inventory's)."""
+    if record.get("type") != EventType.INVENTORY_COMPLETED.value:
+        return record, None
+    payload = record.get("payload")
+    if not isinstance(payload, Mapping) or "results" not in payload:
+        return record, None
+    rest = {k: v for k, v in payload.items() if k != "results"}
+    return {**record, "payload": rest}, _result_lines(payload["results"])
 
 
 def _source_of(src: Mapping[str, Any]) -> Source:
