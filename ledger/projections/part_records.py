@@ -74,24 +74,28 @@ def records(conn: Connection, after: int, upto: int, partitions: Sequence[str]) 
     return [record(row) for row in record_rows(conn, after, upto, partitions)]
 
 
+def _compaction(conn: Connection, upto: int) -> Any:
+    """The newest compaction row at or before ``upto``, if any."""
+    return conn.execute(
+        sa.select(finding_parts)
+        .where(finding_parts.c.partition == LATEST, finding_parts.c.position <= upto)
+        .order_by(finding_parts.c.position.desc())
+        .limit(1)
+    ).first()
+
+
 class _Merged:
     """Each asset's latest part of the records before the last instant up to a
     position (``parts``, as stored; ``row``: the last of those records, ``None`` when
-    there is none), the records of that last instant (``tail``), and how many records
-    were read past the compaction row (``read``)."""
+    there is none), and the records of that last instant (``tail``).
+    """
 
     def __init__(self, conn: Connection, upto: int, partitions: Sequence[str]) -> None:
-        base = conn.execute(
-            sa.select(finding_parts)
-            .where(finding_parts.c.partition == LATEST, finding_parts.c.position <= upto)
-            .order_by(finding_parts.c.position.desc())
-            .limit(1)
-        ).first()
+        base = _compaction(conn, upto)
         rows = list(record_rows(conn, 0 if base is None else base.position, upto, partitions))
         if base is not None and (not rows or rows[0].k <= base.k):
             # Not what a compaction stands before (records written again since): all.
             base, rows = None, list(record_rows(conn, 0, upto, partitions))
-        self.read = len(rows)
         last = rows[-1].k if rows else None
         earlier = [row for row in rows if row.k != last]
         self.tail = rows[len(earlier) :]
@@ -118,17 +122,13 @@ def resume_records(conn: Connection, upto: int, partitions: Sequence[str]) -> li
 
 def unmerged(conn: Connection, upto: int, partitions: Sequence[str]) -> int:
     """How many records up to ``upto`` the compaction row does not merge."""
-    base = conn.execute(
-        sa.select(sa.func.max(finding_parts.c.position)).where(
-            finding_parts.c.partition == LATEST, finding_parts.c.position <= upto
-        )
-    ).scalar()
+    base = _compaction(conn, upto)
     return int(
         conn.execute(
             sa.select(sa.func.count())
             .select_from(finding_parts)
             .where(
-                finding_parts.c.position > (base or 0),
+                finding_parts.c.position > (0 if base is None else base.position),
                 finding_parts.c.position <= upto,
                 finding_parts.c.partition.in_(list(partitions)),
             )
