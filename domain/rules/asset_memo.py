@@ -14,7 +14,7 @@ from domain.reference import Read, Reference
 from domain.rules.catalogue import WHOLE_RULES, step_findings
 from domain.rules.facts import CUT_TYPES, REPAIRS, AssetFacts, CutFacts, StepIndex
 from domain.rules.findings import Finding
-from domain.rules.resume import resumed_rules
+from domain.rules.resume import Inventories, resumed_rules
 from domain.state import Group, History, Segment, Step, add_to_groups, group_segments
 from domain.vocabulary import EventType
 
@@ -145,6 +145,7 @@ class AssetMemo:
     def extend(
         self, asset_id: str, news: Sequence[Event], ref: Reference, cut: CutFacts
     ) -> AssetFacts:
+        """Append ``news`` (:meth:`fits`) as steps."""
         state = self.steps[-1].after
         steps = []
         for e in sorted(news, key=_world_key) if len(news) > 1 else news:
@@ -218,16 +219,20 @@ class AssetMemo:
                 self.support.append(e)
             if self.registered is None and e.type is EventType.ASSET_REGISTERED and s.applied:
                 self.registered = e
-        # The last group's segments end where a new group starts: redo from it.
-        redo = max(len(self.groups) - 1, 0)
-        add_to_groups(self.groups, steps, None)
-        rebuilt = self.group_start[redo] if redo < len(self.group_start) else len(self.segments)
-        self.changed = min(self.changed, rebuilt)
-        del self.segments[rebuilt:]
-        del self.group_start[redo:]
-        for g in range(redo, len(self.groups)):
-            self.group_start.append(len(self.segments))
-            self.segments.extend(group_segments(self.groups, g, self.view, None))
+        if first_new == 0 or any(s.applied for s in steps):
+            # The last group's segments end where a new group starts: redo from it.
+            redo = max(len(self.groups) - 1, 0)
+            add_to_groups(self.groups, steps, None)
+            rebuilt = self.group_start[redo] if redo < len(self.group_start) else len(self.segments)
+            self.changed = min(self.changed, rebuilt)
+            del self.segments[rebuilt:]
+            del self.group_start[redo:]
+            for g in range(redo, len(self.groups)):
+                self.group_start.append(len(self.segments))
+                self.segments.extend(group_segments(self.groups, g, self.view, None))
+        # else: steps that change no state (observations, support), appended at the
+        # end, make no group: the segments stand as they were (the very objects), and
+        # so do the interval rules' findings but R14's (:meth:`whole`, ``still``).
         self.index.add(self.steps, first_new)
         facts = self.facts(asset_id, ref, cut)
         for i in range(first_new, len(self.steps)):
@@ -242,22 +247,30 @@ class AssetMemo:
         return self.steps[i - 1].after if i else None
 
     def whole(
-        self, facts: AssetFacts, *, inventories_only: bool = False
+        self, facts: AssetFacts, *, still: bool = False
     ) -> tuple[list[Finding], list[Finding]]:
         """The findings of ``WHOLE_RULES`` over ``facts`` (this memo's), in catalogue
         order, and R03's among them; each rule resumes from what it kept.
-        ``inventories_only``: nothing but the cut's inventories changed since the last
-        time (an inventory elsewhere that may expect the asset), and R14 alone reads
-        them: the other rules' findings stand as they were."""
+        ``still``: nothing but the cut's inventories and steps that change no state
+        (:attr:`Step.applied`), appended at the end, are new since the last time (an
+        inventory elsewhere that may expect the asset; an observation or support of
+        it). Those make no segment and set none of what R12 and R13 read of the step
+        index (a work order, a verification, a partner entry): only R14 may find
+        otherwise — it reads the inventory steps and the last step — and the other
+        rules' findings stand as they were; R14's too while it stands
+        (:meth:`~domain.rules.resume.Inventories.stands`)."""
         settled = self.group_start[-1] if self.group_start else 0
         out: list[Finding] = []
         r03: list[Finding] = []
         # Every segment was judged by the last evaluation (only ``_add`` and ``rewound``
         # leave some unjudged, and both are followed by a full ``whole``).
-        assert not inventories_only or self.changed == len(self.segments)
-        standing = inventories_only
+        assert not still or self.changed == len(self.segments)
+        standing = still
+        r14 = self.rules.get("R14")
         for code, fn in WHOLE_RULES.items():
-            if standing and code != "R14" and code in self.found:
+            if standing and code in self.found and (
+                code != "R14" or (isinstance(r14, Inventories) and r14.stands(facts))
+            ):
                 found = self.found[code]
             else:
                 resumed = self.rules.get(code)

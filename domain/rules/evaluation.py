@@ -209,7 +209,7 @@ class Evaluator:
             and news is not None
             and all(self.history.log.version(e, k) is e for e in news)
         )
-        inventories_only = False
+        still = False
         if (
             plain
             and memo is not None
@@ -219,12 +219,14 @@ class Evaluator:
             kept = len(memo.local)
             if news:
                 facts = memo.extend(asset_id, news, ref, self.cut)
+                # Observations or support only: no state changed (AssetMemo.whole).
+                still = not any(s.applied for s in memo.steps[-len(news) :])
             else:
                 # Nothing of the asset's own, and the reference data's answers, the
                 # registration and the dispositions as they were: only the cut's
                 # inventories may have changed (an inventory elsewhere may expect it).
                 facts = memo.facts(asset_id, ref, self.cut)
-                inventories_only = True
+                still = True
         elif plain and memo is not None and news and memo.rewinds(ref, self.cut, asset_id, news):
             # A late report: the steps before it stay, the rest is folded again (the
             # tracker compares every finding, ``kept`` 0: some may have gone).
@@ -238,7 +240,7 @@ class Evaluator:
                 if asset_id not in (held := self._held_by.setdefault(c, set())):
                     held.add(asset_id)
                     self._holders_new.setdefault(c, set()).add(asset_id)
-        whole, r03 = memo.whole(facts, inventories_only=inventories_only)
+        whole, r03 = memo.whole(facts, still=still)
         found = Evaluated([*memo.local, *whole])
         found.kept, found.stable = self._kept(asset_id, kept), len(memo.local)
         part = AssetPart(

@@ -224,6 +224,16 @@ class Inventories:
     def kept(self) -> int:
         return self._reused
 
+    def stands(self, f: AssetFacts) -> bool:
+        """Whether what R14 last found stands, the steps since having changed no state
+        (``AssetMemo.whole``, ``still``): no inventory step of the asset is new, and
+        the cut's inventories are those last judged. Each inventory is judged by the
+        custodian just before it, and steps that change no state leave that custodian
+        as it was, whether the inventory falls before or after them."""
+        return self._serial == f.cut.inventory_serial and self._named_done == len(
+            f.index.inventories
+        )
+
     def findings(self, f: AssetFacts, changed: int, settled: int) -> list[Finding]:
         if changed == 0:
             self._reset()
