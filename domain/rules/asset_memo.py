@@ -268,8 +268,10 @@ class AssetMemo:
         standing = still
         r14 = self.rules.get("R14")
         for code, fn in WHOLE_RULES.items():
-            if standing and code in self.found and (
-                code != "R14" or (isinstance(r14, Inventories) and r14.stands(facts))
+            if (
+                standing
+                and code in self.found
+                and (code != "R14" or (isinstance(r14, Inventories) and r14.stands(facts)))
             ):
                 found = self.found[code]
             else:
