@@ -49,6 +49,10 @@ from domain.vocabulary import EventType
 if TYPE_CHECKING:  # seeding imports tracking, which imports this module
     from domain.rules.seeding import Deferred
 
+_ADDED_TO_CUT = (EventType.ASSET_REGISTERED, EventType.INVENTORY_COMPLETED)
+"""The cut's event types that a batch without amendments adds to it
+(:meth:`CutFacts.registered`, :meth:`CutFacts.inventoried`)."""
+
 UnaccountedPart = tuple[str | None, tuple[Finding, ...]]
 """What C01–C03 read of an asset judged by another evaluator: its contract (``None``:
 none, or no longer registered) and its R03 findings."""
@@ -117,9 +121,9 @@ class Evaluator:
             if e.type in CUT_TYPES:
                 self._typed[e.type].append(e)
         self.cut = CutFacts.of(())
-        # Registrations logged but not yet in the cut (``refresh``): a batch without
-        # amendments adds its own to the cut instead of rebuilding every asset's.
-        self._unregistered: list[Event] = list(self._typed[EventType.ASSET_REGISTERED])
+        # Registrations and inventories logged but not yet in the cut (``refresh``): a
+        # batch without amendments adds its own to the cut instead of rebuilding it.
+        self._uncut: dict[EventType, list[Event]] = {t: list(self._typed[t]) for t in _ADDED_TO_CUT}
         self._parts: dict[str, AssetPart] = {}
         self._contract_of: dict[str, str | None] = {}
         self._members: dict[str, dict[str, AssetPart]] = {}
@@ -156,8 +160,8 @@ class Evaluator:
         for e in new:
             if e.type in CUT_TYPES:
                 self._typed[e.type].append(e)
-                if e.type is EventType.ASSET_REGISTERED:
-                    self._unregistered.append(e)
+                if e.type in _ADDED_TO_CUT:
+                    self._uncut[e.type].append(e)
 
     # -- knowledge cuts ----------------------------------------------------------
 
@@ -167,17 +171,20 @@ class Evaluator:
         """Bring the log-wide facts to knowledge time ``k`` for the given event types
         (the others must not have changed since the last refresh). ``plain``: no event
         known since the last refresh amends another, so the registrations known then
-        stand as they were and only the new ones are added."""
+        stand as they were and only the new registrations and inventories are added."""
         log = self.history.log
         for t in sorted(set(types) & CUT_TYPES):
-            if t is EventType.ASSET_REGISTERED:
-                known = [e for e in self._unregistered if k is None or e.reported_at <= k]
+            if t in _ADDED_TO_CUT:
+                uncut = self._uncut[t]
+                known = [e for e in uncut if k is None or e.reported_at <= k]
                 if known:
-                    later = [e for e in self._unregistered if k is not None and e.reported_at > k]
-                    self._unregistered = later
+                    self._uncut[t] = [e for e in uncut if k is not None and e.reported_at > k]
                 if plain:
                     added = [v for e in known if (v := log.version(e, k))]
-                    self.cut = self.cut.registered(added)
+                    if t is EventType.ASSET_REGISTERED:
+                        self.cut = self.cut.registered(added)
+                    else:
+                        self.cut = self.cut.inventoried(added)
                     continue
             effective = [v for e in self._typed[t] if (v := log.version(e, k))]
             self.cut = self.cut.replaced(t, effective)

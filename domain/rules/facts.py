@@ -14,6 +14,7 @@ A contract action belongs to ``payload.target_contract_id`` (else the envelope's
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -50,7 +51,6 @@ class CutFacts:
     actions: Mapping[str, tuple[Event, ...]]
     dispositions: Mapping[str, tuple[Event, ...]]
     asset_dispositions: Mapping[str, tuple[Event, ...]]
-    contracts: Mapping[str, tuple[str, ...]]
     # Which ``inventories`` these are: a number of their own per rebuild, and (shared
     # by the cuts :meth:`replaced` derives) what each rebuild added to and removed from
     # the inventories before it (:meth:`inventories_since`).
@@ -79,15 +79,24 @@ class CutFacts:
         part = _CUT_PARTS[type_](list(events))
         if type_ is not EventType.INVENTORY_COMPLETED:
             return replace(self, **part)
+        return self._with_inventories(part)
+
+    def _with_inventories(
+        self, part: dict[str, Any], added: tuple[Event, ...] | None = None
+    ) -> CutFacts:
+        """These facts with the inventories of ``part``, numbered anew and linked to
+        these (:meth:`inventories_since`). ``added``: the versions added, when no
+        other changed (else the two are compared)."""
         old, new = self.inventories, part["inventories"]
-        before, now = {id(e) for e in old}, {id(e) for e in new}
+        if added is None:
+            before, now = {id(e) for e in old}, {id(e) for e in new}
+            added = tuple(e for e in new if id(e) not in before)
+            removed = tuple(e for e in old if id(e) not in now)
+        else:
+            removed = ()
         serial = next(_SERIALS)
         links = self._inventory_links
-        links[serial] = (
-            self.inventory_serial,
-            tuple(e for e in new if id(e) not in before),
-            tuple(e for e in old if id(e) not in now),
-        )
+        links[serial] = (self.inventory_serial, added, removed)
         while len(links) > _LINKS_FOLLOWED:  # the oldest: a chain reaching them is judged whole
             del links[next(iter(links))]
         return replace(self, **part, inventory_serial=serial)
@@ -116,29 +125,60 @@ class CutFacts:
 
     def registered(self, events: Iterable[Event]) -> CutFacts:
         """These facts with more effective registrations (none of those held changed):
-        what :meth:`replaced` gives for them all, without going over every asset."""
-        registrations = dict(self.registrations)
-        moved: dict[str, set[str]] = {}  # contract → assets that joined or left it
+        what :meth:`replaced` gives for them all, without going over every asset. The
+        walk's cut takes one asset's registration at a time, so nothing here may cost
+        the registrations held (beyond copying the mapping): a contract's assets
+        (:meth:`assets_of`) are listed when asked, not kept."""
+        registrations: dict[str, Event] | None = None
         for e in _world(events):
             for a in e.subjects:
-                old = registrations.get(a)
+                old = (registrations or self.registrations).get(a)
                 if old is not None and old.world_key <= e.world_key:
                     continue
+                if registrations is None:
+                    registrations = dict(self.registrations)
                 registrations[a] = e
-                if old is not None:
-                    moved.setdefault(registration_contract(old) or "", set()).add(a)
-                moved.setdefault(registration_contract(e) or "", set()).add(a)
-        if not moved:
+        if registrations is None:
             return self
-        contracts = dict(self.contracts)
-        for c, changed in moved.items():
-            members = set(contracts.get(c, ())) - changed
-            members |= {a for a in changed if (registration_contract(registrations[a]) or "") == c}
-            if members:
-                contracts[c] = tuple(sorted(members))
-            else:
-                contracts.pop(c, None)
-        return replace(self, registrations=registrations, contracts=contracts)
+        return replace(self, registrations=registrations)
+
+    def inventoried(self, events: Iterable[Event]) -> CutFacts:
+        """These facts with more effective inventories (none of those held changed):
+        what :meth:`replaced` gives for them all, without sorting and indexing every
+        inventory again. Each new one goes in at its place in world order, and only
+        the indices after it move: most inventories come after those held, or just
+        before the last few (a walk takes them one knowledge instant at a time)."""
+        new = _world(events)
+        if not new:
+            return self
+        inventories = list(self.inventories)
+        subjects = list(self.inventory_subjects)
+        scopes = list(self.inventory_scopes)
+        by_scope = dict(self.inventories_by_scope)
+        for e in new:
+            i = bisect_right(inventories, e.world_key, key=_world_key_of)
+            subject, scope = _inventory_index(e)
+            if i < len(inventories):  # the inventories after it move up one
+                for p, at in by_scope.items():
+                    if at and at[-1] >= i:
+                        j = bisect_left(at, i)
+                        by_scope[p] = (*at[:j], *(x + 1 for x in at[j:]))
+            inventories.insert(i, e)
+            subjects.insert(i, subject)
+            scopes.insert(i, scope)
+            for p in scope:
+                at = by_scope.get(p, ())
+                j = bisect_left(at, i)
+                by_scope[p] = (*at[:j], i, *at[j:])
+        return self._with_inventories(
+            {
+                "inventories": tuple(inventories),
+                "inventory_subjects": tuple(subjects),
+                "inventory_scopes": tuple(scopes),
+                "inventories_by_scope": by_scope,
+            },
+            tuple(new),
+        )
 
     def inventory_line(self, e: Event, asset_id: str) -> tuple[str, str | None] | None:
         """The result line of ``asset_id`` in inventory ``e``, parsed once per version
@@ -154,7 +194,15 @@ class CutFacts:
         return None if reg is None else registration_contract(reg)
 
     def assets_of(self, contract_id: str) -> tuple[str, ...]:
-        return self.contracts.get(contract_id, ())
+        """The assets registered under ``contract_id``, sorted (for a whole contract's
+        report or view: it goes over every registration)."""
+        return tuple(
+            sorted(
+                a
+                for a, e in self.registrations.items()
+                if (registration_contract(e) or "") == contract_id
+            )
+        )
 
 
 def registration_contract(e: Event) -> str | None:
@@ -166,7 +214,11 @@ def action_contract(e: Event) -> str:
 
 
 def _world(events: Iterable[Event]) -> list[Event]:
-    return sorted(events, key=lambda e: e.world_key)
+    return sorted(events, key=_world_key_of)
+
+
+def _world_key_of(e: Event) -> WorldKey:
+    return e.world_key
 
 
 def _registrations_part(events: Iterable[Event]) -> dict[str, Any]:
@@ -174,13 +226,7 @@ def _registrations_part(events: Iterable[Event]) -> dict[str, Any]:
     for e in _world(events):
         for a in e.subjects:
             registrations.setdefault(a, e)
-    contracts: dict[str, list[str]] = {}
-    for a, e in sorted(registrations.items()):
-        contracts.setdefault(registration_contract(e) or "", []).append(a)
-    return {
-        "registrations": registrations,
-        "contracts": {c: tuple(v) for c, v in contracts.items()},
-    }
+    return {"registrations": registrations}
 
 
 def _inventories_part(events: Iterable[Event]) -> dict[str, Any]:
