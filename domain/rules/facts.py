@@ -47,6 +47,7 @@ class CutFacts:
     inventories: tuple[Event, ...]
     inventory_subjects: tuple[frozenset[str], ...]
     inventory_scopes: tuple[frozenset[str], ...]
+    inventory_keys: tuple[WorldKey, ...]  # each inventory's world key, for bisecting
     inventories_by_scope: Mapping[str, tuple[int, ...]]
     actions: Mapping[str, tuple[Event, ...]]
     dispositions: Mapping[str, tuple[Event, ...]]
@@ -154,9 +155,10 @@ class CutFacts:
         inventories = list(self.inventories)
         subjects = list(self.inventory_subjects)
         scopes = list(self.inventory_scopes)
+        keys = list(self.inventory_keys)
         by_scope = dict(self.inventories_by_scope)
         for e in new:
-            i = bisect_right(inventories, e.world_key, key=_world_key_of)
+            i = bisect_right(keys, e.world_key)
             subject, scope = _inventory_index(e)
             if i < len(inventories):  # the inventories after it move up one
                 for p, at in by_scope.items():
@@ -164,6 +166,7 @@ class CutFacts:
                         j = bisect_left(at, i)
                         by_scope[p] = (*at[:j], *(x + 1 for x in at[j:]))
             inventories.insert(i, e)
+            keys.insert(i, e.world_key)
             subjects.insert(i, subject)
             scopes.insert(i, scope)
             for p in scope:
@@ -175,6 +178,7 @@ class CutFacts:
                 "inventories": tuple(inventories),
                 "inventory_subjects": tuple(subjects),
                 "inventory_scopes": tuple(scopes),
+                "inventory_keys": tuple(keys),
                 "inventories_by_scope": by_scope,
             },
             tuple(new),
@@ -240,6 +244,7 @@ def _inventories_part(events: Iterable[Event]) -> dict[str, Any]:
         "inventories": tuple(inventories),
         "inventory_subjects": tuple(subjects for subjects, _ in indexed),
         "inventory_scopes": tuple(scopes for _, scopes in indexed),
+        "inventory_keys": tuple(e.world_key for e in inventories),
         "inventories_by_scope": {p: tuple(v) for p, v in by_scope.items()},
     }
 

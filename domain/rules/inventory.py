@@ -101,18 +101,42 @@ def r14_unnamed(f: AssetFacts, lo: int, hi: int) -> list[Finding]:
 
 def r14_candidates(f: AssetFacts, lo: int, hi: int) -> list[int]:
     """The inventories ``lo``…``hi - 1`` of the cut that do not name the asset and whose
-    scope is among the ancestors of a custodian it had: an inventory that does not
-    name the asset can expect it only through the custodian it had just before, so
-    look those up by scope party instead of scanning every inventory."""
+    scope is among the ancestors of the custodian it had just before each: an
+    inventory that does not name the asset can expect it only through that custodian
+    (:func:`r14_unnamed_one`). So the asset's steps cut the range into windows, each
+    judged by one custodian, and each window's inventories are looked up by that
+    custodian's ancestors (not by those of every custodian the asset ever had, nor by
+    scanning every inventory)."""
     if lo >= hi:
         return []
     cut = f.cut
-    scopes = {p for c in f.index.custodians for p in f.ref.ancestors(c)}
+    at, keys, steps = cut.inventory_keys, f.keys, f.steps
+    runs: list[tuple[str | None, int]] = []  # (custodian, first inventory), one per run
+    i = lo
+    j = bisect_left(keys, at[lo])  # steps[j - 1] holds before inventory ``lo``
+    while True:
+        holder = custodian_in(steps[j - 1].after) if j else None
+        if not runs or runs[-1][0] != holder:
+            runs.append((holder, i))
+        end = hi if j >= len(keys) else bisect_left(at, keys[j], i, hi)
+        if end >= hi:
+            break
+        j = bisect_left(keys, at[end], j + 1)  # the next window with an inventory in it
+        i = end
     candidates: set[int] = set()
-    for p in scopes:
-        found = cut.inventories_by_scope.get(p, ())
-        candidates.update(found[bisect_left(found, lo) : bisect_left(found, hi)])
+    for (holder, start), (_, stop) in zip(runs, [*runs[1:], (None, hi)], strict=True):
+        if holder is not None and start < stop:
+            _add_window(candidates, f, holder, start, stop)
     return sorted(i for i in candidates if f.asset_id not in cut.inventory_subjects[i])
+
+
+def _add_window(candidates: set[int], f: AssetFacts, holder: str, lo: int, hi: int) -> None:
+    """The cut's inventories ``lo``…``hi - 1`` whose scope is among ``holder``'s
+    ancestors."""
+    by_scope = f.cut.inventories_by_scope
+    for p in f.ref.ancestors(holder):
+        found = by_scope.get(p, ())
+        candidates.update(found[bisect_left(found, lo) : bisect_left(found, hi)])
 
 
 def r14_unnamed_one(f: AssetFacts, i: int) -> Finding | None:
