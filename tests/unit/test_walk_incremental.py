@@ -404,3 +404,33 @@ def test_r13_pieces_with_one_due_date_merge_across_the_kept_boundary() -> None:
     found = _same_as_from_scratch(logged)
     r13 = found["R13/A1/2012-02-01T00:00:00Z"]
     assert r13.valid_from == T("2012-02-01") and r13.valid_to is None
+
+
+def test_steps_that_change_no_state_keep_the_interval_rules_findings() -> None:
+    # An observation or a support event appended to an asset changes no state: no
+    # segment is made again and the interval rules' findings stand (the very objects);
+    # a transfer after them judges them again. Held to the evaluation from scratch.
+    logged = [
+        register("A1", at="2011-01-01", reported="2011-01-01"),
+        capture("A1", "isis", at="2013-05-01", reported="2013-05-02"),
+        observe("A1", "isis", at="2013-06-01", reported="2013-06-02"),
+        support("A1", at="2013-06-05", reported="2013-06-06"),
+        recover("A1", "army", at="2013-07-01", reported="2013-07-02"),
+    ]
+    events = _events(logged)
+    walk = Walk()
+    walk.feed(events[:-3])
+    memo = walk.evaluator._memos["A1"]
+    segments, found = list(memo.segments), dict(memo.found)
+    assert found["R01"], "the capture by isis: an R01 finding to keep"
+    for e in events[-3:-1]:  # the observation, the support
+        walk.feed([e])
+        memo = walk.evaluator._memos["A1"]
+        assert len(memo.segments) == len(segments)
+        assert all(a is b for a, b in zip(memo.segments, segments, strict=True))
+        assert all(memo.found[code] is found[code] for code in found)
+    walk.feed(events[-1:])
+    memo = walk.evaluator._memos["A1"]
+    assert len(memo.segments) > len(segments)
+    assert memo.found["R01"] is not found["R01"]
+    _same_as_from_scratch(logged)
