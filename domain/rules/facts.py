@@ -300,9 +300,11 @@ class StepIndex:
     time, so an evaluation that appends steps extends it (:meth:`add`)."""
 
     __slots__ = (
+        "_holder",
         "_open",
         "custodians",
         "entered_by",
+        "holders",
         "inventories",
         "orders",
         "rewrites",
@@ -320,6 +322,10 @@ class StepIndex:
         # (work order, opening event, closing event or None)
         self.orders: list[tuple[str, Event, Event | None]] = []
         self._open: str | None = None
+        # The steps at which the custodian R14 reads (``custodian_in`` the state after
+        # the step) is another than after the step before: the first of each run.
+        self.holders: list[int] = []
+        self._holder: str | None = None
 
     @classmethod
     def of(cls, steps: Sequence[Step]) -> StepIndex:
@@ -334,6 +340,10 @@ class StepIndex:
             e, b, a = step.event, step.before, step.after
             if e.type is EventType.INVENTORY_COMPLETED:
                 self.inventories.append(i)
+            holder = custodian_in(a)
+            if not self.holders or holder != self._holder:
+                self.holders.append(i)
+                self._holder = holder
             if a is None:
                 continue
             if a.custodian:

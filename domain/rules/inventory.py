@@ -10,7 +10,7 @@ Choices where DOMAIN.md is silent (each is tested):
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from datetime import datetime
 
 from domain.fold import AssetState
@@ -103,30 +103,27 @@ def r14_candidates(f: AssetFacts, lo: int, hi: int) -> list[int]:
     """The inventories ``lo``…``hi - 1`` of the cut that do not name the asset and whose
     scope is among the ancestors of the custodian it had just before each: an
     inventory that does not name the asset can expect it only through that custodian
-    (:func:`r14_unnamed_one`). So the asset's steps cut the range into windows, each
-    judged by one custodian, and each window's inventories are looked up by that
-    custodian's ancestors (not by those of every custodian the asset ever had, nor by
-    scanning every inventory)."""
+    (:func:`r14_unnamed_one`). So the runs of one custodian among the asset's steps
+    (``StepIndex.holders``) cut the range, and the inventories of each piece are
+    looked up by that custodian's ancestors: not by those of every custodian the asset
+    ever had (nearly every one of those candidates was then "not expected"), nor by
+    scanning every inventory."""
     if lo >= hi:
         return []
     cut = f.cut
-    at, keys, steps = cut.inventory_keys, f.keys, f.steps
-    runs: list[tuple[str | None, int]] = []  # (custodian, first inventory), one per run
-    i = lo
-    j = bisect_left(keys, at[lo])  # steps[j - 1] holds before inventory ``lo``
-    while True:
-        holder = custodian_in(steps[j - 1].after) if j else None
-        if not runs or runs[-1][0] != holder:
-            runs.append((holder, i))
-        end = hi if j >= len(keys) else bisect_left(at, keys[j], i, hi)
-        if end >= hi:
-            break
-        j = bisect_left(keys, at[end], j + 1)  # the next window with an inventory in it
-        i = end
+    at, keys, steps, holders = cut.inventory_keys, f.keys, f.steps, f.index.holders
     candidates: set[int] = set()
-    for (holder, start), (_, stop) in zip(runs, [*runs[1:], (None, hi)], strict=True):
-        if holder is not None and start < stop:
+    start = lo
+    # The run of one custodian that holds before inventory ``lo`` (-1: before any step).
+    m = bisect_right(holders, bisect_left(keys, at[lo]) - 1) - 1
+    while start < hi:
+        # Run ``m`` holds from step ``holders[m]`` to the step before ``nxt``: it judges
+        # the inventories earlier than step ``nxt`` (and later than those before).
+        nxt = holders[m + 1] if m + 1 < len(holders) else len(keys)
+        stop = hi if nxt >= len(keys) else bisect_left(at, keys[nxt], start, hi)
+        if m >= 0 and stop > start and (holder := custodian_in(steps[holders[m]].after)):
             _add_window(candidates, f, holder, start, stop)
+        start, m = stop, m + 1
     return sorted(i for i in candidates if f.asset_id not in cut.inventory_subjects[i])
 
 

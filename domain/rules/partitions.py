@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from hashlib import blake2b
 from itertools import pairwise
 
@@ -50,9 +51,12 @@ CONTRACT_RULES = frozenset({"C01", "C02", "C03"})
 _STATE_RULES = frozenset({"R01", "R03", "R12", "R13"})
 
 
+@lru_cache(maxsize=1 << 16)
 def shard(asset_id: str, count: int) -> int:
     """The partition of an asset among ``count``: stable across processes and
-    machines (Python's ``hash`` of a string is salted per process)."""
+    machines (Python's ``hash`` of a string is salted per process). Remembered for the
+    most recent assets: a worker running its partitions one after the other asks it
+    of every event of the log once for each."""
     digest = blake2b(asset_id.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % count
 
