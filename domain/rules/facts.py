@@ -133,7 +133,7 @@ class CutFacts:
         registrations: dict[str, Event] | None = None
         for e in _world(events):
             for a in e.subjects:
-                old = (registrations or self.registrations).get(a)
+                old = (self.registrations if registrations is None else registrations).get(a)
                 if old is not None and old.world_key <= e.world_key:
                     continue
                 if registrations is None:
