@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import InvalidEventError, NotFoundError, Problem
 from ledger.integrity.checkpoints import (
+    Checkpoint,
     CheckpointFormatError,
     KeyFileError,
     Signer,
@@ -160,7 +161,11 @@ class IntegrityService:
                 # Checkpoints first, the head after: a checkpoint of size n is committed
                 # only after events 1..n, so read in this order the head is never
                 # behind a checkpoint unless events really went missing (SQLite reads
-                # outside a write lock see each statement's own snapshot).
+                # outside a write lock see each statement's own snapshot). The record
+                # beside the key is written after its checkpoint is committed: it is
+                # read first of all (read after the head, another checkpointer's newer
+                # record looked like events deleted).
+                last = self._last_signed()
                 base = self.store.latest(conn)
                 mine = self.store.latest(conn, signer.key_id)
                 head = self.store.head(conn)
@@ -173,7 +178,7 @@ class IntegrityService:
                             f"(key {signed.key_id}) was signed over {signed.tree_size} events: "
                             "events were deleted; run `ledger verify --database`"
                         )
-                self._hold_to_last_signed(conn, signer, mine, head)
+                self._hold_to_last_signed(conn, signer, last, head)
                 if mine is not None and mine.tree_size == head:
                     return mine, False
                 self._refuse_unsealed(conn, base.tree_size if base else 0, head)
@@ -193,14 +198,18 @@ class IntegrityService:
             # Another checkpointer got in first: start again from its checkpoint.
         raise AssertionError("unreachable: the last attempt holds the lock")
 
-    def _hold_to_last_signed(
-        self, conn: Connection, signer: Signer, mine: StoredCheckpoint | None, head: int
-    ) -> None:
-        """Refuse a log that lost what this key signed last (:mod:`.signed_state`)."""
+    def _last_signed(self) -> Checkpoint | None:
+        """The last checkpoint recorded beside the key (:mod:`.signed_state`)."""
         try:
-            last = read_last(self.signing_key_file)
+            return read_last(self.signing_key_file)
         except CheckpointFormatError as exc:
             raise IntegrityFailure(f"the record of the last checkpoint: {exc}") from None
+
+    def _hold_to_last_signed(
+        self, conn: Connection, signer: Signer, last: Checkpoint | None, head: int
+    ) -> None:
+        """Refuse a log that lost what this key signed last (``last``, the record
+        beside the key, read before ``head``)."""
         if last is None or last.key_id != signer.key_id:
             return
         if last.tree_size > head:

@@ -139,6 +139,38 @@ def test_concurrent_checkpointers_never_sign_one_size_twice(
     assert report.checkpoints == len(rows)
 
 
+def test_a_checkpoint_signed_after_the_head_was_read_is_no_deletion(
+    ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two checkpointers sharing the key: A reads the log's head, then B signs events
+    # appended since and records its checkpoint beside the key. A must not read that
+    # record as events deleted (it once did, under load: the record was read after
+    # the head; a checkpoint is recorded only after its events, so it is read first).
+    populate(ledger, 200, batch=50)
+    a, b = (
+        IntegrityService(ledger.engine, ledger.lookups, settings.signing_key_file) for _ in range(2)
+    )
+    a.checkpoint()
+    read_head = a.store.head
+    raced = []
+
+    def head_then_race(conn: Any) -> int:
+        h = read_head(conn)
+        if not raced:
+            raced.append(h)
+            more(ledger, 20)
+            b.checkpoint()
+        return h
+
+    monkeypatch.setattr(a.store, "head", head_then_race)
+    stored, _ = a.checkpoint()
+    # A answers for the log as it read it; B's larger checkpoint stands beside it.
+    assert len(raced) == 1 and head(ledger) == raced[0] + 20
+    assert stored is not None and stored.tree_size == raced[0]
+    again, made = a.checkpoint()
+    assert not made and again is not None and again.tree_size == head(ledger)
+
+
 def test_a_checkpointer_that_keeps_losing_the_race_works_under_the_lock(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
