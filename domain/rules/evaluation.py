@@ -243,10 +243,7 @@ class Evaluator:
             facts = memo.facts(asset_id, ref, self.cut)
         if self.incremental:
             self._memos[asset_id] = memo
-            for c in memo.index.custodians:
-                if asset_id not in (held := self._held_by.setdefault(c, set())):
-                    held.add(asset_id)
-                    self._holders_new.setdefault(c, set()).add(asset_id)
+            self._holders_of(asset_id, memo)
         whole, r03 = memo.whole(facts, still=still)
         found = Evaluated([*memo.local, *whole])
         found.kept, found.stable = self._kept(asset_id, kept), len(memo.local)
@@ -261,6 +258,14 @@ class Evaluator:
         self._members.setdefault(facts.contract_id or "", {})[asset_id] = part
         self.evaluated_at[asset_id] = k
         return found
+
+    def _holders_of(self, asset_id: str, memo: AssetMemo) -> None:
+        """Note each party that held the asset in its kept evaluation (``_held_by``,
+        where an inventory's unnamed assets are looked for)."""
+        for c in memo.index.custodians:
+            if asset_id not in (held := self._held_by.setdefault(c, set())):
+                held.add(asset_id)
+                self._holders_new.setdefault(c, set()).add(asset_id)
 
     def contract(
         self,
