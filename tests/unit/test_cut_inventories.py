@@ -34,6 +34,9 @@ def _same(cut: CutFacts, whole: CutFacts) -> None:
     assert cut.inventories == whole.inventories
     assert cut.inventory_subjects == whole.inventory_subjects
     assert cut.inventory_scopes == whole.inventory_scopes
+    assert (
+        cut.inventory_keys == whole.inventory_keys == tuple(e.world_key for e in whole.inventories)
+    )
     assert dict(cut.inventories_by_scope) == dict(whole.inventories_by_scope)
 
 
