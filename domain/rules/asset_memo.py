@@ -154,6 +154,68 @@ class AssetMemo:
             state = after
         return self._add(steps, asset_id, ref, cut)
 
+    def spliced(
+        self, asset_id: str, news: Sequence[Event], ref: Reference, cut: CutFacts
+    ) -> tuple[AssetFacts, int] | None:
+        """``news`` (:meth:`rewinds`) put in their places among the steps, when none of
+        them changes the state there (a late observation or support event), and the
+        findings before the first of them that stay the same objects; ``None``, and
+        this memo untouched, when one would change it (:meth:`rewound` then).
+
+        A step that changes no state makes no group (``add_to_groups``), so the
+        segments stand, and every later step keeps its state. The step rules read a
+        step, the states before it and the reference data (``STEP_RULES``), so the
+        later steps' findings stand too: only the new steps are judged. What the
+        interval rules kept reads the segments, the work orders, the custodians and
+        the inventory steps, which such a step leaves as they were but for the indices
+        after it: those move (:meth:`StepIndex.inserted`), and :meth:`whole` then goes
+        on as after steps appended that change no state (``still``)."""
+        places: list[tuple[int, Step]] = []
+        for e in news:
+            i = bisect_left(self.keys, e.world_key)
+            if i == 0 or e.type is EventType.INVENTORY_COMPLETED:
+                return None  # before the first step the index's first run would move
+            before = self.steps[i - 1].after
+            if apply(before, e, self.view, asset_id) is not before:
+                return None
+            places.append((i, Step(e, before, before)))
+        places.sort(key=lambda p: p[1].event.world_key)
+        first = places[0][0]
+        kept = self.local_at[first] if first < len(self.local_at) else len(self.local)
+        new_at: list[int] = []
+        for shift, (i, step) in enumerate(places):
+            at = i + shift  # the news before it in world order are in already
+            self.steps.insert(at, step)
+            self.keys.insert(at, step.event.world_key)
+            self.index.inserted(at)
+            new_at.append(at)
+        if any(e.type is EventType.SUPPORT_PROVIDED or e.type in REPAIRS for e in news):
+            self.support = [
+                s.event
+                for s in self.steps
+                if s.event.type is EventType.SUPPORT_PROVIDED or s.event.type in REPAIRS
+            ]
+        facts = self.facts(asset_id, ref, cut)
+        self._judge_inserted(facts, new_at)
+        return facts, kept
+
+    def _judge_inserted(self, facts: AssetFacts, new_at: Sequence[int]) -> None:
+        """The step findings with those of the inserted steps (at ``new_at``, in
+        order) put in their places; the others' stay (the same objects)."""
+        local: list[Finding] = []
+        local_at: list[int] = []
+        old = 0  # the next step of the old list
+        inserted = set(new_at)
+        for j in range(len(self.steps)):
+            local_at.append(len(local))
+            if j in inserted:
+                local.extend(step_findings(facts, j, j + 1))
+                continue
+            end = self.local_at[old + 1] if old + 1 < len(self.local_at) else len(self.local)
+            local.extend(self.local[self.local_at[old] : end])
+            old += 1
+        self.local, self.local_at = local, local_at
+
     def rewound(
         self, asset_id: str, news: Sequence[Event], ref: Reference, cut: CutFacts
     ) -> tuple[AssetMemo, AssetFacts]:
@@ -302,6 +364,50 @@ class AssetMemo:
             keys=tuple(self.keys),
             given_index=self.index,
         )
+
+
+def evaluated(
+    memo: AssetMemo | None,
+    history: History,
+    cut: CutFacts,
+    asset_id: str,
+    k: datetime | None,
+    news: Sequence[Event] | None,
+) -> tuple[AssetMemo, AssetFacts, int, bool]:
+    """The asset's evaluation at ``k`` (``memo``: its last, if kept): that one
+    extended, spliced or rewound when it may be, else built; the facts, how many of
+    its step findings are the last one's (``Evaluated.kept``), and whether only steps
+    that change no state are new (:meth:`AssetMemo.whole`, ``still``)."""
+    ref = history.reference(k)
+    kept = 0
+    plain = (
+        memo is not None and news is not None and all(history.log.version(e, k) is e for e in news)
+    )
+    still = False
+    if plain and memo is not None and news is not None and memo.fits(ref, cut, asset_id, news):
+        kept = len(memo.local)
+        if news:
+            facts = memo.extend(asset_id, news, ref, cut)
+            # Observations or support only: no state changed (AssetMemo.whole).
+            still = not any(s.applied for s in memo.steps[-len(news) :])
+        else:
+            # Nothing of the asset's own, and the reference data's answers, the
+            # registration and the dispositions as they were: only the cut's
+            # inventories may have changed (an inventory elsewhere may expect it).
+            facts = memo.facts(asset_id, ref, cut)
+            still = True
+    elif plain and memo is not None and news and memo.rewinds(ref, cut, asset_id, news):
+        # A late report: put in its place when it changes no state (the rest
+        # stands, as after ``extend``); else the steps before it stay, the rest is
+        # folded again (the tracker compares every finding, ``kept`` 0).
+        if (spliced := memo.spliced(asset_id, news, ref, cut)) is not None:
+            (facts, kept), still = spliced, True
+        else:
+            memo, facts = memo.rewound(asset_id, news, ref, cut)
+    else:
+        memo = AssetMemo.build(history, asset_id, k, ref, cut)
+        facts = memo.facts(asset_id, ref, cut)
+    return memo, facts, kept, still
 
 
 def _world_key(e: Event) -> WorldKey:

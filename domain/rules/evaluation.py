@@ -25,14 +25,20 @@ from typing import TYPE_CHECKING
 from domain.fold import AssetState
 from domain.history import Event
 from domain.reference import Read, Reference
-from domain.rules.asset_memo import AssetMemo, Evaluated
+from domain.rules.asset_memo import AssetMemo, Evaluated, evaluated
 from domain.rules.contract import (
     StateRules,
     c04_support_during_suspension,
     c05_delivery_during_hold,
     contract_state_rules,
 )
-from domain.rules.facts import CUT_TYPES, AssetPart, ContractFacts, CutFacts, contract_facts
+from domain.rules.facts import (
+    CUT_TYPES,
+    AssetPart,
+    ContractFacts,
+    CutFacts,
+    contract_facts,
+)
 from domain.rules.findings import Finding, ordered
 from domain.rules.impact import (
     Impact,
@@ -208,39 +214,8 @@ class Evaluator:
         if asset_id not in self.cut.registrations or not self._in_contract(asset_id):
             self._memos.pop(asset_id, None)
             return ()
-        ref = self.history.reference(k)
         memo = self._memos.get(asset_id) if self.incremental else None
-        kept = 0
-        plain = (
-            memo is not None
-            and news is not None
-            and all(self.history.log.version(e, k) is e for e in news)
-        )
-        still = False
-        if (
-            plain
-            and memo is not None
-            and news is not None
-            and memo.fits(ref, self.cut, asset_id, news)
-        ):
-            kept = len(memo.local)
-            if news:
-                facts = memo.extend(asset_id, news, ref, self.cut)
-                # Observations or support only: no state changed (AssetMemo.whole).
-                still = not any(s.applied for s in memo.steps[-len(news) :])
-            else:
-                # Nothing of the asset's own, and the reference data's answers, the
-                # registration and the dispositions as they were: only the cut's
-                # inventories may have changed (an inventory elsewhere may expect it).
-                facts = memo.facts(asset_id, ref, self.cut)
-                still = True
-        elif plain and memo is not None and news and memo.rewinds(ref, self.cut, asset_id, news):
-            # A late report: the steps before it stay, the rest is folded again (the
-            # tracker compares every finding, ``kept`` 0: some may have gone).
-            memo, facts = memo.rewound(asset_id, news, ref, self.cut)
-        else:
-            memo = AssetMemo.build(self.history, asset_id, k, ref, self.cut)
-            facts = memo.facts(asset_id, ref, self.cut)
+        memo, facts, kept, still = evaluated(memo, self.history, self.cut, asset_id, k, news)
         if self.incremental:
             self._memos[asset_id] = memo
             self._holders_of(asset_id, memo)

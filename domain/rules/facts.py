@@ -368,6 +368,13 @@ class StepIndex:
             else:
                 self._open = None
 
+    def inserted(self, at: int) -> None:
+        """A step that changes no state was put at ``at`` (not the first): the
+        indices from it on move by one; it is no inventory and begins no run of one
+        custodian (its state is the step's before it), and sets nothing else here."""
+        self.inventories = [i + (i >= at) for i in self.inventories]
+        self.holders = [i + (i >= at) for i in self.holders]
+
     def _set(self, by: dict[datetime, str], at: datetime, event_id: str) -> None:
         if by.setdefault(at, event_id) != event_id:
             by[at] = event_id

@@ -32,7 +32,7 @@ from domain.history import Event
 from domain.instants import to_stored
 from domain.rules.catalogue import STEP_RULES, WHOLE_RULES, step_findings
 from domain.rules.evaluation import Evaluator
-from domain.rules.facts import asset_facts
+from domain.rules.facts import StepIndex, asset_facts
 from domain.rules.findings import Finding, ordered
 from domain.rules.impact import NOTHING_KNOWN, ScopeKey
 from domain.rules.tracking import ReferenceReuse, batches, life
@@ -433,4 +433,43 @@ def test_steps_that_change_no_state_keep_the_interval_rules_findings() -> None:
     memo = walk.evaluator._memos["A1"]
     assert len(memo.segments) > len(segments)
     assert memo.found["R01"] is not found["R01"]
+    _same_as_from_scratch(logged)
+
+
+def test_a_late_step_that_changes_no_state_is_put_in_its_place() -> None:
+    # An observation and a support event reported late (before the transfer and the
+    # inventory already known) change no state: they are put in their places, the
+    # segments and the interval rules' findings stand (the very objects), and the
+    # later steps keep their step findings. Held to the evaluation from scratch, and
+    # to the index built whole (its inventory steps and custodian runs moved).
+    logged = [
+        register("A1", at="2011-01-01", reported="2011-01-01"),
+        capture("A1", "isis", at="2013-05-01", reported="2013-05-02"),
+        recover("A1", "army", at="2013-07-01", reported="2013-07-30"),  # late: R05
+        inventory({"A1": "present"}, at="2013-08-01", reported="2013-08-02"),
+        observe("A1", "isis", at="2013-06-01", reported="2013-09-01"),
+        support("A1", at="2013-06-05", reported="2013-09-02"),
+    ]
+    events = _events(logged)
+    walk = Walk()
+    walk.feed(events[:-2])
+    memo = walk.evaluator._memos["A1"]
+    segments, found, later = list(memo.segments), dict(memo.found), memo.local[-1:]
+    assert found["R01"], "the capture by isis: an R01 finding to keep"
+    assert later, "a step finding after the late ones, to keep"
+    for e in events[-2:]:
+        walk.feed([e])
+        assert walk.evaluator._memos["A1"] is memo, "spliced in place, not rewound"
+        assert [s.event.event_id for s in memo.steps] == [
+            s.event.event_id for s in sorted(memo.steps, key=lambda s: s.event.world_key)
+        ]
+        assert all(a is b for a, b in zip(memo.segments, segments, strict=True))
+        assert all(memo.found[code] is found[code] for code in found)
+        assert memo.local[-1] is later[0]
+        whole = StepIndex.of(memo.steps)
+        assert (memo.index.inventories, memo.index.holders) == (whole.inventories, whole.holders)
+        facts = memo.facts("A1", memo.ref, walk.evaluator.cut)
+        assert memo.local == step_findings(facts)
+        assert memo.local_at == [len(step_findings(facts, 0, j)) for j in range(len(memo.steps))]
+    assert [s.event.type.value for s in memo.steps][2:4] == ["observation", "support_provided"]
     _same_as_from_scratch(logged)
