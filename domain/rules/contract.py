@@ -208,7 +208,7 @@ def c03_suspension_without_cause(
     return out
 
 
-def _covering(spans: Sequence[Span], t: datetime) -> Span | None:
+def covering(spans: Sequence[Span], t: datetime) -> Span | None:
     """The span containing ``t`` among merged spans (sorted, apart): the last one that
     starts by ``t``, if it has not ended."""
     i = bisect_right(spans, t, key=_start)
@@ -229,7 +229,7 @@ def c04_support_during_suspension(f: ContractFacts) -> list[Finding]:
             who = e.text(
                 "provider_party" if e.type is EventType.SUPPORT_PROVIDED else "performed_by_party"
             )
-            span = _covering(suspended, e.occurred_at)
+            span = covering(suspended, e.occurred_at)
             if span is None or not f.ref.seller_side(who, f.contract_id):
                 continue
             out.append(
@@ -264,7 +264,7 @@ def c05_delivery_during_hold(f: ContractFacts) -> list[Finding]:
         if e is None or registration_contract(e) != f.contract_id:
             continue
         delivered = e.instant("delivered_at") or e.occurred_at
-        span = _covering(held, delivered)
+        span = covering(held, delivered)
         if span is None:
             continue
         out.append(

@@ -31,6 +31,7 @@ from domain.rules.contract import (
     c04_support_during_suspension,
     c05_delivery_during_hold,
     contract_state_rules,
+    covering,
 )
 from domain.rules.facts import (
     CUT_TYPES,
@@ -314,26 +315,28 @@ class Evaluator:
         if last is not None and last.ref is not ref and not last.ref.answers_alike(ref, last.reads):
             last = None  # new reference data that answers what they asked otherwise
         reads: set[Read] = set() if last is None else last.reads
-        view = ref.reading(reads)
+
+        def facts_of(p: AssetPart) -> ContractFacts:  # read through a view that records
+            return contract_facts(contract_id, ref.reading(reads), self.cut, [p])
+
         support = part.support
         one: ContractFacts | None = None
         if last is None or last.suspended != suspended:
-            one = contract_facts(contract_id, view, self.cut, [part])
+            one = facts_of(part)
             c04 = tuple(c04_support_during_suspension(one))
         elif support[: len(last.support)] != last.support:
-            c04 = tuple(
-                c04_support_during_suspension(contract_facts(contract_id, view, self.cut, [part]))
-            )
+            c04 = tuple(c04_support_during_suspension(facts_of(part)))
+        elif len(support) > len(last.support) and all(
+            covering(suspended, e.occurred_at) is None for e in support[len(last.support) :]
+        ):
+            c04 = last.c04  # none of the new ones falls in a suspension: C04 finds none
         elif len(support) > len(last.support):
             new = replace(part, support=support[len(last.support) :], registration=None)
-            c04 = (
-                *last.c04,
-                *c04_support_during_suspension(contract_facts(contract_id, view, self.cut, [new])),
-            )
+            c04 = (*last.c04, *c04_support_during_suspension(facts_of(new)))
         else:
             c04 = last.c04
         if last is None or last.held != held or last.registration is not part.registration:
-            one = one or contract_facts(contract_id, view, self.cut, [part])
+            one = one or facts_of(part)
             c05 = tuple(c05_delivery_during_hold(one))
         else:
             c05 = last.c05
