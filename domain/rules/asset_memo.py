@@ -174,7 +174,9 @@ class AssetMemo:
         for e in news:
             i = bisect_left(self.keys, e.world_key)
             if i == 0 or e.type is EventType.INVENTORY_COMPLETED:
-                return None  # before the first step the index's first run would move
+                # Before the first step, the index's first run would move; an
+                # inventory is one of R14's steps (it changes the state anyway).
+                return None
             before = self.steps[i - 1].after
             if apply(before, e, self.view, asset_id) is not before:
                 return None
