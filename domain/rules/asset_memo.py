@@ -191,12 +191,8 @@ class AssetMemo:
             self.keys.insert(at, step.event.world_key)
             self.index.inserted(at)
             new_at.append(at)
-        if any(e.type is EventType.SUPPORT_PROVIDED or e.type in REPAIRS for e in news):
-            self.support = [
-                s.event
-                for s in self.steps
-                if s.event.type is EventType.SUPPORT_PROVIDED or s.event.type in REPAIRS
-            ]
+        if any(_is_support(e) for e in news):
+            self.support = [s.event for s in self.steps if _is_support(s.event)]
         facts = self.facts(asset_id, ref, cut)
         self._judge_inserted(facts, new_at)
         return facts, kept
@@ -258,7 +254,7 @@ class AssetMemo:
             memo.segments.extend(group_segments(memo.groups, x, memo.view, None))
         for s in memo.steps:
             e = s.event
-            if e.type is EventType.SUPPORT_PROVIDED or e.type in REPAIRS:
+            if _is_support(e):
                 memo.support.append(e)
             if memo.registered is None and e.type is EventType.ASSET_REGISTERED and s.applied:
                 memo.registered = e
@@ -279,7 +275,7 @@ class AssetMemo:
         self.keys.extend(s.event.world_key for s in steps)
         for s in steps:
             e = s.event
-            if e.type is EventType.SUPPORT_PROVIDED or e.type in REPAIRS:
+            if _is_support(e):
                 self.support.append(e)
             if self.registered is None and e.type is EventType.ASSET_REGISTERED and s.applied:
                 self.registered = e
@@ -410,6 +406,11 @@ def evaluated(
         memo = AssetMemo.build(history, asset_id, k, ref, cut)
         facts = memo.facts(asset_id, ref, cut)
     return memo, facts, kept, still
+
+
+def _is_support(e: Event) -> bool:
+    """Whether ``e`` is one of an asset's support events (C04 reads them)."""
+    return e.type is EventType.SUPPORT_PROVIDED or e.type in REPAIRS
 
 
 def _world_key(e: Event) -> WorldKey:
