@@ -51,14 +51,42 @@ CONTRACT_RULES = frozenset({"C01", "C02", "C03"})
 _STATE_RULES = frozenset({"R01", "R03", "R12", "R13"})
 
 
+_KEYS = 1 << 64
+
+
 @lru_cache(maxsize=1 << 16)
 def shard(asset_id: str, count: int) -> int:
     """The partition of an asset among ``count``: stable across processes and
     machines (Python's ``hash`` of a string is salted per process). Remembered for the
     most recent assets: a worker running its partitions one after the other asks it
     of every event of the log once for each."""
+    return (shard_key(asset_id) % _KEYS) % count
+
+
+def shard_key(asset_id: str) -> int:
+    """The asset's 64-bit key, as a signed integer (what a database's ``BIGINT``
+    holds): its partition among ``count`` is the key taken as unsigned, modulo
+    ``count`` (:func:`shard`; ``ledger.projections.routes`` asks the database the same)."""
     digest = blake2b(asset_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % count
+    return int.from_bytes(digest, "big", signed=True)
+
+
+ANYONES: frozenset[str] = frozenset(t.value for t in GLOBAL_TYPES | AMENDMENTS)
+"""Event types :class:`Router` may give any partition: a log-wide event, or an
+amendment (routed by its target, which the event itself does not name)."""
+
+
+def route_keys(event_type: str, asset_ids: Iterable[str]) -> list[int | None]:
+    """The keys under which the log's route index files an event of ``event_type``
+    naming ``asset_ids``: ``[None]`` for one :class:`Router` may give any partition
+    and the contract level (log-wide, an amendment, or naming no asset), else the
+    :func:`shard_key` of each asset it names. A partition's share of the log is then
+    the events filed under ``None`` or under one of its keys: what ``Router.split``
+    gives it, and the events an amendment among them may need."""
+    if event_type in ANYONES:
+        return [None]
+    keys: list[int | None] = [*sorted({shard_key(str(a)) for a in asset_ids})]
+    return keys or [None]
 
 
 def key_asset(key: str) -> str | None:

@@ -29,6 +29,7 @@ from domain.history import Event, Log
 from domain.parts import serials_of
 from domain.reference import Reference
 from domain.vocabulary import REFERENCE_TYPES, EventType
+from ledger.projections import routes
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, world_key
 from ledger.projections.custody_queries import (
     FINDING,
@@ -44,6 +45,7 @@ from ledger.store.tables import (
     assets,
     event_amendments,
     event_index,
+    event_routes,
     part_serials,
     projection_tracking,
     timelines,
@@ -149,12 +151,13 @@ class CustodyProjection:
         self._ref: Reference | None = None
         self._cache: dict[str, Held] = {}
         self._last_end: int | None = None
+        self._known: datetime | None = None  # the log's knowledge instant at _last_end
 
     # -- lifecycle -------------------------------------------------------------------
 
     def reset(self, conn: Connection) -> None:
         # The stored timelines are built from this projection's index: they go with it.
-        for table in (assets, event_amendments, event_index, part_serials, timelines):
+        for table in (assets, event_amendments, event_index, event_routes, part_serials, timelines):
             conn.execute(table.delete())
         conn.execute(projection_tracking.delete().where(projection_tracking.c.name == "timelines"))
         self.forget()
@@ -165,6 +168,7 @@ class CustodyProjection:
         self._ref = None
         self._cache.clear()
         self._last_end = None
+        self._known = None
 
     def _reference(self, conn: Connection) -> Reference:
         if self._ref is None:
@@ -183,6 +187,7 @@ class CustodyProjection:
             self._cache.clear()
             self._ref_events = None
             self._ref = None
+            self._known = routes.known_until(conn, batch[0].position - 1)
         if len(self._cache) > self.CACHE_LIMIT:
             self._cache.clear()
         self._last_end = batch[-1].position
@@ -227,6 +232,8 @@ class CustodyProjection:
                 contracts_reauthorised.add(e.text("contract_id") or "*")
 
         insert_many(conn, event_index, index_rows)
+        route_rows, self._known = routes.rows_of(batch, self._known)
+        routes.write(conn, route_rows)
         insert_many(conn, event_amendments, amendment_rows)
         insert_many(conn, part_serials, _part_rows(batch))
         if ref_changed:

@@ -30,10 +30,9 @@ from sqlalchemy.engine import Connection
 from domain.history import Event
 from domain.instants import stored_instant, to_stored
 from domain.rules.collector import collector_paused
-from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import (
+    ANYONES,
     CONTRACT_RULES,
-    GLOBAL_TYPES,
     ContractWalk,
     Partition,
     PartitionWalk,
@@ -41,6 +40,7 @@ from domain.rules.partitions import (
 )
 from domain.rules.tracking import Drained, StoredLivesDisagree
 from domain.vocabulary import EventType
+from ledger.projections import routes
 from ledger.projections.custody_queries import events_by_id
 from ledger.projections.findings import store
 from ledger.projections.findings_codec import dump
@@ -132,6 +132,12 @@ class FindingsPartition:
         runs its partitions one after the other reads the log once for each); the
         log-wide ones are shared with the worker's other walks."""
         return _share_of(rows, self.partition, self._residency)
+
+    def read(self, conn: Connection, after: int, limit: int, stop: int) -> tuple[Share, int]:
+        """Up to ``limit`` of this partition's events after position ``after`` (up to
+        ``stop``), from the route index (``Runner.step``): the events naming only
+        other partitions' assets are neither shipped nor parsed."""
+        return _read_share(conn, after, limit, stop, self.partition, self._residency)
 
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
         window = Share.of(batch)
@@ -319,6 +325,10 @@ class FindingsContracts:
         realistic log, are not parsed."""
         return _share_of(rows, Partition(None, self.count), self._residency)
 
+    def read(self, conn: Connection, after: int, limit: int, stop: int) -> tuple[Share, int]:
+        """As :meth:`FindingsPartition.read`: the events filed under no asset."""
+        return _read_share(conn, after, limit, stop, Partition(None, self.count), self._residency)
+
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
         window = Share.of(batch)
         if window.first is None:
@@ -411,10 +421,6 @@ class Share(list[Event]):
         return share
 
 
-_ANYONES = frozenset(t.value for t in GLOBAL_TYPES | AMENDMENTS)
-"""Event types every partition may be given (``Router``): parsed whoever's they name."""
-
-
 def _share_of(
     rows: Sequence[tuple[int, bytes]], partition: Partition, residency: Residency | None
 ) -> Share:
@@ -436,7 +442,7 @@ def _share_of(
             raw = orjson.loads(state)
             at = stored_instant(raw.get("reported_at")) or stored_instant(raw.get("recorded_at"))
             assets = raw.get("asset_ids") or ()
-            if raw["type"] in _ANYONES or not assets or any(partition.owns(str(a)) for a in assets):
+            if raw["type"] in ANYONES or not assets or any(partition.owns(str(a)) for a in assets):
                 kept.append((position, state, raw, None))
         if at is not None and (reached is None or at > reached):
             reached = at
@@ -450,6 +456,24 @@ def _share_of(
             else:
                 share.append(held_event(position, state, raw))
     return share
+
+
+def _read_share(
+    conn: Connection,
+    after: int,
+    limit: int,
+    stop: int,
+    partition: Partition,
+    residency: Residency | None,
+) -> tuple[Share, int]:
+    """``partition``'s share of the log after ``after`` (``routes.share_rows``), and
+    the position read up to: the knowledge instant reached is the log's there,
+    whoever's events took it there."""
+    rows, end = routes.share_rows(conn, after, limit, stop, partition.index, partition.count)
+    share = _share_of(rows, partition, residency)
+    share.first, share.last = after + 1, end
+    share.reached = routes.known_until(conn, end)
+    return share, end
 
 
 def _share(

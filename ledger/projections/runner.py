@@ -4,7 +4,9 @@ Each batch is one transaction: lock the projection's tracking row, read the next
 notifications from the event store, apply them, write the new position. Two workers
 on PostgreSQL serialise on the row lock (``SELECT … FOR UPDATE``), so no event is
 applied twice; a crash rolls the whole batch back and the next run resumes from the
-committed position. A projection may also have a ``warm(conn)`` step, run before the
+committed position. A projection that follows another (``after``) may read its
+batch itself (``read(conn, position, limit, stop)``: a findings partition asks the
+route index for its share of the log, ``ledger.projections.routes``). A projection may also have a ``warm(conn)`` step, run before the
 transaction on a connection of its own, for work that only reads (the findings walk
 resumed after a restart): on SQLite the batch's transaction holds the write lock, and
 appends would wait for it.
@@ -110,6 +112,14 @@ class Runner(Follower):
                     stop = min(tracking_position(conn, n, lock=False) for n in names)
                     if stop <= position:
                         return 0
+                read = getattr(projection, "read", None)
+                if read is not None and stop is not None:
+                    # Its share of the log only (a findings partition: ``routes``),
+                    # read up to ``end``; counted as every position it passed.
+                    share, end = read(conn, position, limit or self.batch_size, stop)
+                    projection.process(conn, share)
+                    self._tracked(conn, projection, end)
+                    return int(end) - position
                 rows = self.store.read_states(position + 1, limit or self.batch_size, stop)
                 if not rows:
                     return 0
@@ -119,15 +129,19 @@ class Runner(Follower):
                 else:  # just decoded, nobody else holds them: frozen in place, not copied
                     batch = [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows]
                 projection.process(conn, batch)
-                conn.execute(
-                    projection_tracking.update()
-                    .where(projection_tracking.c.name == projection.name)
-                    .values(position=rows[-1][0], updated_at=datetime.now(UTC))
-                )
+                self._tracked(conn, projection, rows[-1][0])
                 return len(rows)  # read and applied (a partition parses only its share)
         except BaseException:
             projection.forget()
             raise
+
+    @staticmethod
+    def _tracked(conn: Connection, projection: Projection, position: int) -> None:
+        conn.execute(
+            projection_tracking.update()
+            .where(projection_tracking.c.name == projection.name)
+            .values(position=position, updated_at=datetime.now(UTC))
+        )
 
     def catch_up(
         self, progress: Callable[[int], None] | None = None, *, throttled: bool = False

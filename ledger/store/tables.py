@@ -97,6 +97,23 @@ event_index = sa.Table(
     sa.Index("proj_event_index_event_id", "event_id"),
 )
 
+# Which findings partitions each event may concern (``ledger.projections.routes``):
+# one row per asset an event names, under the asset's 64-bit key
+# (``domain.rules.partitions.shard_key``), or one row with no key for an event any
+# partition may need (log-wide, an amendment, naming no asset). ``known_until`` is the
+# knowledge instant the log had reached with the event (the greatest ``reported_at``
+# up to it). Written by the custody projection with its index, so a partition reads
+# only its share of the log, and knows where the log's knowledge stood, without
+# reading every event.
+event_routes = sa.Table(
+    "proj_event_routes",
+    metadata,
+    sa.Column("position", sa.BigInteger(), nullable=False),
+    sa.Column("route", sa.BigInteger(), nullable=True),
+    sa.Column("known_until", sa.String(32), nullable=True),
+    sa.Index("ix_proj_event_routes_position", "position"),
+)
+
 # Retractions and corrections of each event, for GET /v1/events/{id}.
 event_amendments = sa.Table(
     "proj_event_amendments",

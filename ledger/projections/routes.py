@@ -1,0 +1,146 @@
+"""The log's route index (``proj_event_routes``): which findings partitions each event
+may concern, and the knowledge instant the log had reached with it.
+
+A worker that runs its partitions one after the other (decision 0017) read the whole
+log once for each, and parsed enough of every record to route it; at a million
+events and sixteen partitions, that is sixteen million records shipped and parsed.
+The custody projection, which reads every event once anyway, files each under the
+keys of the assets it names (``domain.rules.partitions.route_keys``), so a partition
+asks the database for its share only (:func:`share_rows`): the rows filed under no
+key, or under a key whose partition is its own. It is told where the log's knowledge
+stood at the end of what it read (:func:`known_until`) without reading the rest.
+
+A partition's key among ``count`` is the key taken as unsigned, modulo ``count``
+(:func:`domain.rules.partitions.shard`). The database holds the key signed (a
+``BIGINT``); a negative key ``k`` stands for ``k + 2**64``, whose residue is
+``(k % count + 2**64 % count) % count`` — :func:`_partition_of` writes that in SQL
+both backends evaluate alike (their ``%`` keeps the dividend's sign). Tested against
+``shard`` on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from domain.history import Event
+from domain.instants import stored_instant, to_stored
+from domain.rules.partitions import route_keys
+from ledger.store.tables import event_routes, events
+from ledger.store.upsert import insert_many
+
+
+def rows_of(batch: Sequence[Event], known: datetime | None) -> tuple[list[dict[str, Any]], Any]:
+    """The route rows of ``batch`` (in log order), and the knowledge instant the log
+    has reached after it, from ``known`` before it."""
+    rows: list[dict[str, Any]] = []
+    for e in batch:
+        if known is None or e.reported_at > known:
+            known = e.reported_at
+        until = to_stored(known)
+        for key in route_keys(e.type.value, e.asset_ids):
+            rows.append({"position": e.position, "route": key, "known_until": until})
+    return rows, known
+
+
+def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    insert_many(conn, event_routes, rows)
+
+
+def known_until(conn: Connection, position: int) -> datetime | None:
+    """The knowledge instant the log had reached at ``position`` (``None``: no event
+    indexed yet)."""
+    value = conn.execute(
+        sa.select(event_routes.c.known_until)
+        .where(event_routes.c.position <= position)
+        .order_by(event_routes.c.position.desc())
+        .limit(1)
+    ).scalar()
+    return stored_instant(value)
+
+
+def _partition_of(count: int) -> sa.ColumnElement[Any]:
+    """The partition of a route's key among ``count``, in SQL (see the module's doc)."""
+    route = event_routes.c.route
+    wrap = (1 << 64) % count
+    return sa.case(
+        (route >= 0, route % count),
+        else_=((route % count) + count + wrap) % count,
+    )
+
+
+def share_rows(
+    conn: Connection, after: int, limit: int, stop: int, index: int | None, count: int
+) -> tuple[list[tuple[int, bytes]], int]:
+    """Up to ``limit`` events of partition ``index`` of ``count`` (``None``: the
+    contract level's, the events filed under no key) after position ``after``, up
+    to ``stop``: their positions and stored records, and the position read up to —
+    the last one's when ``limit`` were found, else ``stop``."""
+    positions = _positions(after, limit, stop, index, count).subquery()
+    rows = [
+        (int(p), s)
+        for p, s in conn.execute(
+            sa.select(events.c.notification_id, events.c.state)
+            .join(positions, positions.c.position == events.c.notification_id)
+            .order_by(events.c.notification_id)
+        )
+    ]
+    return rows, (rows[-1][0] if len(rows) == limit else stop)
+
+
+def share_positions(
+    conn: Connection, after: int, limit: int, stop: int, index: int | None, count: int
+) -> list[int]:
+    """The positions :func:`share_rows` reads."""
+    return [int(p) for p in conn.execute(_positions(after, limit, stop, index, count)).scalars()]
+
+
+def _positions(after: int, limit: int, stop: int, index: int | None, count: int) -> sa.Select[Any]:
+    mine: sa.ColumnElement[bool] = event_routes.c.route.is_(None)
+    if index is not None:
+        mine = sa.or_(mine, _partition_of(count) == index)
+    return (
+        sa.select(event_routes.c.position)
+        .where(event_routes.c.position > after, event_routes.c.position <= stop, mine)
+        .distinct()
+        .order_by(event_routes.c.position)
+        .limit(limit)
+    )
+
+
+def backfill(conn: Connection, upto: int, chunk: int = 20_000) -> int:
+    """Route rows for the stored events up to position ``upto`` (those the custody
+    projection indexed before the table existed); returns how many were read."""
+    after, known, n = 0, None, 0
+    while True:
+        got = conn.execute(
+            sa.select(events.c.notification_id, events.c.state)
+            .where(events.c.notification_id > after, events.c.notification_id <= upto)
+            .order_by(events.c.notification_id)
+            .limit(chunk)
+        ).all()
+        if not got:
+            return n
+        rows, known = _raw_rows(got, known)
+        write(conn, rows)
+        after, n = got[-1][0], n + len(got)
+
+
+def _raw_rows(
+    got: Iterable[tuple[int, bytes]], known: datetime | None
+) -> tuple[list[dict[str, Any]], datetime | None]:
+    rows = []
+    for position, state in got:
+        raw = orjson.loads(state)
+        at = stored_instant(raw.get("reported_at")) or stored_instant(raw.get("recorded_at"))
+        if at is not None and (known is None or at > known):
+            known = at
+        until = None if known is None else to_stored(known)
+        for key in route_keys(raw["type"], raw.get("asset_ids") or ()):
+            rows.append({"position": position, "route": key, "known_until": until})
+    return rows, known

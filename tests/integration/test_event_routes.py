@@ -1,0 +1,175 @@
+"""The route index (``proj_event_routes``, ``ledger.projections.routes``): the custody
+projection files every event under the keys of the assets it names, or under no key,
+with the knowledge instant the log had reached; a findings partition reads its share
+of the log from it. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from alembic import command
+
+from domain.history import Event
+from domain.instants import to_stored
+from domain.rules.partitions import ANYONES, Router, route_keys, shard, shard_key
+from domain.vocabulary import Role
+from ledger.bootstrap import Ledger, findings_projections
+from ledger.projections import routes
+from ledger.projections.custody import CustodyProjection
+from ledger.projections.runner import Runner
+from ledger.settings import Settings
+from ledger.store.migrate import alembic_config
+from ledger.store.tables import event_routes, events
+from ledger.worlds.realistic import WorldConfig, generate
+from ledger.writing.principal import Principal
+from ledger.writing.wire import EVENT_ADAPTER
+
+WHO = Principal("world", Role.ADMIN)
+
+
+def _world(ledger: Ledger, events_: int = 500, seed: int = 23) -> None:
+    config = WorldConfig(events=events_, seed=seed, assets=30, contracts=2, batch_size=41)
+    for batch in generate(config):
+        ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in batch], WHO)
+
+
+def _recorded_late(ledger: Ledger) -> None:
+    """One more of the log's observations, reported at its first instant: knowledge
+    older than the log had (a historical import), so the log's knowledge does not
+    move with it."""
+    log = _log(ledger)
+    with ledger.engine.connect() as conn:
+        states = conn.execute(sa.select(events.c.state).order_by(events.c.notification_id))
+        record = next(
+            r for r in map(orjson.loads, (s for (s,) in states)) if r["type"] == "observation"
+        )
+    for server_field in ("prev_hash", "recorded_at", "recorded_by"):
+        record.pop(server_field, None)
+    first = min(e.reported_at for e in log).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record.update(event_id="recorded-late", occurred_at=first, reported_at=first)
+    ledger.appender.append([EVENT_ADAPTER.validate_python(record)], WHO)
+
+
+def _log(ledger: Ledger) -> list[Event]:
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(events.c.notification_id, events.c.state).order_by(events.c.notification_id)
+        ).all()
+    return [Event.parse(int(p), orjson.loads(s)) for p, s in rows]
+
+
+def _stored_routes(ledger: Ledger) -> list[tuple[int, int | None, str | None]]:
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(event_routes.c.position, event_routes.c.route, event_routes.c.known_until)
+        ).all()
+    return sorted(((int(p), r, k) for p, r, k in rows), key=lambda t: (t[0], t[1] or 0))
+
+
+def _expected_routes(log: list[Event]) -> list[tuple[int, int | None, str | None]]:
+    """The rows derived from the whole log at once: every asset's key, or none; the
+    greatest ``reported_at`` up to each event."""
+    out, known = [], None
+    for e in log:
+        known = e.reported_at if known is None else max(known, e.reported_at)
+        for key in route_keys(e.type.value, e.asset_ids):
+            out.append((e.position, key, to_stored(known)))
+    return sorted(out, key=lambda t: (t[0], t[1] or 0))
+
+
+def test_custody_files_every_event_under_its_routes_whatever_its_batches(ledger: Ledger) -> None:
+    """Batches of any size, and a projection that restarts between two of them (its
+    knowledge instant read back from the table), file what the whole log gives."""
+    _world(ledger)
+    _recorded_late(ledger)
+    log = _log(ledger)
+    assert any(e.reported_at < max(x.reported_at for x in log[: i + 1]) for i, e in enumerate(log))
+    late = log[-1].position
+    # A new projection each time (nothing in memory), the last to start at the late one.
+    for size in (7, 100, 33, late - 1 - 140):
+        runner = Runner(ledger.engine, ledger.store, [CustodyProjection()], size)
+        runner.step(runner.projections[0])
+    Runner(ledger.engine, ledger.store, [CustodyProjection()], 250).catch_up()
+    stored = _stored_routes(ledger)
+    assert stored == _expected_routes(log)
+    assert {r for _, r, _ in stored} >= {None}
+    assert any(r is not None and r < 0 for _, r, _ in stored)  # keys of both signs
+
+
+def test_the_database_gives_each_partition_the_keys_shard_gives_it(ledger: Ledger) -> None:
+    """The SQL residue of a signed key (``routes._partition_of``) is ``shard``'s,
+    for counts that do and do not divide 2**64."""
+    rnd = random.Random(5)
+    ids = [f"asset-{rnd.getrandbits(40)}" for _ in range(400)]
+    with ledger.engine.begin() as conn:
+        routes.write(
+            conn,
+            [
+                {"position": i + 1, "route": shard_key(a), "known_until": None}
+                for i, a in enumerate(ids)
+            ],
+        )
+        for count in (1, 2, 3, 7, 16, 32, 1000):
+            for index in range(min(count, 8)):
+                got = routes.share_positions(conn, 0, 10_000, len(ids), index, count)
+                assert got == [i + 1 for i, a in enumerate(ids) if shard(a, count) == index]
+
+
+def test_a_partition_reads_its_share_and_where_the_logs_knowledge_stood(ledger: Ledger) -> None:
+    """Each partition's share is the events filed under no key or under one of its
+    keys: every event ``Router.split`` gives it is among them, and nothing naming only
+    other partitions' assets; the batch is told the log's knowledge instant at the
+    position it read to, whoever's events took it there."""
+    _world(ledger)
+    Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
+    log = _log(ledger)
+    by_id = {e.event_id: e for e in log}
+    count = 3
+    split = Router(count, by_id.get).split(log)
+    partitions = findings_projections(Settings(findings_partitions=count))
+    for projection in partitions:
+        index = getattr(projection, "partition", None)
+        index = None if index is None else index.index
+        with ledger.engine.connect() as conn:
+            got: list[Any] = []
+            after = 0
+            while after < log[-1].position:
+                share, end = projection.read(conn, after, 37, log[-1].position)  # type: ignore[attr-defined]
+                assert share.first == after + 1 and share.last == end > after
+                assert share.reached == max(e.reported_at for e in log if e.position <= end)
+                got += [e.position for e in share]
+                after = end
+        wanted = [
+            e.position
+            for e in log
+            if e.type.value in ANYONES
+            or not e.asset_ids
+            or (index is not None and any(shard(a, count) == index for a in e.asset_ids))
+        ]
+        assert got == wanted
+        assert {e.position for e in split[index]} <= set(got)
+
+
+def test_the_migration_files_the_events_custody_had_indexed(settings: Settings) -> None:
+    """0015 writes the rows custody would have written for the events it had indexed,
+    and none for those it had not: custody files them when it gets to them."""
+    from ledger.bootstrap import build_ledger
+
+    ledger = build_ledger(settings)
+    try:
+        _world(ledger, 300)
+        runner = Runner(ledger.engine, ledger.store, [CustodyProjection()], 200)
+        runner.step(runner.projections[0])  # custody at 200 of the log
+        projected = _stored_routes(ledger)
+        assert projected and max(p for p, _, _ in projected) == 200
+        cfg = alembic_config(settings.sqlalchemy_url())
+        command.downgrade(cfg, "0014_finding_holders")
+        command.upgrade(cfg, "head")
+        assert _stored_routes(ledger) == projected
+        Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
+        assert _stored_routes(ledger) == _expected_routes(_log(ledger))
+    finally:
+        ledger.close()
