@@ -21,7 +21,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -436,29 +435,31 @@ def _share_of(
         return share
     share.first, share.last = rows[0][0], rows[-1][0]
     reached: datetime | None = None
-    kept: list[tuple[int, bytes, Any, Event | None]] = []
-    for position, state in rows:
-        at: datetime | None
-        if residency is not None and (known := residency.known(position)) is not None:
-            kept.append((position, state, None, known))
-            at = known.reported_at
-        else:
-            raw = orjson.loads(state)
-            at = stored_instant(raw.get("reported_at")) or stored_instant(raw.get("recorded_at"))
-            assets = raw.get("asset_ids") or ()
-            if raw["type"] in ANYONES or not assets or any(partition.owns(str(a)) for a in assets):
-                kept.append((position, state, raw, None))
-        if at is not None and (reached is None or at > reached):
-            reached = at
-    share.reached = reached
-    with collector_paused():
-        for position, state, raw, known in kept:
-            if known is not None:
+    with collector_paused():  # one pass: each record's parse is let go as it is held
+        for position, state in rows:
+            at: datetime | None
+            if residency is not None and (known := residency.known(position)) is not None:
                 share.append(known)
-            elif residency is not None:
-                share.append(residency.parsed(position, state, raw))
+                at = known.reported_at
             else:
-                share.append(held_event(position, state, raw))
+                raw = orjson.loads(state)
+                at = stored_instant(raw.get("reported_at")) or stored_instant(
+                    raw.get("recorded_at")
+                )
+                assets = raw.get("asset_ids") or ()
+                if (
+                    raw["type"] in ANYONES
+                    or not assets
+                    or any(partition.owns(str(a)) for a in assets)
+                ):
+                    share.append(
+                        held_event(position, state, raw)
+                        if residency is None
+                        else residency.parsed(position, state, raw)
+                    )
+            if at is not None and (reached is None or at > reached):
+                reached = at
+    share.reached = reached
     return share
 
 
