@@ -25,7 +25,7 @@ from ledger.bootstrap import Ledger, build_ledger
 from ledger.projections.tracking import positions
 from ledger.settings import Settings
 from ledger.store.migrate import upgrade
-from ledger.store.tables import assets, event_amendments, event_index
+from ledger.store.tables import assets, event_amendments, event_index, event_routes
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
@@ -42,8 +42,9 @@ def append(ledger: Ledger, events: list[dict[str, Any]]) -> None:
 def snapshot(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with ledger.engine.connect() as conn:
-        for table in (assets, event_index, event_amendments):
-            rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
+        for table in (assets, event_index, event_amendments, event_routes):
+            order = table.primary_key.columns or table.columns  # the routes have no key
+            rows = conn.execute(sa.select(table).order_by(*order)).all()
             out[table.name] = [tuple(r) for r in rows]
     return out
 
