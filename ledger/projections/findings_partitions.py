@@ -22,15 +22,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import pairwise
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from domain.history import Event
-from domain.instants import stored_instant, to_stored
+from domain.instants import to_stored
 from domain.rules.collector import collector_paused
 from domain.rules.partitions import (
-    ANYONES,
     CONTRACT_RULES,
     ContractWalk,
     Partition,
@@ -124,17 +122,12 @@ class FindingsPartition:
         """How many events the walk holds in memory (``ledger.projections.residency``)."""
         return 0 if self._walk is None else self._walk.history.log.held
 
-    def decode(self, rows: Sequence[tuple[int, bytes]]) -> Share:
-        """A batch's events (``Runner.step``) that may be this partition's: the
-        events naming only other partitions' assets are not parsed (a worker that
-        runs its partitions one after the other reads the log once for each); the
-        log-wide ones are shared with the worker's other walks."""
-        return _share_of(rows, self.partition, self._residency)
-
     def read(self, conn: Connection, after: int, limit: int, stop: int) -> tuple[Share, int]:
         """Up to ``limit`` of this partition's events after position ``after`` (up to
         ``stop``), from the route index (``Runner.step``): the events naming only
-        other partitions' assets are neither shipped nor parsed."""
+        other partitions' assets are neither shipped nor parsed (a worker that runs
+        its partitions one after the other read the whole log once for each); the
+        log-wide ones are shared with the worker's other walks."""
         return _read_share(conn, after, limit, stop, self.partition, self._residency)
 
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
@@ -317,15 +310,10 @@ class FindingsContracts:
     def forget(self) -> None:
         self._walk, self._end = None, 0
 
-    def decode(self, rows: Sequence[tuple[int, bytes]]) -> Share:
-        """A batch's events that may be the contract level's: the log-wide ones, the
-        amendments and those naming no asset (``Router``); the rest, nine in ten of a
-        realistic log, are not parsed."""
-        return _share_of(rows, Partition(None, self.count), self._residency)
-
     def read(self, conn: Connection, after: int, limit: int, stop: int) -> tuple[Share, int]:
-        """As :meth:`FindingsPartition.read`: the events filed under no asset, of at
-        most ``limit`` positions of the log. A batch reads the partitions' records of
+        """As :meth:`FindingsPartition.read`: the events filed under no asset (the
+        log-wide ones, the amendments and those naming no asset: about one in thirty
+        of a realistic log), of at most ``limit`` positions of the log. A batch reads the partitions' records of
         every position it passes (``part_records``), so it passes no more than one
         read whole would: 5,000 of its own events pass about 140,000 positions of a
         realistic log, whose records doubled the contract level's peak memory."""
@@ -424,45 +412,6 @@ class Share(list[Event]):
         return share
 
 
-def _share_of(
-    rows: Sequence[tuple[int, bytes]], partition: Partition, residency: Residency | None
-) -> Share:
-    """The events of ``rows`` that :class:`Router` may give ``partition``: every one
-    but those that name assets and only other partitions' (an event that is neither
-    log-wide nor an amendment goes to its ``asset_ids``' partitions: ``subjects``)."""
-    share = Share()
-    if not rows:
-        return share
-    share.first, share.last = rows[0][0], rows[-1][0]
-    reached: datetime | None = None
-    with collector_paused():  # one pass: each record's parse is let go as it is held
-        for position, state in rows:
-            at: datetime | None
-            if residency is not None and (known := residency.known(position)) is not None:
-                share.append(known)
-                at = known.reported_at
-            else:
-                raw = orjson.loads(state)
-                at = stored_instant(raw.get("reported_at")) or stored_instant(
-                    raw.get("recorded_at")
-                )
-                assets = raw.get("asset_ids") or ()
-                if (
-                    raw["type"] in ANYONES
-                    or not assets
-                    or any(partition.owns(str(a)) for a in assets)
-                ):
-                    share.append(
-                        held_event(position, state, raw)
-                        if residency is None
-                        else residency.parsed(position, state, raw)
-                    )
-            if at is not None and (reached is None or at > reached):
-                reached = at
-    share.reached = reached
-    return share
-
-
 def _read_share(
     conn: Connection,
     after: int,
@@ -473,9 +422,19 @@ def _read_share(
 ) -> tuple[Share, int]:
     """``partition``'s share of the log after ``after`` (``routes.share_rows``), and
     the position read up to: the knowledge instant reached is the log's there,
-    whoever's events took it there."""
+    whoever's events took it there. The log-wide events a worker's other walks
+    parsed are theirs (``Residency``); each other record's parse is let go as soon
+    as its event is held."""
     rows, end = routes.share_rows(conn, after, limit, stop, partition.index, partition.count)
-    share = _share_of(rows, partition, residency)
+    share = Share()
+    with collector_paused():
+        for position, state in rows:
+            if residency is None:
+                share.append(held_event(position, state))
+            elif (known := residency.known(position)) is not None:
+                share.append(known)
+            else:
+                share.append(residency.parsed(position, state))
     share.first, share.last = after + 1, end
     share.reached = routes.known_until(conn, end)
     return share, end

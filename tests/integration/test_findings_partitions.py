@@ -559,9 +559,10 @@ def test_a_partition_written_by_other_code_resumes_from_the_log_whoever_stamped_
 def test_a_partition_parses_only_the_events_that_may_be_its_own(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker running its partitions one after the other reads the log once for
-    each: the events naming only other partitions' assets are not parsed
-    (``FindingsPartition.decode``), and the runner still counts them read."""
+    """A worker running its partitions one after the other: the events naming only
+    other partitions' assets are neither read nor parsed (``FindingsPartition.read``
+    asks the route index for its share), and the runner still counts every position
+    it passed."""
     for batch in _batches(400, seed=17):
         ledger.appender.append(batch, WHO)
     Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
