@@ -182,15 +182,7 @@ class CustodyProjection:
     def process(self, conn: Connection, batch: Sequence[Event]) -> None:
         if not batch:
             return
-        if self._last_end is None or batch[0].position - 1 != self._last_end:
-            # Another worker applied the events in between: our cached states are stale.
-            self._cache.clear()
-            self._ref_events = None
-            self._ref = None
-            self._known = routes.known_until(conn, batch[0].position - 1)
-        if len(self._cache) > self.CACHE_LIMIT:
-            self._cache.clear()
-        self._last_end = batch[-1].position
+        self._continue(conn, batch)
         now = datetime.now(UTC)
         subjects_of: dict[str, list[str]] = {}
         index_rows: list[dict[str, Any]] = []
@@ -232,8 +224,7 @@ class CustodyProjection:
                 contracts_reauthorised.add(e.text("contract_id") or "*")
 
         insert_many(conn, event_index, index_rows)
-        route_rows, self._known = routes.rows_of(batch, self._known)
-        routes.write(conn, route_rows)
+        self._known = routes.file(conn, batch, self._known)
         insert_many(conn, event_amendments, amendment_rows)
         insert_many(conn, part_serials, _part_rows(batch))
         if ref_changed:
@@ -242,6 +233,20 @@ class CustodyProjection:
         self._apply_assets(conn, touched, refold, ref, now)
         if contracts_reauthorised:
             self._reauthorise(conn, contracts_reauthorised, set(touched), ref, now)
+
+    def _continue(self, conn: Connection, batch: Sequence[Event]) -> None:
+        """What is kept in memory, made fit for ``batch``: dropped when another
+        worker applied the events before it (the cached states are stale then, and
+        the log's knowledge instant is read back from the route index), or when
+        there are too many."""
+        if self._last_end is None or batch[0].position - 1 != self._last_end:
+            self._cache.clear()
+            self._ref_events = None
+            self._ref = None
+            self._known = routes.known_until(conn, batch[0].position - 1)
+        if len(self._cache) > self.CACHE_LIMIT:
+            self._cache.clear()
+        self._last_end = batch[-1].position
 
     def _subjects_of_events(self, conn: Connection, event_ids: list[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = defaultdict(list)

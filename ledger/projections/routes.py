@@ -35,7 +35,9 @@ from ledger.store.tables import event_routes, events
 from ledger.store.upsert import insert_many
 
 
-def rows_of(batch: Sequence[Event], known: datetime | None) -> tuple[list[dict[str, Any]], Any]:
+def rows_of(
+    batch: Sequence[Event], known: datetime | None
+) -> tuple[list[dict[str, Any]], datetime | None]:
     """The route rows of ``batch`` (in log order), and the knowledge instant the log
     has reached after it, from ``known`` before it."""
     rows: list[dict[str, Any]] = []
@@ -50,6 +52,14 @@ def rows_of(batch: Sequence[Event], known: datetime | None) -> tuple[list[dict[s
 
 def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
     insert_many(conn, event_routes, rows)
+
+
+def file(conn: Connection, batch: Sequence[Event], known: datetime | None) -> datetime | None:
+    """Write the route rows of ``batch`` (:func:`rows_of`); returns the knowledge
+    instant the log has reached after it."""
+    rows, known = rows_of(batch, known)
+    write(conn, rows)
+    return known
 
 
 def known_until(conn: Connection, position: int) -> datetime | None:
