@@ -436,7 +436,9 @@ def _read_share(
             else:
                 share.append(residency.parsed(position, state))
     share.first, share.last = after + 1, end
-    share.reached = routes.known_until(conn, end)
+    # A partition's ``stop`` is custody's position: an event it indexed, routes and all.
+    indexed = partition.index is not None and end == stop
+    share.reached = routes.known_until(conn, end, indexed=indexed)
     return share, end
 
 

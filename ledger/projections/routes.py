@@ -62,16 +62,29 @@ def file(conn: Connection, batch: Sequence[Event], known: datetime | None) -> da
     return known
 
 
-def known_until(conn: Connection, position: int) -> datetime | None:
+class RoutesMissing(RuntimeError):
+    """An event the custody projection indexed has no route rows."""
+
+
+def known_until(conn: Connection, position: int, *, indexed: bool = False) -> datetime | None:
     """The knowledge instant the log had reached at ``position`` (``None``: no event
-    indexed yet)."""
-    value = conn.execute(
-        sa.select(event_routes.c.known_until)
+    indexed yet). ``indexed``: ``position`` is one the custody projection has
+    indexed, so its route rows must be there; :class:`RoutesMissing` when they are
+    not (code older than the index indexed it), rather than a partition that reads
+    past events it cannot see."""
+    row = conn.execute(
+        sa.select(event_routes.c.position, event_routes.c.known_until)
         .where(event_routes.c.position <= position)
         .order_by(event_routes.c.position.desc())
         .limit(1)
-    ).scalar()
-    return stored_instant(value)
+    ).first()
+    if indexed and position > 0 and (row is None or row.position != position):
+        raise RoutesMissing(
+            f"the route index has no row for position {position}, which the custody "
+            "projection has indexed: a process running code older than migration "
+            "0015 indexed it. Stop it, then run `ledger projections rebuild`."
+        )
+    return None if row is None else stored_instant(row.known_until)
 
 
 def _partition_of(count: int) -> sa.ColumnElement[Any]:

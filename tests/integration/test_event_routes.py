@@ -9,6 +9,7 @@ import random
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -20,6 +21,7 @@ from ledger.bootstrap import Ledger, findings_projections
 from ledger.projections import routes
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.runner import Runner
+from ledger.projections.tracking import positions
 from ledger.settings import Settings
 from ledger.store.migrate import alembic_config
 from ledger.store.tables import event_routes, events
@@ -173,3 +175,21 @@ def test_the_migration_files_the_events_custody_had_indexed(settings: Settings) 
         assert _stored_routes(ledger) == _expected_routes(_log(ledger))
     finally:
         ledger.close()
+
+
+def test_a_partition_refuses_to_read_past_events_indexed_without_routes(ledger: Ledger) -> None:
+    """Events indexed by code older than the route index (an old process left running
+    through the migration) have no route rows: a partition that reaches them stops
+    with the fix, its position where it was, rather than walk past them unseen."""
+    _world(ledger, 200)
+    Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
+    end = _log(ledger)[-1].position
+    with ledger.engine.begin() as conn:
+        conn.execute(event_routes.delete().where(event_routes.c.position > end - 5))
+    first = findings_projections(Settings(findings_partitions=2))[0]
+    runner = Runner(ledger.engine, ledger.store, [first], 10_000)
+    with pytest.raises(routes.RoutesMissing, match="ledger projections rebuild"):
+        runner.catch_up()
+    assert positions(ledger.engine, [first.name])[first.name] == 0
+    Runner(ledger.engine, ledger.store, [CustodyProjection()]).rebuild()
+    assert runner.catch_up() == end
