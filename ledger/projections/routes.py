@@ -20,7 +20,7 @@ both backends evaluate alike (their ``%`` keeps the dividend's sign). Tested aga
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -149,21 +149,6 @@ def backfill(conn: Connection, upto: int, chunk: int = 20_000) -> int:
         ).all()
         if not got:
             return n
-        rows, known = _raw_rows(got, known)
-        write(conn, rows)
+        batch = [Event.parse(int(p), orjson.loads(state), owned=True) for p, state in got]
+        known = file(conn, batch, known)
         after, n = got[-1][0], n + len(got)
-
-
-def _raw_rows(
-    got: Iterable[tuple[int, bytes]], known: datetime | None
-) -> tuple[list[dict[str, Any]], datetime | None]:
-    rows = []
-    for position, state in got:
-        raw = orjson.loads(state)
-        at = stored_instant(raw.get("reported_at")) or stored_instant(raw.get("recorded_at"))
-        if at is not None and (known is None or at > known):
-            known = at
-        until = None if known is None else to_stored(known)
-        for key in route_keys(raw["type"], raw.get("asset_ids") or ()):
-            rows.append({"position": position, "route": key, "known_until": until})
-    return rows, known
