@@ -96,8 +96,12 @@ class Leases:
         self._renewer.start()
 
     def release(self) -> None:
-        """Give every lease up, and say this worker is gone (a clean stop)."""
+        """Give every lease up, and say this worker is gone (a clean stop). The renewing
+        thread is stopped first: one renewing while this ran (waiting on the rows'
+        lock) took every lease back once it was given up."""
         self._stop.set()
+        if self._renewer is not None and self._renewer is not threading.current_thread():
+            self._renewer.join(timeout=max(self.seconds, 1.0))
         with self.engine.begin() as conn:
             self._lock(conn)
             conn.execute(

@@ -780,6 +780,34 @@ def test_a_lease_is_kept_through_a_step_longer_than_the_lease(ledger: Ledger) ->
     b.release()
 
 
+def test_a_released_worker_does_not_take_its_leases_back(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal under way when the worker gives its leases up (its thread waiting on
+    a slow database) ends before they are given up, not after: it took them all
+    back, and no other worker could run them until they lapsed (seen on a loaded
+    machine)."""
+    names = ["findings", "findings.0of2"]
+    a = Leases(ledger.engine, names, owner="a", seconds=0.3)
+    assert a.held(now=True) == set(names)
+    renewing, original = threading.Event(), Leases._renew
+
+    def slow(self: Leases, conn: Any) -> frozenset[str]:
+        if threading.current_thread().name == "ledger-leases":
+            renewing.set()
+            time.sleep(0.3)
+        return original(self, conn)
+
+    monkeypatch.setattr(Leases, "_renew", slow)
+    a.keep_renewed()
+    assert renewing.wait(5)
+    a.release()
+    time.sleep(0.4)  # whatever the renewal would have done, it has done
+    b = Leases(ledger.engine, names, owner="b", seconds=0.3)
+    assert b.held(now=True) == set(names)
+    b.release()
+
+
 def test_the_setting_builds_partitions_that_a_closing_ledger_gives_up(
     settings: Settings,
 ) -> None:
