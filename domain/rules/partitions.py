@@ -1,11 +1,12 @@
 """Findings judged in partitions: several walks, each over a share of the assets, and
 one over the contracts, whose lives together are those one walk gives (tested).
 
-An asset's ``R…`` findings, and its C04/C05, read only its own events and what is
-known log-wide — reference data, registrations, inventories, contract actions and
-dispositions (the *global* events, about 2 % of a realistic log). So assets hash
-into partitions (:func:`shard`), and a partition's walk (:class:`PartitionWalk`) is
-fed the global events and the events naming its assets (:class:`Router`); it
+An asset's ``R…`` findings, and its C04/C05, read only its own events (its
+registration among them) and what is known log-wide — reference data, inventories,
+contract actions and dispositions (the *global* events, under 0.4 % of a realistic
+log). So assets hash into partitions (:func:`shard`), and a partition's walk
+(:class:`PartitionWalk`) is fed the global events and the events naming its assets
+(:class:`Router`); it
 judges only its assets. C01–C03 read every asset of a contract (their R03
 findings): a partition publishes, per knowledge instant, the assets whose R03
 findings or contract changed and the ids the instant retracted or corrected
@@ -13,7 +14,7 @@ findings or contract changed and the ids the instant retracted or corrected
 events and those records and judges C01–C03 alone.
 
 A retraction or correction goes where its target went (its asset's partition; every
-partition for a global event): ``asset_ids`` cannot be corrected (DOMAIN.md §3), so
+partition for a global event; to the event first amended along a chain): ``asset_ids`` cannot be corrected (DOMAIN.md §3), so
 an event's partitions never change. A finding's key tells whose it is
 (:func:`key_asset`): an asset's, or a contract's (C01–C03).
 """
@@ -42,8 +43,13 @@ from domain.rules.tracking import (
 from domain.rules.walk import Walk
 from domain.vocabulary import REFERENCE_TYPES, EventType
 
-GLOBAL_TYPES: frozenset[EventType] = REFERENCE_TYPES | CUT_TYPES
-"""Events every partition reads (what an asset's rules read beyond its own events)."""
+GLOBAL_TYPES: frozenset[EventType] = (REFERENCE_TYPES | CUT_TYPES) - {EventType.ASSET_REGISTERED}
+"""Events every partition reads (what an asset's rules read beyond its own events).
+An asset's registration is read by its own rules only (``CutFacts.contract_of`` of the
+asset judged; the contract level learns an asset's contract from its partition's
+:class:`PartRecord`), so it goes where the asset's other events go: one in a realistic
+log's hundred events, it was two fifths of what every partition held and judged of the
+log beside its own (decision 0023)."""
 
 CONTRACT_RULES = frozenset({"C01", "C02", "C03"})
 """The rules judged over a whole contract (by the contract walk)."""
@@ -72,17 +78,26 @@ def shard_key(asset_id: str) -> int:
 
 
 ANYONES: frozenset[str] = frozenset(t.value for t in GLOBAL_TYPES | AMENDMENTS)
-"""Event types :class:`Router` may give any partition: a log-wide event, or an
-amendment (routed by its target, which the event itself does not name)."""
+"""Event types :class:`Router` may give every partition: a log-wide event, or an
+amendment of one (routed by its target, which the event itself does not name)."""
 
 
-def route_keys(event_type: str, asset_ids: Iterable[str]) -> list[int | None]:
+_AMENDMENT_VALUES = frozenset(t.value for t in AMENDMENTS)
+
+
+def route_keys(
+    event_type: str, asset_ids: Iterable[str], target: Sequence[int | None] | None = None
+) -> list[int | None]:
     """The keys under which the log's route index files an event of ``event_type``
-    naming ``asset_ids``: ``[None]`` for one :class:`Router` may give any partition
-    and the contract level (log-wide, an amendment, or naming no asset), else the
-    :func:`shard_key` of each asset it names. A partition's share of the log is then
-    the events filed under ``None`` or under one of its keys: what ``Router.split``
-    gives it, and the events an amendment among them may need."""
+    naming ``asset_ids``: ``[None]`` for one :class:`Router` gives every partition
+    and the contract level (log-wide, or naming no asset), else the
+    :func:`shard_key` of each asset it names. An amendment is filed where its target
+    was (``target``: the keys the target is filed under; ``None`` when it is not
+    known: every partition, where it amends nothing). A partition's share of the log
+    is then the events filed under ``None`` or under one of its keys: what
+    ``Router.split`` gives it."""
+    if event_type in _AMENDMENT_VALUES:
+        return list(target) if target else [None]
     if event_type in ANYONES:
         return [None]
     keys: list[int | None] = [*sorted({shard_key(str(a)) for a in asset_ids})]
@@ -131,19 +146,20 @@ Route = frozenset[int] | None
 class Router:
     """Which partitions an event goes to: ``None`` (every one, and the contract walk)
     for a global event or one naming no asset; else the partitions of the assets it
-    names. An amendment goes where its target went: ``target(event_id)`` gives the
-    target (``None`` when unknown: every partition, where it amends nothing)."""
+    names. An amendment goes where its target went, along a chain of amendments to the
+    event first amended: ``target(event_id)`` gives the target (``None`` when unknown:
+    every partition, where it amends nothing)."""
 
     def __init__(self, count: int, target: Callable[[str], Event | None]) -> None:
         self.count = count
         self.target = target
 
     def route(self, e: Event) -> Route:
-        seen = 0
-        while e.type in AMENDMENTS:
+        seen: set[str] = set()
+        while e.type in AMENDMENTS:  # a correction's target, a retracted correction's…
+            seen.add(e.event_id)
             t = self.target(e.target_event_id or "")
-            seen += 1
-            if t is None or seen > 2:  # corrections of corrections are moot
+            if t is None or t.event_id in seen:
                 return EVERY
             e = t
         if e.type in GLOBAL_TYPES or not e.subjects:

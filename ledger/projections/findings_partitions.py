@@ -468,9 +468,7 @@ def routed(conn: Connection, batch: Sequence[Event], count: int) -> dict[int | N
     of amendments outside the batch are read from the log (amendments are rare)."""
     known = {e.event_id: e for e in batch}
     wanted = {e.target_event_id for e in batch if e.target_event_id} - known.keys()
-    for _ in range(2):  # a correction's target, and a retracted correction's
-        if not wanted:
-            break
+    while wanted:  # a correction's target, a retracted correction's… (each earlier)
         found = events_by_id(conn, wanted)
         known.update(found)
         wanted = {e.target_event_id for e in found.values() if e.target_event_id} - known.keys()

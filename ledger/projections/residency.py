@@ -31,14 +31,13 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from domain.history import Event
-from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import GLOBAL_TYPES
 from ledger.projections.held import held_event
 from ledger.projections.stored_lives import SharedReads
 
 log = logging.getLogger(__name__)
 
-_SHARED = GLOBAL_TYPES | AMENDMENTS
+_SHARED = GLOBAL_TYPES  # what every partition reads (an amendment mostly goes to one)
 
 
 class Resident(Protocol):

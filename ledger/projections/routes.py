@@ -20,7 +20,7 @@ both backends evaluate alike (their ``%`` keeps the dividend's sign). Tested aga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,24 +30,57 @@ from sqlalchemy.engine import Connection
 
 from domain.history import Event
 from domain.instants import stored_instant, to_stored
+from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import route_keys
-from ledger.store.tables import event_routes, events
+from ledger.store.tables import event_index, event_routes, events
 from ledger.store.upsert import insert_many
 
 
 def rows_of(
-    batch: Sequence[Event], known: datetime | None
+    batch: Sequence[Event],
+    known: datetime | None,
+    targets: Mapping[str, Sequence[int | None]] | None = None,
 ) -> tuple[list[dict[str, Any]], datetime | None]:
     """The route rows of ``batch`` (in log order), and the knowledge instant the log
-    has reached after it, from ``known`` before it."""
+    has reached after it, from ``known`` before it. ``targets``: the keys the events
+    amended from outside the batch are filed under (:func:`target_keys`); an
+    amendment is filed under its target's."""
     rows: list[dict[str, Any]] = []
+    filed: dict[str, list[int | None]] = {}
     for e in batch:
         if known is None or e.reported_at > known:
             known = e.reported_at
         until = to_stored(known)
-        for key in route_keys(e.type.value, e.asset_ids):
+        target = None
+        if e.target_event_id and e.type in AMENDMENTS:
+            target = filed.get(e.target_event_id) or (targets or {}).get(e.target_event_id)
+        keys = route_keys(e.type.value, e.asset_ids, target)
+        filed[e.event_id] = keys
+        for key in keys:
             rows.append({"position": e.position, "route": key, "known_until": until})
     return rows, known
+
+
+def target_keys(conn: Connection, batch: Sequence[Event]) -> dict[str, list[int | None]]:
+    """The keys the events ``batch`` amends, from before it, are filed under (by event
+    id; one not indexed is missing: its amendment goes to every partition)."""
+    ids = {e.target_event_id for e in batch if e.type in AMENDMENTS and e.target_event_id}
+    ids -= {e.event_id for e in batch}
+    out: dict[str, list[int | None]] = {}
+    for i in range(0, len(ids), 500):
+        wanted = sorted(ids)[i : i + 500]
+        for event_id, route in conn.execute(
+            sa.select(event_index.c.event_id, event_routes.c.route)
+            .join(event_routes, event_routes.c.position == event_index.c.position)
+            .where(event_index.c.event_id.in_(wanted))
+            .distinct()
+        ):
+            out.setdefault(event_id, []).append(route)
+    return {event_id: _ordered(keys) for event_id, keys in out.items()}
+
+
+def _ordered(keys: list[int | None]) -> list[int | None]:
+    return [None] if None in keys else [*sorted(k for k in keys if k is not None)]
 
 
 def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -55,9 +88,10 @@ def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def file(conn: Connection, batch: Sequence[Event], known: datetime | None) -> datetime | None:
-    """Write the route rows of ``batch`` (:func:`rows_of`); returns the knowledge
-    instant the log has reached after it."""
-    rows, known = rows_of(batch, known)
+    """Write the route rows of ``batch`` (:func:`rows_of`, the amended events before it
+    read back: :func:`target_keys`); returns the knowledge instant the log has
+    reached after it."""
+    rows, known = rows_of(batch, known, target_keys(conn, batch))
     write(conn, rows)
     return known
 

@@ -99,8 +99,9 @@ event_index = sa.Table(
 
 # Which findings partitions each event may concern (``ledger.projections.routes``):
 # one row per asset an event names, under the asset's 64-bit key
-# (``domain.rules.partitions.shard_key``), or one row with no key for an event any
-# partition may need (log-wide, an amendment, naming no asset). ``known_until`` is the
+# (``domain.rules.partitions.shard_key``; an amendment under its target's), or one row
+# with no key for an event every partition may need (log-wide, naming no asset, an
+# amendment of one). ``known_until`` is the
 # knowledge instant the log had reached with the event (the greatest ``reported_at``
 # up to it). Written by the custody projection with its index, so a partition reads
 # only its share of the log, and knows where the log's knowledge stood, without

@@ -15,8 +15,9 @@ from alembic import command
 
 from domain.history import Event
 from domain.instants import to_stored
+from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import ANYONES, Router, route_keys, shard, shard_key
-from domain.vocabulary import Role
+from domain.vocabulary import EventType, Role
 from ledger.bootstrap import Ledger, findings_projections
 from ledger.projections import routes
 from ledger.projections.custody import CustodyProjection
@@ -30,6 +31,8 @@ from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
 
 WHO = Principal("world", Role.ADMIN)
+ANYONES_0015 = {"asset_registered", *(t.value for t in AMENDMENTS), *ANYONES}
+"""What migration 0015 filed under no key."""
 
 
 def _world(ledger: Ledger, events_: int = 500, seed: int = 23) -> None:
@@ -71,13 +74,32 @@ def _stored_routes(ledger: Ledger) -> list[tuple[int, int | None, str | None]]:
     return sorted(((int(p), r, k) for p, r, k in rows), key=lambda t: (t[0], t[1] or 0))
 
 
+def _first_amended(e: Event, by_id: dict[str, Event]) -> Event | None:
+    """The event a chain of amendments starting at ``e`` amends first (``e`` itself
+    when it amends nothing; ``None``: a target not in the log)."""
+    while e.type in AMENDMENTS:
+        target = by_id.get(e.target_event_id or "")
+        if target is None:
+            return None
+        e = target
+    return e
+
+
+def _keys(e: Event, by_id: dict[str, Event]) -> list[int | None]:
+    """The keys the whole log files ``e`` under: an amendment under the event first
+    amended's."""
+    first = _first_amended(e, by_id)
+    return [None] if first is None else route_keys(first.type.value, first.asset_ids)
+
+
 def _expected_routes(log: list[Event]) -> list[tuple[int, int | None, str | None]]:
-    """The rows derived from the whole log at once: every asset's key, or none; the
-    greatest ``reported_at`` up to each event."""
+    """The rows derived from the whole log at once: every asset's key (an amendment's
+    target's), or none; the greatest ``reported_at`` up to each event."""
+    by_id = {e.event_id: e for e in log}
     out, known = [], None
     for e in log:
         known = e.reported_at if known is None else max(known, e.reported_at)
-        for key in route_keys(e.type.value, e.asset_ids):
+        for key in _keys(e, by_id):
             out.append((e.position, key, to_stored(known)))
     return sorted(out, key=lambda t: (t[0], t[1] or 0))
 
@@ -99,6 +121,38 @@ def test_custody_files_every_event_under_its_routes_whatever_its_batches(ledger:
     assert stored == _expected_routes(log)
     assert {r for _, r, _ in stored} >= {None}
     assert any(r is not None and r < 0 for _, r, _ in stored)  # keys of both signs
+    keyed = {p for p, r, _ in stored if r is not None}
+    # Registrations and amendments of an asset's events go where its events go.
+    for type_ in (EventType.ASSET_REGISTERED, *AMENDMENTS):
+        assert any(e.position in keyed for e in log if e.type is type_), type_
+
+
+def test_an_amendment_is_filed_where_its_target_is(ledger: Ledger) -> None:
+    """Under its target's keys, whether the target is in the same batch or filed
+    before; under no key (every partition) when its target is log-wide or not known."""
+    _world(ledger)
+    log = _log(ledger)
+    by_id = {e.event_id: e for e in log}
+    amendment = next(
+        e
+        for e in log
+        if e.type in AMENDMENTS and by_id[e.target_event_id or ""].type not in AMENDMENTS
+    )
+    target = by_id[amendment.target_event_id or ""]
+    keys = route_keys(target.type.value, target.asset_ids)
+    assert None not in keys
+
+    def filed(batch: list[Event], targets: dict[str, list[int | None]]) -> list[int | None]:
+        rows, _ = routes.rows_of(batch, None, targets)
+        return [r["route"] for r in rows if r["position"] == amendment.position]
+
+    assert filed([target, amendment], {}) == keys
+    assert filed([amendment], {target.event_id: keys}) == keys
+    assert filed([amendment], {target.event_id: [None]}) == [None]  # a log-wide target
+    assert filed([amendment], {}) == [None]  # one not known
+    Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
+    with ledger.engine.connect() as conn:
+        assert routes.target_keys(conn, [amendment]) == {target.event_id: keys}
 
 
 def test_the_database_gives_each_partition_the_keys_shard_gives_it(ledger: Ledger) -> None:
@@ -147,17 +201,20 @@ def test_a_partition_reads_its_share_and_where_the_logs_knowledge_stood(ledger: 
         wanted = [
             e.position
             for e in log
-            if e.type.value in ANYONES
-            or not e.asset_ids
-            or (index is not None and any(shard(a, count) == index for a in e.asset_ids))
+            if None in (keys := _keys(e, by_id))
+            or (
+                index is not None
+                and any(k is not None and k % 2**64 % count == index for k in keys)
+            )
         ]
         assert got == wanted
-        assert {e.position for e in split[index]} <= set(got)
+        assert got == [e.position for e in split[index]]
 
 
 def test_the_migration_files_the_events_custody_had_indexed(settings: Settings) -> None:
     """0015 writes the rows custody would have written for the events it had indexed,
-    and none for those it had not: custody files them when it gets to them."""
+    and none for those it had not: custody files them when it gets to them; 0016
+    files again those 0015 filed under no key and custody now would not."""
     from ledger.bootstrap import build_ledger
 
     ledger = build_ledger(settings)
@@ -169,6 +226,17 @@ def test_the_migration_files_the_events_custody_had_indexed(settings: Settings) 
         assert projected and max(p for p, _, _ in projected) == 200
         cfg = alembic_config(settings.sqlalchemy_url())
         command.downgrade(cfg, "0014_finding_holders")
+        command.upgrade(cfg, "head")
+        assert _stored_routes(ledger) == projected
+        # 0016: registrations and amendments, filed under no key by 0015, are filed
+        # where their assets' events are.
+        old_way = {e.position for e in _log(ledger) if e.type.value in ANYONES_0015}
+        with ledger.engine.begin() as conn:
+            conn.execute(
+                event_routes.update().where(event_routes.c.position.in_(old_way)).values(route=None)
+            )
+        command.downgrade(cfg, "0015_event_routes")
+        assert _stored_routes(ledger) != projected
         command.upgrade(cfg, "head")
         assert _stored_routes(ledger) == projected
         Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()

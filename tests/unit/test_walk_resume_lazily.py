@@ -20,6 +20,7 @@ from domain.rules.partitions import GLOBAL_TYPES
 from domain.rules.seeding import HELD_TYPES, Seeding, held, implied_then
 from domain.rules.tracking import Prefix, StoredLivesDisagree
 from domain.rules.walk import Walk
+from domain.vocabulary import EventType
 from tests.unit.builders import observe, register, retract, support
 from tests.unit.rule_builders import suspend
 from tests.unit.stores import LazyStore
@@ -132,7 +133,8 @@ def test_the_implied_finding_of_a_stored_life() -> None:
 
 
 def test_a_lazily_resumed_walk_holds_what_every_partition_reads_and_the_amendments() -> None:
-    assert HELD_TYPES == GLOBAL_TYPES | AMENDMENTS
+    """And the registrations: a partition is fed its own assets' only."""
+    assert GLOBAL_TYPES | AMENDMENTS | {EventType.ASSET_REGISTERED} == HELD_TYPES
 
 
 def test_a_support_finding_stored_before_the_restart_is_cleared_by_a_retraction_after() -> None:
