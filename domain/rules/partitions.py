@@ -66,7 +66,12 @@ def shard(asset_id: str, count: int) -> int:
     machines (Python's ``hash`` of a string is salted per process). Remembered for the
     most recent assets: a worker running its partitions one after the other asks it
     of every event of the log once for each."""
-    return (shard_key(asset_id) % _KEYS) % count
+    return key_partition(shard_key(asset_id), count)
+
+
+def key_partition(key: int, count: int) -> int:
+    """The partition among ``count`` of an asset's :func:`shard_key` (held signed)."""
+    return (key % _KEYS) % count
 
 
 def shard_key(asset_id: str) -> int:
@@ -131,6 +136,11 @@ class Partition:
     def owns_key(self, key: str) -> bool:
         asset = key_asset(key)
         return self.owns(asset) if asset is not None else self.index is None
+
+    def owns_route(self, key: int) -> bool:
+        """Whether an event filed under an asset's :func:`shard_key` is this
+        partition's (the route index's keys, ``ledger.projections.routes``)."""
+        return self.index is not None and key_partition(key, self.count) == self.index
 
     @property
     def name(self) -> str:

@@ -247,7 +247,7 @@ class FindingsPartition:
         stored = StoredSeed(conn, self.partition.owns_key, reads)
         mine = routed(conn, tail, self.partition.count).get(self.partition.index, [])
         source = StoredEventsIn(conn, upto, self._residency)
-        seed = stored.seeding(conn, upto, tail, mine, source, self._residency)
+        seed = stored.seeding(conn, upto, tail, mine, source, self._residency, self.partition)
         if not seed.held_by and any(e.type is EventType.ASSET_REGISTERED for e in seed.held):
             return None
         try:
@@ -359,7 +359,7 @@ class FindingsContracts:
         tail = last_instant(conn, upto, self._residency)
         if tail and stamped(conn, tail[-1].reported_at, self.name):
             self._reached = tail[-1].reported_at
-            wide = log_wide(conn, upto, self._residency)
+            wide = log_wide(conn, upto, self._residency, share=Partition(None, self.count))
             return routed(conn, wide, self.count).get(None, [])
         logged, self._reached = _share(conn, upto, self.count, None)
         return logged

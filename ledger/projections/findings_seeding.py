@@ -28,6 +28,7 @@ from domain.rules.collector import collector_paused
 from domain.rules.findings import Finding
 from domain.rules.impact import ScopeKey, asset_scope, scope_for
 from domain.rules.lives import Change
+from domain.rules.partitions import Partition
 from domain.rules.seeding import Deferred, Seeding, by_scope, held, implied_then
 from domain.rules.tracking import Prefix
 from ledger.projections.custody_queries import (
@@ -45,6 +46,7 @@ from ledger.projections.tracking import set_tracking, tracking_position
 from ledger.store.tables import (
     event_amendments,
     event_index,
+    event_routes,
     events,
     finding_holders,
     findings,
@@ -228,12 +230,15 @@ def log_wide(
     end: int,
     decoded: Decoded | None = None,
     reads: SharedReads | None = None,
+    share: Partition | None = None,
 ) -> list[Event]:
     """The stored events up to ``end`` that a lazily resumed walk holds
     (``domain.rules.seeding.held``), in position order: their positions are the union
     of what the event index files under the log-wide subjects, the amendments and what
     they amend (one query; an ``OR`` of ``IN`` lists made PostgreSQL test every event
-    of the log against each), then the events at those positions."""
+    of the log against each), then the events at those positions. ``share``: only
+    those the route index gives that partition (or the contract level): its own
+    assets' registrations and amendments, not every one (decision 0023)."""
     positions = sa.union(
         sa.select(event_index.c.position).where(
             sa.or_(
@@ -251,10 +256,22 @@ def log_wide(
     # The positions first, then the events by position in pieces (their primary
     # key): joined in one query, PostgreSQL without statistics hashed the whole
     # events table and sorted the states on disk (3.2 s of a 2M-event log's 4.7 s).
-    if reads is None:
-        wanted = sorted(conn.execute(positions).scalars())
-    else:
-        wanted = reads.rows(("log-wide", end), lambda: sorted(conn.execute(positions).scalars()))
+    # With their route keys (read once for all of a worker's partitions), each keeps
+    # its own; a position without route rows is everyone's.
+    union = positions.subquery()
+    routed = sa.select(union.c.position, event_routes.c.route).outerjoin(
+        event_routes, event_routes.c.position == union.c.position
+    )
+
+    def positions_routed() -> list[tuple[int, int | None]]:
+        return [(int(p), r) for p, r in conn.execute(routed)]
+
+    found_routed = (
+        positions_routed() if reads is None else reads.rows(("log-wide", end), positions_routed)
+    )
+    wanted = sorted(
+        {p for p, r in found_routed if share is None or r is None or share.owns_route(r)}
+    )
     before = {} if decoded is None else {p: e for p in wanted if (e := decoded.known(p))}
     read = [p for p in wanted if p not in before]
     found: list[Event] = []
@@ -298,16 +315,18 @@ class StoredSeed(StoredLives):
         share: list[Event] | None = None,
         source: StoredEventsIn | None = None,
         decoded: Decoded | None = None,
+        partition: Partition | None = None,
     ) -> Seeding:
         """``tail``: the events of the last instant up to ``upto``
         (:func:`last_instant`), when read already; ``share``: those of them the walk
         is fed (a partition's; default all); ``source``: whose connection the deferred
         scopes' lives are read through later (``None``: none is deferred);
-        ``decoded``: the log-wide events this worker decoded before (:func:`log_wide`)."""
+        ``decoded``: the log-wide events this worker decoded before (:func:`log_wide`);
+        ``partition``: the walk's, whose share of them it holds."""
         tail = last_instant(conn, upto, decoded) if tail is None else tail
         fed = tail if share is None else share
         end = tail[0].position - 1 if tail else upto
-        head = log_wide(conn, end, decoded, self.reads)
+        head = log_wide(conn, end, decoded, self.reads, partition)
         if end == 0 or not tail:
             return Seeding(None, head, end, fed, {}, {}, holders(conn, self.reads))
         k = _reported_at(conn, end)

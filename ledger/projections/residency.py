@@ -77,8 +77,9 @@ class Residency:
         return self._shared.get(position)
 
     def shared(self, events: Sequence[Event]) -> list[Event]:
-        """``events`` (all log-wide: ``findings_seeding.log_wide``), as decoded first."""
-        return [self._shared.setdefault(e.position, e) for e in events]
+        """``events`` (``findings_seeding.log_wide``), those every partition reads as
+        decoded first."""
+        return [self._shared.setdefault(e.position, e) if e.type in _SHARED else e for e in events]
 
     # -- the budget --------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from domain.rules.partitions import (
     key_asset,
     shard,
 )
-from domain.vocabulary import Role
+from domain.vocabulary import EventType, Role
 from ledger.bootstrap import Ledger, build_ledger, findings_projections, leases_of
 from ledger.projections import findings_partitions, findings_seeding, part_records
 from ledger.projections.custody import CustodyProjection
@@ -307,6 +307,11 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     worker.catch_up()
     again = [t for position, t in parsed if position <= end and t in GLOBAL_TYPES]
     assert parsed and not again  # the partitions resumed (their assets' events read)
+    # Each holds its own assets' registrations and amendments only (decision 0023).
+    resumed = [p for p in projections[1:-1] if getattr(p, "_walk", None) is not None]
+    held = [(p, e) for p in resumed for e in p._walk.history.log.events]  # type: ignore[attr-defined]
+    registered = [(p, e) for p, e in held if e.type is EventType.ASSET_REGISTERED]
+    assert registered and all(p.partition.owns(e.asset_ids[0]) for p, e in registered)
     _assert_one_walk_stores_the_same(ledger)
 
 
