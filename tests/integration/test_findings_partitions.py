@@ -608,6 +608,8 @@ def test_a_partition_parses_only_the_events_that_may_be_its_own(
     amended = {e.target_event_id for e in parsed if e.target_event_id}
     assets = [e for e in parsed if e.type not in GLOBAL_TYPES and e.asset_ids]
     assert parsed and all(e.target_event_id or e.event_id in amended for e in assets)
+    # Not the registrations: the partitions' records say each asset's contract.
+    assert not [e for e in parsed if e.type is EventType.ASSET_REGISTERED]
 
 
 def test_leases_are_shared_out_and_a_dead_workers_are_taken_over(ledger: Ledger) -> None:
