@@ -186,3 +186,12 @@ def backfill(conn: Connection, upto: int, chunk: int = 20_000) -> int:
         batch = [Event.parse(int(p), orjson.loads(state), owned=True) for p, state in got]
         known = file(conn, batch, known)
         after, n = got[-1][0], n + len(got)
+
+
+def backfill_indexed(conn: Connection) -> int:
+    """Route rows for every stored event the custody projection has indexed (what
+    migrations 0015 and 0016 write); returns how many were read."""
+    indexed = conn.execute(
+        sa.text("SELECT position FROM projection_tracking WHERE name = 'custody'")
+    ).scalar()
+    return backfill(conn, upto=int(indexed)) if indexed else 0

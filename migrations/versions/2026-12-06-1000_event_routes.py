@@ -32,14 +32,9 @@ def upgrade() -> None:
         sa.Column("known_until", sa.String(32), nullable=True),
     )
     op.create_index("ix_proj_event_routes_position", "proj_event_routes", ["position"])
-    from ledger.projections.routes import backfill
+    from ledger.projections.routes import backfill_indexed
 
-    conn = op.get_bind()
-    indexed = conn.execute(
-        sa.text("SELECT position FROM projection_tracking WHERE name = 'custody'")
-    ).scalar()
-    if indexed:
-        backfill(conn, upto=int(indexed))
+    backfill_indexed(op.get_bind())
 
 
 def downgrade() -> None:

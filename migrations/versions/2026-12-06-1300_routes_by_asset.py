@@ -27,15 +27,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from ledger.projections.routes import backfill
+    from ledger.projections.routes import backfill_indexed
 
     conn = op.get_bind()
     conn.execute(sa.text("DELETE FROM proj_event_routes"))
-    indexed = conn.execute(
-        sa.text("SELECT position FROM projection_tracking WHERE name = 'custody'")
-    ).scalar()
-    if indexed:
-        backfill(conn, upto=int(indexed))
+    backfill_indexed(conn)
 
 
 def downgrade() -> None:
