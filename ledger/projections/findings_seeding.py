@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -225,20 +225,11 @@ def last_instant(conn: Connection, upto: int, decoded: Decoded | None = None) ->
     return [e for piece in reversed(pieces) for e in piece]
 
 
-def log_wide(
-    conn: Connection,
-    end: int,
-    decoded: Decoded | None = None,
-    reads: SharedReads | None = None,
-    share: Partition | None = None,
-) -> list[Event]:
-    """The stored events up to ``end`` that a lazily resumed walk holds
-    (``domain.rules.seeding.held``), in position order: their positions are the union
-    of what the event index files under the log-wide subjects, the amendments and what
-    they amend (one query; an ``OR`` of ``IN`` lists made PostgreSQL test every event
-    of the log against each), then the events at those positions. ``share``: only
-    those the route index gives that partition (or the contract level): its own
-    assets' registrations and amendments, not every one (decision 0023)."""
+def _log_wide_routed(end: int) -> sa.Select[Any]:
+    """The positions up to ``end`` of what the event index files under the log-wide
+    subjects, the amendments and what they amend (one query; an ``OR`` of ``IN``
+    lists made PostgreSQL test every event of the log against each), each with the
+    keys the route index files it under (none: everyone's)."""
     positions = sa.union(
         sa.select(event_index.c.position).where(
             sa.or_(
@@ -252,16 +243,31 @@ def log_wide(
         sa.select(event_index.c.position)
         .join(event_amendments, event_amendments.c.target_event_id == event_index.c.event_id)
         .where(event_amendments.c.position <= end, event_index.c.position <= end),
+    ).subquery()
+    return sa.select(positions.c.position, event_routes.c.route).outerjoin(
+        event_routes, event_routes.c.position == positions.c.position
     )
+
+
+def log_wide(
+    conn: Connection,
+    end: int,
+    decoded: Decoded | None = None,
+    reads: SharedReads | None = None,
+    share: Partition | None = None,
+) -> list[Event]:
+    """The stored events up to ``end`` that a lazily resumed walk holds
+    (``domain.rules.seeding.held``), in position order: their positions are the union
+    of what the event index files under the log-wide subjects, the amendments and what
+    they amend (:func:`_log_wide_routed`), then the events at those positions. ``share``: only
+    those the route index gives that partition (or the contract level): its own
+    assets' registrations and amendments, not every one (decision 0023)."""
     # The positions first, then the events by position in pieces (their primary
     # key): joined in one query, PostgreSQL without statistics hashed the whole
     # events table and sorted the states on disk (3.2 s of a 2M-event log's 4.7 s).
     # With their route keys (read once for all of a worker's partitions), each keeps
     # its own; a position without route rows is everyone's.
-    union = positions.subquery()
-    routed = sa.select(union.c.position, event_routes.c.route).outerjoin(
-        event_routes, event_routes.c.position == union.c.position
-    )
+    routed = _log_wide_routed(end)
 
     def positions_routed() -> list[tuple[int, int | None]]:
         return [(int(p), r) for p, r in conn.execute(routed)]
