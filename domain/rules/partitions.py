@@ -6,16 +6,16 @@ registration among them) and what is known log-wide — reference data, inventor
 contract actions and dispositions (the *global* events, under 0.4 % of a realistic
 log). So assets hash into partitions (:func:`shard`), and a partition's walk
 (:class:`PartitionWalk`) is fed the global events and the events naming its assets
-(:class:`Router`); it
-judges only its assets. C01–C03 read every asset of a contract (their R03
+(:class:`Router`); it judges only its assets. C01–C03 read every asset of a contract (their R03
 findings): a partition publishes, per knowledge instant, the assets whose R03
 findings or contract changed and the ids the instant retracted or corrected
 (:class:`PartRecord`); the contract walk (:class:`ContractWalk`) is fed the global
 events and those records and judges C01–C03 alone.
 
 A retraction or correction goes where its target went (its asset's partition; every
-partition for a global event; to the event first amended along a chain): ``asset_ids`` cannot be corrected (DOMAIN.md §3), so
-an event's partitions never change. A finding's key tells whose it is
+partition for a global event; along a chain, where the event first amended went):
+``asset_ids`` cannot be corrected (DOMAIN.md §3), so an event's partitions never
+change. A finding's key tells whose it is
 (:func:`key_asset`): an asset's, or a contract's (C01–C03).
 """
 
@@ -82,9 +82,9 @@ def shard_key(asset_id: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-ANYONES: frozenset[str] = frozenset(t.value for t in GLOBAL_TYPES | AMENDMENTS)
-"""Event types :class:`Router` may give every partition: a log-wide event, or an
-amendment of one (routed by its target, which the event itself does not name)."""
+ANYONES: frozenset[str] = frozenset(t.value for t in GLOBAL_TYPES)
+"""Event types :class:`Router` gives every partition and the contract level (an
+amendment goes where its target went: :func:`route_keys`)."""
 
 
 _AMENDMENT_VALUES = frozenset(t.value for t in AMENDMENTS)

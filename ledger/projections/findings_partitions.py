@@ -312,9 +312,9 @@ class FindingsContracts:
 
     def read(self, conn: Connection, after: int, limit: int, stop: int) -> tuple[Share, int]:
         """As :meth:`FindingsPartition.read`: the events filed under no asset (the
-        log-wide ones, the amendments and those naming no asset: about one in thirty
-        of a realistic log), of at most ``limit`` positions of the log. A batch reads the partitions' records of
-        every position it passes (``part_records``), so it passes no more than one
+        log-wide ones, their amendments and those naming no asset: about one in 250
+        of a realistic log), of at most ``limit`` positions of the log. A batch reads
+        the partitions' records of every position it passes (``part_records``), so it passes no more than one
         read whole would: 5,000 of its own events pass about 140,000 positions of a
         realistic log, whose records doubled the contract level's peak memory."""
         stop = min(stop, after + limit)

@@ -259,9 +259,10 @@ def log_wide(
     """The stored events up to ``end`` that a lazily resumed walk holds
     (``domain.rules.seeding.held``), in position order: their positions are the union
     of what the event index files under the log-wide subjects, the amendments and what
-    they amend (:func:`_log_wide_routed`), then the events at those positions. ``share``: only
-    those the route index gives that partition (or the contract level): its own
-    assets' registrations and amendments, not every one (decision 0023)."""
+    they amend (:func:`_log_wide_routed`), then the events at those positions.
+    ``share``: only those the route index gives that partition (or the contract
+    level): its own assets' registrations and amendments, not every one (decision
+    0023)."""
     # The positions first, then the events by position in pieces (their primary
     # key): joined in one query, PostgreSQL without statistics hashed the whole
     # events table and sorted the states on disk (3.2 s of a 2M-event log's 4.7 s).

@@ -16,11 +16,12 @@ from alembic import command
 from domain.history import Event
 from domain.instants import to_stored
 from domain.rules.impact import AMENDMENTS
-from domain.rules.partitions import ANYONES, Router, route_keys, shard, shard_key
+from domain.rules.partitions import ANYONES, Partition, Router, route_keys, shard, shard_key
 from domain.vocabulary import EventType, Role
 from ledger.bootstrap import Ledger, findings_projections
 from ledger.projections import routes
 from ledger.projections.custody import CustodyProjection
+from ledger.projections.findings_seeding import log_wide
 from ledger.projections.runner import Runner
 from ledger.projections.tracking import positions
 from ledger.settings import Settings
@@ -261,3 +262,32 @@ def test_a_partition_refuses_to_read_past_events_indexed_without_routes(ledger: 
     assert positions(ledger.engine, [first.name])[first.name] == 0
     Runner(ledger.engine, ledger.store, [CustodyProjection()]).rebuild()
     assert runner.catch_up() == end
+
+
+def test_a_restart_reads_its_share_of_what_it_holds_and_everyones_without_routes(
+    ledger: Ledger,
+) -> None:
+    """``log_wide`` for a partition: the log-wide events, and of the registrations and
+    amendments only its own assets'; a position the route index has no row for (code
+    older than it) is every partition's rather than no one's."""
+    _world(ledger)
+    Runner(ledger.engine, ledger.store, [CustodyProjection()]).catch_up()
+    log = _log(ledger)
+    end = log[-1].position
+    with ledger.engine.connect() as conn:
+        whole = {e.position for e in log_wide(conn, end)}
+        shares = [{e.position for e in log_wide(conn, end, share=Partition(i, 2))} for i in (0, 1)]
+    registrations = [e for e in log if e.type is EventType.ASSET_REGISTERED]
+    assert registrations and {e.position for e in registrations} <= whole
+    for i, share in enumerate(shares):
+        assert share < whole
+        assert {e.position for e in registrations if shard(e.asset_ids[0], 2) == i} <= share
+        assert not {e.position for e in registrations if shard(e.asset_ids[0], 2) != i} & share
+    unrouted = registrations[0]
+    with ledger.engine.begin() as conn:
+        conn.execute(event_routes.delete().where(event_routes.c.position == unrouted.position))
+    with ledger.engine.connect() as conn:
+        for i in (0, 1):
+            assert unrouted.position in {
+                e.position for e in log_wide(conn, end, share=Partition(i, 2))
+            }
