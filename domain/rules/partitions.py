@@ -206,8 +206,14 @@ class PartitionWalk(Walk):
 
     def __init__(self, partition: Partition) -> None:
         self.partition = partition
+        self._owns = partition.owns  # one object: what its inventories were kept for
         self._records: list[PartRecord] = []
         super().__init__()
+
+    def _taken(self, events: Sequence[Event]) -> Sequence[Event]:
+        """The events, each inventory with only this partition's lines
+        (:meth:`Event.kept_for`)."""
+        return _kept(events, self._owns)
 
     def _make_evaluator(self) -> None:
         self.evaluator = Evaluator(self.history, owns=self.partition.owns, contract_state=False)
@@ -280,6 +286,10 @@ class ContractWalk(Walk):
         self.partition = Partition(None, 0)
         super().__init__()
 
+    def _taken(self, events: Sequence[Event]) -> Sequence[Event]:
+        """The events, each inventory without its lines: no asset is judged here."""
+        return _kept(events, _nobody)
+
     def _make_evaluator(self) -> None:
         self.evaluator = Evaluator(
             self.history, owns=no_asset, contract_state=True, contract_assets=False
@@ -304,6 +314,7 @@ class ContractWalk(Walk):
         if any(a.knowledge_key > b.knowledge_key for a, b in pairwise(logged)):
             raise ValueError("the log is not in knowledge order")
         walk = cls()
+        logged = walk._taken(logged)
         instants = sorted({e.reported_at for e in logged} | {r.k for r in records})
         last = instants[-1] if instants else NOTHING_KNOWN
         head = [e for e in logged if e.reported_at < last]
@@ -345,6 +356,7 @@ class ContractWalk(Walk):
         self.tick(upto)
 
     def _feed_with(self, new: Sequence[Event], records: Sequence[PartRecord]) -> None:
+        new = self._taken(new)
         self.history.grow(new)
         self.evaluator.grow(new)
         by_k: dict[datetime, list[PartRecord]] = {}
@@ -368,3 +380,13 @@ class ContractWalk(Walk):
         if new:
             self.end = max(self.end, max(e.position for e in new))
         self._dispositions_after(new)
+
+
+def _kept(events: Sequence[Event], owns: Callable[[str], bool]) -> Sequence[Event]:
+    if not any(e.type is EventType.INVENTORY_COMPLETED for e in events):
+        return events
+    return [e.kept_for(owns) for e in events]
+
+
+def _nobody(asset_id: str) -> bool:
+    return False

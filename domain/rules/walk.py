@@ -76,6 +76,7 @@ class Walk:
         if any(a.knowledge_key > b.knowledge_key for a, b in pairwise(logged)):
             raise ValueError("the log is not in knowledge order")
         walk = cls() if make is None else make()
+        logged = walk._taken(logged)
         last = bisect_left([e.reported_at for e in logged], logged[-1].reported_at) if logged else 0
         head, tail = logged[:last], logged[last:]
         if not head:  # nothing before the last instant: nothing is stored up to it
@@ -119,7 +120,8 @@ class Walk:
         changes are left to :meth:`drain`. ``make``: a new walk of the kind to resume
         (a partition's)."""
         walk = cls() if make is None else make()
-        walk.history = ReferenceReuse(Log(seed.held, loader=loader))
+        held = walk._taken(seed.held)
+        walk.history = ReferenceReuse(Log(held, loader=loader))
         walk._make_evaluator()
         k = seed.k
         if k is None:
@@ -132,7 +134,7 @@ class Walk:
                 # the last instant, fed next, is another.
                 walk.k = k
                 walk.end = seed.end
-                walk._dispositions.feed(walk.history.log, seed.held)
+                walk._dispositions.feed(walk.history.log, held)
         # The last instant may have changed what stood at ``k`` in ways the store
         # cannot tell (a finding it made pending, or one it took back before it was
         # detected): the scopes it evaluates are held to the store by the caller, from
@@ -160,7 +162,13 @@ class Walk:
         with collector_paused():
             self._feed(new)
 
+    def _taken(self, events: Sequence[Event]) -> Sequence[Event]:
+        """``events`` as this walk holds them: whole (a partition's walk keeps less of
+        an inventory, ``domain.rules.partitions``)."""
+        return events
+
     def _feed(self, new: Sequence[Event]) -> None:
+        new = self._taken(new)
         self.history.grow(new)
         self.evaluator.grow(new)
         for k, group in batches(new):

@@ -22,6 +22,12 @@ data, registrations, inventories, contract actions, dispositions, amendments:
 seventeen copies, and a partition resumed from the store read them all again. The
 worker decodes them once (:meth:`Residency.parsed`, :meth:`Residency.shared`) and its
 walks share the objects (events are immutable); the budget counts them once.
+
+Inventories are the exception: each walk keeps only its own assets' result lines of
+one (``Event.kept_for``), so the worker does not keep them whole for its walks to
+share. A partition decodes each one it reads and keeps its part; the lines of the
+whole log, held by the worker for its life, were what grew fastest with the ledger
+(decision 0024).
 """
 
 from __future__ import annotations
@@ -32,12 +38,14 @@ from typing import Any, Protocol
 
 from domain.history import Event
 from domain.rules.partitions import GLOBAL_TYPES
+from domain.vocabulary import EventType
 from ledger.projections.held import held_event
 from ledger.projections.stored_lives import SharedReads
 
 log = logging.getLogger(__name__)
 
-_SHARED = GLOBAL_TYPES  # what every partition reads (an amendment mostly goes to one)
+_SHARED = GLOBAL_TYPES - {EventType.INVENTORY_COMPLETED}
+"""What every partition reads whole (an amendment mostly goes to one)."""
 
 
 class Resident(Protocol):

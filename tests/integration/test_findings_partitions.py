@@ -55,6 +55,9 @@ from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
 
+SHARED = GLOBAL_TYPES - {EventType.INVENTORY_COMPLETED}
+"""What a worker's walks share (inventories: each its own lines, decision 0024)."""
+
 WHO = Principal("world", Role.ADMIN)
 
 
@@ -275,7 +278,9 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
 ) -> None:
     """The partitions and the contract level of one worker hold the same objects for
     the log-wide events (``Residency.parsed``), and a partition resumed from the store
-    decodes none of those again (``log_wide``)."""
+    decodes none of those again (``log_wide``). Inventories are the exception: each
+    walk holds its own assets' lines of one, and the contract level none (decision
+    0024)."""
     settings = Settings(findings_partitions=3)
     projections = [CustodyProjection(), *findings_projections(settings)]
     worker = Runner(ledger.engine, ledger.store, projections, 80)
@@ -286,10 +291,26 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     walks = [getattr(p, "_walk", None) for p in projections[1:]]
     assert all(w is not None for w in walks)
     logs = [w.history.log for w in walks if w is not None]
-    wide = [e for e in logs[-1].events if e.type in GLOBAL_TYPES]
+    wide = [e for e in logs[-1].events if e.type in SHARED]
     assert len(wide) > 50
     for log in logs[:-1]:
         assert all(log.get(e.event_id) is e for e in wide)
+    lines: dict[str, set[str]] = {}
+    records: dict[str, Any] = {}
+    residency = getattr(projections[1], "_residency", None)
+    assert residency is not None and all(residency.known(e.position) for e in wide)
+    for p, log in zip(projections[1:], logs, strict=True):
+        counted = [e for e in log.events if e.type is EventType.INVENTORY_COMPLETED]
+        assert counted
+        for e in counted:
+            mine = set(e.inventory_results())
+            assert all(p.partition.owns(a) for a in mine)  # the contract level: none
+            assert not lines.get(e.event_id, set()) & mine
+            lines.setdefault(e.event_id, set()).update(mine)
+            records[e.event_id] = e.record  # the record as stored: every line
+            assert residency.known(e.position) is None  # the worker keeps none whole
+    for event_id, found in lines.items():  # between them, every line
+        assert found == {r["asset_id"] for r in records[event_id]["payload"]["results"]}
     end = max(e.position for e in logs[0].events)
     for p in projections[1:-1]:
         p.forget()  # as a worker forgets a partition (a budget, a lease lost)
@@ -305,7 +326,7 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     Runner(ledger.engine, ledger.store, projections[:1]).catch_up()  # custody's own reads
     monkeypatch.setattr(Event, "parse", classmethod(counting))
     worker.catch_up()
-    again = [t for position, t in parsed if position <= end and t in GLOBAL_TYPES]
+    again = [t for position, t in parsed if position <= end and t in SHARED]
     assert parsed and not again  # the partitions resumed (their assets' events read)
     # Each holds its own assets' registrations and amendments only (decision 0023).
     resumed = [p for p in projections[1:-1] if getattr(p, "_walk", None) is not None]

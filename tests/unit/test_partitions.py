@@ -38,6 +38,7 @@ from tests.unit.builders import (
     capture,
     contract,
     correct,
+    inventory,
     lose,
     register,
     retract,
@@ -287,6 +288,74 @@ def test_an_event_naming_assets_of_two_partitions_reaches_both() -> None:
     lives = _check(events)
     assert any(key.startswith(f"R01/{a}/") for key in lives)
     assert any(key.startswith(f"R01/{b}/") for key in lives)
+
+
+def test_each_partition_judges_an_inventory_by_its_own_lines() -> None:
+    """A partition holds each inventory's scope and only its own assets' result lines
+    (``Event.kept_for``): every partition reads every inventory, and kept whole they
+    held every line of the log (decision 0024). Its findings stay one walk's — for an
+    asset found where it was not expected, one expected but not listed, and after
+    corrections that change a line and move one to another asset — and every version
+    it holds lists only its own assets, while its record stays the whole record."""
+    ids = [f"A{i}" for i in range(1, 40)]
+    mine = [a for a in ids if shard(a, 2) == 0][:3]
+    theirs = [a for a in ids if shard(a, 2) == 1][:3]
+    a, b, c = mine
+    x, y, z = theirs
+    listed = {a: "present", x: "absent", b: "present", y: "present"}
+    counted = inventory(listed, "9th-div", at="2014-03-01")  # c and z unlisted
+    events = _log(
+        *(register(i) for i in (a, c, x, z)),
+        register(b, custodian="kurds"),  # found by the 9th division: not expected
+        register(y, custodian="pmf"),
+        counted,
+        correct(counted, {"payload.results.1.result": "present"}, at="2014-05-01"),
+        correct(
+            counted,
+            {"payload.results.3": {"asset_id": z, "result": "absent"}},
+            at="2014-07-01",
+        ),
+    )
+    lives = _check(events)
+    r14 = {key.rsplit("/", 1)[-1] for key in lives if key.startswith("R14/")}
+    assert {b, c}.issubset(r14) and {y, z, x}.issubset(r14), sorted(lives)
+    contract, parts = ContractWalk(), [PartitionWalk(Partition(i, 2)) for i in range(2)]
+    split = Router(2, {e.event_id: e for e in events}.get).split(events)
+    contract.feed(split[None])
+    whole = {e.event_id: e for e in events if e.type is EventType.INVENTORY_COMPLETED}
+    for walk in (*parts, contract):
+        if walk is not contract:
+            walk.feed(split[walk.partition.index])
+        log = walk.history.log
+        held = [e for e in log.events if e.type is EventType.INVENTORY_COMPLETED]
+        assert held
+        for e in held:
+            lines = whole[e.event_id].inventory_results()
+            owned = {i for i in lines if walk.partition.owns(i)}
+            assert set(e.inventory_results()) == owned
+            assert set(e.asset_ids) == owned and e.record == whole[e.event_id].record
+            assert e == whole[e.event_id]
+            version = log.version(e, None)
+            assert version is not None and version.corrected
+            assert all(walk.partition.owns(i) for i in (*version.subjects, *version.asset_ids))
+            # As corrected: x found after all, y's line now z's.
+            expected: dict[int | None, set[str]] = {0: {a, b}, 1: {x, z}, None: set()}
+            assert set(version.inventory_results()) == expected[walk.partition.index]
+
+
+def test_an_inventory_kept_for_one_partition_gives_anothers_lines_from_its_record() -> None:
+    """An inventory kept for one share of the assets, asked for another, reads its
+    lines from its record again: none of the first share's, all of the second's."""
+    counted = Event.parse(1, inventory({"A1": "present", "A2": "absent"})[1], lean=True)
+    first = counted.kept_for(lambda a: a == "A1")
+    second = first.kept_for(lambda a: a == "A2")
+    assert dict(first.inventory_results()) == {"A1": ("present", None)}
+    assert dict(second.inventory_results()) == {"A2": ("absent", None)}
+    assert second.asset_ids == ("A2",) and second.subjects == ("A2",)
+    assert second.texts("scope_parties") == counted.texts("scope_parties")
+    assert register("A1")[1]["type"] == "asset_registered"
+    plain = Event.parse(2, register("A1")[1])
+    assert plain.kept_for(lambda a: False) is plain
 
 
 # -- stopped and resumed --------------------------------------------------------------
