@@ -333,6 +333,10 @@ def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     held = [(p, e) for p in resumed for e in p._walk.history.log.events]  # type: ignore[attr-defined]
     registered = [(p, e) for p, e in held if e.type is EventType.ASSET_REGISTERED]
     assert registered and all(p.partition.owns(e.asset_ids[0]) for p, e in registered)
+    # ... and its own lines of each inventory.
+    counted = [(p, e) for p, e in held if e.type is EventType.INVENTORY_COMPLETED]
+    assert counted and any(e.inventory_results() for p, e in counted)
+    assert all(p.partition.owns(a) for p, e in counted for a in e.inventory_results())
     _assert_one_walk_stores_the_same(ledger)
 
 
