@@ -6,11 +6,13 @@ registration among them) and what is known log-wide — reference data, inventor
 contract actions and dispositions (the *global* events, under 0.4 % of a realistic
 log). So assets hash into partitions (:func:`shard`), and a partition's walk
 (:class:`PartitionWalk`) is fed the global events and the events naming its assets
-(:class:`Router`); it judges only its assets. C01–C03 read every asset of a contract (their R03
-findings): a partition publishes, per knowledge instant, the assets whose R03
-findings or contract changed and the ids the instant retracted or corrected
-(:class:`PartRecord`); the contract walk (:class:`ContractWalk`) is fed the global
-events and those records and judges C01–C03 alone.
+(:class:`Router`); it judges only its assets, and keeps of each inventory its scope
+and its own assets' lines (``Event.kept_for``, decision 0024). C01–C03 read every
+asset of a contract (their R03 findings): a partition publishes, per knowledge
+instant, the assets whose R03 findings or contract changed and the ids the instant
+retracted or corrected (:class:`PartRecord`); the contract walk
+(:class:`ContractWalk`) is fed the global events and those records and judges
+C01–C03 alone.
 
 A retraction or correction goes where its target went (its asset's partition; every
 partition for a global event; along a chain, where the event first amended went):

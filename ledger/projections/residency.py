@@ -17,8 +17,8 @@ The walk in use is never forgotten: a partition that alone holds more than the b
 is kept, and said once (a larger ``LEDGER_FINDINGS_PARTITIONS`` makes each smaller).
 
 Every partition walk, and the contract level's, holds the log-wide events (reference
-data, registrations, inventories, contract actions, dispositions, amendments:
-``domain.rules.seeding.held``). Decoded by each, a worker of sixteen partitions held
+data, inventories, contract actions, dispositions: ``GLOBAL_TYPES``; a partition's
+own registrations and amendments since decision 0023). Decoded by each, a worker of sixteen partitions held
 seventeen copies, and a partition resumed from the store read them all again. The
 worker decodes them once (:meth:`Residency.parsed`, :meth:`Residency.shared`) and its
 walks share the objects (events are immutable); the budget counts them once.
