@@ -179,10 +179,9 @@ class Event:
         packed, and ``unpack(raw)`` gives the stored bytes back. ``lean``, for a walk
         that holds the event long: an inventory's result lines are read into
         :meth:`inventory_results` now and left out of :attr:`payload` (:attr:`record`
-        still has them; a walk holds every inventory, and its lines as JSON objects
-        were most of their memory); the :attr:`source`, which no rule reads, is read
-        from the record when asked (about 120 bytes an event); and the instant it was
-        recorded is one object for every event recorded then (a batch's)."""
+        still has them; as JSON objects they were most of an inventory's memory); the
+        :attr:`source`, which no rule reads, is read from the record when asked (about
+        120 bytes an event); and the instant recorded is one object for a batch's."""
         whole = record
         record, lines = _lines_apart(record) if lean else (record, None)
         frozen: Mapping[str, Any] = freeze_owned(record) if owned else freeze(record)
