@@ -35,7 +35,17 @@ from ledger.projections.findings_codec import finding_from_dict
 from ledger.store.tables import finding_parts
 
 LATEST = "findings.latest"
-"""The compaction row's partition (not a partition's name: its reads skip it)."""
+"""The compaction row's partition when it was one row (read no more, dropped with the
+pieces; code before the pieces reads only this one, so it merges every record)."""
+
+PIECE = "findings.latest."
+"""The compaction's rows' partitions, ``PIECE`` and the piece's number (not a
+partition's name: its reads skip them); the pieces of one compaction share its
+position."""
+
+PIECE_ASSETS = 1000
+"""Assets per piece: decoded whole, the one row of 10,000 assets' parts (6.2 MB of
+JSON at a million realistic events) was the contract level's peak, 102 MB."""
 
 COMPACT_AFTER = 20_000
 """How many records after the compaction row make the contract level write it again
@@ -55,7 +65,7 @@ def record_rows(
             finding_parts.c.position <= upto,
             finding_parts.c.partition.in_(list(partitions)),
         )
-        .order_by(finding_parts.c.k, finding_parts.c.position)
+        .order_by(finding_parts.c.k, finding_parts.c.position, finding_parts.c.partition)
         .execution_options(**options)  # this statement's only, not the connection's
     )
 
@@ -76,14 +86,19 @@ def records(conn: Connection, after: int, upto: int, partitions: Sequence[str]) 
     return [record(row) for row in record_rows(conn, after, upto, partitions)]
 
 
-def _compaction(conn: Connection, upto: int) -> Any:
-    """The newest compaction row at or before ``upto``, if any."""
-    return conn.execute(
-        sa.select(finding_parts)
-        .where(finding_parts.c.partition == LATEST, finding_parts.c.position <= upto)
-        .order_by(finding_parts.c.position.desc())
-        .limit(1)
-    ).first()
+def _compaction(conn: Connection, upto: int) -> list[Any]:
+    """The pieces of the newest compaction at or before ``upto`` (none: there is none)."""
+    pieces = finding_parts.c.partition.like(PIECE + "%")
+    at = conn.execute(
+        sa.select(sa.func.max(finding_parts.c.position)).where(
+            pieces, finding_parts.c.position <= upto
+        )
+    ).scalar()
+    if at is None:
+        return []
+    return list(
+        conn.execute(sa.select(finding_parts).where(pieces, finding_parts.c.position == at))
+    )
 
 
 class _Merged:
@@ -99,21 +114,27 @@ class _Merged:
     growing with the assets; decision 0024)."""
 
     def __init__(self, conn: Connection, upto: int, partitions: Sequence[str]) -> None:
-        base = _compaction(conn, upto)
-        # No compaction row, or not what one stands before (records written again
-        # since): every record.
-        if base is None or not self._read(conn, base, upto, partitions):
-            self._read(conn, None, upto, partitions)
+        pieces = _compaction(conn, upto)
+        # No compaction, or not what one stands before (records written again since):
+        # every record.
+        if not pieces or not self._read(conn, pieces, upto, partitions):
+            self._read(conn, [], upto, partitions)
 
-    def _read(self, conn: Connection, base: Any, upto: int, partitions: Sequence[str]) -> bool:
-        after = 0 if base is None else base.position
+    def _read(
+        self, conn: Connection, pieces: list[Any], upto: int, partitions: Sequence[str]
+    ) -> bool:
+        after = pieces[0].position if pieces else 0
         with record_rows(conn, after, upto, partitions, stream=True) as rows:
-            return self._merge(rows, base)
+            return self._merge(rows, pieces)
 
-    def _merge(self, rows: Iterable[Any], base: Any) -> bool:
-        """``parts`` from ``base`` and ``rows`` (in knowledge order); ``False`` when the
-        first of them is not after ``base`` (or there is none)."""
-        self.parts: dict[str, str] = {} if base is None else _fragments(base.parts)
+    def _merge(self, rows: Iterable[Any], pieces: list[Any]) -> bool:
+        """``parts`` from the compaction's ``pieces`` and ``rows`` (in knowledge
+        order); ``False`` when the first of them is not after the compaction (or there
+        is none)."""
+        self.parts: dict[str, str] = {}
+        for piece in pieces:  # one at a time: decoded, each is a tenth of the whole
+            self.parts.update(_fragments(piece.parts))
+        base: Any = pieces[0] if pieces else None
         self.row: Any = base
         group: list[Any] = []  # the records of the instant read last
         for row in rows:
@@ -130,8 +151,14 @@ class _Merged:
     def decoded(self) -> dict[str, Any]:
         return {a: orjson.loads(v) for a, v in self.parts.items()}
 
-    def dumped(self) -> str:
-        return orjson.dumps({a: orjson.Fragment(v) for a, v in self.parts.items()}).decode()
+    def pieces(self) -> list[str]:
+        """``parts`` as the JSON of the compaction's pieces, :data:`PIECE_ASSETS` assets
+        each (one, empty, when there are none)."""
+        items = list(self.parts.items())
+        return [
+            orjson.dumps({a: orjson.Fragment(v) for a, v in items[i : i + PIECE_ASSETS]}).decode()
+            for i in range(0, len(items), PIECE_ASSETS)
+        ] or ["{}"]
 
 
 def _fragments(parts: str | bytes) -> dict[str, str]:
@@ -158,13 +185,13 @@ def resume_records(conn: Connection, upto: int, partitions: Sequence[str]) -> li
 
 def unmerged(conn: Connection, upto: int, partitions: Sequence[str]) -> int:
     """How many records up to ``upto`` the compaction row does not merge."""
-    base = _compaction(conn, upto)
+    pieces = _compaction(conn, upto)
     return int(
         conn.execute(
             sa.select(sa.func.count())
             .select_from(finding_parts)
             .where(
-                finding_parts.c.position > (0 if base is None else base.position),
+                finding_parts.c.position > (pieces[0].position if pieces else 0),
                 finding_parts.c.position <= upto,
                 finding_parts.c.partition.in_(list(partitions)),
             )
@@ -176,24 +203,29 @@ def compact(conn: Connection, upto: int, partitions: Sequence[str]) -> None:
     """Write the compaction row again: each asset's latest part of the records before
     the last instant up to ``upto`` (that instant's may go on in the next batch)."""
     merged = _Merged(conn, upto, partitions)
-    if merged.row is None or merged.row.partition == LATEST:
+    if merged.row is None or merged.row.partition.startswith(PIECE):
         return  # nothing before the last instant, or nothing new before it
     forget_compaction(conn)
     conn.execute(
         finding_parts.insert(),
         [
             {
-                "partition": LATEST,
+                "partition": f"{PIECE}{i}",
                 "position": int(merged.row.position),
                 "k": merged.row.k,
-                "parts": merged.dumped(),
+                "parts": piece,
                 "retracted": "[]",
                 "corrected": "[]",
             }
+            for i, piece in enumerate(merged.pieces())
         ],
     )
 
 
 def forget_compaction(conn: Connection) -> None:
     """Drop the compaction row: the records it stands for are written again."""
-    conn.execute(finding_parts.delete().where(finding_parts.c.partition == LATEST))
+    conn.execute(
+        finding_parts.delete().where(
+            sa.or_(finding_parts.c.partition == LATEST, finding_parts.c.partition.like(PIECE + "%"))
+        )
+    )

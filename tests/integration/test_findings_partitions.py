@@ -425,6 +425,7 @@ def test_the_contract_level_keeps_its_merge_of_the_records_and_resumes_from_it(
     same as a merge of every record, and goes on alike. A partition walked again drops
     the row: it stood for records written again."""
     monkeypatch.setattr(findings_partitions, "COMPACT_AFTER", 8)
+    monkeypatch.setattr(part_records, "PIECE_ASSETS", 3)  # written, and read, in pieces
     batches = _batches(900, seed=23)
     _walked_then_stopped(ledger, batches[:-1], 2, 60)
     level = findings_projections(Settings(findings_partitions=2))[-1]
@@ -432,13 +433,17 @@ def test_the_contract_level_keeps_its_merge_of_the_records_and_resumes_from_it(
 
     def compaction(conn: sa.Connection) -> Any:
         return conn.execute(
-            sa.select(finding_parts).where(finding_parts.c.partition == part_records.LATEST)
+            sa.select(finding_parts).where(finding_parts.c.partition.like(part_records.PIECE + "%"))
         ).first()
 
     with ledger.engine.connect() as conn:
         upto = tracking_position(conn, level.name, lock=False)
         row = compaction(conn)
         assert row is not None and 0 < row.position <= upto
+        pieces = conn.execute(
+            sa.select(finding_parts.c.parts).where(finding_parts.c.position == row.position)
+        ).all()
+        assert len(pieces) > 2  # ... in pieces of three assets
         after = len(part_records.records(conn, row.position, upto, level.after))
         every = len(part_records.records(conn, 0, upto, level.after))
         assert after < every / 3, (after, every)  # what a resume merges now
@@ -470,17 +475,20 @@ def test_the_contract_level_keeps_its_merge_of_the_records_and_resumes_from_it(
             finding_parts.insert(),
             [
                 {
-                    "partition": part_records.LATEST,
+                    "partition": name,
                     "position": 1,
                     "k": "2000-01-01T00:00:00.000000Z",
                     "parts": "{}",
                     "retracted": "[]",
                     "corrected": "[]",
                 }
+                for name in (part_records.PIECE + "0", part_records.LATEST)  # and before
             ],
         )
         partition.reset(conn)
         assert compaction(conn) is None
+        left = sa.select(finding_parts).where(finding_parts.c.partition == part_records.LATEST)
+        assert conn.execute(left).first() is None
 
 
 def test_the_contract_level_reads_only_the_lives_of_its_rules(ledger: Ledger) -> None:
