@@ -132,7 +132,7 @@ class _Merged:
         order); ``False`` when the first of them is not after the compaction (or there
         is none)."""
         self.parts: dict[str, str] = {}
-        for piece in pieces:  # one at a time: decoded, each is a tenth of the whole
+        for piece in pieces:  # one at a time: decoded, each is PIECE_ASSETS assets
             self.parts.update(_fragments(piece.parts))
         base: Any = pieces[0] if pieces else None
         self.row: Any = base
