@@ -256,6 +256,9 @@ class Reference:
         self._seller_side: dict[tuple[str | None, str | None], bool] = {}
         self._terms: dict[str | None, Terms] = {}
         self._changes: dict[tuple[str, str | None], tuple[AuthorisationChange, ...]] = {}
+        # Each party's children (filled at the first :meth:`descendants`), and answers.
+        self._children: dict[str, list[str]] = {}
+        self._descendants: dict[str, frozenset[str]] = {}
 
     @classmethod
     def build(cls, events: Iterable[Event]) -> Reference:
@@ -370,6 +373,32 @@ class Reference:
         found = self._lineage.get(party_id)
         if found is None:
             found = self._lineage[party_id] = frozenset(self.ancestors(party_id))
+        return found
+
+    def descendants(self, party_id: str) -> frozenset[str]:
+        """Every party whose :meth:`lineage` holds ``party_id``: itself, its children,
+        theirs, … — the parties an inventory of ``party_id`` covers, found from the
+        top instead of asking each party's lineage. Asked of the data, never of a
+        :meth:`reading` view: the answer depends on every party's parent, which no
+        recorded question stands for."""
+        if self._reads is not None:
+            raise TypeError("descendants() is not a question a reading view records")
+        found = self._descendants.get(party_id)
+        if found is not None:
+            return found
+        children = self._children
+        if not children and self.parties:
+            for pid, party in self.parties.items():
+                if party.parent is not None and party.parent != pid:
+                    children.setdefault(party.parent, []).append(pid)
+        out = {party_id}
+        todo = [party_id]
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in out:
+                    out.add(child)
+                    todo.append(child)
+        found = self._descendants[party_id] = frozenset(out)
         return found
 
     def descends(self, p: str | None, q: str | None) -> bool:

@@ -230,11 +230,15 @@ def expected_by(
     state_before = h.prior if prior is None else prior
     ref = h.reference(prev if k is None else k)
     if held_by is not None and evaluated_at:
-        scopes = [inv.texts("scope_parties") for inv in inventories]
+        # The parties under the scopes, from the top: not every party that ever held
+        # an asset asked whether it descends from one (hundreds per inventory).
+        under = frozenset().union(
+            *(ref.descendants(s) for inv in inventories for s in inv.texts("scope_parties"))
+        )
         candidates = {
             a
-            for party, assets in held_by.items()
-            if any(ref.descends_from_any(party, scope) for scope in scopes)
+            for party in under
+            if (assets := held_by.get(party))
             for a in assets
             if a in evaluated_at
         }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from domain.history import Log
 from domain.reference import Reference, RepairLimits, Terms
 from domain.vocabulary import Confidence, PartyKind
@@ -46,6 +48,33 @@ def test_a_parent_cycle_does_not_loop() -> None:
     ref = ref_of(party("x", parent="y"), party("y", parent="x"))
     assert ref.descends("x", "y") and ref.descends("y", "x")
     assert not ref.descends("x", "iraq")
+
+
+def test_descendants_are_the_parties_whose_lineage_holds_the_party() -> None:
+    """``descendants`` (the parties an inventory's scope covers, for R14's impact) is
+    the converse of ``lineage``, over a cycle, a self-parent and a parent never
+    registered too."""
+    ref = ref_of(
+        party("x", parent="y"),
+        party("y", parent="x"),
+        party("z", parent="y"),
+        party("solo", parent="solo"),
+        party("orphan", parent="ghost"),
+    )
+    names = [*ref.parties, "ghost", "nobody"]
+    for q in names:
+        assert ref.descendants(q) == {p for p in names if q in ref.lineage(p)}, q
+    assert ref.descendants("iraq") >= {"iraq", "9th-div"}
+    assert ref.descendants("y") == {"x", "y", "z"}
+    assert ref.descendants("ghost") == {"ghost", "orphan"}
+    assert ref.descendants("nobody") == {"nobody"}
+
+
+def test_descendants_are_not_asked_of_a_reading_view() -> None:
+    """A view records questions for an evaluation kept across reference data; the
+    parties under a scope depend on every party's parent, which no question stands for."""
+    with pytest.raises(TypeError):
+        ref_of().reading(set()).descendants("iraq")
 
 
 def test_partner_is_descent_from_the_title_holder() -> None:
