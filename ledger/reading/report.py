@@ -121,8 +121,13 @@ def current(
     states: dict[str, AssetState | None] = {
         r.asset_id: state_from_json(orjson.loads(r.state)) for r in rows
     }
+    # Only the findings not cleared: the views read the implied ones (``_implied``), and
+    # a state finding cleared long ago is most of a contract's (at 1M events, 24,620 of
+    # 70,433), each a life to decode.
     query = sa.select(findings.c.life).where(
-        findings.c.contract_id == contract_id, findings.c.kind == _STATE
+        findings.c.contract_id == contract_id,
+        findings.c.kind == _STATE,
+        findings.c.cleared_at.is_(None),
     )
     if rules is not None:
         query = query.where(findings.c.rule.in_(list(rules)))
@@ -132,7 +137,8 @@ def current(
 
 def _implied(lives: Sequence[FindingLife], known_at: datetime | None) -> list[Finding]:
     """The findings implied now, each as known at ``known_at`` — a finding whose
-    ``valid_from`` is still ahead has no detection yet: its catalogue version."""
+    ``valid_from`` is still ahead has no detection yet: its catalogue version. ``lives``
+    may leave out the cleared ones (their ``cleared_at`` is stored: :func:`current`)."""
     out = []
     for x in lives:
         latest = x.at(None)
