@@ -256,8 +256,10 @@ class Reference:
         self._seller_side: dict[tuple[str | None, str | None], bool] = {}
         self._terms: dict[str | None, Terms] = {}
         self._changes: dict[tuple[str, str | None], tuple[AuthorisationChange, ...]] = {}
-        # Each party's children (filled at the first :meth:`descendants`), and answers.
-        self._children: dict[str, list[str]] = {}
+        self._children: dict[str, list[str]] = {}  # for :meth:`descendants`
+        for pid, party in self.parties.items():
+            if party.parent is not None and party.parent != pid:
+                self._children.setdefault(party.parent, []).append(pid)
         self._descendants: dict[str, frozenset[str]] = {}
 
     @classmethod
@@ -384,21 +386,13 @@ class Reference:
         if self._reads is not None:
             raise TypeError("descendants() is not a question a reading view records")
         found = self._descendants.get(party_id)
-        if found is not None:
-            return found
-        children = self._children
-        if not children and self.parties:
-            for pid, party in self.parties.items():
-                if party.parent is not None and party.parent != pid:
-                    children.setdefault(party.parent, []).append(pid)
-        out = {party_id}
-        todo = [party_id]
-        while todo:
-            for child in children.get(todo.pop(), ()):
-                if child not in out:
-                    out.add(child)
-                    todo.append(child)
-        found = self._descendants[party_id] = frozenset(out)
+        if found is None:
+            out, todo = {party_id}, [party_id]
+            while todo:
+                new = [c for c in self._children.get(todo.pop(), ()) if c not in out]
+                out.update(new)
+                todo += new
+            found = self._descendants[party_id] = frozenset(out)
         return found
 
     def descends(self, p: str | None, q: str | None) -> bool:
