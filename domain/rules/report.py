@@ -40,8 +40,6 @@ from datetime import datetime
 from typing import Any
 
 from domain.fold import AssetState
-from domain.frozen import thaw
-from domain.history import Event
 from domain.instants import to_stored
 from domain.reference import Reference, Terms
 from domain.rules.compliance import Compliance, compliance_of, fold_contract_assets, span_dict
@@ -50,19 +48,15 @@ from domain.rules.contract import (
     c02_enforcement_gap,
     c03_suspension_without_cause,
 )
+from domain.rules.corrections import AMENDMENT_TYPES, Amendment, corrections
 from domain.rules.evaluation import Evaluator
 from domain.rules.facts import (
     CutFacts,
-    action_contract,
-    registration_contract,
 )
 from domain.rules.findings import RULES_VERSION, Finding, FindingKind
 from domain.rules.lives import FindingLife, Window
 from domain.rules.tracking import life
 from domain.state import History
-from domain.vocabulary import EventType
-
-_CORRECTIONS = (EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED)
 
 
 def _stored(t: datetime | None) -> str | None:
@@ -244,7 +238,7 @@ def contract_report(
     )
     live_then = [f for f in then.values() if not f.cleared]
     events = _period_event_findings(live_then, as_of, window)
-    amendments, targets, retracted_by = _amendments(history, known_at)
+    amendments, retracted_by = _amendments(history, known_at)
     return assemble_report(
         contract_id=contract_id,
         ref=ref,
@@ -259,9 +253,7 @@ def contract_report(
         event_findings_by_rule=Counter(f.rule for f in events),
         states=states,
         inventories_in_period=_inventories_in_period(cut, contract_id, as_of, window),
-        corrections=corrections(
-            contract_id, set(assets), amendments, targets, retracted_by, window
-        ),
+        corrections=corrections(contract_id, set(assets), amendments, retracted_by, window),
         restatements=_restatements(history, mine, then, as_of, known_at),
         head_position=head_position,
         head_hash=head_hash,
@@ -431,67 +423,21 @@ def _inventory(
     return tuple(out)
 
 
-def _concerns(e: Event, contract_id: str, assets: set[str]) -> bool:
-    if e.type is EventType.CONTRACT_ACTION:
-        return action_contract(e) == contract_id
-    if e.type is EventType.CONTRACT_REGISTERED:
-        return e.text("contract_id") == contract_id
-    if e.type is EventType.AUTHORIZATION_GRANTED:
-        return e.text("contract_id") == contract_id
-    if e.type is EventType.ASSET_REGISTERED:
-        return registration_contract(e) == contract_id
-    return not assets.isdisjoint(e.subjects)
-
-
-def _amendments(
-    history: History, known_at: datetime
-) -> tuple[list[Event], dict[str, Event], dict[str, Event]]:
-    """The retractions and corrections known at ``known_at`` (knowledge order), the
-    events they name, and which of them were retracted by then."""
+def _amendments(history: History, known_at: datetime) -> tuple[list[Amendment], dict[str, str]]:
+    """The retractions and corrections known at ``known_at`` (knowledge order) whose
+    target is in the log, and which of them were retracted by then (by which)."""
     log = history.log
-    amendments = [e for e in history.known(known_at).known if e.type in _CORRECTIONS]
-    targets = {
-        t.event_id: t for e in amendments if (t := log.get(e.target_event_id or "")) is not None
-    }
+    amendments = [
+        Amendment.of(e, t)
+        for e in history.known(known_at).known
+        if e.type in AMENDMENT_TYPES and (t := log.get(e.target_event_id or "")) is not None
+    ]
     retracted_by = {
-        e.event_id: r for e in amendments if (r := log.retraction(e.event_id, known_at))
+        a.event_id: r.event_id
+        for a in amendments
+        if (r := log.retraction(a.event_id, known_at)) is not None
     }
-    return amendments, targets, retracted_by
-
-
-def corrections(
-    contract_id: str,
-    assets: set[str],
-    amendments: Sequence[Event],
-    targets: Mapping[str, Event],
-    retracted_by: Mapping[str, Event],
-    window: Window,
-) -> list[Mapping[str, Any]]:
-    """The report's corrections and retractions section: those reported within the
-    period whose target concerns the contract, in knowledge order."""
-    out: list[Mapping[str, Any]] = []
-    for e in amendments:
-        if e.type not in _CORRECTIONS or not window.contains(e.reported_at):
-            continue
-        target = targets.get(e.target_event_id or "")
-        if target is None or not _concerns(target, contract_id, assets):
-            continue
-        retraction = retracted_by.get(e.event_id)
-        out.append(
-            {
-                "event_id": e.event_id,
-                "type": e.type.value,
-                "target_event_id": target.event_id,
-                "target_type": target.type.value,
-                "reported_at": to_stored(e.reported_at),
-                "occurred_at": to_stored(e.occurred_at),
-                "reporter": e.reporter,
-                "reason": e.text("reason"),
-                "corrected_fields": thaw(e.corrected_fields) if e.corrected_fields else None,
-                "retracted_by": None if retraction is None else retraction.event_id,
-            }
-        )
-    return out
+    return amendments, retracted_by
 
 
 def _clip(f: Finding, horizon: datetime) -> tuple[datetime, datetime | None] | None:

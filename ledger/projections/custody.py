@@ -26,8 +26,10 @@ from sqlalchemy.engine import Connection
 
 from domain.fold import AssetState, apply, unaccounted_reason
 from domain.history import Event, Log
+from domain.instants import to_stored
 from domain.parts import serials_of
 from domain.reference import Reference
+from domain.rules.corrections import Amendment
 from domain.vocabulary import REFERENCE_TYPES, EventType
 from ledger.projections import routes
 from ledger.projections.codec import observation_json, state_from_json, state_to_json, world_key
@@ -46,6 +48,7 @@ from ledger.store.tables import (
     event_amendments,
     event_index,
     event_routes,
+    inventories,
     part_serials,
     projection_tracking,
     timelines,
@@ -157,7 +160,15 @@ class CustodyProjection:
 
     def reset(self, conn: Connection) -> None:
         # The stored timelines are built from this projection's index: they go with it.
-        for table in (assets, event_amendments, event_index, event_routes, part_serials, timelines):
+        for table in (
+            assets,
+            event_amendments,
+            event_index,
+            event_routes,
+            inventories,
+            part_serials,
+            timelines,
+        ):
             conn.execute(table.delete())
         conn.execute(projection_tracking.delete().where(projection_tracking.c.name == "timelines"))
         self.forget()
@@ -187,8 +198,16 @@ class CustodyProjection:
         subjects_of: dict[str, list[str]] = {}
         index_rows: list[dict[str, Any]] = []
         amendment_rows: list[dict[str, Any]] = []
+        inventory_rows: list[dict[str, Any]] = []
         targets = [e.target_event_id for e in batch if e.type in AMENDMENTS and e.target_event_id]
-        known_targets = self._subjects_of_events(conn, [t for t in targets if t])
+        known_targets, target_positions = self._subjects_of_events(conn, [t for t in targets if t])
+        # Each amendment's line in a contract report (domain.rules.corrections), stored
+        # with it: the report then parses neither the amendment nor its target.
+        target_events: dict[str, Event] = {}
+        for t in load_events(conn, target_positions.values()):
+            target_events.setdefault(t.event_id, t)
+        for e in batch:
+            target_events.setdefault(e.event_id, e)
 
         touched: dict[str, list[Event]] = defaultdict(list)
         refold: set[str] = set()
@@ -204,10 +223,13 @@ class CustodyProjection:
                         "position": e.position,
                         "event_id": e.event_id,
                         "type": e.type.value,
+                        "summary": amendment_summary(e, target_events.get(target)),
                     }
                 )
             else:
                 subjects = own_subjects(e)
+                if e.type is EventType.INVENTORY_COMPLETED:
+                    inventory_rows.append(inventory_row(e))
             subjects_of[e.event_id] = subjects
             for s in subjects:
                 index_rows.append({"subject": s, "position": e.position, "event_id": e.event_id})
@@ -226,6 +248,7 @@ class CustodyProjection:
         insert_many(conn, event_index, index_rows)
         self._known = routes.file(conn, batch, self._known)
         insert_many(conn, event_amendments, amendment_rows)
+        insert_many(conn, inventories, inventory_rows)
         insert_many(conn, part_serials, _part_rows(batch))
         if ref_changed:
             self._ref = None
@@ -248,17 +271,23 @@ class CustodyProjection:
             self._cache.clear()
         self._last_end = batch[-1].position
 
-    def _subjects_of_events(self, conn: Connection, event_ids: list[str]) -> dict[str, list[str]]:
+    def _subjects_of_events(
+        self, conn: Connection, event_ids: list[str]
+    ) -> tuple[dict[str, list[str]], dict[str, int]]:
+        """Where each of these logged events is filed, and its position (the first
+        event of that id, as ``Log.get`` finds it)."""
         out: dict[str, list[str]] = defaultdict(list)
+        positions: dict[str, int] = {}
         if event_ids:
             rows = conn.execute(
-                sa.select(event_index.c.event_id, event_index.c.subject).where(
-                    event_index.c.event_id.in_(event_ids)
-                )
+                sa.select(
+                    event_index.c.event_id, event_index.c.subject, event_index.c.position
+                ).where(event_index.c.event_id.in_(event_ids))
             )
-            for event_id, subject in rows:
+            for event_id, subject, position in rows:
                 out[event_id].append(subject)
-        return out
+                positions[event_id] = min(position, positions.get(event_id, position))
+        return out, positions
 
     def _apply_assets(
         self,
@@ -431,3 +460,78 @@ def _part_rows(batch: Sequence[Event]) -> list[dict[str, Any]]:
         for serial in sorted(s for s in serials_of(e) if len(s) <= 128):
             rows.append({"serial": serial, "position": e.position, "event_id": repair})
     return rows
+
+
+def backfill_amendment_summaries(conn: Connection, chunk: int = 2000) -> int:
+    """Fill ``proj_event_amendments.summary`` for the rows written before it was
+    stored (migration 0017), as :meth:`CustodyProjection.process` writes it; returns
+    how many rows were filled."""
+    done = 0
+    after = -1
+    while True:
+        rows = conn.execute(
+            sa.select(event_amendments.c.position, event_amendments.c.target_event_id)
+            .where(event_amendments.c.position > after)
+            .order_by(event_amendments.c.position)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return done
+        after = rows[-1].position
+        first = (
+            sa.select(event_index.c.event_id, sa.func.min(event_index.c.position))
+            .where(event_index.c.event_id.in_({r.target_event_id for r in rows}))
+            .group_by(event_index.c.event_id)
+        )
+        target_at = dict(conn.execute(first).all())
+        loaded = {
+            e.position: e
+            for e in load_events(conn, [r.position for r in rows] + list(target_at.values()))
+        }
+        updates = []
+        for r in rows:
+            at = target_at.get(r.target_event_id)
+            summary = amendment_summary(loaded[r.position], None if at is None else loaded[at])
+            updates.append({"p": r.position, "t": r.target_event_id, "s": summary})
+        conn.execute(
+            event_amendments.update()
+            .where(
+                event_amendments.c.position == sa.bindparam("p"),
+                event_amendments.c.target_event_id == sa.bindparam("t"),
+            )
+            .values(summary=sa.bindparam("s")),
+            updates,
+        )
+        done += len(updates)
+
+
+def amendment_summary(e: Event, target: Event | None) -> str | None:
+    """``proj_event_amendments.summary``: the amendment's line in a contract report
+    (``None`` when its target is not in the log: no report lists it)."""
+    if target is None:
+        return None
+    return orjson.dumps(Amendment.of(e, target).to_json()).decode()
+
+
+def inventory_row(e: Event) -> dict[str, Any]:
+    """An inventory's ``proj_inventories`` row."""
+    return {
+        "position": e.position,
+        "event_id": e.event_id,
+        "occurred_at": to_stored(e.occurred_at),
+        "reported_at": to_stored(e.reported_at),
+        "subjects": orjson.dumps(list(e.subjects)).decode(),
+    }
+
+
+def backfill_inventories(conn: Connection) -> int:
+    """Fill ``proj_inventories`` from the inventories custody had filed before it
+    was written (migration 0017); returns how many."""
+    positions = subject_positions(conn, [INVENTORIES]).get(INVENTORIES, [])
+    rows = [
+        inventory_row(e)
+        for e in load_events(conn, positions)
+        if e.type is EventType.INVENTORY_COMPLETED
+    ]
+    insert_many(conn, inventories, rows)
+    return len(rows)

@@ -110,6 +110,7 @@ def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
                 "cleared_at": to_stored(last.at) if cleared and last is not None else None,
                 "life": head_json(d, walk.dispositions(d.key)),
                 "valid_from": to_stored(latest.valid_from),
+                "valid_to": None if latest.valid_to is None else to_stored(latest.valid_to),
             }
         )
     insert_many(conn, finding_changes, changes)

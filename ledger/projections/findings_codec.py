@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from domain.instants import parse
+from domain.instants import parse, to_stored
 from domain.rules import (
     ClearReason,
     Finding,
@@ -142,6 +142,16 @@ def head_json(d: Drained, dispositions: Sequence[tuple[datetime, Any]]) -> str:
             "dispositions": [[at, x] for at, x in dispositions],
         }
     )
+
+
+def stored_valid_to(life: str) -> str | None:
+    """A row's ``valid_to`` column from its ``life`` (:func:`head_json`): that of the
+    version its ``valid_from`` is taken from, the pending one if any, else the latest;
+    stored fixed-width (the migration that added the column fills it with this)."""
+    data = orjson.loads(life)
+    version = data["pending"] if data["pending"] is not None else data["latest"]
+    value = None if version is None else version.get("valid_to")
+    return None if value is None else to_stored(parse(value))
 
 
 class FindingHead:

@@ -123,6 +123,24 @@ event_amendments = sa.Table(
     sa.Column("position", sa.BigInteger(), primary_key=True),
     sa.Column("event_id", sa.String(128), nullable=False),
     sa.Column("type", sa.String(32), nullable=False),
+    # Its line in a contract report (domain.rules.corrections.Amendment, as JSON; null
+    # when the target is not in the log): the report parses neither event.
+    sa.Column("summary", sa.Text(), nullable=True),
+)
+
+# Every inventory as recorded (one row each, written by the custody projection with
+# its index): the contract report lists a period's inventories that name one of the
+# contract's assets, in world order, without parsing their result lines. ``subjects``
+# is the JSON list of the assets it concerns (``Event.subjects``); the few amended
+# inventories are read from the log instead (``ledger.reading.report``).
+inventories = sa.Table(
+    "proj_inventories",
+    metadata,
+    sa.Column("position", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("occurred_at", sa.String(32), nullable=False),
+    sa.Column("reported_at", sa.String(32), nullable=False),
+    sa.Column("subjects", sa.Text(), nullable=False),
 )
 
 # Each asset's state at (now, all knowledge), for list queries and current reads.
@@ -233,6 +251,9 @@ findings = sa.Table(
     sa.Column("life", sa.Text(), nullable=False),
     # The latest version's valid_from: the report selects a period's event findings.
     sa.Column("valid_from", sa.String(32), nullable=True),
+    # The same version's valid_to: the present report reads an asset's state findings
+    # only while they last (most that are not cleared have ended: decision 0026).
+    sa.Column("valid_to", sa.String(32), nullable=True),
     # The report's event findings of a period: not cleared, not state findings.
     sa.Index(
         "ix_proj_findings_open_events",

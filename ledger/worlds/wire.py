@@ -122,6 +122,26 @@ def transfer(asset_ids: list[str], from_party: str, to_party: str, **common: Any
     )
 
 
+def inventory(
+    asset_ids: list[str], scope: str, missing: tuple[str, ...] = (), **common: Any
+) -> dict[str, Any]:
+    """An inventory of ``scope`` that finds ``asset_ids`` present but ``missing``."""
+    return event(
+        "inventory_completed",
+        {
+            "inventory_id": f"inv-{next(_ids)}",
+            "inspector_party": scope,
+            "scope_parties": [scope],
+            "results": [
+                {"asset_id": a, "result": "absent" if a in missing else "present"}
+                for a in asset_ids
+            ],
+        },
+        asset_ids=asset_ids,
+        **common,
+    )
+
+
 def capture(asset_ids: list[str], captor: str, **common: Any) -> dict[str, Any]:
     return event(
         "asset_captured",

@@ -17,7 +17,7 @@ from domain.vocabulary import Role
 from ledger.bootstrap import GC_YOUNG_THRESHOLD, Ledger, settle_for_a_long_run
 from ledger.projections.custody import CustodyProjection
 from ledger.projections.runner import Runner
-from ledger.store.tables import assets, event_amendments, event_index, part_serials
+from ledger.store.tables import assets, event_amendments, event_index, inventories, part_serials
 from ledger.writing.principal import Principal
 from ledger.writing.wire import EVENT_ADAPTER
 from tests import wire
@@ -95,7 +95,7 @@ def test_a_projection_behind_takes_its_catch_up_batches_on_postgresql_only(
 def snapshot(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with ledger.engine.connect() as conn:
-        for table in (assets, event_index, event_amendments, part_serials):
+        for table in (assets, event_index, event_amendments, inventories, part_serials):
             rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
             out[table.name] = [tuple(r) for r in rows]
     return out

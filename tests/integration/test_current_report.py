@@ -106,3 +106,82 @@ def test_views_of_the_past_or_behind_the_log_are_folded(ledger: Ledger) -> None:
             )
         )
     assert not uses_projections(ledger, STORY, datetime.now(UTC)), "projections apart"
+
+
+def test_on_a_realistic_world_the_stored_report_equals_the_folded_one(ledger: Ledger) -> None:
+    """A generated world (late reports, amendments, inventories, reference changes):
+    every contract's report and compliance from the projections equal the folded ones.
+    Most asset state findings not cleared have ended by now, and the stored path reads
+    only those that last (``valid_to``): the worlds must hold some of each."""
+    from ledger.store.tables import findings
+    from ledger.worlds.realistic import append_world
+
+    append_world(ledger, 3_000, seed=3, contracts=3)
+    ledger.runner.catch_up()
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(findings.c.contract_id, findings.c.valid_to).where(
+                findings.c.kind == "state",
+                findings.c.cleared_at.is_(None),
+                findings.c.rule.like("R%"),
+            )
+        ).all()
+        contracts = sorted({c for c, _ in rows if c is not None})
+    assert {v is None for _, v in rows} == {True, False}, "ended and lasting findings"
+    assert len(contracts) >= 2
+    now = datetime.now(UTC)
+    for contract in contracts:
+        assert uses_projections(ledger, contract, now)
+        stored, folded = both(ledger, contract)
+        assert stored == folded, contract
+        assert stored["open_state_findings"], contract
+        compliance = ledger.findings.compliance(contract, as_of=now, known_at=now)
+        assert compliance == ledger.findings.compliance(
+            contract, as_of=now, known_at=now, fold=True
+        )
+
+
+def test_inventories_retracted_or_corrected_are_listed_as_the_log_has_them(
+    ledger: Ledger,
+) -> None:
+    """The report lists a period's inventories from their stored summaries, in world
+    order; the amended ones as the log has them now: a retracted one left out, one
+    whose date was corrected at its new place, one whose correction was retracted as
+    first recorded; one of another contract's assets not at all."""
+    assets = [f"t{i}" for i in range(1, 4)]
+    day = "2015-0{}-01T00:00:00Z".format
+    events = [
+        *wire.reference_world(),
+        *(wire.asset(a) for a in assets),
+        wire.contract("fms-2"),
+        wire.asset("t9", contract_id="fms-2"),
+        wire.inventory(assets, "iq-army", event_id="inv-plain", occurred_at=day(3)),
+        wire.inventory(assets, "iq-army", event_id="inv-gone", occurred_at=day(4)),
+        wire.inventory(assets, "iq-army", ("t2",), event_id="inv-moved", occurred_at=day(5)),
+        wire.inventory(assets, "iq-army", event_id="inv-kept", occurred_at=day(6)),
+        wire.inventory(["t9"], "iq-army", event_id="inv-other", occurred_at=day(7)),
+        wire.retraction("inv-gone"),
+        wire.correction("inv-moved", {"occurred_at": day(2)}),
+        wire.correction("inv-kept", {"occurred_at": day(1)}, event_id="fix-kept"),
+        wire.retraction("fix-kept"),
+    ]
+    ledger.appender.append([EVENT_ADAPTER.validate_python(e) for e in events], ADMIN)
+    ledger.runner.catch_up()
+    assert uses_projections(ledger, "fms-1", datetime.now(UTC))
+    stored, folded = both(ledger, "fms-1")
+    assert stored == folded
+    assert stored["inventory"]["inventories_in_period"] == ["inv-moved", "inv-plain", "inv-kept"]
+    period = both(
+        ledger,
+        "fms-1",
+        period_from=datetime(2015, 2, 15, tzinfo=UTC),
+        period_to=datetime(2015, 6, 15, tzinfo=UTC),
+    )
+    assert period[0] == period[1]
+    assert period[0]["inventory"]["inventories_in_period"] == ["inv-plain", "inv-kept"]
+    assert [c["target_event_id"] for c in stored["corrections"]] == [
+        "inv-gone",
+        "inv-moved",
+        "inv-kept",
+    ]
+    assert stored["corrections"][2]["retracted_by"] is not None

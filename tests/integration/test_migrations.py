@@ -3,6 +3,8 @@ declares (``ledger.store.tables``), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -75,5 +77,63 @@ def test_the_registrations_migration_files_what_the_projection_files(settings: S
         assert filed() == []
         command.upgrade(cfg, "head")
         assert filed() == projected
+    finally:
+        ledger.close()
+
+
+def test_the_report_summaries_migration_fills_what_the_projections_write(
+    settings: Settings,
+) -> None:
+    """0017 fills ``proj_findings.valid_to`` from each row's stored life,
+    ``proj_event_amendments.summary`` from each amendment and its target, and
+    ``proj_inventories`` from the inventories filed: what the projections write
+    (ended findings and lasting ones, corrections and retractions alike)."""
+    from alembic import command
+
+    from domain.vocabulary import Role
+    from ledger.bootstrap import build_ledger
+    from ledger.cli.demo import load_demo
+    from ledger.store.migrate import alembic_config
+    from ledger.store.tables import event_amendments, findings, inventories
+    from ledger.writing.principal import Principal
+    from ledger.writing.wire import EVENT_ADAPTER
+    from tests import wire
+
+    ledger = build_ledger(settings)
+    admin = Principal("admin", Role.ADMIN)
+    try:
+        load_demo(ledger)
+        taken = wire.inventory(
+            ["M1A1-001", "M1A1-002"], "iq-9th-armd", ("M1A1-002",), reporter="iq-9th-armd"
+        )
+        ledger.appender.append([EVENT_ADAPTER.validate_python(taken)], admin)
+        ledger.runner.catch_up()
+
+        def stored() -> tuple[dict[str, str | None], dict[int, str | None], list[Any]]:
+            with ledger.engine.connect() as conn:
+                ends = conn.execute(sa.select(findings.c.finding_key, findings.c.valid_to))
+                lines = conn.execute(
+                    sa.select(event_amendments.c.position, event_amendments.c.summary)
+                )
+                recorded = conn.execute(sa.select(inventories).order_by(inventories.c.position))
+                return (
+                    {k: v for k, v in ends},
+                    {p: s for p, s in lines},
+                    [tuple(r) for r in recorded],
+                )
+
+        projected = stored()
+        ends, lines, recorded = projected
+        ended = {k for k, v in ends.items() if v is not None}
+        assert ended and len(ended) < len(ends)
+        assert lines and all(lines.values())
+        assert recorded, "the story takes inventories"
+        cfg = alembic_config(settings.sqlalchemy_url())
+        command.downgrade(cfg, "0016_routes_by_asset")
+        with ledger.engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("proj_findings")}
+            assert "valid_to" not in columns
+        command.upgrade(cfg, "head")
+        assert stored() == projected
     finally:
         ledger.close()
