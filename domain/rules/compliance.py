@@ -17,7 +17,7 @@ Choices where DOMAIN.md is silent:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -30,7 +30,14 @@ from domain.reference import Reference
 from domain.rules.contract import c01_suspension_required
 from domain.rules.custody import r03_unaccounted
 from domain.rules.evaluation import Evaluator
-from domain.rules.facts import ContractFacts, CutFacts, asset_facts, asset_part, contract_facts
+from domain.rules.facts import (
+    AssetPart,
+    ContractFacts,
+    CutFacts,
+    asset_facts,
+    asset_part,
+    contract_facts,
+)
 from domain.rules.findings import Finding
 from domain.rules.spans import Span, holds, suspensions
 from domain.state import History
@@ -127,10 +134,42 @@ def compliance(
     history: History, contract_id: str, as_of: datetime, known_at: datetime | None
 ) -> Compliance:
     """Compliance folded from the log (every asset of the contract at ``known_at``)."""
-    cut = Evaluator(history, contract_id).refresh(known_at)
-    ref = history.reference(known_at)
-    facts_c, states, r03 = fold_contract_assets(history, contract_id, ref, cut, as_of, known_at)
+    return compliance_in_chunks(
+        history, lambda mine: [(mine, history)], contract_id, as_of, known_at
+    )
+
+
+def compliance_in_chunks(
+    frame: History,
+    chunks: Callable[[Sequence[str]], Iterable[tuple[Sequence[str], History]]],
+    contract_id: str,
+    as_of: datetime,
+    known_at: datetime | None,
+) -> Compliance:
+    """Compliance folded from the log a share of the contract's assets at a time, so
+    that no more than one share's events are held at once.
+
+    ``frame`` holds the events every asset's rules read (the reference data, the
+    contract's actions, the registrations, inventories and dispositions of its
+    history); ``chunks(assets)`` gives shares of ``assets``, together every one, each
+    with a history of ``frame``'s events and the share's own. Compliance reads only C01 of the contract
+    rules, and C01 only the assets' R03 findings: an asset's part keeps nothing else."""
+    cut = Evaluator(frame, contract_id).refresh(known_at)
+    ref = frame.reference(known_at)
+    mine = cut.assets_of(contract_id)
+    states: dict[str, AssetState | None] = {}
+    r03: dict[str, list[Finding]] = {}
+    for share, history in chunks(mine):
+        for a in share:
+            facts = asset_facts(history, a, known_at, cut)
+            r03[a] = r03_unaccounted(facts)
+            states[a] = history.state(a, as_of, known_at)
+    missing = [a for a in mine if a not in states]
+    assert not missing, f"no share holds {missing[:3]}"
+    parts = [AssetPart(a, tuple(r03[a]), (), None) for a in mine]
+    facts_c = contract_facts(contract_id, ref, cut, parts)
     required = c01_suspension_required(facts_c)
+    states = {a: states[a] for a in mine}
     return compliance_of(contract_id, ref, facts_c.actions, states, r03, required, as_of, known_at)
 
 

@@ -120,3 +120,49 @@ def events_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, Event]:
         e = Event.parse(position, orjson.loads(state), owned=True)
         out[e.event_id] = e
     return out
+
+
+def contract_frame(conn: Connection, contract_id: str) -> list[Event]:
+    """What :func:`contract_history` holds of a contract but its assets' own events:
+    the events filed under the reference data, the
+    findings' dispositions and the contract, and the registrations and inventories
+    filed under one of its assets (amendments are filed with their targets). A fold
+    then adds a share of the assets' events at a time
+    (``domain.rules.compliance.compliance_in_chunks``)."""
+    mine = {asset_subject(a) for a in contract_assets(conn, contract_id)}
+    contract = contract_subject(contract_id)
+    rows = conn.execute(
+        sa.select(event_index.c.subject, event_index.c.position, event_index.c.event_id).where(
+            event_index.c.subject.in_([REF, FINDING, contract, REGISTRATIONS, INVENTORIES])
+        )
+    ).all()
+    wanted = {p for s, p, _ in rows if s in (REF, FINDING, contract)}
+    shared = sorted({e for s, _, e in rows if s in (REGISTRATIONS, INVENTORIES)})
+    for i in range(0, len(shared), 1000):
+        filed = conn.execute(
+            sa.select(event_index.c.subject, event_index.c.position).where(
+                event_index.c.event_id.in_(shared[i : i + 1000])
+            )
+        )
+        wanted.update(p for s, p in filed if s in mine)
+    return load_events(conn, wanted)
+
+
+def asset_events(conn: Connection, asset_ids: Iterable[str], skip: set[int]) -> list[Event]:
+    """Every event filed under one of these assets, but those at ``skip``, in one
+    query (as :func:`contract_history` reads)."""
+    # Not the inventories and registrations, which the frame holds: an inventory names
+    # the assets of many shares.
+    shared = sa.select(event_index.c.position).where(
+        event_index.c.subject.in_([INVENTORIES, REGISTRATIONS])
+    )
+    filed = sa.select(event_index.c.position).where(
+        event_index.c.subject.in_([asset_subject(a) for a in asset_ids]),
+        event_index.c.position.not_in(shared),
+    )
+    rows = conn.execute(
+        sa.select(events.c.notification_id, events.c.state)
+        .where(events.c.notification_id.in_(filed))
+        .order_by(events.c.notification_id)
+    )
+    return [Event.parse(p, orjson.loads(s), owned=True) for p, s in rows if p not in skip]
