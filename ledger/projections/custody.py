@@ -55,6 +55,10 @@ from ledger.store.tables import (
 )
 from ledger.store.upsert import insert_many, upsert
 
+OWNED = (assets, event_amendments, event_index, event_routes, inventories, part_serials, timelines)
+"""The tables this projection writes, emptied with it (the stored timelines are built
+from its index: they go with it)."""
+
 AMENDMENTS = frozenset({EventType.EVENT_RETRACTED, EventType.EVENT_CORRECTED})
 AUTHORISATION_TYPES = frozenset({EventType.AUTHORIZATION_GRANTED, EventType.AUTHORIZATION_REVOKED})
 
@@ -159,16 +163,7 @@ class CustodyProjection:
     # -- lifecycle -------------------------------------------------------------------
 
     def reset(self, conn: Connection) -> None:
-        # The stored timelines are built from this projection's index: they go with it.
-        for table in (
-            assets,
-            event_amendments,
-            event_index,
-            event_routes,
-            inventories,
-            part_serials,
-            timelines,
-        ):
+        for table in OWNED:
             conn.execute(table.delete())
         conn.execute(projection_tracking.delete().where(projection_tracking.c.name == "timelines"))
         self.forget()
