@@ -32,10 +32,7 @@ from domain.rules.custody import r03_unaccounted
 from domain.rules.evaluation import Evaluator
 from domain.rules.facts import (
     AssetPart,
-    ContractFacts,
-    CutFacts,
     asset_facts,
-    asset_part,
     contract_facts,
 )
 from domain.rules.findings import Finding
@@ -171,27 +168,6 @@ def compliance_in_chunks(
     required = c01_suspension_required(facts_c)
     states = {a: states[a] for a in mine}
     return compliance_of(contract_id, ref, facts_c.actions, states, r03, required, as_of, known_at)
-
-
-def fold_contract_assets(
-    history: History,
-    contract_id: str,
-    ref: Reference,
-    cut: CutFacts,
-    as_of: datetime,
-    known_at: datetime | None,
-) -> tuple[ContractFacts, dict[str, AssetState | None], dict[str, list[Finding]]]:
-    """The contract's facts as known at ``known_at``, and per asset its state at
-    ``as_of`` and its R03 findings."""
-    states: dict[str, AssetState | None] = {}
-    r03: dict[str, list[Finding]] = {}
-    parts = []
-    for a in cut.assets_of(contract_id):
-        facts = asset_facts(history, a, known_at, cut)
-        r03[a] = r03_unaccounted(facts)
-        parts.append(asset_part(facts, r03[a]))
-        states[a] = history.state(a, as_of, known_at)
-    return contract_facts(contract_id, ref, cut, parts), states, r03
 
 
 def compliance_of(

@@ -34,7 +34,7 @@ Choices where DOMAIN.md is silent:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -42,17 +42,16 @@ from typing import Any
 from domain.fold import AssetState
 from domain.instants import to_stored
 from domain.reference import Reference, Terms
-from domain.rules.compliance import Compliance, compliance_of, fold_contract_assets, span_dict
+from domain.rules.compliance import Compliance, compliance_of, span_dict
 from domain.rules.contract import (
     c01_suspension_required,
     c02_enforcement_gap,
     c03_suspension_without_cause,
 )
 from domain.rules.corrections import AMENDMENT_TYPES, Amendment, corrections
+from domain.rules.custody import r03_unaccounted
 from domain.rules.evaluation import Evaluator
-from domain.rules.facts import (
-    CutFacts,
-)
+from domain.rules.facts import AssetPart, CutFacts, asset_facts, contract_facts
 from domain.rules.findings import RULES_VERSION, Finding, FindingKind
 from domain.rules.lives import FindingLife, Window
 from domain.rules.tracking import life
@@ -222,14 +221,72 @@ def contract_report(
     without it the contract's life is computed from the log, which costs a walk over
     every knowledge instant.
     """
-    window = period or Window()
     if lives is None:
         lives = life(history, contract_id=contract_id)
+    log = history.log
+
+    def reported(ids: Iterable[str]) -> dict[str, datetime]:
+        return {i: e.reported_at for i in ids if (e := log.get(i)) is not None}
+
+    return contract_report_in_chunks(
+        history,
+        lambda mine: [(mine, history)],
+        contract_id,
+        as_of=as_of,
+        known_at=known_at,
+        head_position=head_position,
+        head_hash=head_hash,
+        period=period,
+        lives=lives,
+        reported=reported,
+        rules_version=rules_version,
+    )
+
+
+def contract_report_in_chunks(
+    frame: History,
+    chunks: Callable[[Sequence[str]], Iterable[tuple[Sequence[str], History]]],
+    contract_id: str,
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    head_position: int,
+    head_hash: str,
+    period: Window | None,
+    lives: Mapping[str, FindingLife],
+    reported: Callable[[Iterable[str]], Mapping[str, datetime]],
+    rules_version: str = RULES_VERSION,
+) -> ContractReport:
+    """:func:`contract_report` folded a share of the contract's assets at a time, as
+    ``domain.rules.compliance.compliance_in_chunks`` folds compliance (``frame`` and
+    ``chunks`` alike): each share's assets, and the retractions and corrections its
+    history holds (filed with their targets). The contract rules the report reads
+    (C01–C03) read only the assets' R03 findings. ``reported(ids)`` gives the
+    knowledge instant of the logged events among ``ids`` (restatements' late
+    evidence)."""
+    window = period or Window()
     mine, then = _lives_of_contract(lives, contract_id, known_at)
-    ref = history.reference(known_at)
-    cut = Evaluator(history, contract_id).refresh(known_at)
+    ref = frame.reference(known_at)
+    cut = Evaluator(frame, contract_id).refresh(known_at)
     assets = cut.assets_of(contract_id)
-    facts_c, states, r03 = fold_contract_assets(history, contract_id, ref, cut, as_of, known_at)
+    states: dict[str, AssetState | None] = {}
+    r03: dict[str, list[Finding]] = {}
+    amended: dict[int, Amendment] = {}
+    retracted_by: dict[str, str] = {}
+    for share, history in chunks(assets):
+        for a in share:
+            facts = asset_facts(history, a, known_at, cut)
+            r03[a] = r03_unaccounted(facts)
+            states[a] = history.state(a, as_of, known_at)
+        found, undone = _amendments(history, known_at)
+        amended.update((x.position, x) for x in found)
+        retracted_by.update(undone)
+    missing = [a for a in assets if a not in states]
+    assert not missing, f"no share holds {missing[:3]}"
+    states = {a: states[a] for a in assets}
+    parts = [AssetPart(a, tuple(r03[a]), (), None) for a in assets]
+    facts_c = contract_facts(contract_id, ref, cut, parts)
+    amendments = sorted(amended.values(), key=lambda x: x.knowledge_key)
     # The same findings as the life gives them, so they carry detected_at and
     # disposition as known then; the catalogue's version if the life lacks one.
     required = _sorted([then.get(f.finding_key, f) for f in c01_suspension_required(facts_c)])
@@ -238,7 +295,6 @@ def contract_report(
     )
     live_then = [f for f in then.values() if not f.cleared]
     events = _period_event_findings(live_then, as_of, window)
-    amendments, retracted_by = _amendments(history, known_at)
     return assemble_report(
         contract_id=contract_id,
         ref=ref,
@@ -254,7 +310,7 @@ def contract_report(
         states=states,
         inventories_in_period=_inventories_in_period(cut, contract_id, as_of, window),
         corrections=corrections(contract_id, set(assets), amendments, retracted_by, window),
-        restatements=_restatements(history, mine, then, as_of, known_at),
+        restatements=_restatements(reported, mine, then, as_of, known_at),
         head_position=head_position,
         head_hash=head_hash,
         rules_version=rules_version,
@@ -448,14 +504,14 @@ def _clip(f: Finding, horizon: datetime) -> tuple[datetime, datetime | None] | N
 
 
 def _restatements(
-    history: History,
+    reported: Callable[[Iterable[str]], Mapping[str, datetime]],
     lives: Mapping[str, FindingLife],
     then: Mapping[str, Finding],
     as_of: datetime,
     known_at: datetime,
 ) -> tuple[Restatement, ...]:
     horizon = min(as_of, known_at)
-    out = []
+    found = []
     for key, x in lives.items():
         before, now = then.get(key), x.at(None)
         assert now is not None
@@ -465,21 +521,24 @@ def _restatements(
             continue
         change = "added" if was is None else "withdrawn" if is_ is None else "changed"
         later = [c.at for c in x.changes if c.at > known_at]
-        late = tuple(
-            i
-            for i in now.evidence
-            if (e := history.log.get(i)) is not None and e.reported_at > known_at
-        )
-        out.append(
-            Restatement(
-                finding_key=key,
-                rule=now.rule,
-                kind=now.kind,
-                change=change,
-                then=before,
-                now=now,
-                restated_at=later[0] if later else None,
-                late_evidence=late if is_ is not None else (),
+        found.append((key, now, before, change, later[0] if later else None, is_ is not None))
+    # The late evidence: what each finding now cites that was reported after known_at.
+    when = reported({i for _, now, _, _, _, still in found if still for i in now.evidence})
+    out = [
+        Restatement(
+            finding_key=key,
+            rule=now.rule,
+            kind=now.kind,
+            change=change,
+            then=before,
+            now=now,
+            restated_at=restated_at,
+            late_evidence=tuple(
+                i for i in now.evidence if (t := when.get(i)) is not None and t > known_at
             )
+            if still
+            else (),
         )
+        for key, now, before, change, restated_at, still in found
+    ]
     return tuple(sorted(out, key=lambda r: (r.restated_at or known_at, r.finding_key)))

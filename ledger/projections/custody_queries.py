@@ -122,18 +122,20 @@ def events_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, Event]:
     return out
 
 
-def contract_frame(conn: Connection, contract_id: str) -> list[Event]:
+def contract_frame(conn: Connection, contract_id: str, upto: int) -> list[Event]:
     """What :func:`contract_history` holds of a contract but its assets' own events:
     the events filed under the reference data, the
     findings' dispositions and the contract, and the registrations and inventories
     filed under one of its assets (amendments are filed with their targets). A fold
     then adds a share of the assets' events at a time
-    (``domain.rules.compliance.compliance_in_chunks``)."""
+    (``domain.rules.compliance.compliance_in_chunks``). Only events up to position
+    ``upto``: every read of one fold stops at the same place."""
     mine = {asset_subject(a) for a in contract_assets(conn, contract_id)}
     contract = contract_subject(contract_id)
     rows = conn.execute(
         sa.select(event_index.c.subject, event_index.c.position, event_index.c.event_id).where(
-            event_index.c.subject.in_([REF, FINDING, contract, REGISTRATIONS, INVENTORIES])
+            event_index.c.subject.in_([REF, FINDING, contract, REGISTRATIONS, INVENTORIES]),
+            event_index.c.position <= upto,
         )
     ).all()
     wanted = {p for s, p, _ in rows if s in (REF, FINDING, contract)}
@@ -144,13 +146,15 @@ def contract_frame(conn: Connection, contract_id: str) -> list[Event]:
                 event_index.c.event_id.in_(shared[i : i + 1000])
             )
         )
-        wanted.update(p for s, p in filed if s in mine)
+        wanted.update(p for s, p in filed if s in mine and p <= upto)
     return load_events(conn, wanted)
 
 
-def asset_events(conn: Connection, asset_ids: Iterable[str], skip: set[int]) -> list[Event]:
-    """Every event filed under one of these assets, but those at ``skip``, in one
-    query (as :func:`contract_history` reads)."""
+def asset_events(
+    conn: Connection, asset_ids: Iterable[str], skip: set[int], upto: int
+) -> list[Event]:
+    """Every event up to position ``upto`` filed under one of these assets, but those
+    at ``skip``, in one query (as :func:`contract_history` reads)."""
     # Not the inventories and registrations, which the frame holds: an inventory names
     # the assets of many shares.
     shared = sa.select(event_index.c.position).where(
@@ -158,6 +162,7 @@ def asset_events(conn: Connection, asset_ids: Iterable[str], skip: set[int]) -> 
     )
     filed = sa.select(event_index.c.position).where(
         event_index.c.subject.in_([asset_subject(a) for a in asset_ids]),
+        event_index.c.position <= upto,
         event_index.c.position.not_in(shared),
     )
     rows = conn.execute(

@@ -10,7 +10,7 @@ contract's own events, reusing the projection's stored lives.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,16 +19,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.instants import to_stored
-from domain.rules import Filters, Finding, FindingKind, Lives, Window, contract_report
+from domain.rules import Filters, Finding, FindingKind, Lives, Window
 from domain.rules.compliance import Compliance, compliance_in_chunks
+from domain.rules.report import ContractReport, contract_report_in_chunks
 from domain.state import History
 from ledger.errors import InvalidEventError, NotFoundError, Problem
 from ledger.projections.codec import life_view
-from ledger.projections.custody_queries import asset_events, contract_frame, contract_history
+from ledger.projections.custody_queries import asset_events, contract_frame, events_by_id
 from ledger.projections.findings_queries import candidates, lives_of
+from ledger.projections.tracking import tracking_position
 from ledger.reading.report import current, current_compliance, current_report
 from ledger.store.lookups import Lookups
-from ledger.store.tables import findings
+from ledger.store.tables import events, findings
 
 MAX_LIMIT = 1000
 KINDS = tuple(k.value for k in FindingKind)
@@ -213,23 +215,36 @@ class FindingsReads:
                 return current_report(
                     conn, stored, contract_id, as_of or now, known_at or now, window
                 ).to_dict()
-            history = contract_history(conn, contract_id)
-        head, head_hash = self.lookups.head()
-        report = contract_report(
-            history,
-            contract_id,
-            as_of=as_of or now,
-            known_at=known_at or now,
-            head_position=head,
-            head_hash=(head_hash or b"\0" * 32).hex(),
-            period=window,
-            lives=self._lives(contract_id=contract_id),
-        )
+            report = folded_report(
+                conn,
+                contract_id,
+                as_of=as_of or now,
+                known_at=known_at or now,
+                period=window,
+                lives=self._lives(contract_id=contract_id),
+            )
         return report.to_dict()
 
 
 SHARE = 500
-"""How many of a contract's assets a fold of its compliance holds the events of at once."""
+"""How many of a contract's assets a fold of its history holds the events of at once."""
+
+
+def _shares(
+    conn: Connection, contract_id: str, share: int
+) -> tuple[History, Callable[[Sequence[str]], Iterator[tuple[Sequence[str], History]]], int]:
+    """A fold's frame, its shares, and the position both stop at (what the custody
+    projection had indexed when the fold began: appends during a fold are not read)."""
+    upto = tracking_position(conn, "custody", lock=False)
+    frame = contract_frame(conn, contract_id, upto)
+    skip = {e.position for e in frame}
+
+    def chunks(mine: Sequence[str]) -> Iterator[tuple[Sequence[str], History]]:
+        for i in range(0, len(mine), share):
+            part = mine[i : i + share]
+            yield part, History([*frame, *asset_events(conn, part, skip, upto)])
+
+    return History(frame), chunks, upto
 
 
 def folded_compliance(
@@ -243,12 +258,40 @@ def folded_compliance(
     give), ``share`` assets' events at a time over the events they all read: what a
     fold holds is bounded by the largest share, not by the contract's history (at a
     million events the whole history took 4.5 GB)."""
-    frame = contract_frame(conn, contract_id)
-    skip = {e.position for e in frame}
+    frame, chunks, _ = _shares(conn, contract_id, share)
+    return compliance_in_chunks(frame, chunks, contract_id, as_of, known_at)
 
-    def chunks(mine: Sequence[str]) -> Iterator[tuple[Sequence[str], History]]:
-        for i in range(0, len(mine), share):
-            part = mine[i : i + share]
-            yield part, History([*frame, *asset_events(conn, part, skip)])
 
-    return compliance_in_chunks(History(frame), chunks, contract_id, as_of, known_at)
+def folded_report(
+    conn: Connection,
+    contract_id: str,
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    period: Window,
+    lives: Lives,
+    share: int = SHARE,
+) -> ContractReport:
+    """The contract report folded from the contract's history, as
+    :func:`folded_compliance` folds compliance; ``lives``: the projection's lives of
+    the contract's findings. Its log head is where the fold stopped."""
+    frame, chunks, upto = _shares(conn, contract_id, share)
+    head_hash = conn.execute(
+        sa.select(events.c.hash).where(events.c.notification_id == upto)
+    ).scalar()
+
+    def reported(ids: Iterable[str]) -> dict[str, datetime]:
+        return {i: e.reported_at for i, e in events_by_id(conn, ids).items()}
+
+    return contract_report_in_chunks(
+        frame,
+        chunks,
+        contract_id,
+        as_of=as_of,
+        known_at=known_at,
+        head_position=upto,
+        head_hash=bytes(head_hash or b"\0" * 32).hex(),
+        period=period,
+        lives=lives,
+        reported=reported,
+    )
