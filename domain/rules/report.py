@@ -269,24 +269,9 @@ def contract_report_in_chunks(
     ref = frame.reference(known_at)
     cut = Evaluator(frame, contract_id).refresh(known_at)
     assets = cut.assets_of(contract_id)
-    states: dict[str, AssetState | None] = {}
-    r03: dict[str, list[Finding]] = {}
-    amended: dict[int, Amendment] = {}
-    retracted_by: dict[str, str] = {}
-    for share, history in chunks(assets):
-        for a in share:
-            facts = asset_facts(history, a, known_at, cut)
-            r03[a] = r03_unaccounted(facts)
-            states[a] = history.state(a, as_of, known_at)
-        found, undone = _amendments(history, known_at)
-        amended.update((x.position, x) for x in found)
-        retracted_by.update(undone)
-    missing = [a for a in assets if a not in states]
-    assert not missing, f"no share holds {missing[:3]}"
-    states = {a: states[a] for a in assets}
+    states, r03, amendments, retracted_by = _by_shares(chunks, assets, cut, as_of, known_at)
     parts = [AssetPart(a, tuple(r03[a]), (), None) for a in assets]
     facts_c = contract_facts(contract_id, ref, cut, parts)
-    amendments = sorted(amended.values(), key=lambda x: x.knowledge_key)
     # The same findings as the life gives them, so they carry detected_at and
     # disposition as known then; the catalogue's version if the life lacks one.
     required = _sorted([then.get(f.finding_key, f) for f in c01_suspension_required(facts_c)])
@@ -315,6 +300,34 @@ def contract_report_in_chunks(
         head_hash=head_hash,
         rules_version=rules_version,
     )
+
+
+def _by_shares(
+    chunks: Callable[[Sequence[str]], Iterable[tuple[Sequence[str], History]]],
+    assets: Sequence[str],
+    cut: CutFacts,
+    as_of: datetime,
+    known_at: datetime,
+) -> tuple[dict[str, AssetState | None], dict[str, list[Finding]], list[Amendment], dict[str, str]]:
+    """Each asset's state at ``as_of`` and R03 findings (in ``assets``' order), and the
+    retractions and corrections (knowledge order) with those retracted, a share at a
+    time."""
+    states: dict[str, AssetState | None] = {}
+    r03: dict[str, list[Finding]] = {}
+    amended: dict[int, Amendment] = {}
+    retracted_by: dict[str, str] = {}
+    for share, history in chunks(assets):
+        for a in share:
+            facts = asset_facts(history, a, known_at, cut)
+            r03[a] = r03_unaccounted(facts)
+            states[a] = history.state(a, as_of, known_at)
+        found, undone = _amendments(history, known_at)
+        amended.update((x.position, x) for x in found)
+        retracted_by.update(undone)
+    missing = [a for a in assets if a not in states]
+    assert not missing, f"no share holds {missing[:3]}"
+    amendments = sorted(amended.values(), key=lambda x: x.knowledge_key)
+    return {a: states[a] for a in assets}, r03, amendments, retracted_by
 
 
 def _lives_of_contract(

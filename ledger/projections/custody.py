@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -196,13 +196,7 @@ class CustodyProjection:
         inventory_rows: list[dict[str, Any]] = []
         targets = [e.target_event_id for e in batch if e.type in AMENDMENTS and e.target_event_id]
         known_targets, target_positions = self._subjects_of_events(conn, [t for t in targets if t])
-        # Each amendment's line in a contract report (domain.rules.corrections), stored
-        # with it: the report then parses neither the amendment nor its target.
-        target_events: dict[str, Event] = {}
-        for t in load_events(conn, target_positions.values()):
-            target_events.setdefault(t.event_id, t)
-        for e in batch:
-            target_events.setdefault(e.event_id, e)
+        target_events = _targets(conn, target_positions.values(), batch)
 
         touched: dict[str, list[Event]] = defaultdict(list)
         refold: set[str] = set()
@@ -506,6 +500,18 @@ def amendment_summary(e: Event, target: Event | None) -> str | None:
     if target is None:
         return None
     return orjson.dumps(Amendment.of(e, target).to_json()).decode()
+
+
+def _targets(
+    conn: Connection, positions: Iterable[int], batch: Sequence[Event]
+) -> dict[str, Event]:
+    """The amendments' targets by id, logged before the batch or in it: each
+    amendment's line in a contract report (domain.rules.corrections) is stored with it,
+    so the report parses neither the amendment nor its target."""
+    found: dict[str, Event] = {}
+    for t in [*load_events(conn, positions), *batch]:
+        found.setdefault(t.event_id, t)
+    return found
 
 
 def inventory_row(e: Event) -> dict[str, Any]:
