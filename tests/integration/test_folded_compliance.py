@@ -16,7 +16,7 @@ from ledger.bootstrap import Ledger
 from ledger.cli.demo import load_demo
 from ledger.projections.custody_queries import all_contracts, contract_history
 from ledger.reading.findings import folded_compliance, folded_report
-from ledger.store.tables import events
+from ledger.store.tables import event_index, events
 from ledger.worlds.realistic import append_world
 
 SHARES = (1, 7, 500)
@@ -107,3 +107,53 @@ def test_a_realistic_world_folded_a_share_at_a_time_equals_the_whole_fold(
     assert any(r["corrections"] for _, r in seen) and any(r["restatements"] for _, r in seen)
     assert any(r["inventory"]["inventories_in_period"] for _, r in seen)
     assert any(x["late_evidence"] for _, r in seen for x in r["restatements"])
+
+
+def test_a_fold_reads_only_up_to_where_custody_stood_when_it_began(ledger: Ledger) -> None:
+    """The shares are separate reads: all of them stop at the custody projection's
+    position when the fold began, which the report names as its log head, so events
+    indexed meanwhile are not mixed in. Here custody is set back as if the story's
+    later events had been indexed after the fold began."""
+    load_demo(ledger)
+    head = ledger.lookups.head()[0]
+    with ledger.engine.connect() as conn:
+        registered = conn.execute(
+            sa.select(sa.func.max(event_index.c.position)).where(
+                event_index.c.subject == "registrations"
+            )
+        ).scalar_one()
+    upto = registered + 1  # every asset registered, most of their events after
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE projection_tracking SET position = :p WHERE name = 'custody'"),
+            {"p": upto},
+        )
+    t = datetime.now(UTC)
+    lives = ledger.findings._lives(contract_id="fms-iq-m1")
+    with ledger.engine.connect() as conn:
+        before = contract_history(conn, "fms-iq-m1", upto=upto)
+        everything = contract_history(conn, "fms-iq-m1")
+        assert len(before.log.events) < len(everything.log.events)
+        got = folded_report(
+            conn, "fms-iq-m1", as_of=t, known_at=t, period=PERIOD, lives=lives, share=1
+        )
+        assert folded_compliance(conn, "fms-iq-m1", t, t, share=1) == compliance(
+            before, "fms-iq-m1", t, t
+        )
+    assert got.reproducibility["log_head_position"] == upto
+    with ledger.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(events.c.hash).where(events.c.notification_id == upto)
+        ).scalar_one()
+    assert got.reproducibility["log_head_hash"] == bytes(stored).hex()
+    want = contract_report(
+        before,
+        "fms-iq-m1",
+        as_of=t,
+        known_at=t,
+        head_position=upto,
+        head_hash=got.reproducibility["log_head_hash"],
+        period=PERIOD,
+        lives=lives,
+    )
+    assert got.to_dict() == want.to_dict()
