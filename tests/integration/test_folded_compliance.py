@@ -123,6 +123,7 @@ def test_a_fold_reads_only_up_to_where_custody_stood_when_it_began(ledger: Ledge
             )
         ).scalar_one()
     upto = registered + 1  # every asset registered, most of their events after
+    assert upto < head
     with ledger.engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE projection_tracking SET position = :p WHERE name = 'custody'"),
