@@ -108,7 +108,7 @@ _set = object.__setattr__
 def _evolve(s: AssetState, **changes: Any) -> AssetState:
     """``dataclasses.replace`` for a state, without its per-call introspection: a fold
     makes one per applied event, and ``replace`` cost twice this."""
-    new = object.__new__(AssetState)
+    new = AssetState.__new__(AssetState)
     for name in _STATE_FIELDS:
         _set(new, name, changes[name] if name in changes else getattr(s, name))
     return new

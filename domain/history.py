@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -407,22 +407,26 @@ def _recorded(value: Any) -> datetime | None:
     return known
 
 
-_LINES: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+_LINES: dict[object, object] = {}
 """One tuple per ``(result, found_at_party)`` told (a few hundred on a large ledger),
-shared by every inventory line that tells it."""
+shared by every inventory line that tells it. Typed ``object``: compiled (mypyc), a
+value typed as a pair is unboxed, and boxed again as a new tuple where it is stored."""
 
 
 def _result_lines(lines: Any) -> Mapping[str, tuple[str, str | None]]:
     """An inventory's result lines (JSON objects) as :meth:`Event.inventory_results`
     gives them."""
-    out: dict[str, tuple[str, str | None]] = {}
+    out: dict[str, object] = {}
+    present: set[str] = set()  # a later line does not undo a line saying present
     for line in lines or ():
         asset, result = str(line.get("asset_id")), str(line.get("result"))
-        if out.get(asset, ("",))[0] != "present":
+        if asset not in present:
             found = line.get("found_at_party")
-            told = (result, None if found is None else str(found))
+            told: object = (result, None if found is None else str(found))
             out[asset] = _LINES.setdefault(told, told) if len(_LINES) < 65536 else told
-    return MappingProxyType(out)
+            if result == "present":
+                present.add(asset)
+    return cast(Mapping[str, tuple[str, str | None]], MappingProxyType(out))
 
 
 def parse_logged(logged: Iterable[Logged | Event]) -> list[Event]:

@@ -32,6 +32,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from domain.history import Event
 from domain.instants import days, hours
 from domain.reference_reads import answer
@@ -220,6 +222,7 @@ Read = tuple[str | None, ...]
 asks them again of other reference data."""
 
 
+@mypyc_attr(native_class=False)  # a view shares the data: :meth:`reading` copies ``__dict__``
 class Reference:
     """Parties, facilities, contracts and authorisations as known; read-only.
 

@@ -8,6 +8,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime
 
+from mypy_extensions import mypyc_attr
+
 from domain.fold import AssetState, apply
 from domain.history import Event, WorldKey
 from domain.reference import Read, Reference
@@ -24,6 +26,7 @@ one more step, and the inventories of the cut matter to R14 only, which judges t
 again when they change (:class:`~domain.rules.resume.Inventories`)."""
 
 
+@mypyc_attr(native_class=False)  # mypyc compiles no subclass of tuple
 class Evaluated(tuple[Finding, ...]):
     """A scope's findings, with what the last evaluation of the same scope tells: the
     first ``kept`` are the very findings it gave (the same objects), and the first

@@ -120,7 +120,7 @@ class Finding:
     ) -> Finding:
         """This version with its life as known at some time (``dataclasses.replace``
         costs several times more, and every read of a finding makes one)."""
-        new = object.__new__(Finding)
+        new = Finding.__new__(Finding)
         for name in _CONTENT_FIELDS:
             _set(new, name, getattr(self, name))
         _set(new, "detected_at", detected_at)

@@ -134,7 +134,7 @@ class LifeTracker:
     def __init__(self) -> None:
         self._implied: dict[str, Finding] = {}
         self._scope_keys: dict[ScopeKey, set[str]] = {}
-        self._volatile: dict[ScopeKey, set[str]] = {}
+        self._unsettled: dict[ScopeKey, set[str]] = {}
         self._visible: set[str] = set()
         self._pending: list[tuple[datetime, int, str]] = []
         self._seq = 0
@@ -228,7 +228,7 @@ class LifeTracker:
                 keys.add(f.finding_key)
                 self._implied[f.finding_key] = f
             stable = getattr(found, "stable", 0)
-            self._volatile[scope] = {f.finding_key for f in found[stable:]}
+            self._unsettled[scope] = {f.finding_key for f in found[stable:]}
         for key, prefix in stored.items():
             if not prefix.count:
                 continue
@@ -264,7 +264,7 @@ class LifeTracker:
                 keys.add(key)
                 self._implied[key] = prefix.base
                 self._visible.add(key)
-        self._volatile[scope] = set(keys)
+        self._unsettled[scope] = set(keys)
 
     @staticmethod
     def _prefix_after(done: Prefix, changes: Sequence[Change]) -> Prefix:
@@ -328,7 +328,7 @@ class LifeTracker:
         added, removed = undo
         # With ``kept``, the first findings are last evaluation's, unchanged, and
         # only those that were not among the stable ones can have gone.
-        gone = (self._volatile.get(scope, keys) if kept else keys) - new.keys()
+        gone = (self._unsettled.get(scope, keys) if kept else keys) - new.keys()
         for key in gone:
             self._no_longer_implied(key, found, why, k)
         for key, f in new.items():
@@ -349,7 +349,7 @@ class LifeTracker:
                 else:
                     added.add(key)
         stable = getattr(found, "stable", 0)
-        self._volatile[scope] = {f.finding_key for f in found[stable:]}
+        self._unsettled[scope] = {f.finding_key for f in found[stable:]}
 
     def _no_longer_implied(
         self, key: str, found: Sequence[Finding], why: Impact, k: datetime
