@@ -4,6 +4,11 @@ per test, the ledger built through the composition root, an HTTP client and keys
 PostgreSQL comes from LEDGER_TEST_POSTGRES_URL (default: the local server). Each test
 session creates its own database there and drops it at the end. When CI=true an
 unreachable PostgreSQL fails the run; elsewhere its tests are skipped with the reason.
+
+The domain runs compiled when ``make compile`` built it (decision 0027): the tests
+marked ``source_only`` look inside its objects and are then left out of the run (not
+skipped: ``make test`` runs them again with ``LEDGER_PURE_PYTHON=1``). Under CI=true the
+domain must run compiled, as the image runs it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+import domain
 from ledger.bootstrap import Ledger, build_ledger
 from ledger.settings import Settings
 from ledger.store.migrate import upgrade
@@ -31,6 +37,19 @@ PG_ADMIN_URL = os.environ.get(
 # Every table Alembic creates (the event store is in the same metadata): a test on
 # PostgreSQL starts from empty tables, whatever a later migration adds.
 TABLES = tuple(metadata.tables)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not domain.COMPILED:
+        return
+    inside = [i for i in items if i.get_closest_marker("source_only")]
+    if inside:
+        items[:] = [i for i in items if not i.get_closest_marker("source_only")]
+        config.hook.pytest_deselected(items=inside)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"domain: {'compiled (mypyc)' if domain.COMPILED else 'source'}: {domain.COMPILED_STATE}"
 
 
 def _pg_conninfo(url: str) -> str:

@@ -273,6 +273,7 @@ def test_a_worker_within_a_budget_holds_one_partition_at_a_time_and_stores_what_
     assert _one_walk(ledger) == stored
 
 
+@pytest.mark.source_only  # spies on Event.parse
 def test_a_workers_walks_decode_the_log_wide_events_once_and_share_them(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -594,6 +595,7 @@ def test_a_partition_written_by_other_code_resumes_from_the_log_whoever_stamped_
     _assert_one_walk_stores_the_same(ledger)
 
 
+@pytest.mark.source_only  # spies on Event.parse
 def test_a_partition_parses_only_the_events_that_may_be_its_own(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:

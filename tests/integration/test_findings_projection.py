@@ -401,6 +401,7 @@ def test_reading_a_tracking_position_writes_nothing(ledger: Ledger) -> None:
     assert "no-such-projection" not in names
 
 
+@pytest.mark.source_only  # spies on Event.parse
 def test_a_restarted_worker_reads_the_stored_log_with_the_collector_paused(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -53,7 +53,10 @@ def build_stage_sources() -> list[str]:
 def copy_sources(dest: Path) -> None:
     """Copy the build stage's files, without caches: the wheel is built as in the image,
     and nothing is written into the checkout (no ``build/``, no ``*.egg-info``)."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+    # As .dockerignore leaves out: caches, and what `make compile` built in place.
+    ignore = shutil.ignore_patterns(
+        "__pycache__", "*.pyc", "*.egg-info", "build", "*.so", "_compiled.json"
+    )
     for name in build_stage_sources():
         src = ROOT / name
         if src.is_dir():

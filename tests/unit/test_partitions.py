@@ -138,6 +138,7 @@ def test_an_amendment_goes_where_its_target_went() -> None:
     assert Router(3, lambda _: None).route(unknown[0]) is None  # every partition
 
 
+@pytest.mark.source_only  # spies on the domain's functions
 def test_the_contract_level_looks_for_no_asset_an_inventory_may_expect(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

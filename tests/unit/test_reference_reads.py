@@ -120,6 +120,7 @@ def test_a_parent_registered_later_changes_the_ancestry_of_its_children() -> Non
     assert before.answers_alike(after, {("anc", "9th-div"), ("party", "5th-bde")})
 
 
+@pytest.mark.source_only  # spies on the domain's functions
 def test_new_reference_data_folds_again_only_the_assets_whose_questions_it_answers_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
