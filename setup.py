@@ -1,6 +1,6 @@
 """The package's build. Everything is in pyproject.toml but for one choice made here:
 with ``LEDGER_COMPILE=1`` the domain's modules are also compiled to C extensions by
-mypyc (decision 0027), which runs the same source about twice as fast; ``make compile``
+mypyc (decision 0027), which runs the same source about 1.6 times as fast; ``make compile``
 builds them in place, the image builds them into its wheel. Without it (the default,
 and wherever no C compiler is at hand) the package is pure Python and gives the same
 results.
