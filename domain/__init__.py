@@ -1,6 +1,8 @@
 """Pure facts and rules of the custody ledger: vocabulary, events, the state fold and
-the rule catalogue. Nothing here performs I/O; it imports only the standard library,
-``eventsourcing.domain`` and ``mypy_extensions`` (a no-op decorator read by mypyc).
+the rule catalogue. Nothing here performs I/O — but this file, which reads its own
+package's files once at import to choose how to import it (below). It imports only the
+standard library, ``eventsourcing.domain`` and ``mypy_extensions`` (a no-op decorator
+read by mypyc).
 
 The modules may run compiled (``make compile``; decision 0027): mypyc builds them from
 this very source into C extensions, listed with their sources' SHA-256 in
