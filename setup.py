@@ -46,7 +46,10 @@ def _ext_modules() -> list[object]:
     sources = compiled_sources()
     stamp = {s: hashlib.sha256((ROOT / s).read_bytes()).hexdigest() for s in sources}
     (ROOT / "domain" / "_compiled.json").write_text(json.dumps(stamp, indent=1) + "\n")
-    return list(mypycify(sources, opt_level="3"))
+    # The runtime the modules share goes inside the package (``domain/_native__mypyc``),
+    # not beside it: at the top level of the checkout, an editable install found it only
+    # from the checkout's own directory, and a compiled module failed to import elsewhere.
+    return list(mypycify(sources, opt_level="3", group_name="domain._native"))
 
 
 setup(ext_modules=_ext_modules())

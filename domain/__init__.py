@@ -40,15 +40,28 @@ def compiled_state(root: Path, environ: dict[str, str] | None = None) -> tuple[b
     if not stamp.is_file():
         return False, "not compiled (make compile)"
     compiled: dict[str, str] = json.loads(stamp.read_text())
+    if not _extension(root / "domain" / RUNTIME):
+        return False, f"the compiled modules' runtime (domain/{RUNTIME}) is missing"
     for source, digest in compiled.items():
         path = root / source
-        if not any(
-            path.with_suffix(suffix).is_file() for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        ):
+        if not _extension(path.with_suffix("")):
             return False, f"{source} has no compiled extension"
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             return False, f"{source} changed since it was compiled (make compile)"
     return True, "compiled"
+
+
+RUNTIME = "_native__mypyc"
+"""The extension the compiled modules share (mypyc's runtime and their code), named by
+``setup.py``'s ``group_name``."""
+
+
+def _extension(stem: Path) -> bool:
+    """Whether an extension module ``stem`` (a path without suffix) was built."""
+    return any(
+        stem.with_name(stem.name + suffix).is_file()
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+    )
 
 
 class _SourceOnly:

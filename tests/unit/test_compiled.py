@@ -31,6 +31,7 @@ def _tree(tmp_path: Path, sources: dict[str, str], compiled: dict[str, str] | No
         (tmp_path / "domain" / "_compiled.json").write_text(json.dumps(stamp))
         for rel in compiled:
             (tmp_path / rel).with_suffix(SUFFIX).write_bytes(b"")
+        (tmp_path / "domain" / (domain.RUNTIME + SUFFIX)).write_bytes(b"")
     return tmp_path
 
 
@@ -52,6 +53,10 @@ def test_the_extensions_stand_for_the_source_only_while_every_source_is_as_compi
     lost = _tree(tmp_path / "lost", sources, sources)
     (lost / "domain/a.py").with_suffix(SUFFIX).unlink()
     assert domain.compiled_state(lost, {}) == (False, "domain/a.py has no compiled extension")
+    bare = _tree(tmp_path / "bare", sources, sources)
+    (bare / "domain" / (domain.RUNTIME + SUFFIX)).unlink()
+    ok, why = domain.compiled_state(bare, {})
+    assert not ok and why.startswith("the compiled modules' runtime")
 
 
 def _run(code: str, **env: str) -> str:
@@ -74,6 +79,25 @@ def test_the_domain_runs_compiled_in_ci_and_as_source_when_asked() -> None:
         assert compiled == "True", f"CI runs the domain compiled, as the image does: {path}"
     pure, path = _run(where, LEDGER_PURE_PYTHON="1").split(" ", 1)
     assert pure == "False" and path.endswith("walk.py")
+
+
+def test_the_compiled_domain_imports_from_any_directory(tmp_path: Path) -> None:
+    """The installed package (``make test``'s editable install), run from a directory
+    that is not the checkout and without ``PYTHONPATH``: its compiled modules import.
+    mypyc's shared runtime once lay beside the package, at the checkout's top level,
+    where only a process started in the checkout found it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = (
+        "import domain, domain.rules.walk as w; print(domain.__file__, domain.COMPILED, w.__file__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    where, compiled, walk = out.stdout.split()
+    assert Path(where).resolve().parent == ROOT / "domain", "make test installs the checkout"
+    assert compiled == str(domain.COMPILED)
+    assert walk.endswith(SUFFIX if domain.COMPILED else "walk.py")
 
 
 _WALK = """
