@@ -30,13 +30,25 @@ from domain.vocabulary import EventType, Status
 # -- steps, segments, bands, intervals -------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Step:
     """One effective event of an asset in world order, with the state around it."""
 
     event: Event
     before: AssetState | None
     after: AssetState | None
+
+    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
+    def __init__(
+        self,
+        event: Event,
+        before: AssetState | None,
+        after: AssetState | None,
+    ) -> None:
+        object.__setattr__(self, "event", event)
+        object.__setattr__(self, "before", before)
+        object.__setattr__(self, "after", after)
 
     @property
     def applied(self) -> bool:
@@ -51,7 +63,7 @@ class Step:
         return b is None or (b.status, b.custodian) != (self.after.status, self.after.custodian)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Segment:
     """``[valid_from, valid_to)`` over which the state and its authorisation are
     constant (``valid_to`` ``None``: still so at the horizon).
@@ -70,6 +82,28 @@ class Segment:
     event_ids: tuple[str, ...]
     custody_event_ids: tuple[str, ...]
     authorisation_event_ids: tuple[str, ...]
+
+    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
+    def __init__(
+        self,
+        valid_from: datetime,
+        valid_to: datetime | None,
+        state: AssetState,
+        authorised: bool | None,
+        accounted: bool,
+        event_ids: tuple[str, ...],
+        custody_event_ids: tuple[str, ...],
+        authorisation_event_ids: tuple[str, ...],
+    ) -> None:
+        object.__setattr__(self, "valid_from", valid_from)
+        object.__setattr__(self, "valid_to", valid_to)
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "authorised", authorised)
+        object.__setattr__(self, "accounted", accounted)
+        object.__setattr__(self, "event_ids", event_ids)
+        object.__setattr__(self, "custody_event_ids", custody_event_ids)
+        object.__setattr__(self, "authorisation_event_ids", authorisation_event_ids)
 
 
 class BandMark(StrEnum):

@@ -226,11 +226,13 @@ def c04_support_during_suspension(f: ContractFacts) -> list[Finding]:
     out = []
     for part in f.assets:
         for e in part.support:
+            span = covering(suspended, e.occurred_at)
+            if span is None:
+                continue
             who = e.text(
                 "provider_party" if e.type is EventType.SUPPORT_PROVIDED else "performed_by_party"
             )
-            span = covering(suspended, e.occurred_at)
-            if span is None or not f.ref.seller_side(who, f.contract_id):
+            if not f.ref.seller_side(who, f.contract_id):
                 continue
             out.append(
                 make_finding(

@@ -17,7 +17,7 @@ the past of the walk: walk again with :func:`~domain.rules.tracking.life`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -65,7 +65,7 @@ UnaccountedPart = tuple[str | None, tuple[Finding, ...]]
 none, or no longer registered) and its R03 findings."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class _Judged0405:
     """C04 and C05 of one asset of a contract as last judged, with what they read:
     the reference data (one object per change of it, and the questions asked of it:
@@ -82,6 +82,30 @@ class _Judged0405:
     c04: tuple[Finding, ...]
     c05: tuple[Finding, ...]
     found: tuple[Finding, ...]
+
+    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
+    def __init__(
+        self,
+        ref: Reference,
+        reads: set[Read],
+        suspended: list[Span],
+        held: list[Span],
+        support: tuple[Event, ...],
+        registration: Event | None,
+        c04: tuple[Finding, ...],
+        c05: tuple[Finding, ...],
+        found: tuple[Finding, ...],
+    ) -> None:
+        object.__setattr__(self, "ref", ref)
+        object.__setattr__(self, "reads", reads)
+        object.__setattr__(self, "suspended", suspended)
+        object.__setattr__(self, "held", held)
+        object.__setattr__(self, "support", support)
+        object.__setattr__(self, "registration", registration)
+        object.__setattr__(self, "c04", c04)
+        object.__setattr__(self, "c05", c05)
+        object.__setattr__(self, "found", found)
 
 
 def affected(history: History, events: Iterable[Event], k: datetime) -> Impact:
@@ -331,7 +355,7 @@ class Evaluator:
         ):
             c04 = last.c04  # none of the new ones falls in a suspension: C04 finds none
         elif len(support) > len(last.support):
-            new = replace(part, support=support[len(last.support) :], registration=None)
+            new = AssetPart(part.asset_id, part.unaccounted, support[len(last.support) :], None)
             c04 = (*last.c04, *c04_support_during_suspension(facts_of(new)))
         else:
             c04 = last.c04

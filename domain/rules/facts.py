@@ -381,7 +381,7 @@ class StepIndex:
             self.rewrites += 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class AssetFacts:
     """One asset's effective history at one knowledge cut. ``index`` may come
     precomputed with the steps (an incremental evaluation keeps one); else it is
@@ -396,6 +396,30 @@ class AssetFacts:
     cut: CutFacts
     keys: tuple[WorldKey, ...] = field(repr=False)  # the steps' world keys, for bisection
     given_index: StepIndex | None = field(default=None, repr=False, compare=False)
+
+    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
+    def __init__(
+        self,
+        asset_id: str,
+        contract_id: str | None,
+        ref: Reference,
+        terms: Terms,
+        steps: tuple[Step, ...],
+        segments: tuple[Segment, ...],
+        cut: CutFacts,
+        keys: tuple[WorldKey, ...],
+        given_index: StepIndex | None = None,
+    ) -> None:
+        object.__setattr__(self, "asset_id", asset_id)
+        object.__setattr__(self, "contract_id", contract_id)
+        object.__setattr__(self, "ref", ref)
+        object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "segments", segments)
+        object.__setattr__(self, "cut", cut)
+        object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "given_index", given_index)
 
     @property
     def index(self) -> StepIndex:
@@ -418,7 +442,7 @@ def asset_facts(history: History, asset_id: str, k: datetime | None, cut: CutFac
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class AssetPart:
     """What the contract rules read of one asset: its R03 findings, its support and
     repair events, and its registration."""
@@ -427,6 +451,20 @@ class AssetPart:
     unaccounted: tuple[Finding, ...]
     support: tuple[Event, ...]
     registration: Event | None
+
+    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
+    def __init__(
+        self,
+        asset_id: str,
+        unaccounted: tuple[Finding, ...],
+        support: tuple[Event, ...],
+        registration: Event | None,
+    ) -> None:
+        object.__setattr__(self, "asset_id", asset_id)
+        object.__setattr__(self, "unaccounted", unaccounted)
+        object.__setattr__(self, "support", support)
+        object.__setattr__(self, "registration", registration)
 
 
 def asset_part(facts: AssetFacts, r03: Sequence[Finding]) -> AssetPart:
@@ -446,7 +484,7 @@ def asset_part(facts: AssetFacts, r03: Sequence[Finding]) -> AssetPart:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ContractFacts:
     """One contract at one knowledge cut: its reference data, its effective contract
     actions in world order, and the parts of (some of) its assets."""
@@ -457,6 +495,24 @@ class ContractFacts:
     terms: Terms
     actions: tuple[Event, ...]
     assets: tuple[AssetPart, ...]
+
+    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
+    def __init__(
+        self,
+        contract_id: str,
+        contract: Contract | None,
+        ref: Reference,
+        terms: Terms,
+        actions: tuple[Event, ...],
+        assets: tuple[AssetPart, ...],
+    ) -> None:
+        object.__setattr__(self, "contract_id", contract_id)
+        object.__setattr__(self, "contract", contract)
+        object.__setattr__(self, "ref", ref)
+        object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "actions", actions)
+        object.__setattr__(self, "assets", assets)
 
 
 def contract_facts(

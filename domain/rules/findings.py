@@ -70,7 +70,7 @@ class FindingDisposition:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Finding:
     """One finding. ``valid_to`` is ``None`` while a state finding is open; event and
     discrepancy findings are instants (``valid_from`` is the trigger's
@@ -94,6 +94,73 @@ class Finding:
     cleared_at: datetime | None = None
     clear_reason: ClearReason | None = None
     disposition: FindingDisposition | None = None
+
+    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
+    def __init__(
+        self,
+        finding_key: str,
+        rule: str,
+        rule_name: str,
+        kind: FindingKind,
+        severity: Severity,
+        asset_id: str | None,
+        contract_id: str | None,
+        parties: tuple[str, ...],
+        evidence: tuple[str, ...],
+        summary: str,
+        valid_from: datetime,
+        valid_to: datetime | None,
+        trigger_event_id: str | None = None,
+        detected_at: datetime | None = None,
+        cleared_at: datetime | None = None,
+        clear_reason: ClearReason | None = None,
+        disposition: FindingDisposition | None = None,
+    ) -> None:
+        object.__setattr__(self, "finding_key", finding_key)
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "rule_name", rule_name)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "asset_id", asset_id)
+        object.__setattr__(self, "contract_id", contract_id)
+        object.__setattr__(self, "parties", parties)
+        object.__setattr__(self, "evidence", evidence)
+        object.__setattr__(self, "summary", summary)
+        object.__setattr__(self, "valid_from", valid_from)
+        object.__setattr__(self, "valid_to", valid_to)
+        object.__setattr__(self, "trigger_event_id", trigger_event_id)
+        object.__setattr__(self, "detected_at", detected_at)
+        object.__setattr__(self, "cleared_at", cleared_at)
+        object.__setattr__(self, "clear_reason", clear_reason)
+        object.__setattr__(self, "disposition", disposition)
+
+    def __eq__(self, other: object) -> bool:
+        """The ``dataclass`` equality (every field, in order), written out for mypyc
+        like ``__init__``: the tracker compares each finding made again with the one
+        it implied before. ``dataclass`` still makes ``__hash__`` from the fields."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Finding)
+        return (
+            self.finding_key == other.finding_key
+            and self.rule == other.rule
+            and self.rule_name == other.rule_name
+            and self.kind == other.kind
+            and self.severity == other.severity
+            and self.asset_id == other.asset_id
+            and self.contract_id == other.contract_id
+            and self.parties == other.parties
+            and self.evidence == other.evidence
+            and self.summary == other.summary
+            and self.valid_from == other.valid_from
+            and self.valid_to == other.valid_to
+            and self.trigger_event_id == other.trigger_event_id
+            and self.detected_at == other.detected_at
+            and self.cleared_at == other.cleared_at
+            and self.clear_reason == other.clear_reason
+            and self.disposition == other.disposition
+        )
 
     @property
     def open(self) -> bool:
@@ -120,14 +187,25 @@ class Finding:
     ) -> Finding:
         """This version with its life as known at some time (``dataclasses.replace``
         costs several times more, and every read of a finding makes one)."""
-        new = Finding.__new__(Finding)
-        for name in _CONTENT_FIELDS:
-            _set(new, name, getattr(self, name))
-        _set(new, "detected_at", detected_at)
-        _set(new, "cleared_at", cleared_at)
-        _set(new, "clear_reason", clear_reason)
-        _set(new, "disposition", disposition)
-        return new
+        return Finding(
+            self.finding_key,
+            self.rule,
+            self.rule_name,
+            self.kind,
+            self.severity,
+            self.asset_id,
+            self.contract_id,
+            self.parties,
+            self.evidence,
+            self.summary,
+            self.valid_from,
+            self.valid_to,
+            self.trigger_event_id,
+            detected_at,
+            cleared_at,
+            clear_reason,
+            disposition,
+        )
 
     def content(self) -> Finding:
         """The finding without its life: what a knowledge cut implies."""
@@ -157,11 +235,6 @@ class Finding:
 
 def _stored(t: datetime | None) -> str | None:
     return None if t is None else to_stored(t)
-
-
-_LIFE_FIELDS = ("detected_at", "cleared_at", "clear_reason", "disposition")
-_CONTENT_FIELDS = tuple(n for n in Finding.__dataclass_fields__ if n not in _LIFE_FIELDS)
-_set = object.__setattr__
 
 
 # -- keys (DOMAIN.md §5) -------------------------------------------------------------

@@ -59,7 +59,7 @@ def scope_for(rule: str, contract_id: str | None, asset_id: str | None) -> Scope
     return asset_scope(asset_id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Impact:
     """What a batch of newly known events may change.
 
@@ -80,6 +80,39 @@ class Impact:
     """Per asset, the batch's events naming it, when the batch holds no retraction or
     correction (``None`` otherwise): what :class:`Evaluator` may append to the asset's
     last evaluation instead of folding it again."""
+
+    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
+    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
+    def __init__(
+        self,
+        assets: frozenset[str] = frozenset(),
+        contracts: frozenset[str] = frozenset(),
+        everything: bool = False,
+        retracted: frozenset[str] = frozenset(),
+        corrected: frozenset[str] = frozenset(),
+        touched: frozenset[EventType] = frozenset(),
+        news: Mapping[str, tuple[Event, ...]] | None = None,
+    ) -> None:
+        object.__setattr__(self, "assets", assets)
+        object.__setattr__(self, "contracts", contracts)
+        object.__setattr__(self, "everything", everything)
+        object.__setattr__(self, "retracted", retracted)
+        object.__setattr__(self, "corrected", corrected)
+        object.__setattr__(self, "touched", touched)
+        object.__setattr__(self, "news", news)
+
+    def amending(self, retracted: frozenset[str], corrected: frozenset[str]) -> Impact:
+        """This impact with the retractions and corrections ``retracted`` and
+        ``corrected`` (``dataclasses.replace`` runs as Python, once per instant)."""
+        return Impact(
+            self.assets,
+            self.contracts,
+            self.everything,
+            retracted,
+            corrected,
+            self.touched,
+            self.news,
+        )
 
 
 def previous_instant(log: Log, k: datetime) -> datetime:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Protocol
@@ -303,9 +303,7 @@ class LifeTracker:
             self._retracted, self._corrected = set(), set()
         self._retracted |= impact.retracted
         self._corrected |= impact.corrected
-        return replace(
-            impact, retracted=frozenset(self._retracted), corrected=frozenset(self._corrected)
-        )
+        return impact.amending(frozenset(self._retracted), frozenset(self._corrected))
 
     def _judge_scope(
         self,
