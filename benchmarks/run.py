@@ -33,10 +33,13 @@ def main() -> int:
     for section in SECTIONS:
         module = __import__(f"benchmarks.bench_{section}", fromlist=["run"])
         print(f"== {section}", flush=True)
-        module.run(report)
-        report["measured"][section] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        # Written after every section: a later section that fails loses only itself.
-        _write(report)
+        try:
+            module.run(report)
+            report["measured"][section] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        finally:
+            # Written after every section, and when one fails: what it measured
+            # before failing is kept, and a later section that fails loses only itself.
+            _write(report)
     print(f"wrote {OUT}")
     return 0
 
