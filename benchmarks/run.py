@@ -36,6 +36,10 @@ def main() -> int:
         try:
             module.run(report)
             report["measured"][section] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        except BaseException:
+            at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            report["measured"][section] = f"{at}, failed: its numbers are partial"
+            raise
         finally:
             # Written after every section, and when one fails: what it measured
             # before failing is kept, and a later section that fails loses only itself.

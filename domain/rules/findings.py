@@ -138,7 +138,9 @@ class Finding:
     def __eq__(self, other: object) -> bool:
         """The ``dataclass`` equality (every field, in order), written out for mypyc
         like ``__init__``: the tracker compares each finding made again with the one
-        it implied before. ``dataclass`` still makes ``__hash__`` from the fields."""
+        it implied before. ``__hash__`` is written out with it: compiled, a class that
+        defines ``__eq__`` is left with ``__hash__ = None`` whatever ``dataclass``
+        adds."""
         if other.__class__ is not self.__class__:
             return NotImplemented
         assert isinstance(other, Finding)
@@ -160,6 +162,30 @@ class Finding:
             and self.cleared_at == other.cleared_at
             and self.clear_reason == other.clear_reason
             and self.disposition == other.disposition
+        )
+
+    def __hash__(self) -> int:
+        """What ``dataclass`` makes for a frozen class: the hash of every field."""
+        return hash(
+            (
+                self.finding_key,
+                self.rule,
+                self.rule_name,
+                self.kind,
+                self.severity,
+                self.asset_id,
+                self.contract_id,
+                self.parties,
+                self.evidence,
+                self.summary,
+                self.valid_from,
+                self.valid_to,
+                self.trigger_event_id,
+                self.detected_at,
+                self.cleared_at,
+                self.clear_reason,
+                self.disposition,
+            )
         )
 
     @property

@@ -24,7 +24,7 @@ change. A finding's key tells whose it is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from hashlib import blake2b
@@ -375,7 +375,7 @@ class ContractWalk(Walk):
                 parts.update(r.parts)
                 retracted |= r.retracted
                 corrected |= r.corrected
-            impact = replace(impact, retracted=frozenset(retracted), corrected=frozenset(corrected))
+            impact = impact.amending(frozenset(retracted), frozenset(corrected))
             self.tracker.advance(k, self.evaluator.run(k, impact, parts), impact)
             if k != self.k:
                 self._prev, self.k = self.k or NOTHING_KNOWN, k

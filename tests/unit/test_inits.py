@@ -47,18 +47,21 @@ def _dataclasses() -> dict[str, type]:
 
 ALL = _dataclasses()
 
-# From the source (``make test`` runs these with LEDGER_PURE_PYTHON=1): compiled, an
-# ``__init__``'s signature reads (*args, **kwargs) and it refuses stand-in arguments of
-# the wrong type. The compiled build is of this very source, and the walk compiled is
-# held to the walk from source (tests/unit/test_compiled.py).
-pytestmark = pytest.mark.source_only
+# Most of these run from the source only (``make test`` runs them with
+# LEDGER_PURE_PYTHON=1): compiled, an ``__init__``'s signature reads (*args, **kwargs)
+# and it refuses stand-in arguments of the wrong type. The compiled build is of this
+# very source, and the walk compiled is held to the walk from source
+# (tests/unit/test_compiled.py).
+source_only = pytest.mark.source_only
 
 
+@source_only
 def test_the_written_out_inits_are_those_listed() -> None:
     written = {name for name, cls in ALL.items() if not cls.__dataclass_params__.init}  # type: ignore[attr-defined]
     assert written == WRITTEN_OUT
 
 
+@source_only
 @pytest.mark.parametrize("name", sorted(WRITTEN_OUT))
 def test_a_written_out_init_takes_the_fields_with_their_defaults(name: str) -> None:
     cls = ALL[name]
@@ -72,6 +75,7 @@ def test_a_written_out_init_takes_the_fields_with_their_defaults(name: str) -> N
         assert p.default == want and type(p.default) is type(want), (p, f)
 
 
+@source_only
 @pytest.mark.parametrize("name", sorted(WRITTEN_OUT))
 def test_a_written_out_init_sets_each_field_to_what_it_was_given(name: str) -> None:
     """By name and by position (distinct objects)."""
@@ -85,6 +89,7 @@ def test_a_written_out_init_sets_each_field_to_what_it_was_given(name: str) -> N
         setattr(made, fields[0].name, None)
 
 
+@source_only
 def test_a_findings_written_out_equality_is_the_dataclass_one() -> None:
     """Equal when every field is, unequal when any one differs, the same hash when
     equal, and ``NotImplemented`` against another type (``Finding.__eq__``)."""
@@ -99,3 +104,26 @@ def test_a_findings_written_out_equality_is_the_dataclass_one() -> None:
         assert a.__eq__(other) is False and a != other, f.name
     assert a.__eq__(object()) is NotImplemented
     assert Finding.__hash__ is not object.__hash__  # dataclass still makes it
+
+
+def test_a_finding_compares_and_hashes_by_its_fields_compiled_or_not() -> None:
+    """Run compiled too: there, a class that defines ``__eq__`` loses the ``__hash__``
+    that ``dataclass`` adds, unless it writes one out (a compiled ``Finding`` was
+    briefly unhashable)."""
+    from datetime import UTC, datetime
+
+    from domain.rules.findings import Finding, FindingKind, Severity
+
+    def made(summary: str) -> Finding:
+        at = datetime(2020, 1, 1, tzinfo=UTC)
+        return Finding(
+            "R03/t1/2020-01-01T00:00:00Z", "R03", "UNACCOUNTED", FindingKind.STATE,
+            Severity.HIGH, "t1", "c1", ("p1",), ("e1",), summary, at, None,
+        )  # fmt: skip
+
+    a, b, c = made("x"), made("x"), made("y")
+    assert a == b and hash(a) == hash(b) and a is not b
+    assert a != c
+    assert len({a, b, c}) == 2
+    assert a.with_life(a.valid_from, None, None, None) != a
+    assert a.with_life(None, None, None, None) == a
