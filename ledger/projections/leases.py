@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from domain.rules.collector import before_sweeps
 from ledger.store.tables import projection_leases as leases
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class Leases:
         self._renewed = -math.inf
         self._renewer: threading.Thread | None = None
         self._stop = threading.Event()
+        self._over = 0.0  # seconds past the lease asked for by a pause (:meth:`pausing`)
+        self._floor: datetime | None = None  # what renewals do not shorten the leases to
+        self._unhook: Callable[[], None] | None = None
 
     def held(self, *, now: bool = False) -> frozenset[str]:
         """The projections this worker runs; renewed when due (``now``: at once)."""
@@ -75,10 +79,19 @@ class Leases:
 
     def keep_renewed(self) -> None:
         """Renew in a thread of its own too, every third of the lease: a step that
-        runs longer than a lease (a walk resumed over a long log) keeps it."""
+        runs longer than a lease (a walk resumed over a long log) keeps it. A pause of
+        the whole process that the walk announces (a sweep of the garbage collector,
+        ``domain.rules.collector.before_sweeps``) is covered by :meth:`pausing`."""
         if self._renewer is not None:
             return
         ref, stop, every = weakref.ref(self), self._stop, self.seconds / 3
+
+        def pausing(seconds: float) -> None:
+            leases = ref()
+            if leases is not None:
+                leases.pausing(seconds)
+
+        self._unhook = before_sweeps(pausing)
 
         def renew() -> None:
             # Holds the leases weakly: a worker dropped without release() stops it.
@@ -95,11 +108,31 @@ class Leases:
         self._renewer = threading.Thread(target=renew, name="ledger-leases", daemon=True)
         self._renewer.start()
 
+    def pausing(self, seconds: float) -> None:
+        """The process is about to stop for about ``seconds`` (no thread of it runs,
+        the renewing one included): when that is more than a third of the lease (what
+        the renewals every third leave to spare), the leases are renewed now to last
+        that much longer, so that no other worker takes them over meanwhile. A worker
+        that dies in the pause keeps its leases that much longer. A failure is logged:
+        the pause goes ahead, and the leases may lapse in it, as before."""
+        if seconds <= self.seconds / 3 or not self._held:
+            return
+        self._over = seconds
+        try:
+            self.held(now=True)
+        except Exception as e:  # the caller is the garbage collector's sweep
+            log.warning("projection leases not extended over a pause of %.1f s (%s)", seconds, e)
+        else:
+            log.info("projection leases extended by %.1f s over a collector sweep", seconds)
+
     def release(self) -> None:
         """Give every lease up, and say this worker is gone (a clean stop). The renewing
         thread is stopped first: one renewing while this ran (waiting on the rows'
         lock) took every lease back once it was given up."""
         self._stop.set()
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
         if self._renewer is not None and self._renewer is not threading.current_thread():
             self._renewer.join(timeout=max(self.seconds, 1.0))
         with self.engine.begin() as conn:
@@ -121,7 +154,11 @@ class Leases:
 
     def _renew(self, conn: Connection) -> frozenset[str]:
         now = self._now(conn)
-        until = now + timedelta(seconds=self.seconds)
+        until = now + timedelta(seconds=self.seconds + self._over)
+        if self._over:  # renewals until then (the thread's, before the pause began)
+            self._floor, self._over = until, 0.0  # do not shorten the extension
+        if self._floor is not None and self._floor > until:
+            until = self._floor
         me = WORKER + self.owner
         insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
         conn.execute(

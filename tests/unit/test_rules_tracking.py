@@ -271,6 +271,51 @@ def test_sweeps_wait_until_they_take_a_bounded_share_of_the_time(
     assert not collector._sweep_due(every + 1)  # never between the SWEEP_EVERY-th
 
 
+def test_each_sweep_is_announced_with_the_pause_it_is_expected_to_take(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before a sweep, each hook of ``before_sweeps`` hears how long the sweep is
+    expected to hold the process: twice the frozen objects at the last sweep's time
+    per object (``PER_OBJECT_SECONDS`` before any sweep was timed). Removed, it hears
+    nothing more; no sweep due, nothing is announced."""
+    import gc
+
+    from domain.rules import collector
+    from domain.rules.collector import before_sweeps, collector_paused
+
+    heard: list[tuple[float, int]] = []
+    monkeypatch.setattr(collector, "_last", {"end": 0.0, "took": 0.0})
+    monkeypatch.setattr(collector, "SWEEP_EVERY", 1)  # every pause sweeps…
+    monkeypatch.setattr(collector, "SWEEP_SHARE", 1.0)  # …however recent the last
+    remove = before_sweeps(lambda seconds: heard.append((seconds, gc.get_freeze_count())))
+    keep = [object() for _ in range(1000)]
+    try:
+        gc.freeze()
+        collector._sweep()
+        ((first, frozen),) = heard
+        assert frozen > 0 and first == pytest.approx(2 * collector.PER_OBJECT_SECONDS * frozen)
+        per_object = collector._last["took"] / frozen  # learned from the sweep timed
+        gc.freeze()
+        with collector_paused():
+            pass
+        second, frozen = heard[1]
+        assert second == pytest.approx(2 * per_object * frozen)
+        monkeypatch.setattr(collector, "SWEEP_EVERY", 10**9)
+        with collector_paused():
+            pass
+        assert len(heard) == 2  # no sweep, no announcement
+        monkeypatch.setattr(collector, "SWEEP_EVERY", 1)
+        monkeypatch.setattr(collector, "_last", {"end": 0.0, "took": 0.0})
+        remove()
+        with collector_paused():
+            pass
+        assert len(heard) == 2
+    finally:
+        remove()
+        gc.unfreeze()
+    assert keep
+
+
 def test_cut_facts_tell_which_inventory_versions_came_and_went_since_an_earlier_cut() -> None:
     """``CutFacts.inventories_since``: what R14 reads instead of every inventory again
     when the cut's inventories change; the versions added and removed across several
