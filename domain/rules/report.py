@@ -33,9 +33,8 @@ Choices where DOMAIN.md is silent:
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -55,6 +54,7 @@ from domain.rules.evaluation import Evaluator
 from domain.rules.facts import AssetPart, CutFacts, asset_facts, contract_facts
 from domain.rules.findings import RULES_VERSION, Finding, FindingKind
 from domain.rules.lives import FindingLife, Window
+from domain.rules.partitions import CONTRACT_RULES
 from domain.rules.tracking import life
 from domain.state import History
 
@@ -332,10 +332,6 @@ def _by_shares(
     return {a: states[a] for a in assets}, r03, amendments, retracted_by
 
 
-CONTRACT_RULES = frozenset({"C01", "C02", "C03"})
-"""The contract-level rules, whose findings the report looks up by key as known then."""
-
-
 _Restated = tuple[str, Finding, Finding | None, str, datetime | None, bool]
 """key, now, then, change, restated at, still (now) within the horizon."""
 
@@ -372,43 +368,43 @@ def _known_then(
     then: dict[str, Finding] = {}
     by_rule: Counter[str] = Counter()
     restated: list[_Restated] = []
+    listed: list[Finding] = []  # the earliest of the period's event findings, and more
+    for x in lives:
+        now = x.at(None)
+        if now is None or now.contract_id != contract_id:
+            continue
+        key = now.finding_key
+        before = x.at(known_at)
+        was = None if before is None else _clip(before, horizon)
+        is_ = _clip(now, horizon)
+        if was != is_:
+            change = "added" if was is None else "withdrawn" if is_ is None else "changed"
+            later = [c.at for c in x.changes if c.at > known_at]
+            restated.append(
+                (key, now, before, change, later[0] if later else None, is_ is not None)
+            )
+        if before is None:
+            continue
+        if before.rule in CONTRACT_RULES or (
+            before.kind is FindingKind.STATE and not before.cleared
+        ):
+            then[key] = before
+        if (
+            before.kind is not FindingKind.STATE
+            and not before.cleared
+            and before.valid_from <= as_of
+            and window.contains(before.valid_from)
+        ):
+            by_rule[before.rule] += 1
+            listed.append(before)
+            if len(listed) >= 2 * EVENT_FINDINGS_LISTED + 1:  # kept to what is listed
+                listed = list(_first_listed(listed))
+    return _KnownThen(then, _first_listed(listed), by_rule, restated)
 
-    def period_events() -> Iterator[Finding]:
-        for x in lives:
-            now = x.at(None)
-            if now is None or now.contract_id != contract_id:
-                continue
-            key = now.finding_key
-            before = x.at(known_at)
-            was = None if before is None else _clip(before, horizon)
-            is_ = _clip(now, horizon)
-            if was != is_:
-                change = "added" if was is None else "withdrawn" if is_ is None else "changed"
-                later = [c.at for c in x.changes if c.at > known_at]
-                restated.append(
-                    (key, now, before, change, later[0] if later else None, is_ is not None)
-                )
-            if before is None:
-                continue
-            if before.rule in CONTRACT_RULES or (
-                before.kind is FindingKind.STATE and not before.cleared
-            ):
-                then[key] = before
-            if (
-                before.kind is not FindingKind.STATE
-                and not before.cleared
-                and before.valid_from <= as_of
-                and window.contains(before.valid_from)
-            ):
-                by_rule[before.rule] += 1
-                yield before
 
-    # nsmallest reads the generator to its end with a heap of the listed ones: the
-    # pass above runs whole, its other results complete once it returns.
-    listed = heapq.nsmallest(
-        EVENT_FINDINGS_LISTED, period_events(), key=lambda f: (f.valid_from, f.finding_key)
-    )
-    return _KnownThen(then, tuple(listed), by_rule, restated)
+def _first_listed(found: list[Finding]) -> tuple[Finding, ...]:
+    """The first :data:`EVENT_FINDINGS_LISTED` by ``(valid_from, key)``."""
+    return _sorted(found)[:EVENT_FINDINGS_LISTED]
 
 
 def _as_known_then(
