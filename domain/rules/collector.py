@@ -5,6 +5,7 @@ its allocations set off would scan it again and again."""
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ PER_OBJECT_SECONDS = 1e-6
 """What a sweep is expected to take per frozen object before one has been timed (about
 seven times what one took on a quiet core here: a worker shares its cores)."""
 
+log = logging.getLogger(__name__)
+
 _paused = count(1)
 _clock = time.perf_counter
 _last = {"end": 0.0, "took": 0.0, "per_object": 0.0}  # the last sweep's
@@ -37,7 +40,8 @@ def before_sweeps(hook: Callable[[float], None]) -> Callable[[], None]:
     (``ledger.projections.leases``). At a million events, two workers sharing two cores
     swept for up to 7 s, past the 6 s leases of the benchmark: the other worker took
     the partitions over, and both resumed their walks from the store (decision 0029).
-    The hook lets a worker extend its leases over the pause first; it must not raise."""
+    The hook lets a worker extend its leases over the pause first. One that raises
+    is logged, and the sweep goes ahead."""
     _before_sweep.append(hook)
 
     def remove() -> None:
@@ -56,7 +60,10 @@ def expected_sweep() -> float:
 
 def _sweep() -> None:
     for hook in list(_before_sweep):
-        hook(expected_sweep())
+        try:
+            hook(expected_sweep())
+        except Exception:  # the sweep and the walk go ahead
+            log.exception("a hook before a collector sweep failed")
     frozen = gc.get_freeze_count()
     start = _clock()
     gc.unfreeze()
@@ -108,7 +115,9 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if _sweep_due(next(_paused)):
-            _sweep()
-        gc.freeze()
-        gc.enable()
+        try:
+            if _sweep_due(next(_paused)):
+                _sweep()
+        finally:
+            gc.freeze()
+            gc.enable()

@@ -54,6 +54,7 @@ from domain.rules.evaluation import Evaluator
 from domain.rules.facts import AssetPart, CutFacts, asset_facts, contract_facts
 from domain.rules.findings import RULES_VERSION, Finding, FindingKind
 from domain.rules.lives import FindingLife, Window
+from domain.rules.partitions import CONTRACT_RULES
 from domain.rules.tracking import life
 from domain.state import History
 
@@ -237,7 +238,7 @@ def contract_report(
         head_position=head_position,
         head_hash=head_hash,
         period=period,
-        lives=lives,
+        lives=lives.values(),
         reported=reported,
         rules_version=rules_version,
     )
@@ -253,7 +254,7 @@ def contract_report_in_chunks(
     head_position: int,
     head_hash: str,
     period: Window | None,
-    lives: Mapping[str, FindingLife],
+    lives: Iterable[FindingLife],
     reported: Callable[[Iterable[str]], Mapping[str, datetime]],
     rules_version: str = RULES_VERSION,
 ) -> ContractReport:
@@ -263,9 +264,12 @@ def contract_report_in_chunks(
     history holds (filed with their targets). The contract rules the report reads
     (C01–C03) read only the assets' R03 findings. ``reported(ids)`` gives the
     knowledge instant of the logged events among ``ids`` (restatements' late
-    evidence)."""
+    evidence). ``lives``: the lives of the contract's findings (others are passed
+    over), read once and each let go once read (:func:`_known_then`): they may
+    stream from the store."""
     window = period or Window()
-    mine, then = _lives_of_contract(lives, contract_id, known_at)
+    known = _known_then(lives, contract_id, as_of, known_at, window)
+    then = known.then
     ref = frame.reference(known_at)
     cut = Evaluator(frame, contract_id).refresh(known_at)
     assets = cut.assets_of(contract_id)
@@ -278,8 +282,6 @@ def contract_report_in_chunks(
     status = compliance_of(
         contract_id, ref, facts_c.actions, states, r03, required, as_of, known_at
     )
-    live_then = [f for f in then.values() if not f.cleared]
-    events = _period_event_findings(live_then, as_of, window)
     return assemble_report(
         contract_id=contract_id,
         ref=ref,
@@ -289,13 +291,13 @@ def contract_report_in_chunks(
         status=status,
         gaps=_as_known_then(c02_enforcement_gap(facts_c), then, as_of),
         without_cause=_as_known_then(c03_suspension_without_cause(facts_c), then, as_of),
-        state_findings=[f for f in live_then if f.kind is FindingKind.STATE],
-        event_findings=events[:EVENT_FINDINGS_LISTED],
-        event_findings_by_rule=Counter(f.rule for f in events),
+        state_findings=[f for f in then.values() if f.kind is FindingKind.STATE and not f.cleared],
+        event_findings=known.events,
+        event_findings_by_rule=known.events_by_rule,
         states=states,
         inventories_in_period=_inventories_in_period(cut, contract_id, as_of, window),
         corrections=corrections(contract_id, set(assets), amendments, retracted_by, window),
-        restatements=_restatements(reported, mine, then, as_of, known_at),
+        restatements=_restatements(reported, known.restated, known_at),
         head_position=head_position,
         head_hash=head_hash,
         rules_version=rules_version,
@@ -330,18 +332,79 @@ def _by_shares(
     return {a: states[a] for a in assets}, r03, amendments, retracted_by
 
 
-def _lives_of_contract(
-    lives: Mapping[str, FindingLife], contract_id: str, known_at: datetime
-) -> tuple[dict[str, FindingLife], dict[str, Finding]]:
-    """The lives of the contract's findings, and each finding as known at ``known_at``
-    (those detected by then)."""
-    mine = {
-        key: x
-        for key, x in lives.items()
-        if (f := x.at(None)) is not None and f.contract_id == contract_id
-    }
-    then = {key: f for key, x in mine.items() if (f := x.at(known_at)) is not None}
-    return mine, then
+_Restated = tuple[str, Finding, Finding | None, str, datetime | None, bool]
+"""key, now, then, change, restated at, still (now) within the horizon."""
+
+
+@dataclass
+class _KnownThen:
+    """What the report reads of the contract's finding lives (:func:`_known_then`)."""
+
+    then: dict[str, Finding]
+    """By key, as known at ``known_at``: the contract rules' findings, and the state
+    findings not cleared."""
+    events: tuple[Finding, ...]
+    """The period's event findings and discrepancies not cleared then, started by
+    ``as_of``: the first :data:`EVENT_FINDINGS_LISTED` by ``(valid_from, key)``."""
+    events_by_rule: Counter[str]
+    """How many of those there are in all, by rule."""
+    restated: list[_Restated]
+    """The findings whose interval up to ``min(as_of, known_at)`` the log has changed
+    since ``known_at`` (:func:`_restatements`)."""
+
+
+def _known_then(
+    lives: Iterable[FindingLife],
+    contract_id: str,
+    as_of: datetime,
+    known_at: datetime,
+    window: Window,
+) -> _KnownThen:
+    """One pass over the lives of the contract's findings, keeping of each only what
+    the report reads: at a million events, the contract's 330,518 lives held at once
+    were 1.2 GB of a past report's 1.8 GB. The period's event findings, which can be
+    one per event of a backfilled ledger, are counted, and only those listed kept."""
+    horizon = min(as_of, known_at)
+    then: dict[str, Finding] = {}
+    by_rule: Counter[str] = Counter()
+    restated: list[_Restated] = []
+    listed: list[Finding] = []  # the earliest of the period's event findings, and more
+    for x in lives:
+        now = x.at(None)
+        if now is None or now.contract_id != contract_id:
+            continue
+        key = now.finding_key
+        before = x.at(known_at)
+        was = None if before is None else _clip(before, horizon)
+        is_ = _clip(now, horizon)
+        if was != is_:
+            change = "added" if was is None else "withdrawn" if is_ is None else "changed"
+            later = [c.at for c in x.changes if c.at > known_at]
+            restated.append(
+                (key, now, before, change, later[0] if later else None, is_ is not None)
+            )
+        if before is None:
+            continue
+        if before.rule in CONTRACT_RULES or (
+            before.kind is FindingKind.STATE and not before.cleared
+        ):
+            then[key] = before
+        if (
+            before.kind is not FindingKind.STATE
+            and not before.cleared
+            and before.valid_from <= as_of
+            and window.contains(before.valid_from)
+        ):
+            by_rule[before.rule] += 1
+            listed.append(before)
+            if len(listed) >= 2 * EVENT_FINDINGS_LISTED + 1:  # kept to what is listed
+                listed = list(_first_listed(listed))
+    return _KnownThen(then, _first_listed(listed), by_rule, restated)
+
+
+def _first_listed(found: list[Finding]) -> tuple[Finding, ...]:
+    """The first :data:`EVENT_FINDINGS_LISTED` by ``(valid_from, key)``."""
+    return _sorted(found)[:EVENT_FINDINGS_LISTED]
 
 
 def _as_known_then(
@@ -349,21 +412,6 @@ def _as_known_then(
 ) -> list[Finding]:
     """The findings started by ``as_of``, each as the life knew it then when it did."""
     return [then.get(f.finding_key, f) for f in findings if f.valid_from <= as_of]
-
-
-def _period_event_findings(
-    live_then: Sequence[Finding], as_of: datetime, window: Window
-) -> tuple[Finding, ...]:
-    """Event findings and discrepancies started by ``as_of`` within the period."""
-    return _sorted(
-        [
-            f
-            for f in live_then
-            if f.kind is not FindingKind.STATE
-            and f.valid_from <= as_of
-            and window.contains(f.valid_from)
-        ]
-    )
 
 
 def _inventories_in_period(
@@ -518,23 +566,9 @@ def _clip(f: Finding, horizon: datetime) -> tuple[datetime, datetime | None] | N
 
 def _restatements(
     reported: Callable[[Iterable[str]], Mapping[str, datetime]],
-    lives: Mapping[str, FindingLife],
-    then: Mapping[str, Finding],
-    as_of: datetime,
+    found: Sequence[_Restated],
     known_at: datetime,
 ) -> tuple[Restatement, ...]:
-    horizon = min(as_of, known_at)
-    found = []
-    for key, x in lives.items():
-        before, now = then.get(key), x.at(None)
-        assert now is not None
-        was = None if before is None else _clip(before, horizon)
-        is_ = _clip(now, horizon)
-        if was == is_:
-            continue
-        change = "added" if was is None else "withdrawn" if is_ is None else "changed"
-        later = [c.at for c in x.changes if c.at > known_at]
-        found.append((key, now, before, change, later[0] if later else None, is_ is not None))
     # The late evidence: what each finding now cites that was reported after known_at.
     when = reported({i for _, now, _, _, _, still in found if still for i in now.evidence})
     out = [

@@ -65,15 +65,18 @@ class Leases:
         self._renewed = -math.inf
         self._renewer: threading.Thread | None = None
         self._stop = threading.Event()
-        self._over = 0.0  # seconds past the lease asked for by a pause (:meth:`pausing`)
         self._floor: datetime | None = None  # what renewals do not shorten the leases to
+        # One renewal at a time (the thread's, a step's, a pause's, the release): one
+        # that began before a pause's extension does not end after it, undoing it.
+        self._renewing = threading.Lock()
         self._unhook: Callable[[], None] | None = None
 
-    def held(self, *, now: bool = False) -> frozenset[str]:
-        """The projections this worker runs; renewed when due (``now``: at once)."""
+    def held(self, *, now: bool = False, extra: float = 0.0) -> frozenset[str]:
+        """The projections this worker runs; renewed when due (``now``: at once), for
+        ``extra`` seconds more than a lease (:meth:`pausing`)."""
         if now or time.monotonic() - self._renewed >= self.seconds / 3:
-            with self.engine.begin() as conn:
-                self._held = self._renew(conn)
+            with self._renewing, self.engine.begin() as conn:
+                self._held = self._renew(conn, extra)
             self._renewed = time.monotonic()
         return self._held
 
@@ -92,6 +95,7 @@ class Leases:
                 leases.pausing(seconds)
 
         self._unhook = before_sweeps(pausing)
+        weakref.finalize(self, self._unhook)  # dropped without release(): unhooked
 
         def renew() -> None:
             # Holds the leases weakly: a worker dropped without release() stops it.
@@ -110,16 +114,21 @@ class Leases:
 
     def pausing(self, seconds: float) -> None:
         """The process is about to stop for about ``seconds`` (no thread of it runs,
-        the renewing one included): when that is more than a third of the lease (what
-        the renewals every third leave to spare), the leases are renewed now to last
-        that much longer, so that no other worker takes them over meanwhile. A worker
+        the renewing one included): when that is more than a third of the lease (the
+        renewals every third leave two thirds in hand; a third keeps a margin for a
+        renewal that is itself late), the leases are renewed now to last that much
+        longer, so that no other worker takes them over meanwhile. A worker
         that dies in the pause keeps its leases that much longer. A failure is logged:
-        the pause goes ahead, and the leases may lapse in it, as before."""
+        the pause goes ahead, and the leases may lapse in it, as before.
+
+        Not on SQLite: its one worker has nobody to lose its leases to, and the
+        renewal would wait for the write lock that the sweeping step holds."""
         if seconds <= self.seconds / 3 or not self._held:
             return
-        self._over = seconds
+        if self.engine.dialect.name == "sqlite":
+            return
         try:
-            self.held(now=True)
+            self.held(now=True, extra=seconds)
         except Exception as e:  # the caller is the garbage collector's sweep
             log.warning("projection leases not extended over a pause of %.1f s (%s)", seconds, e)
         else:
@@ -135,7 +144,7 @@ class Leases:
             self._unhook = None
         if self._renewer is not None and self._renewer is not threading.current_thread():
             self._renewer.join(timeout=max(self.seconds, 1.0))
-        with self.engine.begin() as conn:
+        with self._renewing, self.engine.begin() as conn:  # after a pause's renewal
             self._lock(conn)
             conn.execute(
                 leases.update()
@@ -152,11 +161,11 @@ class Leases:
             return _aware(conn.execute(sa.select(sa.func.now())).scalar_one())
         return datetime.now(UTC)
 
-    def _renew(self, conn: Connection) -> frozenset[str]:
+    def _renew(self, conn: Connection, extra: float = 0.0) -> frozenset[str]:
         now = self._now(conn)
-        until = now + timedelta(seconds=self.seconds + self._over)
-        if self._over:  # renewals until then (the thread's, before the pause began)
-            self._floor, self._over = until, 0.0  # do not shorten the extension
+        until = now + timedelta(seconds=self.seconds + extra)
+        if extra:  # the renewals until then do not shorten the extension
+            self._floor = until
         if self._floor is not None and self._floor > until:
             until = self._floor
         me = WORKER + self.owner

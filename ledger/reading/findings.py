@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from domain.instants import to_stored
-from domain.rules import Filters, Finding, FindingKind, Lives, Window
+from domain.rules import Filters, Finding, FindingKind, Window
 from domain.rules.compliance import Compliance, compliance_in_chunks
+from domain.rules.lives import FindingLife
 from domain.rules.report import ContractReport, contract_report_in_chunks
 from domain.state import History
 from ledger.errors import InvalidEventError, NotFoundError, Problem
@@ -90,14 +91,6 @@ class FindingsReads:
     def __init__(self, engine: Engine, lookups: Lookups) -> None:
         self.engine = engine
         self.lookups = lookups
-
-    def _lives(self, **where: str | None) -> Lives:
-        query = sa.select(findings.c.life)
-        for column, value in where.items():
-            if value is not None:
-                query = query.where(findings.c[column] == value)
-        with self.engine.connect() as conn:
-            return Lives(lives_of(conn, conn.execute(query).all(), full=True))
 
     def search(self, q: FindingsQuery) -> dict[str, Any]:
         at = None if q.hindsight else (q.known_at or datetime.now(UTC))
@@ -221,13 +214,59 @@ class FindingsReads:
                 as_of=as_of or now,
                 known_at=known_at or now,
                 period=window,
-                lives=self._lives(contract_id=contract_id),
+                lives=contract_lives(conn, contract_id, as_of or now, known_at or now),
             )
         return report.to_dict()
 
 
 SHARE = 500
 """How many of a contract's assets a fold of its history holds the events of at once."""
+
+LIVES_PAGE = 2000
+"""How many finding lives a report of the past reads from the store at a time."""
+
+
+def contract_lives(
+    conn: Connection,
+    contract_id: str,
+    as_of: datetime,
+    known_at: datetime,
+    *,
+    page: int = LIVES_PAGE,
+) -> Iterator[FindingLife]:
+    """The lives of the contract's findings that a report at ``(as_of, known_at)``
+    reads, ``page`` at a time in key order, each exact at ``known_at`` and
+    now (``lives_of``): the report keeps only what it needs of each
+    (``domain.rules.report._known_then``). At a million events, the contract's
+    330,518 lives read at once were 1.2 GB of a past report's 1.8 GB.
+
+    Not read: the findings detected after ``known_at`` (unknown then) that are
+    cleared now or start after ``min(as_of, known_at)``: nothing of them is in the
+    report, not even as a restatement."""
+    horizon = to_stored(min(as_of, known_at))
+    query = (
+        sa.select(findings.c.finding_key, findings.c.life)
+        .where(
+            findings.c.contract_id == contract_id,
+            sa.or_(
+                findings.c.detected_at <= to_stored(known_at),
+                sa.and_(
+                    findings.c.cleared_at.is_(None),
+                    sa.or_(findings.c.valid_from.is_(None), findings.c.valid_from <= horizon),
+                ),
+            ),
+        )
+        .order_by(findings.c.finding_key)
+        .limit(page)
+    )
+    last: str | None = None
+    while True:
+        paged = query if last is None else query.where(findings.c.finding_key > last)
+        rows = conn.execute(paged).all()
+        yield from lives_of(conn, rows, known_at)
+        if len(rows) < page:
+            return
+        last = rows[-1].finding_key
 
 
 def _shares(
@@ -269,7 +308,7 @@ def folded_report(
     as_of: datetime,
     known_at: datetime,
     period: Window,
-    lives: Lives,
+    lives: Iterable[FindingLife],
     share: int = SHARE,
 ) -> ContractReport:
     """The contract report folded from the contract's history, as

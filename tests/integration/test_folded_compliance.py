@@ -11,12 +11,13 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from domain.rules import Window, compliance, contract_report
+from domain.rules import Lives, Window, compliance, contract_report
 from ledger.bootstrap import Ledger
 from ledger.cli.demo import load_demo
 from ledger.projections.custody_queries import all_contracts, contract_history
-from ledger.reading.findings import folded_compliance, folded_report
-from ledger.store.tables import event_index, events
+from ledger.projections.findings_queries import lives_of
+from ledger.reading.findings import contract_lives, folded_compliance, folded_report
+from ledger.store.tables import event_index, events, findings
 from ledger.worlds.realistic import append_world
 
 SHARES = (1, 7, 500)
@@ -34,12 +35,22 @@ def _reported(state: bytes) -> datetime:
     return datetime.fromisoformat(orjson.loads(state)["reported_at"].replace("Z", "+00:00"))
 
 
+def all_lives(ledger: Ledger, contract: str) -> Lives:
+    """Every life of the contract's findings, whole: what the reports of the past
+    read at once before they streamed them (``contract_lives``)."""
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(findings.c.life).where(findings.c.contract_id == contract)
+        ).all()
+        return Lives(lives_of(conn, rows, full=True))
+
+
 def check(
-    ledger: Ledger, contract: str, as_of: datetime, known_at: datetime
+    ledger: Ledger, contract: str, as_of: datetime, known_at: datetime, period: Window | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compliance and the report folded by shares against the whole fold; returns
     both."""
-    lives = ledger.findings._lives(contract_id=contract)
+    lives = all_lives(ledger, contract)
     head, head_hash = ledger.lookups.head()
     with ledger.engine.connect() as conn:
         history = contract_history(conn, contract)
@@ -51,18 +62,20 @@ def check(
             known_at=known_at,
             head_position=head,
             head_hash=(head_hash or b"").hex(),
-            period=PERIOD,
+            period=period or PERIOD,
             lives=lives,
         ).to_dict()
         for share in SHARES:
             assert folded_compliance(conn, contract, as_of, known_at, share) == whole, share
+            # The lives as a report of the past reads them: those it needs, by pages
+            # (of 7 here, so that there are several).
             got = folded_report(
                 conn,
                 contract,
                 as_of=as_of,
                 known_at=known_at,
-                period=PERIOD,
-                lives=lives,
+                period=period or PERIOD,
+                lives=contract_lives(conn, contract, as_of, known_at, page=7),
                 share=share,
             )
             assert got.to_dict() == report, share
@@ -102,6 +115,8 @@ def test_a_realistic_world_folded_a_share_at_a_time_equals_the_whole_fold(
         for known_at in times:
             seen.append(check(ledger, contract, known_at, known_at))
         seen.append(check(ledger, contract, times[0], times[-1]))
+        # A valid time after the knowledge time, and a bounded period.
+        seen.append(check(ledger, contract, times[-1], times[0], Window(times[0], times[1])))
     assert any(c["not_accounted_for"] for c, _ in seen)
     assert any(c["accounted_for"] for c, _ in seen)
     assert any(r["corrections"] for _, r in seen) and any(r["restatements"] for _, r in seen)
@@ -130,13 +145,19 @@ def test_a_fold_reads_only_up_to_where_custody_stood_when_it_began(ledger: Ledge
             {"p": upto},
         )
     t = datetime.now(UTC)
-    lives = ledger.findings._lives(contract_id="fms-iq-m1")
+    lives = all_lives(ledger, "fms-iq-m1")
     with ledger.engine.connect() as conn:
         before = contract_history(conn, "fms-iq-m1", upto=upto)
         everything = contract_history(conn, "fms-iq-m1")
         assert len(before.log.events) < len(everything.log.events)
         got = folded_report(
-            conn, "fms-iq-m1", as_of=t, known_at=t, period=PERIOD, lives=lives, share=1
+            conn,
+            "fms-iq-m1",
+            as_of=t,
+            known_at=t,
+            period=PERIOD,
+            lives=contract_lives(conn, "fms-iq-m1", t, t),
+            share=1,
         )
         assert folded_compliance(conn, "fms-iq-m1", t, t, share=1) == compliance(
             before, "fms-iq-m1", t, t
@@ -158,3 +179,27 @@ def test_a_fold_reads_only_up_to_where_custody_stood_when_it_began(ledger: Ledge
         lives=lives,
     )
     assert got.to_dict() == want.to_dict()
+
+
+def test_a_report_of_the_past_reads_only_the_lives_it_needs(ledger: Ledger) -> None:
+    """``contract_lives`` streams the lives a report of the past reads, by pages; it
+    leaves out those the report reads nothing of: findings unknown at ``known_at``
+    that are cleared now or start after ``min(as_of, known_at)``. Early in a
+    realistic world that is most of them. (That the report is the same with the
+    lives streamed as with all of them is ``check``'s.)"""
+    append_world(ledger, 3_000, seed=5, contracts=1)
+    ledger.runner.catch_up()
+    with ledger.engine.connect() as conn:
+        (contract,) = all_contracts(conn)
+    whole = all_lives(ledger, contract)
+    early = instants(ledger, 4)[0]
+    with ledger.engine.connect() as conn:
+        pages = [x.key for x in contract_lives(conn, contract, early, early, page=7)]
+    read = set(pages)
+    assert len(pages) == len(read)  # no life read twice across the pages
+    left = [x for key, x in whole.items() if key not in read]
+    assert read and len(left) > len(read)
+    for x in left:
+        now = x.at(None)
+        assert x.at(early) is None
+        assert now is None or now.cleared or now.valid_from > early

@@ -316,6 +316,43 @@ def test_each_sweep_is_announced_with_the_pause_it_is_expected_to_take(
     assert keep
 
 
+def test_a_hook_that_fails_neither_stops_the_sweep_nor_leaves_the_collector_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hook's error is logged; the sweep still runs, the heap is frozen again and
+    the collector enabled, and the walk's own outcome is its own."""
+    import gc
+    import weakref
+
+    from domain.rules import collector
+    from domain.rules.collector import before_sweeps, collector_paused
+
+    class Node:
+        other: object = None
+
+    def fails(seconds: float) -> None:
+        raise RuntimeError("no database")
+
+    monkeypatch.setattr(collector, "_last", {"end": 0.0, "took": 0.0})
+    monkeypatch.setattr(collector, "SWEEP_EVERY", 1)
+    monkeypatch.setattr(collector, "SWEEP_SHARE", 1.0)
+    remove = before_sweeps(fails)
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        alive = weakref.ref(a)
+        gc.freeze()
+        del a, b
+        with collector_paused():
+            pass
+        assert alive() is None  # swept all the same
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert "a hook before a collector sweep failed" in caplog.text
+    finally:
+        remove()
+        gc.unfreeze()
+
+
 def test_cut_facts_tell_which_inventory_versions_came_and_went_since_an_earlier_cut() -> None:
     """``CutFacts.inventories_since``: what R14 reads instead of every inventory again
     when the cut's inventories change; the versions added and removed across several
