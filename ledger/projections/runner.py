@@ -37,6 +37,7 @@ from ledger.following import Follower
 from ledger.projections.leases import Leases
 from ledger.projections.tracking import tracking_position
 from ledger.store.eventstore import EventStore
+from ledger.store.statistics import Statistics
 from ledger.store.tables import projection_tracking
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ class Runner(Follower):
         self.batch_size = batch_size
         self.catch_up_batch_size = catch_up_batch_size or batch_size
         self._last_run: dict[str, float] = {}
+        # PostgreSQL's statistics of what the projections write, kept up as they do:
+        # a table never analysed is scanned whole by lookups of many keys.
+        self.statistics = Statistics(engine)
 
     # -- one step ----------------------------------------------------------------------
 
@@ -155,6 +159,7 @@ class Runner(Follower):
                 n = self.step(projection, throttled=throttled, limit=limit)
                 if progress and n:
                     progress(n)
+                self.statistics.applied(n)
                 total += n
                 if n < limit:
                     break
