@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import orjson
 import sqlalchemy as sa
 from tqdm import tqdm
 
-from benchmarks.common import RUNS, fresh_postgres, server
+from benchmarks.common import RUNS, fresh_postgres, peak_rss_mb, server
 from benchmarks.load import body
 from domain.vocabulary import Role
 from ledger.bootstrap import build_ledger, findings_projections, leases_of, settle_for_a_long_run
@@ -125,7 +124,7 @@ def child_catch_up(url: str) -> None:
     """The findings worker, alone in its process (``--catch-up``): rate and peak RSS."""
     settle_for_a_long_run()
     per_s = catch_up(url, FindingsProjection())
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(json.dumps({"findings_catch_up_per_s": per_s, "findings_worker_max_rss_mb": rss}))
 
 
@@ -171,7 +170,7 @@ def child_partitioned(url: str, partitions: int) -> None:
         runner.stop()
     finally:
         ledger.close()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(json.dumps({"applied": applied, "max_rss_mb": rss}))
 
 
@@ -258,7 +257,7 @@ def child_restart(url: str, *, full: bool = False) -> None:
         seconds = time.perf_counter() - started
     finally:
         ledger.close()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(json.dumps({"restart_s": seconds, "restart_max_rss_mb": rss}))
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from typing import Any
+
+from benchmarks.common import peak_rss_mb
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_RESTART_EVENTS", "100000"))
 ASSETS = int(os.environ.get("LEDGER_BENCH_RESTART_ASSETS", "1000"))
@@ -59,7 +60,7 @@ def child(url: str, how: str) -> None:
         seconds = time.perf_counter() - started
     finally:
         ledger.close()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(json.dumps({how: seconds, f"{how}_rss_mb": rss}))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -56,6 +57,22 @@ def fresh_postgres(migrate: bool = True) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB: the kernel's high-water mark of its
+    own address space (``VmHWM``). Not ``getrusage``'s ``ru_maxrss``: Linux carries
+    that over from the process that spawned this one (the address space forked, then
+    replaced by ``exec``), so a worker started by a harness holding 780 MB reported
+    780 MB however little it used (``max(own, parent's at the spawn)``)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def free_port() -> int:

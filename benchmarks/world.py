@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import time
 from typing import Any
 
 from tqdm import tqdm
 
+from benchmarks.common import peak_rss_mb
 from ledger.settings import Settings
 from ledger.worlds.realistic import WorldConfig, append_world, generate
 
@@ -42,7 +42,7 @@ def generation_rate(events: int = EVENTS, seed: int = SEED) -> dict[str, float]:
         "seconds": wall,
         "per_s_wall": n / wall,
         "per_s_cpu": n / cpu,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": peak_rss_mb(),
     }
 
 
