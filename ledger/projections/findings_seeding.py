@@ -340,8 +340,13 @@ class StoredSeed(StoredLives):
         # The log-wide events are read and decoded on a connection of their own while
         # the stored lives are read on this one: each waits on the database part of its
         # time, which the other fills (a restart at a million events: 9.3 s → 7.9 s).
-        # Both read only what is committed up to ``end``, which nothing rewrites.
-        with ThreadPoolExecutor(1, thread_name_prefix="ledger-log-wide") as beside:
+        # Both read only what is committed up to ``end``, which nothing rewrites. The
+        # collector is the process's: paused once around both (each one's own pause
+        # is then left as it is), not by whichever thread ends first.
+        with (
+            collector_paused(),
+            ThreadPoolExecutor(1, thread_name_prefix="ledger-log-wide") as beside,
+        ):
             log_wide_read = beside.submit(self._log_wide_apart, conn, end, decoded, partition)
             k = _reported_at(conn, end)
             last = tail[-1].reported_at
@@ -459,12 +464,10 @@ class StoredSeed(StoredLives):
         statistics of the table, which the workers keep up (``ledger.store.statistics``)."""
         for i in range(0, len(assets), ASSETS_AT_ONCE):
             rows = self.conn.execute(
-                sa.select(findings.c.finding_key, findings.c.asset_id, findings.c.life)
-                .where(
+                sa.select(findings.c.finding_key, findings.c.asset_id, findings.c.life).where(
                     findings.c.asset_id.in_(assets[i : i + ASSETS_AT_ONCE]),
                     ~findings.c.rule.startswith("C"),
                 )
-                .order_by(findings.c.asset_id)
             )
             for key, asset_id, life in rows:
                 if self.owns is None or self.owns(key):
@@ -518,9 +521,8 @@ class StoredScopesIn:
 def _own_lives(
     conn: Connection, asset_id: str, owns: Callable[[str], bool] | None
 ) -> list[tuple[str, str]]:
-    """The stored lives of the asset's own scope (of the walk's keys): key and row. One
-    asset a query, an equality PostgreSQL serves from the index on ``asset_id`` whatever
-    its statistics (an ``IN`` list of many is planned as a scan of the table)."""
+    """The stored lives of the asset's own scope (of the walk's keys): key and row, for
+    one asset the walk needs (many at once: :meth:`StoredSeed._rows_of_assets`)."""
     rows = conn.execute(
         sa.select(findings.c.finding_key, findings.c.life).where(
             findings.c.asset_id == asset_id, ~findings.c.rule.startswith("C")

@@ -151,6 +151,7 @@ class Runner(Follower):
         self, progress: Callable[[int], None] | None = None, *, throttled: bool = False
     ) -> int:
         total = 0
+        self.statistics.applied(0)  # the first catch-up looks before its first step
         for projection in self.projections:
             limit = self.batch_size
             while not self._stop.is_set():  # a stop request is honoured between batches

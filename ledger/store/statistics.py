@@ -13,14 +13,19 @@ custody and findings without statistics scanned ``proj_event_index`` 1,011 times
 spent 2.2 of its 3.2 s in eleven such lookups; after one ``ANALYZE`` (2.3 s) it took
 1.3 s.
 
-So a projection runner, every :data:`CHECK_EVERY` events it applies, asks PostgreSQL
-which of the projections' tables changed by more than :data:`CHANGED_FRACTION` of their
-rows (and :data:`CHANGED_MIN`) since they were last analysed — by anyone: autovacuum,
-another worker, an operator — and analyses those. The question is a read of
-``pg_stat_user_tables`` (about a millisecond); an ``ANALYZE`` samples at most 30,000
-rows a table, so it costs seconds at most whatever the table's size, and as a table
-grows geometrically it is analysed a logarithmic number of times. Several workers
-share the counters, so they do not each analyse the same change.
+So a projection runner, at its first catch-up and then every :data:`CHECK_EVERY`
+positions its projections pass (events applied; a findings partition counts every
+position it passes, its share or not), asks PostgreSQL which of the projections' tables
+changed by more than :data:`CHANGED_FRACTION` of their rows (and :data:`CHANGED_MIN`)
+since they were last analysed — by anyone: autovacuum, another worker, an operator —
+and analyses those. The question is a read of ``pg_stat_user_tables`` (about a
+millisecond); an ``ANALYZE`` samples at most 30,000 rows a table, so it costs seconds
+at most whatever the table's size, and as a table grows geometrically it is analysed a
+logarithmic number of times. The counters are shared, so a worker seldom analyses what
+another just did; ``SKIP_LOCKED`` passes over a table that another worker is analysing
+or autovacuum is vacuuming, rather than wait for it (or cancel autovacuum's vacuum).
+A role that does not own the tables cannot analyse them: PostgreSQL skips them with a
+warning, and they stay as they are.
 
 Only ``ANALYZE``: dead rows are ``VACUUM``'s, which is heavier and left to autovacuum
 (README, "Running on PostgreSQL"). On SQLite nothing is done: its planner prefers an
@@ -49,9 +54,10 @@ defaults of 50 and 0.1 raised: a worker's analysis is paid inside a catch-up).""
 
 PROJECTION_TABLES = tuple(t.name for t in metadata.sorted_tables if t.name.startswith("proj_"))
 
+# The tables as the search path finds them (``to_regclass``), as the projections do.
 _STALE = sa.text(
     "SELECT relname FROM pg_stat_user_tables"
-    " WHERE schemaname = current_schema() AND relname = ANY(:names)"
+    " WHERE relid = ANY(ARRAY(SELECT to_regclass(n) FROM unnest(CAST(:names AS text[])) n))"
     " AND n_mod_since_analyze > :least + :fraction * n_live_tup"
     " ORDER BY relname"
 )
@@ -72,19 +78,23 @@ def analyse(engine: Engine, tables: list[str]) -> float:
     started = time.perf_counter()
     quoted = ", ".join(engine.dialect.identifier_preparer.quote(t) for t in tables)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"ANALYZE {quoted}")
+        conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {quoted}")
     return time.perf_counter() - started
 
 
 class Statistics:
-    """Counts the events a runner applies and, every :data:`CHECK_EVERY`, analyses the
-    projections' tables that need it (PostgreSQL only; see the module)."""
+    """Counts the positions a runner's projections pass and, at the first count
+    (``look_first``: a restarted worker's tables may never have been analysed) and then
+    every :data:`CHECK_EVERY`, analyses the projections' tables that need it
+    (PostgreSQL only; see the module)."""
 
-    def __init__(self, engine: Engine, *, every: int = CHECK_EVERY) -> None:
+    def __init__(
+        self, engine: Engine, *, every: int = CHECK_EVERY, look_first: bool = True
+    ) -> None:
         self.engine = engine
         self.every = every
         self.enabled = engine.dialect.name == "postgresql"
-        self._since = 0
+        self._since = every if look_first else 0
         self.analysed: list[str] = []  # every table analysed, in order (for the tests)
 
     def applied(self, n: int) -> None:
@@ -100,5 +110,5 @@ class Statistics:
                 seconds = analyse(self.engine, tables)
                 self.analysed.extend(tables)
                 log.info("analysed %s in %.1f s", ", ".join(tables), seconds)
-        except sa.exc.DBAPIError as e:  # the projection goes on; its next batch will tell
+        except sa.exc.SQLAlchemyError as e:  # the projection goes on; its next batch will tell
             log.warning("the projections' tables were not analysed (%s)", e)

@@ -158,14 +158,20 @@ def changes(ledger: Ledger) -> list[tuple[Any, ...]]:
         ]
 
 
-@pytest.mark.parametrize("seed", [3, 11])
+@pytest.mark.parametrize(("seed", "assets_at_once"), [(3, 500), (11, 2)])
 def test_a_worker_restarted_at_random_points_equals_one_that_never_stopped(
-    ledger: Ledger, seed: int, caplog: pytest.LogCaptureFixture
+    ledger: Ledger,
+    seed: int,
+    assets_at_once: int,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Workers with batches of two or three events (cut inside knowledge instants) are
     stopped at random points; each new one resumes the walk from the stored log and
     lives (``Walk.resume``), never walking the log again. The stored findings and every
-    change of their lives equal a rebuild's."""
+    change of their lives equal a rebuild's. ``assets_at_once``: the stored lives read
+    for so many assets a query (``findings_seeding.ASSETS_AT_ONCE``)."""
+    monkeypatch.setattr(findings_seeding, "ASSETS_AT_ONCE", assets_at_once)
     append(ledger, wire.reference_world())
     append(ledger, [wire.asset(f"t{i}") for i in range(1, 7)])
     rng = random.Random(seed)

@@ -76,11 +76,11 @@ def test_a_table_changed_enough_is_analysed_once(pg_url: str) -> None:
     try:
         ids = _fill_index(engine, 0, 20_000)
         assert "proj_event_index" in stale_tables(engine)
-        # Never analysed, the table is planned from its size alone: fifty keys
-        # are taken for a tenth of it, and it is read whole.
-        assert _plan(engine, ids[::400]) == "Seq Scan"
+        # (Never analysed, as on a server without autovacuum, the table is planned as a
+        # scan for these keys: benchmarks/NOTES.md. The session's database may have
+        # been analysed by autovacuum, so that is not asserted here.)
 
-        seen = Statistics(engine, every=10)
+        seen = Statistics(engine, every=10, look_first=False)
         seen.applied(9)
         assert seen.analysed == []  # not yet due: nothing asked, nothing analysed
         seen.applied(1)
@@ -100,14 +100,32 @@ def test_a_table_changed_enough_is_analysed_once(pg_url: str) -> None:
         engine.dispose()
 
 
+def test_a_new_runner_looks_before_anything_is_counted(pg_url: str) -> None:
+    """A restarted worker's first step reads what it stored, maybe never analysed."""
+    engine = sa.create_engine(pg_url)
+    try:
+        _fill_index(engine, 0, 5_000)
+        seen = Statistics(engine)
+        seen.applied(0)
+        assert "proj_event_index" in seen.analysed
+        seen.analysed.clear()
+        _fill_index(engine, 5_000, 5_000)
+        seen.applied(0)  # looked once: the next look is every positions on
+        assert seen.analysed == []
+    finally:
+        engine.dispose()
+
+
 def test_the_runner_counts_what_it_applies(ledger: Any) -> None:
-    """Every batch a catch-up applies is counted toward the next look at the tables."""
+    """Every batch a catch-up applies is counted toward the next look at the tables,
+    and the catch-up looks before its first batch (a count of none, due at first)."""
     events = history(40)
     append(ledger, events)
     counted: list[int] = []
     runner = Runner(ledger.engine, ledger.store, [CustodyProjection()], batch_size=7)
     runner.statistics.applied = counted.append  # type: ignore[method-assign]
     assert runner.catch_up() == len(events)
+    assert counted[0] == 0
     assert sum(counted) == len(events) and max(counted) <= 7
 
 
@@ -117,13 +135,14 @@ def test_a_catch_up_analyses_its_tables(pg_ledger: Ledger, monkeypatch: pytest.M
     runner = Runner(ledger.engine, ledger.store, [CustodyProjection()], batch_size=10)
     runner.statistics.every = 10
     monkeypatch.setattr(statistics, "CHANGED_MIN", 10)  # a small ledger's tables
+    before = _analyses(ledger.engine)
     # The runner's sessions publish their counts within a second, or as they end: at
     # each look, end them and wait for the counts, as a longer catch-up would.
     asked = stale_tables
 
     def published_then_asked(engine: sa.Engine) -> list[str]:
         engine.dispose()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 3
         while not (stale := asked(engine)) and time.monotonic() < deadline:
             time.sleep(0.05)
         return stale
@@ -131,13 +150,19 @@ def test_a_catch_up_analyses_its_tables(pg_ledger: Ledger, monkeypatch: pytest.M
     monkeypatch.setattr(statistics, "stale_tables", published_then_asked)
     runner.catch_up()
     assert "proj_event_index" in runner.statistics.analysed
-    with ledger.engine.connect() as conn:
-        analysed = conn.execute(
-            sa.text(
-                "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'proj_event_index'"
-            )
-        ).scalar_one()
-    assert analysed >= 1
+    assert _analyses(ledger.engine) > before
+
+
+def _analyses(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT analyze_count FROM pg_stat_user_tables"
+                    " WHERE relname = 'proj_event_index'"
+                )
+            ).scalar_one()
+        )
 
 
 def test_sqlite_is_left_alone(tmp_path: Path) -> None:
@@ -147,6 +172,7 @@ def test_sqlite_is_left_alone(tmp_path: Path) -> None:
     statements: list[str] = []
     sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     seen = Statistics(engine, every=1)
+    seen.applied(0)
     seen.applied(1_000_000)
     assert statements == [] and seen.analysed == []
     engine.dispose()
