@@ -94,7 +94,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         path = tmp_path / "ledger.db"
         shutil.copy(template, path)
         return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("pg_database_url")
+    return emptied(request.getfixturevalue("pg_database_url"))
+
+
+def emptied(url: str) -> str:
+    """The session's PostgreSQL database at ``url``, every table emptied."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)}"))

@@ -23,18 +23,14 @@ from ledger.store.migrate import upgrade
 from ledger.store.statistics import Statistics, stale_tables
 from ledger.store.tables import event_index
 from ledger.store.upsert import insert_many
-from tests.conftest import TABLES
+from tests.conftest import emptied
 from tests.integration.test_catch_up import append, history
 
 
 @pytest.fixture
 def pg_url(pg_database_url: str) -> str:
     """The session's PostgreSQL database, emptied."""
-    engine = sa.create_engine(pg_database_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)}"))
-    engine.dispose()
-    return pg_database_url
+    return emptied(pg_database_url)
 
 
 @pytest.fixture
