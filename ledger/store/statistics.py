@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -45,7 +46,7 @@ from ledger.store.tables import metadata
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = 20_000
-"""Events a runner applies between two looks at the tables' counters."""
+"""Positions a runner's projections pass between two looks at the tables' counters."""
 CHANGED_FRACTION = 0.2
 CHANGED_MIN = 1_000
 """A table is analysed when the rows changed since its last analysis exceed
@@ -95,7 +96,9 @@ class Statistics:
         self.every = every
         self.enabled = engine.dialect.name == "postgresql"
         self._since = every if look_first else 0
-        self.analysed: list[str] = []  # every table analysed, in order (for the tests)
+        # The tables last analysed, in order (what the tests and an operator's debugger
+        # read): bounded, as a worker runs for weeks.
+        self.analysed: deque[str] = deque(maxlen=64)
 
     def applied(self, n: int) -> None:
         if not self.enabled:

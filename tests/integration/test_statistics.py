@@ -78,7 +78,7 @@ def test_a_table_changed_enough_is_analysed_once(pg_url: str) -> None:
 
         seen = Statistics(engine, every=10, look_first=False)
         seen.applied(9)
-        assert seen.analysed == []  # not yet due: nothing asked, nothing analysed
+        assert not seen.analysed  # not yet due: nothing asked, nothing analysed
         seen.applied(1)
         assert "proj_event_index" in seen.analysed
         assert "proj_event_index" not in stale_tables(engine)
@@ -107,7 +107,7 @@ def test_a_new_runner_looks_before_anything_is_counted(pg_url: str) -> None:
         seen.analysed.clear()
         _fill_index(engine, 5_000, 5_000)
         seen.applied(0)  # looked once: the next look is every positions on
-        assert seen.analysed == []
+        assert not seen.analysed
     finally:
         engine.dispose()
 
@@ -170,7 +170,7 @@ def test_sqlite_is_left_alone(tmp_path: Path) -> None:
     seen = Statistics(engine, every=1)
     seen.applied(0)
     seen.applied(1_000_000)
-    assert statements == [] and seen.analysed == []
+    assert statements == [] and not seen.analysed
     engine.dispose()
 
 
@@ -181,5 +181,5 @@ def test_a_failed_look_is_logged_not_raised(caplog: pytest.LogCaptureFixture) ->
     seen = Statistics(engine, every=1)
     with caplog.at_level(logging.WARNING, logger="ledger.store.statistics"):
         seen.applied(1)
-    assert seen.analysed == []
+    assert not seen.analysed
     assert "not analysed" in caplog.text
