@@ -133,7 +133,7 @@ BUDGETED = int(os.environ.get("LEDGER_BENCH_FINDINGS_BUDGETED", "16"))
 """Partitions of the worker within a memory budget (decision 0017; 0: not measured)."""
 BUDGET = {"LEDGER_FINDINGS_RESIDENT_EVENTS": os.environ.get("LEDGER_BENCH_RESIDENT_EVENTS", "1")}
 """Its budget: 1 holds one partition's walk at a time."""
-LEASE_SECONDS = 6.0  # renewed every 2 s: a worker arriving second gets its share soon
+LEASE_SECONDS = 6.0  # renewed every 2 s; a worker arriving gets its share within about 1 s
 
 
 def child_partitioned(url: str, partitions: int) -> None:

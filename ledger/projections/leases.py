@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 
 WORKER = "worker/"
 
+BALANCE_SECONDS = 0.5
+"""How often, at most, a worker's renewing thread looks whether the leases are still
+shared fairly between its renewals (:meth:`Leases.unbalanced`): a worker that arrives
+gets its share within about twice this, not a third of a lease or more later (two
+workers restarted together at a million events: the second waited 2 s of 6 s leases
+for its partition, 10 s or more with the default 30 s)."""
+
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -74,20 +81,47 @@ class Leases:
     def held(self, *, now: bool = False, extra: float = 0.0) -> frozenset[str]:
         """The projections this worker runs; renewed when due (``now``: at once), for
         ``extra`` seconds more than a lease (:meth:`pausing`)."""
-        if now or time.monotonic() - self._renewed >= self.seconds / 3:
+        if now or self.due():
             with self._renewing, self.engine.begin() as conn:
                 self._held = self._renew(conn, extra)
             self._renewed = time.monotonic()
         return self._held
 
+    def due(self) -> bool:
+        """Whether a third of the lease has passed since the last renewal."""
+        return time.monotonic() - self._renewed >= self.seconds / 3
+
+    def unbalanced(self) -> bool:
+        """Whether this worker holds more than its share of the leases (another worker
+        has arrived), or less while one lies free (given up, or lapsed): what a renewal
+        would change. Only reads, without locking: :meth:`held` then renews under the
+        rows' locks, and decides again."""
+        with self.engine.connect() as conn:
+            now = self._now(conn)
+            worker, mine = leases.c.name.like(WORKER + "%"), leases.c.name.in_(self.names)
+            lapsed = sa.or_(leases.c.lease_until.is_(None), leases.c.lease_until <= now)
+            alive, free = conn.execute(
+                sa.select(
+                    sa.func.count().filter(sa.and_(worker, leases.c.lease_until >= now)),
+                    sa.func.count().filter(sa.and_(mine, lapsed)),
+                )
+            ).one()
+        share = math.ceil(len(self.names) / max(1, alive))
+        held = len(self._held)
+        return held > share or (held < share and free > 0)
+
     def keep_renewed(self) -> None:
         """Renew in a thread of its own too, every third of the lease: a step that
-        runs longer than a lease (a walk resumed over a long log) keeps it. A pause of
-        the whole process that the walk announces (a sweep of the garbage collector,
+        runs longer than a lease (a walk resumed over a long log) keeps it. Between
+        renewals the thread looks every :data:`BALANCE_SECONDS` whether a worker came
+        or went (:meth:`unbalanced`), and renews at once if so: a worker arriving gets
+        its share within about a second. A pause of the whole process that the walk
+        announces (a sweep of the garbage collector,
         ``domain.rules.collector.before_sweeps``) is covered by :meth:`pausing`."""
         if self._renewer is not None:
             return
-        ref, stop, every = weakref.ref(self), self._stop, self.seconds / 3
+        ref, stop = weakref.ref(self), self._stop
+        every = min(self.seconds / 3, BALANCE_SECONDS)
 
         def pausing(seconds: float) -> None:
             leases = ref()
@@ -104,7 +138,8 @@ class Leases:
                 if leases is None:
                     return
                 try:
-                    leases.held(now=True)
+                    if leases.due() or leases.unbalanced():
+                        leases.held(now=True)
                 except Exception as e:  # the next step retries; the lease may lapse
                     log.warning("projection leases not renewed (%s)", e)
                 del leases

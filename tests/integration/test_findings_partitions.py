@@ -670,6 +670,35 @@ def test_leases_are_shared_out_and_a_dead_workers_are_taken_over(ledger: Ledger)
     assert c.held(now=True) == set(names)  # released at once
 
 
+def test_a_worker_arriving_gets_its_share_within_a_second_not_a_renewal_later(
+    ledger: Ledger,
+) -> None:
+    """Two workers started together: the first takes every lease, the second none.
+    Their renewing threads look every ``BALANCE_SECONDS`` whether the share-out is
+    fair, so the first gives a partition up and the second takes it well before
+    either renews (30 s leases: every 10 s). Waiting for the renewals, the second
+    worker of a restart sat idle for 2 s of 6 s leases at a million events."""
+    names = ["findings", "findings.0of2", "findings.1of2"]
+    a = Leases(ledger.engine, names, owner="a", seconds=30)
+    b = Leases(ledger.engine, names, owner="b", seconds=30)
+    assert a.held(now=True) == set(names)
+    assert b.held(now=True) == set()  # b is alive, a has not looked yet
+    assert a.unbalanced() and not b.unbalanced()  # nothing lies free for b yet
+    started = time.monotonic()
+    a.keep_renewed()
+    b.keep_renewed()
+    try:
+        while time.monotonic() - started < 5 and not (b.held() and len(a.held()) == 2):
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        assert a.held() == set(names[:2]) and b.held() == {"findings.1of2"}
+        assert took < 3  # not the 10 s of a renewal
+        assert not a.unbalanced() and not b.unbalanced()  # fair: nothing more to move
+    finally:
+        a.release()
+        b.release()
+
+
 def test_a_late_report_and_a_retraction_in_one_partition_reach_the_contract_level(
     ledger: Ledger,
 ) -> None:
