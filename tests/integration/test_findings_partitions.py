@@ -564,6 +564,38 @@ def test_a_restart_resumes_only_the_partitions_a_batch_concerns_or_comes_due_in(
     _assert_one_walk_stores_the_same(ledger)
 
 
+def test_a_restarted_contract_level_resumes_while_its_partitions_catch_up(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contract level's walk is resumed in the runner's warm step, before it looks
+    whether its partitions are ahead: a worker whose contract level waits for another
+    worker's partition has resumed it by then. It is resumed once, and stores what
+    one walk stores."""
+    batches = _batches(700, seed=29)
+    _walked_then_stopped(ledger, batches[:-3], 2, 60)
+    resumed: list[int] = []
+    from_store = findings_partitions.FindingsContracts._from_store
+
+    def counted(self: Any, conn: Any, upto: int) -> Any:
+        resumed.append(upto)
+        return from_store(self, conn, upto)
+
+    monkeypatch.setattr(findings_partitions.FindingsContracts, "_from_store", counted)
+    worker = _worker(ledger, 2, 60)
+    custody, *parts, contracts = worker.projections
+    assert contracts.name == "findings"
+    before = positions(ledger.engine, ["findings"])["findings"]
+    for batch in batches[-3:]:
+        ledger.appender.append(batch, WHO)
+    worker.step(custody, limit=10_000)
+    assert worker.step(contracts) == 0  # its partitions are behind: it waits for them
+    assert resumed == [before]  # but its walk is resumed already
+    _walked_to_the_end(ledger, [worker], 2)
+    assert resumed == [before]  # and not again
+    worker.stop()
+    _assert_one_walk_stores_the_same(ledger)
+
+
 def test_a_partition_written_by_other_code_resumes_from_the_log_whoever_stamped_since(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
