@@ -582,17 +582,65 @@ def test_a_restarted_contract_level_resumes_while_its_partitions_catch_up(
 
     monkeypatch.setattr(findings_partitions.FindingsContracts, "_from_store", counted)
     worker = _worker(ledger, 2, 60)
-    custody, *parts, contracts = worker.projections
+    custody, contracts = worker.projections[0], worker.projections[-1]
     assert contracts.name == "findings"
     before = positions(ledger.engine, ["findings"])["findings"]
     for batch in batches[-3:]:
         ledger.appender.append(batch, WHO)
-    worker.step(custody, limit=10_000)
-    assert worker.step(contracts) == 0  # its partitions are behind: it waits for them
-    assert resumed == [before]  # but its walk is resumed already
-    _walked_to_the_end(ledger, [worker], 2)
-    assert resumed == [before]  # and not again
-    worker.stop()
+    try:
+        worker.step(custody, limit=10_000)
+        assert worker.step(contracts) == 0  # its partitions are behind: it waits for them
+        assert resumed == [before]  # but its walk is resumed already
+        _walked_to_the_end(ledger, [worker], 2)
+        assert resumed == [before]  # and not again
+    finally:
+        worker.stop()
+    _assert_one_walk_stores_the_same(ledger)
+
+
+def test_a_contract_level_whose_store_disagrees_is_read_once_while_it_waits(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restarted contract level whose stored lives disagree with the log (one was
+    deleted) finds it out in ``warm``, reads the store no more at each step while its
+    partitions catch up, then judges every instant again once, without reading the
+    store a second time, and stores what one walk stores."""
+    batches = _batches(700, seed=29)
+    _walked_then_stopped(ledger, batches[:-3], 2, 60)
+    with ledger.engine.begin() as conn:
+        victim = conn.execute(
+            sa.select(sa.func.min(findings.c.finding_key)).where(
+                findings.c.rule.in_(sorted(CONTRACT_RULES))
+            )
+        ).scalar_one()
+        assert victim is not None
+        conn.execute(finding_changes.delete().where(finding_changes.c.finding_key == victim))
+        conn.execute(findings.delete().where(findings.c.finding_key == victim))
+    calls: dict[str, list[int]] = {"_from_store": [], "_rewritten": []}
+    for name in calls:
+        original = getattr(findings_partitions.FindingsContracts, name)
+
+        def spied(self: Any, conn: Any, upto: int, _name: str = name, _of: Any = original) -> Any:
+            calls[_name].append(upto)
+            return _of(self, conn, upto)
+
+        monkeypatch.setattr(findings_partitions.FindingsContracts, name, spied)
+    worker = _worker(ledger, 2, 60)
+    custody, contracts = worker.projections[0], worker.projections[-1]
+    before = positions(ledger.engine, ["findings"])["findings"]
+    for batch in batches[-3:]:
+        ledger.appender.append(batch, WHO)
+    try:
+        with caplog.at_level(logging.WARNING, logger="ledger.projections.findings_partitions"):
+            worker.step(custody, limit=10_000)
+            assert worker.step(contracts) == 0 and worker.step(contracts) == 0
+            assert calls == {"_from_store": [before], "_rewritten": []}  # read once
+            assert any("disagrees" in r.getMessage() for r in caplog.records)
+            _walked_to_the_end(ledger, [worker], 2)
+        assert calls == {"_from_store": [before], "_rewritten": [before]}
+    finally:
+        worker.stop()
+    assert victim in {r[0] for r in _stored(ledger)[0]}  # written again
     _assert_one_walk_stores_the_same(ledger)
 
 
