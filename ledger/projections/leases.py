@@ -82,8 +82,13 @@ class Leases:
         """The projections this worker runs; renewed when due (``now``: at once), for
         ``extra`` seconds more than a lease (:meth:`pausing`)."""
         if now or self.due():
-            with self._renewing, self.engine.begin() as conn:
-                self._held = self._renew(conn, extra)
+            with self._renewing:
+                with self.engine.begin() as conn:
+                    held = self._renew(conn, extra)
+                # Once committed: the worker's other thread (the runner's, or the
+                # renewing one) does not act on leases the database does not hold yet,
+                # nor on any whose commit failed.
+                self._held = held
             self._renewed = time.monotonic()
         return self._held
 
