@@ -425,7 +425,8 @@ class FindingsContracts:
             return walk
         except (StoredLivesDisagree, ValueError) as e:
             log.warning(
-                "findings (contracts): the store disagrees with the log (%s): every instant is judged again",
+                "findings (contracts): the store disagrees with the log (%s): "
+                "every instant is judged again",
                 e,
             )
             return None

@@ -564,6 +564,34 @@ def test_a_restart_resumes_only_the_partitions_a_batch_concerns_or_comes_due_in(
     _assert_one_walk_stores_the_same(ledger)
 
 
+def _spied(monkeypatch: pytest.MonkeyPatch, *names: str) -> dict[str, list[int]]:
+    """The positions each of the contract level's methods ``names`` is called with."""
+    calls: dict[str, list[int]] = {name: [] for name in names}
+    for name in names:
+        original = getattr(findings_partitions.FindingsContracts, name)
+
+        def spied(self: Any, conn: Any, upto: int, _name: str = name, _of: Any = original) -> Any:
+            calls[_name].append(upto)
+            return _of(self, conn, upto)
+
+        monkeypatch.setattr(findings_partitions.FindingsContracts, name, spied)
+    return calls
+
+
+def _restarted_behind(ledger: Ledger, batches: list[list[Any]]) -> tuple[Runner, Any, int]:
+    """A worker of two partitions restarted after ``batches`` were appended, custody
+    caught up and its findings not: the worker, its contract level, and the contract
+    level's position before."""
+    worker = _worker(ledger, 2, 60)
+    custody, contracts = worker.projections[0], worker.projections[-1]
+    assert contracts.name == "findings"
+    before = positions(ledger.engine, ["findings"])["findings"]
+    for batch in batches:
+        ledger.appender.append(batch, WHO)
+    worker.step(custody, limit=10_000)
+    return worker, contracts, before
+
+
 def test_a_restarted_contract_level_resumes_while_its_partitions_catch_up(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -573,26 +601,13 @@ def test_a_restarted_contract_level_resumes_while_its_partitions_catch_up(
     one walk stores."""
     batches = _batches(700, seed=29)
     _walked_then_stopped(ledger, batches[:-3], 2, 60)
-    resumed: list[int] = []
-    from_store = findings_partitions.FindingsContracts._from_store
-
-    def counted(self: Any, conn: Any, upto: int) -> Any:
-        resumed.append(upto)
-        return from_store(self, conn, upto)
-
-    monkeypatch.setattr(findings_partitions.FindingsContracts, "_from_store", counted)
-    worker = _worker(ledger, 2, 60)
-    custody, contracts = worker.projections[0], worker.projections[-1]
-    assert contracts.name == "findings"
-    before = positions(ledger.engine, ["findings"])["findings"]
-    for batch in batches[-3:]:
-        ledger.appender.append(batch, WHO)
+    calls = _spied(monkeypatch, "_from_store")
+    worker, contracts, before = _restarted_behind(ledger, batches[-3:])
     try:
-        worker.step(custody, limit=10_000)
         assert worker.step(contracts) == 0  # its partitions are behind: it waits for them
-        assert resumed == [before]  # but its walk is resumed already
+        assert calls == {"_from_store": [before]}  # but its walk is resumed already
         _walked_to_the_end(ledger, [worker], 2)
-        assert resumed == [before]  # and not again
+        assert calls == {"_from_store": [before]}  # and not again
     finally:
         worker.stop()
     _assert_one_walk_stores_the_same(ledger)
@@ -616,23 +631,10 @@ def test_a_contract_level_whose_store_disagrees_is_read_once_while_it_waits(
         assert victim is not None
         conn.execute(finding_changes.delete().where(finding_changes.c.finding_key == victim))
         conn.execute(findings.delete().where(findings.c.finding_key == victim))
-    calls: dict[str, list[int]] = {"_from_store": [], "_rewritten": []}
-    for name in calls:
-        original = getattr(findings_partitions.FindingsContracts, name)
-
-        def spied(self: Any, conn: Any, upto: int, _name: str = name, _of: Any = original) -> Any:
-            calls[_name].append(upto)
-            return _of(self, conn, upto)
-
-        monkeypatch.setattr(findings_partitions.FindingsContracts, name, spied)
-    worker = _worker(ledger, 2, 60)
-    custody, contracts = worker.projections[0], worker.projections[-1]
-    before = positions(ledger.engine, ["findings"])["findings"]
-    for batch in batches[-3:]:
-        ledger.appender.append(batch, WHO)
+    calls = _spied(monkeypatch, "_from_store", "_rewritten")
+    worker, contracts, before = _restarted_behind(ledger, batches[-3:])
     try:
         with caplog.at_level(logging.WARNING, logger="ledger.projections.findings_partitions"):
-            worker.step(custody, limit=10_000)
             assert worker.step(contracts) == 0 and worker.step(contracts) == 0
             assert calls == {"_from_store": [before], "_rewritten": []}  # read once
             assert any("disagrees" in r.getMessage() for r in caplog.records)
@@ -756,8 +758,9 @@ def test_a_worker_arriving_gets_its_share_within_a_second_not_a_renewal_later(
     """Two workers started together: the first takes every lease, the second none.
     Their renewing threads look every ``BALANCE_SECONDS`` whether the share-out is
     fair, so the first gives a partition up and the second takes it well before
-    either renews (30 s leases: every 10 s; the test allows 8 s for a busy machine). Waiting for the renewals, the second
-    worker of a restart sat idle for 2 s of 6 s leases at a million events."""
+    either renews (30 s leases: every 10 s; the test allows 8 s for a busy machine).
+    Waiting for the renewals, the second worker of a restart sat idle for 2 s of 6 s
+    leases at a million events."""
     names = ["findings", "findings.0of2", "findings.1of2"]
     a = Leases(ledger.engine, names, owner="a", seconds=30)
     b = Leases(ledger.engine, names, owner="b", seconds=30)
