@@ -34,6 +34,7 @@ from ledger.projections.findings_codec import (
     dump,
     encode_version,
     head_json,
+    read_lazily,
 )
 from ledger.projections.findings_seeding import (
     StoredEventsIn,
@@ -97,7 +98,8 @@ def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
         latest = d.pending or d.after.base
         assert latest is not None
         last = d.after.last
-        cleared = d.pending is None and last is not None and last.finding is None
+        last_cleared = last is not None and last.finding is None
+        cleared = d.pending is None and last_cleared
         detected = d.after.first_at or latest.valid_from
         heads.append(
             {
@@ -111,6 +113,9 @@ def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
                 "life": head_json(d, walk.dispositions(d.key)),
                 "valid_from": to_stored(latest.valid_from),
                 "valid_to": None if latest.valid_to is None else to_stored(latest.valid_to),
+                "lazy": read_lazily(
+                    latest.rule, latest.asset_id, d.after.count, d.pending, last_cleared
+                ),
             }
         )
     insert_many(conn, finding_changes, changes)

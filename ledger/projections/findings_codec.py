@@ -144,6 +144,26 @@ def head_json(d: Drained, dispositions: Sequence[tuple[datetime, Any]]) -> str:
     )
 
 
+def read_lazily(
+    rule: str, asset_id: str | None, count: int, pending: object, last_cleared: bool
+) -> bool:
+    """A row's ``lazy`` column: whether a lazily resumed walk may leave this stored life
+    unread until it first needs its asset (``findings_seeding.StoredSeed``): an asset's
+    own finding (not a contract's), *plain* at its last change (changes stored, nothing
+    pending: ``domain.rules.seeding.plain``, but for a change after the resume's instant,
+    which the resume reads apart) and not an R03 still visible (the contract rules read
+    those of every asset). Most rows are: a restart at a million events reads the few
+    others through a partial index instead of testing every row's JSON (decision 0032).
+    The migration that added the column fills it with the same test, on the JSON."""
+    return (
+        asset_id is not None
+        and not rule.startswith("C")
+        and count > 0
+        and pending is None
+        and not (rule == "R03" and not last_cleared)
+    )
+
+
 def stored_valid_to(life: str) -> str | None:
     """A row's ``valid_to`` column from its ``life`` (:func:`head_json`): that of the
     version its ``valid_from`` is taken from, the pending one if any, else the latest;

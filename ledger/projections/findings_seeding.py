@@ -386,20 +386,26 @@ class StoredSeed(StoredLives):
             for key, changes, first in self.changed_after(k):
                 first_later[key], changed[key] = first, changes
             defer = source is not None
-            rows = list(self._classified_rows(defer=defer))
+            rows = list(self._eager_rows(defer=defer))
             assets = self._asset_scopes() if defer else set()
-            eager = {scope[1] for _, scope, plain, _ in rows if not plain}
+            eager = {scope[1] for _, scope, data in rows if not _plain(data)}
             eager |= {s[1] for _, s, _ in self._rows_of(list(first_later)) if s[0] == "asset"}
             later = assets - eager
             unaccounted: dict[str, list[Finding]] = {}
-            lives = [(key, scope, life) for key, scope, _, life in rows]
-            known = {key for key, _, _ in lives}
-            more = [r for r in self._rows_of_assets(sorted(eager & assets)) if r[0] not in known]
-            for key, scope, life in [*lives, *more]:
-                data = orjson.loads(life)
+            known = {key for key, _, _ in rows}
+            more = [
+                (key, scope, orjson.loads(life))
+                for key, scope, life in self._rows_of_assets(sorted(eager & assets))
+                if key not in known
+            ]
+            for key, scope, data in [*rows, *more]:
                 if scope[0] == "asset" and scope[1] in later:
-                    # a visible R03 of a deferred scope: C01–C03 read it
-                    unaccounted.setdefault(scope[1], []).append(finding_from_dict(data["latest"]))
+                    # a visible R03 of a deferred scope: C01–C03 read it (any other
+                    # row of it is read with its scope)
+                    if _visible_r03(key, data):
+                        unaccounted.setdefault(scope[1], []).append(
+                            finding_from_dict(data["latest"])
+                        )
                     continue
                 p = data["pending"]
                 pending[key] = None if p is None else finding_from_dict(p)
@@ -422,28 +428,18 @@ class StoredSeed(StoredLives):
         ]
         return prefixes, implied
 
-    def _classified_rows(self, *, defer: bool) -> Iterator[tuple[str, ScopeKey, bool, str]]:
-        """Each stored life of the walk's keys: its key, scope, whether it is plain
-        (``domain.rules.seeding.plain``, but for a change after ``k``) and its row;
-        with ``defer``, only the lives not plain, the contracts' and the visible R03s:
-        PostgreSQL tells them from the row's JSON (:func:`_plain`), so that most rows
-        are neither sent nor parsed (SQLite answers the same)."""
-        plain = _plain(findings.c.life)
-        query = sa.select(*_SCOPED, plain, findings.c.life)
+    def _eager_rows(self, *, defer: bool) -> Iterator[tuple[str, ScopeKey, dict[str, Any]]]:
+        """Each stored life of the walk's keys: its key, scope and row, parsed; with
+        ``defer``, only those a restart reads at once (``lazy`` false: the lives not
+        plain, the contracts' and the visible R03s, ``findings_codec.read_lazily``),
+        through their partial index: most rows are neither sent nor parsed."""
+        query = sa.select(*_SCOPED, findings.c.life)
         if defer:
-            query = query.where(
-                sa.or_(
-                    ~plain,
-                    findings.c.asset_id.is_(None),
-                    findings.c.rule.startswith("C"),
-                    sa.and_(
-                        findings.c.rule == "R03", _has(findings.c.life, '"last_cleared":false')
-                    ),
-                )
-            )
-        for key, rule, contract_id, asset_id, is_plain, text in self.read(("lives", defer), query):
-            if self.owns is None or self.owns(key):
-                yield key, scope_for(rule, contract_id, asset_id), bool(is_plain), text
+            query = query.where(sa.not_(findings.c.lazy))
+        with collector_paused():
+            for key, rule, contract_id, asset_id, text in self.read(("lives", defer), query):
+                if self.owns is None or self.owns(key):
+                    yield key, scope_for(rule, contract_id, asset_id), orjson.loads(text)
 
     def _asset_scopes(self) -> set[str]:
         """The assets with stored lives of their own scope (of the walk's: an asset's
@@ -538,15 +534,14 @@ _SCOPED = (findings.c.finding_key, findings.c.rule, findings.c.contract_id, find
 """A stored life's key and what tells its scope (``scope_for``)."""
 
 
-def _has(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
-    return column.contains(text, autoescape=True)
+def _plain(data: dict[str, Any]) -> bool:
+    """Whether a stored life (its ``life`` column, parsed) has changes and no pending
+    finding (``domain.rules.seeding.plain``, but for a change after ``k``)."""
+    return bool(data["count"]) and data["pending"] is None
 
 
-def _plain(life: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
-    """Whether a stored life (its ``life`` column, as ``head_json`` writes it: compact
-    JSON, where a key in quotes can only be one of the object's own) has changes and no
-    pending finding (``domain.rules.seeding.plain``, but for a change after ``k``)."""
-    return sa.and_(_has(life, '"pending":null'), ~_has(life, '"count":0,'))
+def _visible_r03(key: str, data: dict[str, Any]) -> bool:
+    return key.startswith("R03/") and not data["last_cleared"]
 
 
 def _decoded(life: str) -> Prefix:

@@ -254,6 +254,9 @@ findings = sa.Table(
     # The same version's valid_to: the present report reads an asset's state findings
     # only while they last (most that are not cleared have ended: decision 0026).
     sa.Column("valid_to", sa.String(32), nullable=True),
+    # Whether a restart may read this life only when it first needs its asset
+    # (``findings_codec.read_lazily``); false, the safe default, reads it at once.
+    sa.Column("lazy", sa.Boolean(), nullable=False, server_default=sa.false()),
     # The report's event findings of a period: not cleared, not state findings.
     sa.Index(
         "ix_proj_findings_open_events",
@@ -263,6 +266,13 @@ findings = sa.Table(
         "rule",
         postgresql_where=sa.text("cleared_at IS NULL AND kind <> 'state'"),
         sqlite_where=sa.text("cleared_at IS NULL AND kind <> 'state'"),
+    ),
+    # The lives a restart reads at once (decision 0032): a few percent of the rows.
+    sa.Index(
+        "ix_proj_findings_eager",
+        "finding_key",
+        postgresql_where=sa.text("NOT lazy"),
+        sqlite_where=sa.text("lazy = 0"),  # how SQLAlchemy writes NOT lazy there
     ),
     # A contract's state findings by rule (compliance reads R03 and C01, the report
     # every state finding): a few thousand among the contract's hundreds of thousands.

@@ -486,10 +486,11 @@ def test_the_changes_of_lives_are_deleted_one_statement_per_key(ledger: Ledger) 
     assert " IN " not in seen[0][0].upper()
 
 
-def test_the_store_tells_plain_lives_and_visible_r03s_as_their_json_does(ledger: Ledger) -> None:
-    """What a restart asks PostgreSQL or SQLite of each row instead of parsing it
-    (``findings_seeding._plain``, ``"last_cleared":false``) is what the row's JSON says,
-    on lives pending, visible, cleared and R03."""
+def test_the_rows_a_restart_leaves_unread_are_what_their_json_says(ledger: Ledger) -> None:
+    """``proj_findings.lazy`` (what a restart leaves unread until it needs the asset:
+    ``findings_codec.read_lazily``) is true exactly for an asset's own lives that are
+    plain in their JSON and not a visible R03, on lives pending, visible, cleared, R03
+    and a contract's (``test_migrations``: the migration fills it alike)."""
     append(ledger, wire.reference_world())
     append(ledger, [wire.asset(f"t{i}") for i in range(1, 5)])
     yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -500,22 +501,20 @@ def test_the_store_tells_plain_lives_and_visible_r03s_as_their_json_does(ledger:
     )
     append(ledger, [wire.transfer(["t4"], "iq-army", "pmf", event_id="move")])
     append(ledger, [wire.retraction("move")])
-    life = findings.c.life
-    visible = findings_seeding._has(life, '"last_cleared":false')
+    columns = (findings.c.finding_key, findings.c.rule, findings.c.asset_id, findings.c.life)
     with ledger.engine.connect() as conn:
-        stored = conn.execute(
-            sa.select(
-                findings.c.finding_key,
-                findings.c.rule,
-                life,
-                findings_seeding._plain(life),
-                visible,
-            )
-        ).all()
+        stored = conn.execute(sa.select(*columns, findings.c.lazy)).all()
     kinds = set()
-    for key, rule, text, plain, shown in stored:
+    for key, rule, asset_id, text, lazy in stored:
         data = orjson.loads(text)
-        assert bool(plain) == (data["count"] > 0 and data["pending"] is None), key
-        assert bool(shown) == (not data["last_cleared"]), key
-        kinds.add((bool(plain), bool(shown), rule == "R03"))
-    assert {(False, True, True), (True, True, True), (True, False, False)} <= kinds
+        plain = data["count"] > 0 and data["pending"] is None
+        visible_r03 = rule == "R03" and not data["last_cleared"]
+        own = asset_id is not None and not rule.startswith("C")
+        assert lazy is (own and plain and not visible_r03), key
+        kinds.add((own, plain, visible_r03, lazy))
+    assert {
+        (True, True, False, True),  # read when its asset is needed
+        (True, False, True, False),  # pending
+        (True, True, True, False),  # a visible R03
+        (False, True, False, False),  # a contract's
+    } <= kinds, kinds

@@ -137,3 +137,39 @@ def test_the_report_summaries_migration_fills_what_the_projections_write(
         assert stored() == projected
     finally:
         ledger.close()
+
+
+def test_the_read_lazily_migration_fills_what_the_projection_writes(settings: Settings) -> None:
+    """0018 fills ``proj_findings.lazy`` from each row's stored JSON as the findings
+    projection writes it (``findings_codec.read_lazily``), on the story's findings:
+    lives a restart reads at once and lives it leaves until it needs their asset."""
+    from alembic import command
+
+    from ledger.bootstrap import build_ledger
+    from ledger.cli.demo import load_demo
+    from ledger.store.migrate import alembic_config
+    from ledger.store.tables import findings
+
+    ledger = build_ledger(settings)
+    try:
+        load_demo(ledger)
+        ledger.runner.catch_up()
+
+        def stored() -> dict[str, bool]:
+            with ledger.engine.connect() as conn:
+                rows = conn.execute(sa.select(findings.c.finding_key, findings.c.lazy))
+                return {k: bool(v) for k, v in rows}
+
+        projected = stored()
+        assert len(set(projected.values())) == 2, "both kinds of rows"
+        cfg = alembic_config(settings.sqlalchemy_url())
+        command.downgrade(cfg, "0017_report_summaries")
+        with ledger.engine.connect() as conn:
+            inspected = sa.inspect(conn)
+            assert "lazy" not in {c["name"] for c in inspected.get_columns("proj_findings")}
+            indexes = {i["name"] for i in inspected.get_indexes("proj_findings")}
+            assert "ix_proj_findings_eager" not in indexes
+        command.upgrade(cfg, "head")
+        assert stored() == projected
+    finally:
+        ledger.close()
