@@ -398,7 +398,8 @@ class FindingsContracts:
         tail = last_instant(conn, upto, self._residency)
         if tail and stamped(conn, tail[-1].reported_at, self.name):
             self._reached = tail[-1].reported_at
-            wide = log_wide(conn, upto, self._residency, share=Partition(None, self.count))
+            reads = None if self._residency is None else self._residency.reads
+            wide = log_wide(conn, upto, self._residency, reads, Partition(None, self.count))
             return routed(conn, wide, self.count).get(None, [])
         logged, self._reached = _share(conn, upto, self.count, None)
         return logged

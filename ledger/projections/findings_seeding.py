@@ -13,7 +13,7 @@ amendments index (``proj_event_amendments``) names every retraction and correcti
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,9 +230,11 @@ def _log_wide_routed(end: int) -> sa.Select[Any]:
     """The positions up to ``end`` of what the event index files under the log-wide
     subjects, the amendments and what they amend (one query; an ``OR`` of ``IN``
     lists made PostgreSQL test every event of the log against each), each with the
-    keys the route index files it under (none: everyone's)."""
+    position from which it is log-wide (its own; an amended event's, its amendment's:
+    :func:`log_wide` keeps those of an earlier position from these rows) and the keys
+    the route index files it under (none: everyone's)."""
     positions = sa.union(
-        sa.select(event_index.c.position).where(
+        sa.select(event_index.c.position, event_index.c.position.label("since")).where(
             sa.or_(
                 event_index.c.subject.in_([REF, FINDING, INVENTORIES, REGISTRATIONS]),
                 # ``contract:…``: contract actions (and more), as a range the index serves
@@ -240,12 +242,14 @@ def _log_wide_routed(end: int) -> sa.Select[Any]:
             ),
             event_index.c.position <= end,
         ),
-        sa.select(event_amendments.c.position).where(event_amendments.c.position <= end),
-        sa.select(event_index.c.position)
+        sa.select(event_amendments.c.position, event_amendments.c.position).where(
+            event_amendments.c.position <= end
+        ),
+        sa.select(event_index.c.position, event_amendments.c.position)
         .join(event_amendments, event_amendments.c.target_event_id == event_index.c.event_id)
         .where(event_amendments.c.position <= end, event_index.c.position <= end),
     ).subquery()
-    return sa.select(positions.c.position, event_routes.c.route).outerjoin(
+    return sa.select(positions.c.position, positions.c.since, event_routes.c.route).outerjoin(
         event_routes, event_routes.c.position == positions.c.position
     )
 
@@ -256,6 +260,8 @@ def log_wide(
     decoded: Decoded | None = None,
     reads: SharedReads | None = None,
     share: Partition | None = None,
+    *,
+    upto: int | None = None,
 ) -> list[Event]:
     """The stored events up to ``end`` that a lazily resumed walk holds
     (``domain.rules.seeding.held``), in position order: their positions are the union
@@ -263,23 +269,21 @@ def log_wide(
     they amend (:func:`_log_wide_routed`), then the events at those positions.
     ``share``: only those the route index gives that partition (or the contract
     level): its own assets' registrations and amendments, not every one (decision
-    0023)."""
+    0023). ``upto``: where the worker's other walks resume (at least ``end``): with
+    ``reads``, the positions are read up to there once for all of them
+    (:meth:`SharedReads.log_wide`), and each keeps those up to its own ``end``."""
     # The positions first, then the events by position in pieces (their primary
     # key): joined in one query, PostgreSQL without statistics hashed the whole
     # events table and sorted the states on disk (3.2 s of a 2M-event log's 4.7 s).
-    # With their route keys (read once for all of a worker's partitions), each keeps
-    # its own; a position without route rows is everyone's.
-    routed = _log_wide_routed(end)
+    # With their route keys (read once for all of a worker's walks), each keeps its
+    # own; a position without route rows is everyone's.
+    top = end if upto is None or reads is None else max(end, upto)
 
-    def positions_routed() -> list[tuple[int, int | None]]:
-        return [(int(p), r) for p, r in conn.execute(routed)]
+    def positions_routed() -> list[tuple[int, int, int | None]]:
+        return [(int(p), int(s), r) for p, s, r in conn.execute(_log_wide_routed(top))]
 
-    found_routed = (
-        positions_routed() if reads is None else reads.rows(("log-wide", end), positions_routed)
-    )
-    wanted = sorted(
-        {p for p, r in found_routed if share is None or r is None or share.owns_route(r)}
-    )
+    found_routed = positions_routed() if reads is None else reads.log_wide(top, positions_routed)
+    wanted = log_wide_positions(found_routed, end, share)
     before = {} if decoded is None else {p: e for p in wanted if (e := decoded.known(p))}
     read = [p for p in wanted if p not in before]
     found: list[Event] = []
@@ -294,6 +298,21 @@ def log_wide(
     if decoded is not None:
         found = sorted([*before.values(), *decoded.shared(found)], key=lambda e: e.position)
     return held(found)
+
+
+def log_wide_positions(
+    rows: Iterable[tuple[int, int, int | None]], end: int, share: Partition | None = None
+) -> list[int]:
+    """The positions of :func:`_log_wide_routed`'s ``rows`` (read up to ``end`` or a
+    later position) that are log-wide at ``end`` — an event amended after ``end`` is
+    not yet — and ``share``'s (none: all), in order."""
+    return sorted(
+        {
+            p
+            for p, since, r in rows
+            if since <= end and p <= end and (share is None or r is None or share.owns_route(r))
+        }
+    )
 
 
 def holders(conn: Connection, reads: SharedReads | None = None) -> dict[str, set[str]]:
@@ -335,7 +354,7 @@ class StoredSeed(StoredLives):
         fed = tail if share is None else share
         end = tail[0].position - 1 if tail else upto
         if end == 0 or not tail:
-            head = log_wide(conn, end, decoded, self.reads, partition)
+            head = log_wide(conn, end, decoded, self.reads, partition, upto=upto)
             return Seeding(None, head, end, fed, {}, {}, holders(conn, self.reads))
         # The log-wide events are read and decoded on a connection of their own while
         # the stored lives are read on this one: each waits on the database part of its
@@ -347,7 +366,7 @@ class StoredSeed(StoredLives):
             collector_paused(),
             ThreadPoolExecutor(1, thread_name_prefix="ledger-log-wide") as beside,
         ):
-            log_wide_read = beside.submit(self._log_wide_apart, conn, end, decoded, partition)
+            log_wide_read = beside.submit(self._log_wide_apart, conn, end, upto, decoded, partition)
             k = _reported_at(conn, end)
             last = tail[-1].reported_at
             prefixes, implied = self._lives(k, last, source)
@@ -364,11 +383,16 @@ class StoredSeed(StoredLives):
         )
 
     def _log_wide_apart(
-        self, conn: Connection, end: int, decoded: Decoded | None, partition: Partition | None
+        self,
+        conn: Connection,
+        end: int,
+        upto: int,
+        decoded: Decoded | None,
+        partition: Partition | None,
     ) -> list[Event]:
         """:func:`log_wide` on a connection of its own (of ``conn``'s engine)."""
         with conn.engine.connect() as apart:
-            return log_wide(apart, end, decoded, self.reads, partition)
+            return log_wide(apart, end, decoded, self.reads, partition, upto=upto)
 
     def _lives(
         self, k: datetime, last: datetime, source: StoredEventsIn | None

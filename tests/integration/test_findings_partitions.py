@@ -26,6 +26,7 @@ from domain.rules.partitions import (
     CONTRACT_RULES,
     GLOBAL_TYPES,
     ContractWalk,
+    Partition,
     PartitionWalk,
     key_asset,
     shard,
@@ -37,6 +38,7 @@ from ledger.projections.custody import CustodyProjection
 from ledger.projections.findings import FindingsProjection
 from ledger.projections.leases import Leases
 from ledger.projections.runner import Runner
+from ledger.projections.stored_lives import SharedReads
 from ledger.projections.tracking import (
     LayoutChanged,
     positions,
@@ -377,6 +379,71 @@ def test_a_restarted_worker_reads_the_store_once_for_all_its_partitions(
     assert len(lazily) == 6 and residency.reads.made > once
     assert not caplog.records, [r.getMessage() for r in caplog.records]  # none walked whole
     _assert_one_walk_stores_the_same(ledger)
+
+
+def test_a_restarted_worker_reads_the_log_wide_positions_once_for_its_contract_level_too(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log-wide positions a restarted worker's partitions read (up to the last
+    instant) serve its contract level's resume too (up to the position itself): one
+    query for the worker, not one for the partitions and one for the contract level;
+    and it stores what one walk stores."""
+    batches = _batches(900, seed=23)
+    _walked_then_stopped(ledger, batches[:-1], 2, 70)
+    queries: list[int] = []
+    routed = findings_seeding._log_wide_routed
+
+    def counted(end: int) -> Any:
+        queries.append(end)
+        return routed(end)
+
+    monkeypatch.setattr(findings_seeding, "_log_wide_routed", counted)
+    worker = _worker(ledger, 2, 500)
+    ledger.appender.append(batches[-1], WHO)
+    worker.catch_up()
+    assert len(queries) == 1, queries
+    assert positions(ledger.engine, ["findings"])["findings"] == _last_position(ledger)
+    _assert_one_walk_stores_the_same(ledger)
+
+
+def test_log_wide_positions_read_up_to_a_later_position_serve_an_earlier_one_exactly(
+    ledger: Ledger,
+) -> None:
+    """What ``log_wide`` keeps at a position from the rows read up to a later one
+    (:meth:`SharedReads.log_wide`) is what it reads there alone — the positions it
+    fetches, and the events it holds — for every partition and the contract level, at
+    positions an amendment after them still leaves its target out: an event becomes
+    log-wide where it is amended, not before."""
+    for batch in _batches(600, seed=29):
+        ledger.appender.append(batch, WHO)
+    ledger.runner.catch_up()
+    last = _last_position(ledger)
+    shares = [Partition(0, 2), Partition(1, 2), Partition(None, 2)]
+    with ledger.engine.connect() as conn:
+        reads = SharedReads()
+        rows = reads.log_wide(last, lambda: _routed_rows(conn, last))
+        later_targets = 0
+        for end in range(last, 0, -37):
+            later_targets += sum(1 for p, since, _ in rows if p <= end < since)
+            at_end = _routed_rows(conn, end)
+            for share in shares:
+                assert findings_seeding.log_wide_positions(
+                    rows, end, share
+                ) == findings_seeding.log_wide_positions(at_end, end, share)
+                alone = findings_seeding.log_wide(conn, end, share=share)
+                kept = findings_seeding.log_wide(conn, end, reads=reads, share=share, upto=last)
+                assert [e.position for e in kept] == [e.position for e in alone], (end, share)
+        assert reads.made == 1
+        assert later_targets, "no amendment after a position amends an event before it"
+
+
+def _routed_rows(conn: Any, end: int) -> list[tuple[int, int, int | None]]:
+    return [(int(p), int(s), r) for p, s, r in conn.execute(findings_seeding._log_wide_routed(end))]
+
+
+def _last_position(ledger: Ledger) -> int:
+    with ledger.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.max(events.c.notification_id))).scalar_one())
 
 
 def test_the_contract_level_resumes_from_each_assets_latest_part_not_every_record(
