@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from itertools import pairwise
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -95,33 +96,35 @@ def store(conn: Connection, walk: Walk, drained: Sequence[Drained]) -> None:
             )
             if c.finding is not None:
                 base = c.finding
-        latest = d.pending or d.after.base
-        assert latest is not None
-        last = d.after.last
-        last_cleared = last is not None and last.finding is None
-        cleared = d.pending is None and last_cleared
-        detected = d.after.first_at or latest.valid_from
-        heads.append(
-            {
-                "finding_key": d.key,
-                "contract_id": latest.contract_id,
-                "asset_id": latest.asset_id,
-                "rule": latest.rule,
-                "kind": latest.kind.value,
-                "detected_at": to_stored(detected),
-                "cleared_at": to_stored(last.at) if cleared and last is not None else None,
-                "life": head_json(d, walk.dispositions(d.key)),
-                "valid_from": to_stored(latest.valid_from),
-                "valid_to": None if latest.valid_to is None else to_stored(latest.valid_to),
-                "lazy": read_lazily(
-                    latest.rule, latest.asset_id, d.after.count, d.pending, last_cleared
-                ),
-            }
-        )
+        heads.append(_head_row(d, walk))
     insert_many(conn, finding_changes, changes)
     upsert(conn, findings, heads, ["finding_key"])
     holders = holder_rows(walk.evaluator.take_holders())
     insert_new(conn, finding_holders, holders, ["party", "asset_id"])
+
+
+def _head_row(d: Drained, walk: Walk) -> dict[str, Any]:
+    """A finding's row (``proj_findings``): its life summed up, and what the report, the
+    pages and a restart read of it without decoding the life."""
+    latest = d.pending or d.after.base
+    assert latest is not None
+    last = d.after.last
+    last_cleared = last is not None and last.finding is None
+    cleared = d.pending is None and last_cleared
+    detected = d.after.first_at or latest.valid_from
+    return {
+        "finding_key": d.key,
+        "contract_id": latest.contract_id,
+        "asset_id": latest.asset_id,
+        "rule": latest.rule,
+        "kind": latest.kind.value,
+        "detected_at": to_stored(detected),
+        "cleared_at": to_stored(last.at) if cleared and last is not None else None,
+        "life": head_json(d, walk.dispositions(d.key)),
+        "valid_from": to_stored(latest.valid_from),
+        "valid_to": None if latest.valid_to is None else to_stored(latest.valid_to),
+        "lazy": read_lazily(latest.rule, latest.asset_id, d.after.count, d.pending, last_cleared),
+    }
 
 
 class FindingsProjection:
