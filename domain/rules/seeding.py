@@ -13,7 +13,7 @@ evaluation is held to the findings stored for it (decision 0016).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -44,7 +44,7 @@ class StoredScopes(Protocol):
     """Where :class:`Deferred` reads the stored lives of a scope when it is needed."""
 
     def lives(self, scope: ScopeKey) -> dict[str, Prefix]:
-        """The scope's stored lives (all plain), each summed up."""
+        """The scope's stored lives with changes (none after ``k``), each summed up."""
         ...
 
     def scope_of(self, key: str) -> ScopeKey | None:
@@ -55,22 +55,27 @@ class StoredScopes(Protocol):
 class Deferred:
     """The asset scopes whose stored lives a lazily resumed walk reads only when it
     first needs the scope (:meth:`lives`, from ``store``): those whose every life is
-    *plain* at ``k`` (:func:`plain`), so that what the scope implied at ``k`` is its
-    lives' visible versions and nothing of it is pending. A restart then reads the
-    lives of the scopes it touches, not every stored one. ``unaccounted``: per asset
-    of them, its ``R03`` findings implied at ``k``, read at once (the contract level
-    judges C01–C03 from them)."""
+    :func:`deferrable`, so that what the scope implied at ``k`` is its lives' visible
+    versions and its pending findings. A restart then reads the lives of the scopes it
+    touches, not every stored one. Read at once, per deferred scope: ``pending``, each
+    finding pending at ``k`` (:func:`pending_then`) with its stored life up to ``k``
+    summed up (``None``: no change then) — the tracker detects it when it comes due
+    without the scope's other lives; ``unaccounted``, per asset, its ``R03`` findings
+    implied at ``k``, visible or pending (the contract level judges C01–C03 from
+    them)."""
 
     def __init__(
         self,
         scopes: Iterable[ScopeKey],
         store: StoredScopes,
         unaccounted: Mapping[str, Sequence[Finding]],
+        pending: Mapping[ScopeKey, Mapping[str, tuple[Finding, Prefix | None]]] | None = None,
     ) -> None:
         self._scopes = set(scopes)
         self._store = store
         self._lives: dict[ScopeKey, dict[str, Prefix]] = {}
         self.unaccounted = unaccounted
+        self._pending = {s: dict(p) for s, p in (pending or {}).items() if s in self._scopes}
 
     def __contains__(self, scope: object) -> bool:
         return scope in self._scopes
@@ -87,26 +92,54 @@ class Deferred:
         return scope if scope in self._scopes else None
 
     def lives(self, scope: ScopeKey) -> dict[str, Prefix]:
-        """The scope's stored lives up to ``k``, summed up (read the first time)."""
+        """The scope's stored lives up to ``k``, summed up (read the first time), but
+        for its pending findings' (:meth:`pending`), which the tracker follows from
+        the start."""
         lives = self._lives.get(scope)
         if lives is None:
-            lives = self._lives[scope] = self._store.lives(scope)
+            skip = self._pending.get(scope, {})
+            read = self._store.lives(scope)
+            lives = self._lives[scope] = {k: p for k, p in read.items() if k not in skip}
         return lives
 
+    def pending(self) -> Iterator[tuple[ScopeKey, str, Finding, Prefix | None]]:
+        """Each pending finding of a deferred scope: its scope, key, the finding and
+        its stored life up to ``k``, summed up (``None``: none)."""
+        for scope, found in sorted(self._pending.items()):
+            for key, (f, prefix) in sorted(found.items()):
+                yield scope, key, f, prefix
+
+    def pending_keys(self, scope: ScopeKey) -> list[str]:
+        return sorted(self._pending.get(scope, ()))
+
     def found(self, scope: ScopeKey) -> tuple[Finding, ...]:
-        """What the scope implied at ``k``: its visible findings."""
-        return tuple(
+        """What the scope implied at ``k``: its visible findings and its pending ones."""
+        visible = (
             p.base
             for p in self.lives(scope).values()
             if p.base is not None and p.last is not None and p.last.finding is not None
         )
+        return (*visible, *(f for f, _ in self._pending.get(scope, {}).values()))
 
 
-def plain(prefix: Prefix | None, first_later: Change | None, pending: Finding | None) -> bool:
-    """Whether a stored life is *plain* at ``k``: it has changes up to ``k``, none after,
-    and no pending finding — what it implied at ``k`` is its visible version, if any
-    (:func:`implied_then`), and nothing of it waits to be detected."""
-    return prefix is not None and prefix.count > 0 and first_later is None and pending is None
+def deferrable(last: datetime, first_later: Change | None) -> bool:
+    """Whether a stored life lets its scope be deferred (:class:`Deferred`): what it
+    implied at ``k`` is read from its row and its first change after ``k``, not from
+    its other changes. So it is when it has no change after ``k`` (it implied its
+    visible version or its pending finding), or when the first is a detection before
+    the last instant ``last`` (the finding was pending at ``k``: :func:`implied_then`),
+    which the walk, fed that instant again, makes again. A life the last instant
+    changed is read whole, with its scope."""
+    return first_later is None or (first_later.finding is not None and first_later.at < last)
+
+
+def pending_then(
+    last: datetime, prefix: Prefix | None, first_later: Change | None, pending: Finding | None
+) -> Finding | None:
+    """The finding a stored life had pending at ``k`` (implied, not yet visible;
+    ``None``: none), of a life :func:`deferrable`."""
+    visible = prefix is not None and prefix.last is not None and prefix.last.finding is not None
+    return None if visible else implied_then(last, prefix, first_later, pending)
 
 
 @dataclass(frozen=True)

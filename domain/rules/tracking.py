@@ -77,7 +77,9 @@ _NO_PREFIX = Prefix()
 
 class DeferredLives(Protocol):
     """Scopes whose stored lives a seeded tracker reads when it first needs the scope
-    (``domain.rules.seeding.Deferred``): every life of them is plain at ``k``."""
+    (``domain.rules.seeding.Deferred``): no life of them changed after ``k``. Their
+    pending findings are known from the start (:meth:`pending`), and :meth:`lives`
+    leaves them out."""
 
     def __contains__(self, scope: object) -> bool: ...
 
@@ -86,6 +88,10 @@ class DeferredLives(Protocol):
     def scope_of(self, key: str) -> ScopeKey | None: ...
 
     def lives(self, scope: ScopeKey) -> dict[str, Prefix]: ...
+
+    def pending(self) -> Iterator[tuple[ScopeKey, str, Finding, Prefix | None]]: ...
+
+    def pending_keys(self, scope: ScopeKey) -> list[str]: ...
 
 
 class StoredLivesDisagree(ValueError):
@@ -239,6 +245,13 @@ class LifeTracker:
                         f"the stored life of {key} is not what the log implies"
                     )
                 self._visible.add(key)
+        if deferred is not None:
+            # A deferred scope's pending findings are followed from the start: each is
+            # detected when it comes due without the scope's other lives read.
+            for _, key, f, before in deferred.pending():
+                self._implied[key] = f
+                if before is not None and before.count:
+                    self._drained[key] = before
         for key, f in self._implied.items():
             if key in self._visible:
                 continue
@@ -252,11 +265,13 @@ class LifeTracker:
 
     def _undefer(self, scope: ScopeKey) -> None:
         """Stand on a deferred scope's stored lives, as :meth:`seed` stands on the others:
-        each is plain, so a key whose last change is a version is implied and visible."""
+        none changed after ``k``, so a key whose last change is a version is implied and
+        visible; its pending findings the tracker followed from the start (detected
+        since, or not), and they are still implied."""
         if self._deferred is None or scope in self._undeferred or scope not in self._deferred:
             return
         self._undeferred.add(scope)
-        keys = self._scope_keys[scope] = set()
+        keys = self._scope_keys[scope] = set(self._deferred.pending_keys(scope))
         for key, prefix in self._deferred.lives(scope).items():
             self._drained[key] = prefix
             if prefix.last is not None and prefix.last.finding is not None:

@@ -150,11 +150,13 @@ def read_lazily(
     """A row's ``lazy`` column: whether a lazily resumed walk may leave this stored life
     unread until it first needs its asset (``findings_seeding.StoredSeed``): an asset's
     own finding (not a contract's), *plain* at its last change (changes stored, nothing
-    pending: ``domain.rules.seeding.plain``, but for a change after the resume's instant,
-    which the resume reads apart) and not an R03 still visible (the contract rules read
-    those of every asset). Most rows are: a restart at a million events reads the few
-    others through a partial index instead of testing every row's JSON (decision 0032).
-    The migration that added the column fills it with the same test, on the JSON."""
+    pending: what it implied is its visible version, if any; a change after the
+    resume's instant the resume reads apart) and not an R03 still visible (the contract
+    rules read those of every asset). A pending finding is read at once: the walk
+    detects it when it comes due, its asset's other lives unread (decision 0033). Most
+    rows are lazy: a restart at a million events reads the few others through a
+    partial index instead of testing every row's JSON (decision 0032). The migration
+    that added the column fills it with the same test, on the JSON."""
     return (
         asset_id is not None
         and not rule.startswith("C")

@@ -13,7 +13,7 @@ amendments index (``proj_event_amendments``) names every retraction and correcti
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from domain.rules.findings import Finding
 from domain.rules.impact import ScopeKey, asset_scope, scope_for
 from domain.rules.lives import Change
 from domain.rules.partitions import Partition
-from domain.rules.seeding import Deferred, Seeding, by_scope, held, implied_then
+from domain.rules.seeding import Deferred, Seeding, by_scope, deferrable, held, implied_then
 from domain.rules.tracking import Prefix
 from ledger.projections.custody_queries import (
     FINDING,
@@ -40,6 +40,7 @@ from ledger.projections.custody_queries import (
     asset_subject,
     events_by_id,
 )
+from ledger.projections.deferred_scopes import Apart, StoredScopesIn
 from ledger.projections.findings_codec import finding_from_dict
 from ledger.projections.held import held_event, held_events
 from ledger.projections.stored_lives import SharedReads, StoredLives, head, summed
@@ -398,10 +399,11 @@ class StoredSeed(StoredLives):
         self, k: datetime, last: datetime, source: StoredEventsIn | None
     ) -> tuple[dict[str, Prefix], list[Finding]]:
         """Every stored life up to ``k``, summed up, and the findings implied at ``k``
-        (``domain.rules.seeding.implied_then``) — but for the asset scopes whose lives
-        are all plain (``domain.rules.seeding.Deferred``): of those, only which assets
-        they are and their visible ``R03`` findings are read now, their lives when the
-        walk first needs them (:class:`StoredScopesIn`)."""
+        (``domain.rules.seeding.implied_then``) — but for the asset scopes whose every
+        life is ``deferrable`` (``domain.rules.seeding.Deferred``): of those, only which
+        assets they are, their findings pending at ``k`` and their visible ``R03``
+        findings are read now (the rows not ``lazy``, and those changed after ``k``),
+        their other lives when the walk first needs them (:class:`StoredScopesIn`)."""
         prefixes: dict[str, Prefix] = {}
         pending: dict[str, Finding | None] = {}
         first_later: dict[str, Change | None] = {}
@@ -412,10 +414,7 @@ class StoredSeed(StoredLives):
             defer = source is not None
             rows = list(self._eager_rows(defer=defer))
             assets = self._asset_scopes() if defer else set()
-            eager = {scope[1] for _, scope, data in rows if not _plain(data)}
-            eager |= {s[1] for _, s, _ in self._rows_of(list(first_later)) if s[0] == "asset"}
-            later = assets - eager
-            unaccounted: dict[str, list[Finding]] = {}
+            apart, eager = self._apart(last, assets, first_later, changed)
             known = {key for key, _, _ in rows}
             more = [
                 (key, scope, orjson.loads(life))
@@ -423,13 +422,9 @@ class StoredSeed(StoredLives):
                 if key not in known
             ]
             for key, scope, data in [*rows, *more]:
-                if scope[0] == "asset" and scope[1] in later:
-                    # a visible R03 of a deferred scope: C01–C03 read it (any other
-                    # row of it is read with its scope)
-                    if _visible_r03(key, data):
-                        unaccounted.setdefault(scope[1], []).append(
-                            finding_from_dict(data["latest"])
-                        )
+                if apart.defers(scope):
+                    if key not in apart.detected and (whole := apart.row(key, scope, data)):
+                        self.heads[key] = whole
                     continue
                 p = data["pending"]
                 pending[key] = None if p is None else finding_from_dict(p)
@@ -437,13 +432,16 @@ class StoredSeed(StoredLives):
                     base = finding_from_dict(data["latest"])
                     self.heads[key] = prefixes[key] = head(data, base)
             for key, changes in changed.items():
+                if key in apart.detected:
+                    continue
                 if changes:
                     prefixes[key] = summed(changes)
                 else:
                     prefixes.pop(key, None)
-        if source is not None and later:
-            scopes = [asset_scope(a) for a in later]
-            self.deferred = Deferred(scopes, StoredScopesIn(source, self.owns), unaccounted)
+        if source is not None and apart.assets:
+            scopes = [asset_scope(a) for a in apart.assets]
+            store = StoredScopesIn(source, self.owns)
+            self.deferred = Deferred(scopes, store, apart.unaccounted, apart.waiting)
         implied = [
             f
             for key in pending.keys() | prefixes.keys()
@@ -451,6 +449,31 @@ class StoredSeed(StoredLives):
             is not None
         ]
         return prefixes, implied
+
+    def _apart(
+        self,
+        last: datetime,
+        assets: set[str],
+        first_later: dict[str, Change | None],
+        changed: dict[str, list[Change]],
+    ) -> tuple[Apart, set[str]]:
+        """Which of ``assets`` are deferred (:class:`Apart`) and which are read whole
+        (a life of theirs is not ``deferrable``), from the lives changed after ``k``
+        (``first_later``, and their changes up to ``k``); of the deferred, those lives
+        are read now."""
+        later_rows = list(self._rows_of(list(first_later)))
+        eager = {
+            scope[1]
+            for key, scope, _ in later_rows
+            if scope[0] == "asset" and not deferrable(last, first_later[key])
+        }
+        apart = Apart(assets - eager)
+        for key, scope, life in later_rows:
+            if apart.defers(scope):
+                self.heads[key] = apart.detected_after(
+                    key, scope, life, first_later[key], changed[key]
+                )
+        return apart, eager
 
     def _eager_rows(self, *, defer: bool) -> Iterator[tuple[str, ScopeKey, dict[str, Any]]]:
         """Each stored life of the walk's keys: its key, scope and row, parsed; with
@@ -478,8 +501,10 @@ class StoredSeed(StoredLives):
 
     def _rows_of_assets(self, assets: list[str]) -> Iterator[tuple[str, ScopeKey, str]]:
         """The stored lives of the assets' own scopes, :data:`ASSETS_AT_ONCE` assets a
-        query: at a million events a restart reads those of about 6,000 assets (those
-        with a pending finding), 2.8 s one asset a query against 1.2 s by 500. Such a
+        query: the assets with a life changed after ``k``, a few after a restart at
+        the log's last instant, more after one whose append detected what was pending
+        (once, about 6,000 assets at a million events, those read with a pending finding
+        before decision 0033: 2.8 s one asset a query against 1.2 s by 500). Such a
         lookup is planned through the index on ``asset_id`` once PostgreSQL has
         statistics of the table, which the workers keep up (``ledger.store.statistics``)."""
         for i in range(0, len(assets), ASSETS_AT_ONCE):
@@ -512,67 +537,11 @@ class StoredSeed(StoredLives):
         return found
 
 
-class StoredScopesIn:
-    """The stored lives of the deferred asset scopes (``domain.rules.seeding.
-    StoredScopes``), read through ``source.conn`` (the connection of the batch being
-    applied) when the walk first needs them; ``owns``: the walk's keys (a
-    partition's)."""
-
-    def __init__(self, source: StoredEventsIn, owns: Callable[[str], bool] | None) -> None:
-        self.source = source
-        self.owns = owns
-
-    def lives(self, scope: ScopeKey) -> dict[str, Prefix]:
-        with collector_paused():
-            return {
-                key: _decoded(life)
-                for key, life in _own_lives(self.source.conn, scope[1], self.owns)
-            }
-
-    def scope_of(self, key: str) -> ScopeKey | None:
-        row = self.source.conn.execute(
-            sa.select(findings.c.rule, findings.c.contract_id, findings.c.asset_id).where(
-                findings.c.finding_key == key
-            )
-        ).first()
-        return None if row is None else scope_for(row.rule, row.contract_id, row.asset_id)
-
-
-def _own_lives(
-    conn: Connection, asset_id: str, owns: Callable[[str], bool] | None
-) -> list[tuple[str, str]]:
-    """The stored lives of the asset's own scope (of the walk's keys): key and row, for
-    one asset the walk needs (many at once: :meth:`StoredSeed._rows_of_assets`)."""
-    rows = conn.execute(
-        sa.select(findings.c.finding_key, findings.c.life).where(
-            findings.c.asset_id == asset_id, ~findings.c.rule.startswith("C")
-        )
-    )
-    return [(key, life) for key, life in rows if owns is None or owns(key)]
-
-
 ASSETS_AT_ONCE = 500
 """How many assets' stored lives a resumed walk asks for in one query."""
 
 _SCOPED = (findings.c.finding_key, findings.c.rule, findings.c.contract_id, findings.c.asset_id)
 """A stored life's key and what tells its scope (``scope_for``)."""
-
-
-def _plain(data: dict[str, Any]) -> bool:
-    """Whether a stored life (its ``life`` column, parsed) has changes and no pending
-    finding (``domain.rules.seeding.plain``, but for a change after ``k``)."""
-    return bool(data["count"]) and data["pending"] is None
-
-
-def _visible_r03(key: str, data: dict[str, Any]) -> bool:
-    return key.startswith("R03/") and not data["last_cleared"]
-
-
-def _decoded(life: str) -> Prefix:
-    """A stored life's row (its ``life`` column), summed up: a plain life's changes up
-    to ``k`` are all of them."""
-    data = orjson.loads(life)
-    return head(data, finding_from_dict(data["latest"]))
 
 
 def _reported_at(conn: Connection, position: int) -> datetime:

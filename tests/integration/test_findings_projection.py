@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from domain.history import Event
+from domain.instants import parse
 from domain.rules.tracking import life
 from domain.state import History
 from domain.vocabulary import Role
@@ -307,6 +308,69 @@ def test_a_restarted_worker_resumes_lazily_and_reads_only_what_it_needs(ledger: 
     with ledger.engine.connect() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
     assert len(walk.history.log.events) < stored
+    followed, lives = rows(ledger), changes(ledger)
+    ledger.runner.rebuild()
+    assert rows(ledger) == followed
+    assert changes(ledger) == lives
+
+
+def _known_on(day: str, *events: dict[str, Any]) -> list[dict[str, Any]]:
+    """``events``, done and reported on ``day``: a history imported in knowledge order."""
+    when = f"{day}T00:00:00Z"
+    return [{**e, "occurred_at": when, "reported_at": when} for e in events]
+
+
+def _loss(asset_id: str) -> dict[str, Any]:
+    payload = {"custodian_at_loss": "iq-army", "loss_kind": "abandoned"}
+    return wire.event("loss_reported", payload, asset_ids=[asset_id])
+
+
+def test_a_restart_defers_assets_with_pending_findings_and_detects_them_when_due(
+    ledger: Ledger,
+) -> None:
+    """An asset whose stored findings did not change after the resumed instant is not
+    read at the restart even when one of them is pending (an R03 within its allowance):
+    it is detected when it comes due, its asset's other lives unread — and after one
+    more restart, that detection stored after the instant resumed at, still unread; an
+    asset whose pending finding has no change yet is read, when touched, without it.
+    The store is what a worker that never stopped stores."""
+    append(ledger, _known_on("2014-01-01", *wire.reference_world()))
+    append(ledger, _known_on("2014-01-02", *(wire.asset(f"t{i}") for i in range(1, 5))))
+    append(ledger, _known_on("2014-03-01", wire.capture(["t1", "t3"], "isil")))
+    append(ledger, _known_on("2014-06-01", wire.transfer(["t1", "t3"], "isil", "iq-army")))
+    append(ledger, _known_on("2014-06-10", _loss("t1"), _loss("t3")))  # R03s due 07-10
+    append(ledger, _known_on("2014-06-12", wire.transfer(["t2"], "iq-army", "iq-9th")))
+    stored = {r[0] for r in rows(ledger)}
+    due = {f"R03/{a}/2014-06-10T00:00:00Z" for a in ("t1", "t3")}
+    assert due <= stored and any(k.startswith("R01/t1/") for k in stored)
+    projection = ledger.runner.projections[1]
+    projection.forget()
+    append(ledger, _known_on("2014-06-15", wire.transfer(["t4"], "iq-army", "iq-9th")))
+    walk = projection._walk
+    assert walk is not None
+    every, read = walk.tracker.deferred
+    assert {("asset", "t1"), ("asset", "t3")} <= every - read
+    append(ledger, _known_on("2014-06-20", wire.transfer(["t3"], "iq-army", "iq-9th")))
+    assert ("asset", "t3") in walk.tracker.deferred[1]  # read, its R03 still pending
+    append(ledger, _known_on("2014-07-20", wire.transfer(["t2"], "iq-9th", "iq-army")))
+    assert ("asset", "t1") not in walk.tracker.deferred[1]  # its R03 detected unread
+    with ledger.engine.connect() as conn:
+        detected = conn.execute(
+            sa.select(finding_changes.c.at, finding_changes.c.reason).where(
+                finding_changes.c.finding_key == "R03/t1/2014-06-10T00:00:00Z"
+            )
+        ).all()
+    assert [(parse(at), why) for at, why in detected] == [(datetime(2014, 7, 10, tzinfo=UTC), None)]
+    # Restarted again: that detection is stored after the instant resumed at, and t1
+    # is still deferred (its R03 pending then, detected again by the last instant).
+    projection.forget()
+    append(ledger, _known_on("2014-07-25", wire.transfer(["t4"], "iq-9th", "iq-army")))
+    walk = projection._walk
+    assert walk is not None
+    every, read = walk.tracker.deferred
+    assert ("asset", "t1") in every - read
+    append(ledger, _known_on("2014-08-01", wire.transfer(["t1"], "iq-army", "iq-9th")))
+    assert ("asset", "t1") in walk.tracker.deferred[1]
     followed, lives = rows(ledger), changes(ledger)
     ledger.runner.rebuild()
     assert rows(ledger) == followed

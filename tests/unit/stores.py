@@ -11,7 +11,15 @@ from domain.history import Event, StoredEvents
 from domain.rules.findings import Finding
 from domain.rules.impact import ScopeKey, scope_of
 from domain.rules.lives import Change
-from domain.rules.seeding import Deferred, Seeding, by_scope, held, implied_then, plain
+from domain.rules.seeding import (
+    Deferred,
+    Seeding,
+    by_scope,
+    deferrable,
+    held,
+    implied_then,
+    pending_then,
+)
 from domain.rules.tracking import Drained, Prefix
 from domain.rules.walk import Walk
 
@@ -70,14 +78,16 @@ class LazyStore(Store):
     ) -> Seeding:
         """What the store and the log up to its end give a lazily resumed walk
         (``share``: the events of the log the walk was fed, a partition's). ``defer``:
-        the plain asset scopes' lives are read when first needed (:class:`Deferred`),
-        as the findings projection reads them."""
+        the lives of the asset scopes whose every life is ``deferrable`` are read when
+        first needed (:class:`Deferred`; their findings pending at ``k`` at once), as
+        the findings projection reads them."""
         last = logged[-1].reported_at
         head = [e for e in logged if e.reported_at < last]
         k = head[-1].reported_at if head else None
         prefixes: dict[str, Prefix] = {}
         implied: list[Finding] = []
         lives: dict[str, tuple[ScopeKey, Prefix | None, Finding | None, bool]] = {}
+        pending_of: dict[ScopeKey, dict[str, tuple[Finding, Prefix | None]]] = {}
         for key, changes in self.changes.items():
             done = [c for c in changes if k is not None and c.at <= k]
             later = changes[len(done) :]
@@ -89,12 +99,17 @@ class LazyStore(Store):
             f = implied_then(last, prefix, first, pending)
             one = next((c.finding for c in changes if c.finding is not None), pending)
             assert one is not None
-            lives[key] = (scope_of(one), prefix, f, plain(prefix, first, pending))
+            lives[key] = (scope_of(one), prefix, f, deferrable(last, first))
+            waiting = pending_then(last, prefix, first, pending)
+            if waiting is not None and deferrable(last, first):
+                pending_of.setdefault(scope_of(one), {})[key] = (waiting, prefix)
         deferred = None
         if defer and k is not None:
-            eager = {s for s, _, _, is_plain in lives.values() if s[0] != "asset" or not is_plain}
+            eager = {s for s, _, _, ok in lives.values() if s[0] != "asset" or not ok}
             later_scopes = {s for s, _, _, _ in lives.values()} - eager
-            deferred = Deferred(later_scopes, _InMemory(lives), _unaccounted(lives, later_scopes))
+            deferred = Deferred(
+                later_scopes, _InMemory(lives), _unaccounted(lives, later_scopes), pending_of
+            )
         for key, (scope, prefix, f, _) in lives.items():
             if deferred is not None and scope in deferred:
                 continue

@@ -9,11 +9,13 @@ evaluated, or at once for a contract's C01–C03."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
 
+from domain.history import Event
 from domain.rules.findings import Finding
 from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import GLOBAL_TYPES
@@ -21,10 +23,24 @@ from domain.rules.seeding import HELD_TYPES, Seeding, held, implied_then
 from domain.rules.tracking import Prefix, StoredLivesDisagree
 from domain.rules.walk import Walk
 from domain.vocabulary import EventType
-from tests.unit.builders import observe, register, retract, support
-from tests.unit.rule_builders import suspend
+from ledger.worlds.realistic import world_events
+from ledger.writing.wire import EVENT_ADAPTER, to_record
+from tests.unit.builders import (
+    T,
+    contract,
+    correct,
+    grant,
+    lose,
+    observe,
+    register,
+    retract,
+    support,
+    transfer,
+)
+from tests.unit.rule_builders import K, suspend
 from tests.unit.stores import LazyStore
 from tests.unit.test_walk_incremental import Seeded, _events, generate
+from tests.unit.test_walk_realistic import EVENTS
 from tests.unit.test_walk_realistic import _events as realistic_events
 from tests.unit.test_walk_resume import _walked
 
@@ -87,6 +103,112 @@ def test_a_deferred_scope_not_as_the_log_implies_is_refused_when_first_evaluated
     _walked(events, cuts, stop, lazily=True, defer=True)
     with pytest.raises(StoredLivesDisagree, match="not what the log implies"):
         _walked(events, cuts, stop, lazily=True, defer=True, alter=_altered_deferred)
+
+
+def test_a_deferred_scopes_pending_findings_come_due_without_its_lives_read() -> None:
+    """A scope whose lives did not change after ``k`` is deferred even with pending
+    findings: the tracker holds them from the start and detects each when it comes
+    due — one with a stored life (detected, then superseded by a longer allowance),
+    one without — while the scope's other lives stay unread; the contract level
+    counts the pending R03s as unaccounted meanwhile. The store is the uninterrupted
+    walk's."""
+    terms = correct("contract-reg", {"payload.terms.unaccounted_max_days": 90}, at="2014-08-01")
+    logged = [
+        contract("C2", event_id="contract-reg"),
+        grant("AUTH-C2", "army", contract_id="C2"),
+        *(register(a, contract_id="C2") for a in ("A1", "A2", "A3")),
+        lose("A1", at="2014-06-10"),  # R03 detected on 07-10, superseded on 08-01
+        lose("A3", at="2014-07-20"),  # R03 pending: due on 08-19, then on 10-18
+        terms,
+        transfer("A2", "9th-div", "army", at="2014-08-10"),
+        transfer("A2", "army", "9th-div", at="2014-08-20"),  # the walk stops here
+        transfer("A2", "9th-div", "army", at="2014-10-01"),  # A1's R03 due on 09-08
+        transfer("A2", "army", "9th-div", at="2014-11-01"),  # A3's due on 10-18
+    ]
+    events = _events(logged)
+    stop = len(events) - 2
+    cuts = list(range(1, len(events)))
+    expected = _walked(events, cuts, None).changes
+    a1, a3 = f"R03/A1/{K('2014-06-10')}", f"R03/A3/{K('2014-07-20')}"
+    assert [c.at for c in expected[a1]] == [
+        T(d) for d in ("2014-07-10", "2014-08-01", "2014-09-08")
+    ]
+    assert [c.at for c in expected[a3]] == [T("2014-10-18")]
+
+    store = LazyStore()
+    walk = Walk()
+    for lo, hi in pairwise([0, *cuts[: stop - 1], stop]):
+        walk.feed(events[lo:hi])
+        store.keep(walk, walk.drain())
+    seed = store.seeding(events[:stop], defer=True)
+    assert seed.deferred is not None
+    waiting = {key: prefix for _, key, _, prefix in seed.deferred.pending()}
+    assert waiting.keys() >= {a1, a3}
+    assert waiting[a1] is not None and waiting[a1].count == 2 and waiting[a3] is None
+    assert seed.deferred.unaccounted.keys() >= {"A1", "A3"}  # pending R03s are implied
+    walk = Walk.resume_lazily(seed, store.loader(events[: stop - len(seed.tail)]))
+    store.keep(walk, walk.drain())
+    for e in events[stop:]:
+        walk.feed([e])
+        store.keep(walk, walk.drain())
+    every, read = walk.tracker.deferred
+    assert {("asset", "A1"), ("asset", "A3")} <= every - read  # detected, not read
+    assert store.changes == expected
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_realistic_worlds_pending_findings_come_due_in_deferred_scopes_exactly(
+    seed: int,
+) -> None:
+    """The realistic world, then an observation reported years later and another a
+    day after it (as appends dated now): every finding pending before the first comes
+    due at it. A walk stopped before the first, or between the two (the detections
+    are then stored after ``k``), and resumed with deferred scopes detects them in
+    scopes it never reads, and stores what an uninterrupted walk stores."""
+    raw = list(world_events(EVENTS, seed=seed, assets=25, contracts=2))
+    seen = next(r for r in reversed(raw) if r["type"] == "observation")
+    events = [
+        Event.parse(i + 1, to_record(EVENT_ADAPTER.validate_python(r))) for i, r in enumerate(raw)
+    ]
+    cuts = list(range(100, len(events), 100))
+    unread = {0: 0, 1: 0}
+    for end in cuts[2::4]:
+        years = events[end - 1].reported_at + timedelta(days=1500)
+        late = [
+            {**seen, "event_id": f"late-{i}", "occurred_at": t, "reported_at": t}
+            for i, t in enumerate((years, years + timedelta(days=1)))
+        ]
+        logged = [
+            *events[:end],
+            *(
+                Event.parse(end + 1 + i, to_record(EVENT_ADAPTER.validate_python(r)))
+                for i, r in enumerate(late)
+            ),
+        ]
+        mine = [*(c for c in cuts if c <= end), end + 1]
+        expected = _walked(logged, mine, None).changes
+        for after in (0, 1):  # stopped before the first late one, or after it
+            stop = end + after
+            store = LazyStore()
+            walk = Walk()
+            for lo, hi in pairwise([0, *(c for c in mine if c <= stop)]):
+                walk.feed(logged[lo:hi])
+                store.keep(walk, walk.drain())
+            seeding = store.seeding(logged[:stop], defer=True)
+            assert seeding.deferred is not None
+            waiting = {key: scope for scope, key, _, _ in seeding.deferred.pending()}
+            walk = Walk.resume_lazily(seeding, store.loader(logged[: stop - len(seeding.tail)]))
+            for d in walk.drain():  # the last instant, fed again: stored already
+                assert store.changes.get(d.key, [])[d.before.count :] == list(d.changes)
+            for e in logged[stop:]:
+                walk.feed([e])
+                store.keep(walk, walk.drain())
+            assert store.changes == expected, (end, after)
+            read = walk.tracker.deferred[1]
+            unread[after] += sum(
+                1 for k, s in waiting.items() if s not in read and store.changes[k]
+            )
+    assert all(unread.values())  # pending findings came due in scopes never read
 
 
 def test_a_store_not_as_the_log_implies_is_refused_when_its_asset_is_first_evaluated() -> None:
