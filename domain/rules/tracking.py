@@ -77,9 +77,9 @@ _NO_PREFIX = Prefix()
 
 class DeferredLives(Protocol):
     """Scopes whose stored lives a seeded tracker reads when it first needs the scope
-    (``domain.rules.seeding.Deferred``): no life of them changed after ``k``. Their
-    pending findings are known from the start (:meth:`pending`), and :meth:`lives`
-    leaves them out."""
+    (``domain.rules.seeding.Deferred``): no life of them changed after ``k`` but by
+    detecting what was pending then. Their findings pending at ``k`` are known from the
+    start (:meth:`pending`), and :meth:`lives` leaves them out."""
 
     def __contains__(self, scope: object) -> bool: ...
 

@@ -21,8 +21,9 @@ from ledger.projections.stored_lives import head, summed
 from ledger.store.tables import findings
 
 
-class Events(Protocol):
-    """Whose connection (that of the batch being applied) reads the lives later."""
+class BatchSource(Protocol):
+    """Where the lives are read later: ``conn``, the connection of the batch being
+    applied (``findings_seeding.StoredEventsIn``)."""
 
     conn: Connection
 
@@ -81,7 +82,7 @@ class StoredScopesIn:
     applied) when the walk first needs them; ``owns``: the walk's keys (a
     partition's)."""
 
-    def __init__(self, source: Events, owns: Callable[[str], bool] | None) -> None:
+    def __init__(self, source: BatchSource, owns: Callable[[str], bool] | None) -> None:
         self.source = source
         self.owns = owns
 
