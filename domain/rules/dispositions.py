@@ -1,7 +1,6 @@
 """The dispositions of findings through knowledge time, followed as the log grows
-(:class:`DispositionTimelines`): what :func:`~domain.rules.tracking.disposition_timelines`
-gives for the whole log, kept up to date a batch at a time without going over the log
-again."""
+(:class:`DispositionTimelines`): what :func:`disposition_timelines` gives for the
+whole log, kept up to date a batch at a time without going over the log again."""
 
 from __future__ import annotations
 
@@ -138,3 +137,31 @@ def disposition_of(e: Event) -> FindingDisposition | None:
         decided_at=e.occurred_at,
         reported_at=e.reported_at,
     )
+
+
+def disposition_timelines(
+    log: Log,
+) -> dict[str, Timeline]:
+    """Per finding key, the latest effective disposition from each knowledge instant
+    at which it changed."""
+    decisions = [e for e in log.events if e.type is EventType.FINDING_DISPOSITIONED]
+    if not decisions:
+        return {}
+    ids = {e.event_id for e in decisions}
+    instants = {e.reported_at for e in decisions}
+    for e in log.events:
+        if e.type in AMENDMENTS:
+            target = log.get(e.target_event_id or "")
+            while target is not None and target.type is EventType.EVENT_CORRECTED:
+                target = log.get(target.target_event_id or "")
+            if target is not None and target.event_id in ids:
+                instants.add(e.reported_at)
+    out: dict[str, Timeline] = {}
+    current: dict[str, FindingDisposition] = {}
+    for k in sorted(instants):
+        now = in_effect(log, decisions, k)
+        for key in set(now) | set(current):
+            if now.get(key) != current.get(key):
+                out.setdefault(key, []).append((k, now.get(key)))
+        current = {k2: d for k2, d in now.items() if d is not None}
+    return out

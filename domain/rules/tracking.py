@@ -52,13 +52,13 @@ from typing import Protocol
 from domain.history import Event, Log
 from domain.reference import Reference
 from domain.rules.collector import collector_paused
-from domain.rules.dispositions import in_effect
+from domain.rules.dispositions import disposition_timelines
 from domain.rules.evaluation import Evaluator
 from domain.rules.findings import ClearReason, Finding, FindingDisposition, FindingKind
 from domain.rules.impact import AMENDMENTS, NOTHING_KNOWN, Impact, ScopeKey
 from domain.rules.lives import Change, FindingLife, Lives
 from domain.state import History
-from domain.vocabulary import REFERENCE_TYPES, EventType
+from domain.vocabulary import REFERENCE_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -579,31 +579,3 @@ def _about_reference(log: Log, e: Event) -> bool:
             return False
         e = target
     return e.type in REFERENCE_TYPES
-
-
-def disposition_timelines(
-    log: Log,
-) -> dict[str, list[tuple[datetime, FindingDisposition | None]]]:
-    """Per finding key, the latest effective disposition from each knowledge instant
-    at which it changed."""
-    decisions = [e for e in log.events if e.type is EventType.FINDING_DISPOSITIONED]
-    if not decisions:
-        return {}
-    ids = {e.event_id for e in decisions}
-    instants = {e.reported_at for e in decisions}
-    for e in log.events:
-        if e.type in AMENDMENTS:
-            target = log.get(e.target_event_id or "")
-            while target is not None and target.type is EventType.EVENT_CORRECTED:
-                target = log.get(target.target_event_id or "")
-            if target is not None and target.event_id in ids:
-                instants.add(e.reported_at)
-    out: dict[str, list[tuple[datetime, FindingDisposition | None]]] = {}
-    current: dict[str, FindingDisposition] = {}
-    for k in sorted(instants):
-        now = in_effect(log, decisions, k)
-        for key in set(now) | set(current):
-            if now.get(key) != current.get(key):
-                out.setdefault(key, []).append((k, now.get(key)))
-        current = {k2: d for k2, d in now.items() if d is not None}
-    return out

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.history import Event, Log
-from domain.rules.dispositions import DispositionTimelines
+from domain.rules.dispositions import DispositionTimelines, disposition_timelines
 from domain.rules.evaluation import findings_at
 from domain.rules.findings import Finding
 from domain.rules.lives import known_then
-from domain.rules.tracking import disposition_timelines, life
+from domain.rules.tracking import life
 from domain.rules.walk import Walk
 from domain.state import History
 from tests.unit.builders import (
