@@ -17,7 +17,7 @@ from domain.rules.impact import ScopeKey, scope_for
 from domain.rules.lives import Change
 from domain.rules.tracking import Prefix
 from ledger.projections.findings_codec import finding_from_dict
-from ledger.projections.stored_lives import head, summed
+from ledger.projections.stored_lives import decoded_head, summed
 from ledger.store.tables import findings
 
 
@@ -53,7 +53,7 @@ class Apart:
         self._wait(key, scope, first.finding, summed(upto) if upto else None)
         self.detected.add(key)
         data = orjson.loads(life)
-        return head(data, finding_from_dict(data["latest"]))
+        return decoded_head(data)
 
     def row(self, key: str, scope: ScopeKey, data: dict[str, Any]) -> Prefix | None:
         """A row of a deferred scope read at once and not changed after ``k``: a
@@ -62,7 +62,7 @@ class Apart:
         scope. The stored life, whole, summed up, if it has changes."""
         whole = None
         if data["count"]:
-            whole = head(data, finding_from_dict(data["latest"]))
+            whole = decoded_head(data)
         if (p := data["pending"]) is not None:
             self._wait(key, scope, finding_from_dict(p), whole)
         elif key.startswith("R03/") and whole is not None and not data["last_cleared"]:
@@ -90,7 +90,7 @@ class StoredScopesIn:
         """The scope's lives with changes (a pending finding's may have none)."""
         with collector_paused():
             return {
-                key: head(data, finding_from_dict(data["latest"]))
+                key: decoded_head(data)
                 for key, life in _own_lives(self.source.conn, scope[1], self.owns)
                 if (data := orjson.loads(life))["count"]
             }

@@ -199,6 +199,11 @@ def head(data: Mapping[str, Any], base: Finding) -> Prefix:
     return Prefix(data["count"], base, parse(data["first_at"]), change)
 
 
+def decoded_head(data: Mapping[str, Any]) -> Prefix:
+    """A stored life's row with changes, summed up, its latest version decoded."""
+    return head(data, finding_from_dict(data["latest"]))
+
+
 def summed(changes: Sequence[Change]) -> Prefix:
     """A life's first changes, summed up."""
     base = next((c.finding for c in reversed(changes) if c.finding is not None), None)

@@ -19,7 +19,7 @@ from domain.history import Event
 from domain.rules.findings import Finding
 from domain.rules.impact import AMENDMENTS
 from domain.rules.partitions import GLOBAL_TYPES
-from domain.rules.seeding import HELD_TYPES, Seeding, held, implied_then
+from domain.rules.seeding import HELD_TYPES, Deferred, Seeding, held, implied_then
 from domain.rules.tracking import Prefix, StoredLivesDisagree
 from domain.rules.walk import Walk
 from domain.vocabulary import EventType
@@ -105,6 +105,25 @@ def test_a_deferred_scope_not_as_the_log_implies_is_refused_when_first_evaluated
         _walked(events, cuts, stop, lazily=True, defer=True, alter=_altered_deferred)
 
 
+def _resumed_deferring(
+    logged: list[Event], cuts: list[int], stop: int
+) -> tuple[LazyStore, Walk, Deferred]:
+    """A walk fed ``logged`` in the pieces ``cuts`` make, up to ``stop``, and its store;
+    then the walk resumed lazily there with deferred scopes, the last instant it is fed
+    again held to the store (as ``StoredLives.check`` holds it), and what it defers."""
+    store = LazyStore()
+    walk = Walk()
+    for lo, hi in pairwise([0, *(c for c in cuts if c < stop), stop]):
+        walk.feed(logged[lo:hi])
+        store.keep(walk, walk.drain())
+    seeding = store.seeding(logged[:stop], defer=True)
+    assert seeding.deferred is not None
+    walk = Walk.resume_lazily(seeding, store.loader(logged[: stop - len(seeding.tail)]))
+    for d in walk.drain():  # the last instant, fed again: stored already
+        assert store.changes.get(d.key, [])[d.before.count :] == list(d.changes)
+    return store, walk, seeding.deferred
+
+
 def test_a_deferred_scopes_pending_findings_come_due_without_its_lives_read() -> None:
     """A scope whose lives did not change after ``k`` is deferred even with pending
     findings: the tracker holds them from the start and detects each when it comes
@@ -135,19 +154,11 @@ def test_a_deferred_scopes_pending_findings_come_due_without_its_lives_read() ->
     ]
     assert [c.at for c in expected[a3]] == [T("2014-10-18")]
 
-    store = LazyStore()
-    walk = Walk()
-    for lo, hi in pairwise([0, *cuts[: stop - 1], stop]):
-        walk.feed(events[lo:hi])
-        store.keep(walk, walk.drain())
-    seed = store.seeding(events[:stop], defer=True)
-    assert seed.deferred is not None
-    waiting = {key: prefix for _, key, _, prefix in seed.deferred.pending()}
+    store, walk, deferred = _resumed_deferring(events, cuts, stop)
+    waiting = {key: prefix for _, key, _, prefix in deferred.pending()}
     assert waiting.keys() >= {a1, a3}
     assert waiting[a1] is not None and waiting[a1].count == 2 and waiting[a3] is None
-    assert seed.deferred.unaccounted.keys() >= {"A1", "A3"}  # pending R03s are implied
-    walk = Walk.resume_lazily(seed, store.loader(events[: stop - len(seed.tail)]))
-    store.keep(walk, walk.drain())
+    assert deferred.unaccounted.keys() >= {"A1", "A3"}  # pending R03s are implied
     for e in events[stop:]:
         walk.feed([e])
         store.keep(walk, walk.drain())
@@ -189,17 +200,8 @@ def test_the_realistic_worlds_pending_findings_come_due_in_deferred_scopes_exact
         expected = _walked(logged, mine, None).changes
         for after in (0, 1):  # stopped before the first late one, or after it
             stop = end + after
-            store = LazyStore()
-            walk = Walk()
-            for lo, hi in pairwise([0, *(c for c in mine if c <= stop)]):
-                walk.feed(logged[lo:hi])
-                store.keep(walk, walk.drain())
-            seeding = store.seeding(logged[:stop], defer=True)
-            assert seeding.deferred is not None
-            waiting = {key: scope for scope, key, _, _ in seeding.deferred.pending()}
-            walk = Walk.resume_lazily(seeding, store.loader(logged[: stop - len(seeding.tail)]))
-            for d in walk.drain():  # the last instant, fed again: stored already
-                assert store.changes.get(d.key, [])[d.before.count :] == list(d.changes)
+            store, walk, deferred = _resumed_deferring(logged, mine, stop)
+            waiting = {key: scope for scope, key, _, _ in deferred.pending()}
             for e in logged[stop:]:
                 walk.feed([e])
                 store.keep(walk, walk.drain())
