@@ -8,7 +8,9 @@ LEDGER_BENCH_FINDINGS_ASSETS assets (default 10,000), all under one contract:
   unauthorised party, every event dated 2015: one late-recording finding each), kept so
   that old and new results compare.
 
-LEDGER_BENCH_FINDINGS_VARIANTS picks them (default ``realistic,stress``). For each: the
+LEDGER_BENCH_FINDINGS_VARIANTS picks them (default ``realistic,stress``); a name with a
+suffix (``realistic-2m``) is the same ledger at the size the environment sets, kept in a
+column of its own (the issue's 2M / 20k growth run). For each: the
 custody projection's catch-up, then the findings projection's in a process of its own
 (its rate and peak RSS: the worker's memory, not the generator's); a restart — a new
 process appends one event and catches up, seconds to "lag 0"; ``GET /v1/findings`` (a
@@ -340,9 +342,10 @@ def variant(name: str, r: dict[str, Any]) -> dict[str, Any]:
     """Measure one ledger into ``r``, filled as it goes: a step that fails leaves the
     ones before it recorded (``run`` keeps them)."""
     r.update(events=EVENTS, assets=ASSETS)
-    contract = CONTRACT[name]
+    kind = name.split("-")[0]
+    contract = CONTRACT[kind]
     with fresh_postgres() as url:
-        (generate_realistic if name == "realistic" else generate_stress)(url)
+        (generate_realistic if kind == "realistic" else generate_stress)(url)
         r["custody_catch_up_per_s"] = catch_up(url, CustodyProjection())
         r.update(_child("--catch-up", url))
         r["findings_vs_custody"] = r["findings_catch_up_per_s"] / r["custody_catch_up_per_s"]
