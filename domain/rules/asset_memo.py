@@ -359,10 +359,10 @@ class AssetMemo:
             contract_id=contract_id,
             ref=view,
             terms=view.terms(contract_id),
-            steps=tuple(self.steps),
-            segments=tuple(self.segments),
+            steps=self.steps,
+            segments=self.segments,
             cut=cut,
-            keys=tuple(self.keys),
+            keys=self.keys,
             given_index=self.index,
         )
 

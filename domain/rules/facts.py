@@ -108,12 +108,23 @@ class CutFacts:
         when these facts do not derive from it (or from too far back: judge them all)."""
         chain: list[tuple[int, tuple[Event, ...], tuple[Event, ...]]] = []
         at = self.inventory_serial
+        removals = False
         while at != serial:
             link = self._inventory_links.get(at)
             if link is None:
                 return None
             chain.append(link)
+            removals = removals or bool(link[2])
             at = link[0]
+        if not removals:
+            # Additions only (the walk's cut grows one inventory at a time): each
+            # version was added once, so they are the links' additions in turn. R14
+            # asks this at every evaluation of an asset, over every inventory added
+            # anywhere since the asset was last judged.
+            plain: list[Event] = []
+            for _, plus, _ in reversed(chain):
+                plain.extend(plus)
+            return plain, []
         added: dict[int, Event] = {}
         removed: dict[int, Event] = {}
         for _, plus, minus in reversed(chain):
@@ -391,10 +402,13 @@ class AssetFacts:
     contract_id: str | None
     ref: Reference
     terms: Terms
-    steps: tuple[Step, ...]
-    segments: tuple[Segment, ...]
+    # Lists, not tuples: an incremental evaluation hands over its own (``AssetMemo``),
+    # which it changes only at its next evaluation, when these facts are dropped; a
+    # copy of each at every evaluation was a tenth of a walk at two million events.
+    steps: list[Step]
+    segments: list[Segment]
     cut: CutFacts
-    keys: tuple[WorldKey, ...] = field(repr=False)  # the steps' world keys, for bisection
+    keys: list[WorldKey] = field(repr=False)  # the steps' world keys, for bisection
     given_index: StepIndex | None = field(default=None, repr=False, compare=False)
 
     # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
@@ -405,10 +419,10 @@ class AssetFacts:
         contract_id: str | None,
         ref: Reference,
         terms: Terms,
-        steps: tuple[Step, ...],
-        segments: tuple[Segment, ...],
+        steps: list[Step],
+        segments: list[Segment],
         cut: CutFacts,
-        keys: tuple[WorldKey, ...],
+        keys: list[WorldKey],
         given_index: StepIndex | None = None,
     ) -> None:
         object.__setattr__(self, "asset_id", asset_id)
@@ -429,16 +443,16 @@ class AssetFacts:
 def asset_facts(history: History, asset_id: str, k: datetime | None, cut: CutFacts) -> AssetFacts:
     ref = history.reference(k)
     contract_id = cut.contract_of(asset_id)
-    steps = history.steps(asset_id, k)
+    steps = list(history.steps(asset_id, k))
     return AssetFacts(
         asset_id=asset_id,
         contract_id=contract_id,
         ref=ref,
         terms=ref.terms(contract_id),
         steps=steps,
-        segments=history.segments(asset_id, k),
+        segments=list(history.segments(asset_id, k)),
         cut=cut,
-        keys=tuple(s.event.world_key for s in steps),
+        keys=[s.event.world_key for s in steps],
     )
 
 

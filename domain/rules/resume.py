@@ -245,10 +245,10 @@ class Inventories:
             self._take_changes(f)
         self._serial = cut.inventory_serial
         last = f.keys[-1] if f.keys else None
-        inventories = cut.inventories
-        upto = bisect_right(inventories, last, key=_world_key) if last is not None else 0
+        at = cut.inventory_keys  # bisected as they are: no key called per comparison
+        upto = bisect_right(at, last) if last is not None else 0
         if last is not None and (self._upto is None or last > self._upto):
-            lo = 0 if self._upto is None else bisect_right(inventories, self._upto, key=_world_key)
+            lo = 0 if self._upto is None else bisect_right(at, self._upto)
             self._judge(f, lo, upto)
             self._upto = last
         else:
@@ -261,9 +261,7 @@ class Inventories:
         if self._later is not None and self._later[:4] == seen:
             later = self._later[4]
         else:
-            later = [
-                x for i in r14_candidates(f, upto, len(inventories)) if (x := r14_unnamed_one(f, i))
-            ]
+            later = [x for i in r14_candidates(f, upto, len(at)) if (x := r14_unnamed_one(f, i))]
             self._later = (*seen, later)
         final = [x for _, x in self._final.values()]
         return list(ordered([*self._named, *final, *later]))
@@ -289,20 +287,17 @@ class Inventories:
             # afresh then anyway: it is among those the amendment touches).
             self._final, self._upto = {}, None
             return
-        inventories = cut.inventories
+        upto, at, subjects = self._upto, cut.inventory_keys, cut.inventory_subjects
         for e in changes[0]:
-            if e.world_key > self._upto:
+            key = e.world_key
+            if key > upto:
                 continue  # not final yet: judged when the steps reach it
-            i = bisect_left(inventories, e.world_key, key=_world_key)
-            if f.asset_id in cut.inventory_subjects[i]:
+            i = bisect_left(at, key)
+            if f.asset_id in subjects[i]:
                 continue  # it names the asset: one of its steps (r14_named)
             x = r14_unnamed_one(f, i)
             if x is not None:
                 self._final[(e.position, e.event_id)] = (e, x)
-
-
-def _world_key(e: Event) -> WorldKey:
-    return e.world_key
 
 
 def resumed_rules() -> Mapping[str, Resumed]:

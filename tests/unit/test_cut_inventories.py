@@ -45,7 +45,7 @@ def test_inventories_added_in_pieces_give_the_cut_of_them_all(seed: int) -> None
     events = inventories(seed)
     rnd = random.Random(seed)
     rnd.shuffle(events)  # late reports: many go in before inventories held
-    cut = CutFacts.of(())
+    cut = first = CutFacts.of(())
     cuts = sorted(rnd.sample(range(1, len(events)), 12))
     for lo, hi in zip([0, *cuts], [*cuts, len(events)], strict=True):
         before = cut
@@ -56,6 +56,12 @@ def test_inventories_added_in_pieces_give_the_cut_of_them_all(seed: int) -> None
         added, removed = since
         assert sorted(map(id, added)) == sorted(map(id, events[lo:hi]))
         assert removed == []
+        # Across every addition since the first cut (the chain R14 follows for an
+        # asset judged long ago): each version once.
+        all_since = cut.inventories_since(first.inventory_serial)
+        assert all_since is not None
+        assert sorted(map(id, all_since[0])) == sorted(map(id, events[:hi]))
+        assert all_since[1] == []
 
 
 def test_nothing_new_leaves_the_cut_as_it_was() -> None:
