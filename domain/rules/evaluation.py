@@ -307,6 +307,17 @@ class Evaluator:
         if not self.contract_assets:
             return out
         judged = self._judged.setdefault(contract_id, set())
+        if (
+            moved
+            and assets is not None
+            and self.incremental
+            and self._spans_stand(contract_id, actions)
+        ):
+            # New actions that suspend and hold as before (most of them): each asset's
+            # C04/C05 stands (``_support_and_delivery`` would give the last findings
+            # back), so only the assets with news are judged, not every asset of the
+            # contract at every action.
+            moved = False
         redo = set(members) | judged if assets is None or moved else set(assets)
         for a in sorted(redo):
             if a in self._seeded:
@@ -372,6 +383,12 @@ class Evaluator:
             ref, reads, suspended, held, support, part.registration, c04, c05, found
         )
         return found
+
+    def _spans_stand(self, contract_id: str, actions: tuple[Event, ...]) -> bool:
+        """Whether the contract's suspensions and delivery holds under ``actions`` are
+        those of the actions it was last judged under."""
+        kept = self._action_spans.get(contract_id)
+        return kept is not None and self._spans(contract_id, actions) == (kept[1], kept[2])
 
     def _spans(self, contract_id: str, actions: tuple[Event, ...]) -> tuple[list[Span], list[Span]]:
         """The contract's suspensions and delivery holds, merged (kept while its actions

@@ -22,8 +22,8 @@ import pytest
 from domain.history import Event
 from domain.rules.asset_memo import AssetMemo
 from domain.rules.evaluation import Evaluator
-from domain.rules.findings import ordered
-from domain.rules.impact import NOTHING_KNOWN
+from domain.rules.findings import Finding, ordered
+from domain.rules.impact import NOTHING_KNOWN, ScopeKey
 from domain.rules.tracking import ReferenceReuse, batches, life
 from domain.rules.walk import Walk
 from domain.state import History
@@ -51,12 +51,16 @@ def _held_to_scratch(events: list[Event]) -> None:
     fast = Evaluator(ReferenceReuse(History(events).log))
     slow = Evaluator(ReferenceReuse(History(events).log), incremental=False)
     prev = NOTHING_KNOWN
+    last: dict[ScopeKey, tuple[Finding, ...]] = {}
     for k, batch in batches(events):
         got = fast.run(k, fast.impact(batch, k, prev))
         want = slow.run(k, slow.impact(batch, k, prev))
-        assert got.keys() == want.keys(), k
+        # A scope the incremental evaluator leaves out stands as it last judged it (a
+        # contract's C04/C05 under new actions that suspend and hold as before).
+        assert got.keys() <= want.keys(), k
+        last.update(got)
         for scope, found in want.items():
-            assert ordered(got[scope]) == ordered(found), (k, scope)
+            assert ordered(last.get(scope, ())) == ordered(found), (k, scope)
         prev = k
 
 
