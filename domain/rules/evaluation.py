@@ -307,18 +307,7 @@ class Evaluator:
         if not self.contract_assets:
             return out
         judged = self._judged.setdefault(contract_id, set())
-        if (
-            moved
-            and assets is not None
-            and self.incremental
-            and self._spans_stand(contract_id, actions)
-        ):
-            # New actions that suspend and hold as before (most of them): each asset's
-            # C04/C05 stands (``_support_and_delivery`` would give the last findings
-            # back), so only the assets with news are judged, not every asset of the
-            # contract at every action.
-            moved = False
-        redo = set(members) | judged if assets is None or moved else set(assets)
+        redo = self._redo(contract_id, actions, set(members) | judged, assets, moved)
         for a in sorted(redo):
             if a in self._seeded:
                 self._unseed(a)
@@ -384,11 +373,27 @@ class Evaluator:
         )
         return found
 
-    def _spans_stand(self, contract_id: str, actions: tuple[Event, ...]) -> bool:
-        """Whether the contract's suspensions and delivery holds under ``actions`` are
-        those of the actions it was last judged under."""
-        kept = self._action_spans.get(contract_id)
-        return kept is not None and self._spans(contract_id, actions) == (kept[1], kept[2])
+    def _redo(
+        self,
+        contract_id: str,
+        actions: tuple[Event, ...],
+        every: set[str],
+        assets: Iterable[str] | None,
+        moved: bool,
+    ) -> set[str]:
+        """The assets whose C04/C05 to judge: ``every`` one when everything is judged
+        again, or when new ``actions`` (``moved``) change the contract's merged
+        suspensions or holds; else those with news (``assets``). C04 and C05 read the
+        actions only through those spans, so under new actions that suspend and hold as
+        before (most of them) each asset's findings stand."""
+        if assets is None:
+            return every
+        if moved:
+            kept = self._action_spans.get(contract_id)
+            stand = kept is not None and self._spans(contract_id, actions) == kept[1:]
+            if not (stand and self.incremental):
+                return every
+        return set(assets)
 
     def _spans(self, contract_id: str, actions: tuple[Event, ...]) -> tuple[list[Span], list[Span]]:
         """The contract's suspensions and delivery holds, merged (kept while its actions

@@ -116,11 +116,7 @@ class CutFacts:
             chain.append(link)
             removals = removals or bool(link[2])
             at = link[0]
-        if not removals:
-            # Additions only (the walk's cut grows one inventory at a time): each
-            # version was added once, so they are the links' additions in turn. R14
-            # asks this at every evaluation of an asset, over every inventory added
-            # anywhere since the asset was last judged.
+        if not removals:  # additions only (the walk's cut): each version added once
             plain: list[Event] = []
             for _, plus, _ in reversed(chain):
                 plain.extend(plus)
@@ -402,9 +398,8 @@ class AssetFacts:
     contract_id: str | None
     ref: Reference
     terms: Terms
-    # Lists, not tuples: an incremental evaluation hands over its own (``AssetMemo``),
-    # which it changes only at its next evaluation, when these facts are dropped; a
-    # copy of each at every evaluation was a tenth of a walk at two million events.
+    # Lists: an ``AssetMemo`` hands over its own, changed only at its next evaluation,
+    # when these facts are gone (a copy at every evaluation: docs/decisions/0034).
     steps: list[Step]
     segments: list[Segment]
     cut: CutFacts
