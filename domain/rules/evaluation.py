@@ -17,26 +17,21 @@ the past of the walk: walk again with :func:`~domain.rules.tracking.life`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from typing import TYPE_CHECKING
 
 from domain.fold import AssetState
 from domain.history import Event
-from domain.reference import Read, Reference
+from domain.rules.asked import Asked
 from domain.rules.asset_memo import AssetMemo, Evaluated, evaluated
 from domain.rules.contract import (
     StateRules,
-    c04_support_during_suspension,
-    c05_delivery_during_hold,
     contract_state_rules,
-    covering,
 )
 from domain.rules.facts import (
     CUT_TYPES,
     AssetPart,
-    ContractFacts,
     CutFacts,
     contract_facts,
 )
@@ -49,7 +44,7 @@ from domain.rules.impact import (
     impact_of,
     previous_instant,
 )
-from domain.rules.spans import Span, holds, suspensions, union
+from domain.rules.support_delivery import SupportAndDelivery
 from domain.state import History
 from domain.vocabulary import EventType
 
@@ -63,49 +58,6 @@ _ADDED_TO_CUT = (EventType.ASSET_REGISTERED, EventType.INVENTORY_COMPLETED)
 UnaccountedPart = tuple[str | None, tuple[Finding, ...]]
 """What C01–C03 read of an asset judged by another evaluator: its contract (``None``:
 none, or no longer registered) and its R03 findings."""
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class _Judged0405:
-    """C04 and C05 of one asset of a contract as last judged, with what they read:
-    the reference data (one object per change of it, and the questions asked of it:
-    :meth:`Reference.reading`), the contract's suspensions and delivery holds, the
-    asset's support and repair events and its registration (one version of one
-    event)."""
-
-    ref: Reference
-    reads: set[Read]
-    suspended: list[Span]
-    held: list[Span]
-    support: tuple[Event, ...]
-    registration: Event | None
-    c04: tuple[Finding, ...]
-    c05: tuple[Finding, ...]
-    found: tuple[Finding, ...]
-
-    # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
-    # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
-    def __init__(
-        self,
-        ref: Reference,
-        reads: set[Read],
-        suspended: list[Span],
-        held: list[Span],
-        support: tuple[Event, ...],
-        registration: Event | None,
-        c04: tuple[Finding, ...],
-        c05: tuple[Finding, ...],
-        found: tuple[Finding, ...],
-    ) -> None:
-        object.__setattr__(self, "ref", ref)
-        object.__setattr__(self, "reads", reads)
-        object.__setattr__(self, "suspended", suspended)
-        object.__setattr__(self, "held", held)
-        object.__setattr__(self, "support", support)
-        object.__setattr__(self, "registration", registration)
-        object.__setattr__(self, "c04", c04)
-        object.__setattr__(self, "c05", c05)
-        object.__setattr__(self, "found", found)
 
 
 def affected(history: History, events: Iterable[Event], k: datetime) -> Impact:
@@ -164,10 +116,6 @@ class Evaluator:
         # Per contract: the assets whose R03 findings (or contract) changed since its
         # C01–C03 were last judged: all :class:`StateRules` need to be told.
         self._r03_moved: dict[str, set[str]] = {}
-        # Per (contract, asset): the inputs C04/C05 were last judged on, and what they found.
-        self._c04_c05: dict[tuple[str, str], _Judged0405] = {}
-        # Per contract: its actions, and the suspensions and holds they make.
-        self._action_spans: dict[str, tuple[tuple[Event, ...], list[Span], list[Span]]] = {}
         self.evaluated_at: dict[str, datetime | None] = {}
         # Per party, the assets it held in their kept evaluations (incremental only):
         # where an inventory's unnamed assets are looked for.
@@ -181,6 +129,10 @@ class Evaluator:
         self._deferred: Deferred | None = None
         self._checks: list[tuple[ScopeKey, tuple[Finding, ...], tuple[Finding, ...]]] = []
         self._unseeded: set[str] = set()  # their next evaluation keeps nothing
+        # The questions each kept evaluation asked of the reference data: new reference
+        # data judges again only the assets it answers otherwise (incremental only).
+        self._asked = Asked()
+        self._c04_c05 = SupportAndDelivery(incremental, self._asked)
         self.k: datetime | None = None
 
     def grow(self, new: Sequence[Event]) -> None:
@@ -245,6 +197,8 @@ class Evaluator:
             self._memos[asset_id] = memo
             self._holders_of(asset_id, memo)
         whole, r03 = memo.whole(facts, still=still)
+        if self.incremental:  # after every rule has asked what it asks
+            self._asked.note(asset_id, asset_id, memo.reads)
         found = Evaluated([*memo.local, *whole])
         found.kept, found.stable = self._kept(asset_id, kept), len(memo.local)
         part = AssetPart(
@@ -308,14 +262,14 @@ class Evaluator:
         if not self.contract_assets:
             return out
         judged = self._judged.setdefault(contract_id, set())
-        redo = self._redo(contract_id, actions, members, judged, assets, moved)
+        redo = self._c04_c05.redo(contract_id, actions, members, judged, assets, moved)
         for a in sorted(redo):
             if a in self._seeded:
                 self._unseed(a)
             part = members.get(a)
             found: tuple[Finding, ...] = ()
             if part is not None:
-                found = self._support_and_delivery(contract_id, ref, actions, part)
+                found = self._c04_c05.judge(contract_id, ref, self.cut, actions, part)
             if found:
                 out[contract_scope(contract_id, a)] = found
                 judged.add(a)
@@ -324,87 +278,6 @@ class Evaluator:
                 judged.discard(a)
             # else: none now and none before: nothing to judge (most assets, most times)
         return out
-
-    def _support_and_delivery(
-        self, contract_id: str, ref: Reference, actions: tuple[Event, ...], part: AssetPart
-    ) -> tuple[Finding, ...]:
-        """C04 and C05 of one asset of a contract. C04 reads the reference data, the
-        contract's suspensions and the asset's support and repair events, one at a
-        time; C05 the reference data, the delivery holds and the asset's registration.
-        While those are as they were, what each found last time stands (the same
-        objects, which the tracker passes over without comparing them), and support
-        events appended since are judged on their own (most of an asset's events are
-        neither; most contract actions change neither the suspensions nor the holds)."""
-        suspended, held = self._spans(contract_id, actions)
-        last = self._c04_c05.get((contract_id, part.asset_id)) if self.incremental else None
-        if last is not None and last.ref is not ref and not last.ref.answers_alike(ref, last.reads):
-            last = None  # new reference data that answers what they asked otherwise
-        reads: set[Read] = set() if last is None else last.reads
-
-        def facts_of(p: AssetPart) -> ContractFacts:  # read through a view that records
-            return contract_facts(contract_id, ref.reading(reads), self.cut, [p])
-
-        support = part.support
-        one: ContractFacts | None = None
-        if last is None or last.suspended != suspended:
-            one = facts_of(part)
-            c04 = tuple(c04_support_during_suspension(one))
-        elif support[: len(last.support)] != last.support:
-            c04 = tuple(c04_support_during_suspension(facts_of(part)))
-        elif len(support) > len(last.support) and all(
-            covering(suspended, e.occurred_at) is None for e in support[len(last.support) :]
-        ):
-            c04 = last.c04  # none of the new ones falls in a suspension: C04 finds none
-        elif len(support) > len(last.support):
-            new = AssetPart(part.asset_id, part.unaccounted, support[len(last.support) :], None)
-            c04 = (*last.c04, *c04_support_during_suspension(facts_of(new)))
-        else:
-            c04 = last.c04
-        if last is None or last.held != held or last.registration is not part.registration:
-            one = one or facts_of(part)
-            c05 = tuple(c05_delivery_during_hold(one))
-        else:
-            c05 = last.c05
-        if last is not None and c04 is last.c04 and c05 is last.c05:
-            found = last.found
-        else:
-            found = ordered([*c04, *c05])
-        self._c04_c05[(contract_id, part.asset_id)] = _Judged0405(
-            ref, reads, suspended, held, support, part.registration, c04, c05, found
-        )
-        return found
-
-    def _redo(
-        self,
-        contract_id: str,
-        actions: tuple[Event, ...],
-        members: Mapping[str, AssetPart],
-        judged: set[str],
-        assets: Iterable[str] | None,
-        moved: bool,
-    ) -> set[str]:
-        """The assets whose C04/C05 to judge: every one (its ``members`` and those
-        ``judged`` before) when everything is judged again, or when new ``actions``
-        (``moved``) change the contract's merged suspensions or holds; else those with
-        news (``assets``). C04 and C05 read the actions only through those spans, so
-        under new actions that suspend and hold as before (most of them) each asset's
-        findings stand. The union of every one is built only then: a contract of
-        10,000 assets, built at every asset's news, was a fifth of a walk."""
-        if assets is not None and moved:
-            kept = self._action_spans.get(contract_id)
-            stand = kept is not None and self._spans(contract_id, actions) == kept[1:]
-            if not (stand and self.incremental):
-                assets = None
-        return set(members) | judged if assets is None else set(assets)
-
-    def _spans(self, contract_id: str, actions: tuple[Event, ...]) -> tuple[list[Span], list[Span]]:
-        """The contract's suspensions and delivery holds, merged (kept while its actions
-        are the same)."""
-        kept = self._action_spans.get(contract_id)
-        if kept is None or (kept[0] is not actions and kept[0] != actions):
-            kept = (actions, union(suspensions(actions)), union(holds(actions)))
-            self._action_spans[contract_id] = kept
-        return kept[1], kept[2]
 
     def run(
         self,
@@ -424,6 +297,8 @@ class Evaluator:
             assets = set(self.cut.registrations) | set(self._parts)
         else:
             assets = set(impact.assets)
+            if impact.reference:
+                assets |= self._answered_otherwise(k)
         if self.owns is not None:
             assets = {a for a in assets if self.owns(a)}
         out: dict[ScopeKey, tuple[Finding, ...]] = {}
@@ -449,7 +324,7 @@ class Evaluator:
         if absorbed:
             state_dirty |= self._absorb(absorbed)
         contracts = set(changed) | set(impact.contracts) | state_dirty
-        if impact.everything:
+        if impact.everything or impact.reference:
             contracts |= set(self._actions_seen) | set(self.cut.actions)
             contracts |= {c for c in self._contract_of.values() if c}
         if self.only is not None:
@@ -459,13 +334,30 @@ class Evaluator:
                 self.contract(
                     c,
                     k,
-                    state=impact.everything or c in state_dirty or c in impact.contracts,
+                    state=impact.everything
+                    or impact.reference
+                    or c in state_dirty
+                    or c in impact.contracts,
                     assets=None if impact.everything else changed.get(c, set()),
                 )
             )
         if k is not None:
             self.k = k
+        self._asked.ref = self.history.reference(k)
         return out
+
+    def _answered_otherwise(self, k: datetime | None) -> set[str]:
+        """The assets to judge under the reference data of ``k``, new: those whose kept
+        evaluation (or C04/C05) asked a question of it that it answers otherwise than
+        the data judged last, and those with none kept (all, for the reference
+        evaluator). The others' findings stand: they are a function of their events and
+        of those answers. At 10,000 assets most of a reference change was asking each
+        asset's questions again, one asset after another (docs/decisions/0035)."""
+        every = set(self.cut.registrations) | set(self._parts)
+        moved = self._asked.otherwise(self.history.reference(k)) if self.incremental else None
+        if moved is None:
+            return every
+        return moved | {a for a in every if not self._asked.noted(a)}
 
     def _moved(self, asset_id: str, contracts: set[str]) -> None:
         """The asset's R03 findings, or its contract, changed: what the C01–C03 of
@@ -536,6 +428,7 @@ class Evaluator:
             self.evaluated_at[a] = k
             self._seeded[a] = mine
         self._deferred = deferred
+        self._asked.ref = self.history.reference(k)
         for party, assets in held_by.items():
             self._held_by.setdefault(party, set()).update(assets)
         contracts = {c for c in self._contract_of.values() if c} | set(cut.actions)
@@ -564,8 +457,8 @@ class Evaluator:
             part = self._parts.get(asset_id)
             if c is not None and part is not None and self.contract_assets:
                 ref = self.history.reference(k)
-                found[contract_scope(c, asset_id)] = self._support_and_delivery(
-                    c, ref, cut.actions.get(c, ()), part
+                found[contract_scope(c, asset_id)] = self._c04_c05.judge(
+                    c, ref, cut, cut.actions.get(c, ()), part
                 )
         finally:
             self.cut = now

@@ -64,10 +64,13 @@ class Impact:
     """What a batch of newly known events may change.
 
     ``assets`` and ``contracts`` are the scopes to re-evaluate (the contracts of the
-    assets are added by :class:`~domain.rules.evaluation.Evaluator`); ``everything`` when reference data
-    changed. ``retracted`` are the events the batch retracted; ``corrected`` those
-    whose effective version a correction (or the retraction of one) changed.
-    ``touched`` are the event types involved, targets included.
+    assets are added by :class:`~domain.rules.evaluation.Evaluator`); ``everything``:
+    every scope (an evaluation of everything). ``reference`` when reference data
+    changed: every contract, and the assets whose last evaluation asked a question of
+    it that it now answers otherwise (the evaluator knows which). ``retracted`` are the
+    events the batch retracted; ``corrected`` those whose effective version a
+    correction (or the retraction of one) changed. ``touched`` are the event types
+    involved, targets included.
     """
 
     assets: frozenset[str] = frozenset()
@@ -80,6 +83,7 @@ class Impact:
     """Per asset, the batch's events naming it, when the batch holds no retraction or
     correction (``None`` otherwise): what :class:`Evaluator` may append to the asset's
     last evaluation instead of folding it again."""
+    reference: bool = False
 
     # Written out (``init=False``): mypyc compiles it, where the one ``dataclass``
     # generates runs as Python (docs/decisions/0028; tests/unit/test_inits.py).
@@ -92,6 +96,7 @@ class Impact:
         corrected: frozenset[str] = frozenset(),
         touched: frozenset[EventType] = frozenset(),
         news: Mapping[str, tuple[Event, ...]] | None = None,
+        reference: bool = False,
     ) -> None:
         object.__setattr__(self, "assets", assets)
         object.__setattr__(self, "contracts", contracts)
@@ -100,6 +105,7 @@ class Impact:
         object.__setattr__(self, "corrected", corrected)
         object.__setattr__(self, "touched", touched)
         object.__setattr__(self, "news", news)
+        object.__setattr__(self, "reference", reference)
 
     def amending(self, retracted: frozenset[str], corrected: frozenset[str]) -> Impact:
         """This impact with the retractions and corrections ``retracted`` and
@@ -112,6 +118,7 @@ class Impact:
             corrected,
             self.touched,
             self.news,
+            self.reference,
         )
 
 
@@ -162,18 +169,18 @@ def impact_of(
     events = list(events)
     concerned, retracted, corrected = _concerned(history.log, events, prev, k)
     touched = {e.type for e in events} | {v.type for v in concerned}
-    assets, contracts, everything, inventories = _scopes_named(concerned)
-    if inventories and not everything and owns is not no_asset:
+    assets, contracts, reference, inventories = _scopes_named(concerned)
+    if inventories and owns is not no_asset:
         assets |= expected_by(history, inventories, prev, evaluated_at, prior, owns, k, held_by)
     plain = not any(e.type in AMENDMENTS for e in events)
     return Impact(
         assets=frozenset(assets),
         contracts=frozenset(contracts),
-        everything=everything,
         retracted=frozenset(retracted),
         corrected=frozenset(corrected),
         touched=frozenset(touched),
         news=_news_by_asset(events) if plain else None,
+        reference=reference,
     )
 
 
@@ -209,14 +216,14 @@ def _concerned(
 
 def _scopes_named(concerned: Iterable[Event]) -> tuple[set[str], set[str], bool, list[Event]]:
     """The assets and contracts the concerned events name, whether reference data
-    changed (everything is then to judge again), and the inventories among them."""
+    changed, and the inventories among them."""
     assets: set[str] = set()
     contracts: set[str] = set()
-    everything = False
+    reference = False
     inventories: list[Event] = []
     for v in concerned:
         if v.type in REFERENCE_TYPES:
-            everything = True
+            reference = True
         elif v.type is EventType.CONTRACT_ACTION:
             contracts.add(action_contract(v))
         elif v.type is EventType.FINDING_DISPOSITIONED:
@@ -228,7 +235,7 @@ def _scopes_named(concerned: Iterable[Event]) -> tuple[set[str], set[str], bool,
         if v.type is EventType.ASSET_REGISTERED and (c := registration_contract(v)):
             contracts.add(c)
         assets.update(v.subjects)
-    return assets, contracts, everything, inventories
+    return assets, contracts, reference, inventories
 
 
 def _news_by_asset(events: Iterable[Event]) -> dict[str, tuple[Event, ...]]:

@@ -20,7 +20,7 @@ import pytest
 import domain
 
 WRITTEN_OUT = {
-    "domain.rules.evaluation._Judged0405",
+    "domain.rules.support_delivery._Judged0405",
     "domain.rules.facts.AssetFacts",
     "domain.rules.facts.AssetPart",
     "domain.rules.facts.ContractFacts",

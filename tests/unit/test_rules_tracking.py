@@ -111,7 +111,7 @@ def test_an_inventory_affects_the_assets_it_expected_even_unnamed() -> None:
     assert {"A1", "A2"} <= impact.assets and not impact.everything
 
 
-def test_reference_data_affects_everything_and_retractions_are_named() -> None:
+def test_reference_data_is_flagged_and_retractions_are_named() -> None:
     cap = capture("A1", "isis", at="2014-06-10", event_id="cap")
     gone = retract(cap, at="2014-07-01")
     h = history(register("A1"), cap, gone)
@@ -121,7 +121,10 @@ def test_reference_data_affects_everything_and_retractions_are_named() -> None:
     )
     assert impact.retracted == {"cap"} and "A1" in impact.assets
     auth = grant("AUTH-PMF", "pmf", valid_from="2014-01-01", at="2014-08-01")
-    assert Evaluator(history(auth)).impact(Log([auth]).events, T("2014-08-01")).everything
+    impact = Evaluator(history(auth)).impact(Log([auth]).events, T("2014-08-01"))
+    # The evaluator judges again the assets the new data answers otherwise: not every
+    # scope (``everything``, an evaluation of everything).
+    assert impact.reference and not impact.everything
 
 
 def test_one_scope_at_a_time_matches_the_whole() -> None:

@@ -49,6 +49,8 @@ from tests.unit.builders import (
     inventory,
     lose,
     observe,
+    party,
+    reclassify,
     recover,
     register,
     repair_complete,
@@ -516,3 +518,57 @@ def test_a_contract_action_that_suspends_and_holds_as_before_judges_no_asset_aga
     expected = life(History(events), incremental=False)
     assert walk.lives() == expected
     assert expected["C04/aid/A1"].at(None) is not None
+
+
+def test_new_reference_data_judges_only_the_assets_it_answers_otherwise() -> None:
+    """New reference data judges again the assets whose last evaluation (or C04/C05)
+    asked a question it answers otherwise: a party registered that no evaluation asked
+    about judges none; one that makes a support provider seller-side judges the asset
+    it supported, whose C04 appears, and no other asset; an authorisation granted to a
+    unit judges the assets its descendants held; a captor reclassified an armed group
+    from before its capture judges the asset it captured, whose R01 is then critical
+    (a question only the rules over the whole asset ask, after its steps). The findings
+    and lives are the reference evaluator's, which judges every asset each time."""
+    logged = [
+        register("A1"),
+        register("A2", custodian="9th-div"),
+        register("A3", custodian="army"),
+        transfer("A3", "army", "kurds", at="2013-01-01"),
+        register("A4"),
+        capture("A4", "pmf", at="2014-02-01"),
+        contract_action("SUPPORT_SUSPENDED", [], at="2014-01-01"),
+        support("A1", "newco", at="2014-03-01", event_id="aid"),
+        party("bystander", "contractor", at="2014-04-01"),
+        party("newco", "contractor", acts_for="usa", at="2014-05-01"),
+        grant("AUTH-KURDS", "kurds", at="2014-06-01"),
+        reclassify("pmf", "armed_group", at="2014-01-01", reported="2014-07-01"),
+    ]
+    events = _events(logged)
+    fast = Evaluator(ReferenceReuse(History(events).log))
+    slow = Evaluator(ReferenceReuse(History(events).log), incremental=False)
+    prev, judged = NOTHING_KNOWN, {}
+    last: dict[ScopeKey, tuple[Finding, ...]] = {}
+    for k, batch in batches(events):
+        got = fast.run(k, fast.impact(batch, k, prev))
+        want = slow.run(k, slow.impact(batch, k, prev))
+        last.update(got)
+        assert all(last.get(scope, ()) == found for scope, found in want.items()), k
+        if k.year >= 2014 and {e.type.value for e in batch} & {
+            "party_registered",
+            "authorization_granted",
+            "party_reclassified",
+        }:
+            judged[k.date().isoformat()] = sorted(s[-1] for s in got if s[0] == "asset")
+        prev = k
+    assert judged == {
+        "2014-04-01": [],  # a party no evaluation asked about
+        "2014-05-01": ["A1"],  # newco is now seller-side: A1's C04
+        "2014-06-01": ["A3"],  # the Kurds held A3
+        "2014-07-01": ["A4"],  # its captor, an armed group from before the capture
+    }
+    assert last[("contract", "C1", "A1")]
+    r01 = [f for f in last[("asset", "A4")] if f.rule == "R01"]
+    assert [f.severity.value for f in r01] == ["critical"]
+    walk = Walk()
+    walk.feed(events)
+    assert walk.lives() == life(History(events), incremental=False)
