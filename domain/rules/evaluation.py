@@ -293,18 +293,10 @@ class Evaluator:
             CUT_TYPES if impact.everything else impact.touched,
             plain=impact.news is not None and not impact.everything,
         )
-        if impact.everything:
-            assets = set(self.cut.registrations) | set(self._parts)
-        else:
-            assets = set(impact.assets)
-            if impact.reference:
-                assets |= self._answered_otherwise(k)
-        if self.owns is not None:
-            assets = {a for a in assets if self.owns(a)}
         out: dict[ScopeKey, tuple[Finding, ...]] = {}
         state_dirty: set[str] = set()
         changed: dict[str, set[str]] = {}
-        for a in sorted(assets):
+        for a in sorted(self._to_judge(k, impact)):
             if a not in self._parts and a not in self.cut.registrations:
                 continue
             old = self._last_part(a)
@@ -345,6 +337,18 @@ class Evaluator:
             self.k = k
         self._asked.ref = self.history.reference(k)
         return out
+
+    def _to_judge(self, k: datetime | None, impact: Impact) -> set[str]:
+        """The assets of this share ``impact`` asks to judge at ``k``."""
+        if impact.everything:
+            assets = set(self.cut.registrations) | set(self._parts)
+        else:
+            assets = set(impact.assets)
+            if impact.reference:
+                assets |= self._answered_otherwise(k)
+        if self.owns is not None:
+            assets = {a for a in assets if self.owns(a)}
+        return assets
 
     def _answered_otherwise(self, k: datetime | None) -> set[str]:
         """The assets to judge under the reference data of ``k``, new: those whose kept
