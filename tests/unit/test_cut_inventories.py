@@ -67,3 +67,46 @@ def test_inventories_added_in_pieces_give_the_cut_of_them_all(seed: int) -> None
 def test_nothing_new_leaves_the_cut_as_it_was() -> None:
     cut = CutFacts.of(inventories(1))
     assert cut.inventoried([]) is cut
+
+
+def _ids(since: tuple[list[Event], list[Event]] | None) -> tuple[list[int], list[int]] | None:
+    return None if since is None else (sorted(map(id, since[0])), sorted(map(id, since[1])))
+
+
+def test_a_branch_or_a_removal_leaves_each_cut_telling_what_it_added() -> None:
+    """The cuts of one line of additions tell what they added by a slice of what the
+    line added (``domain.rules.journal.Journal``), not by following links: a cut derived from one that is
+    not the line's last (a branch), or that removes a version, starts a new line,
+    and the cuts of the old one still tell theirs, through their links."""
+    a, b, c, d = inventories(3, 4)
+    kind = EventType.INVENTORY_COMPLETED
+    base = CutFacts.of(()).inventoried([a])
+    left = base.inventoried([b])
+    right = base.inventoried([c])  # a branch: base is no longer the line's last
+    further = left.inventoried([d])
+    assert _ids(left.inventories_since(base.inventory_serial)) == _ids(([b], []))
+    assert _ids(right.inventories_since(base.inventory_serial)) == _ids(([c], []))
+    assert _ids(further.inventories_since(base.inventory_serial)) == _ids(([b, d], []))
+    assert further.inventories_since(right.inventory_serial) is None  # not derived from it
+    removed = further.replaced(kind, [a, d])  # b retracted: a new line
+    then = removed.inventoried([c])
+    assert _ids(then.inventories_since(further.inventory_serial)) == _ids(([c], [b]))
+    assert _ids(then.inventories_since(removed.inventory_serial)) == _ids(([c], []))
+
+
+def test_a_long_line_of_additions_keeps_only_the_versions_of_the_cuts_it_remembers() -> None:
+    """A walk's cut adds inventories for the whole log: the line keeps what its last
+    cuts added (as many as links are followed), not every version of the log."""
+    events = inventories(5, 600)
+    events.sort(key=lambda e: e.world_key)
+    cut = first = CutFacts.of(())
+    cuts = []
+    for e in events:
+        cut = cut.inventoried([e])
+        cuts.append(cut)
+    journal = cut._journal  # (domain.rules.journal.Journal)
+    assert len(journal.added) <= 300
+    assert first.inventories_since(first.inventory_serial) is not None
+    assert cut.inventories_since(first.inventory_serial) is None  # too far back: all again
+    recent = cuts[-200]
+    assert _ids(cut.inventories_since(recent.inventory_serial)) == _ids((events[-199:], []))
