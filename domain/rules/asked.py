@@ -28,10 +28,9 @@ class Asked:
 
     def __init__(self) -> None:
         self._by_read: dict[Read, set[str]] = {}
-        # Per evaluation (an asset's, or its C04/C05 under a contract): its set of
-        # questions as last noted, how many there were (the set only grows), and a
-        # copy of them (what was noted: the evaluation's own set grows in place).
-        self._noted: dict[Hashable, tuple[set[Read], int, set[Read]]] = {}
+        # Per evaluation (an asset's, or its C04/C05 under a contract): the set of its
+        # questions as last noted, and how many there were (the set only grows).
+        self._noted: dict[Hashable, tuple[set[Read], int]] = {}
         self.ref: Reference | None = None
         """The reference data of the last judgement: every evaluation kept was made
         with it, or with data that answers its questions alike."""
@@ -41,19 +40,13 @@ class Asked:
         seen = self._noted.get(key)
         if seen is not None and seen[0] is reads and seen[1] == len(reads):
             return  # the same questions: nearly every time
-        # Only the questions not noted yet (a step or two's, or hardly any when the
-        # evaluation was made again): the set difference is the interpreter's.
-        fresh = reads if seen is None else reads - seen[2]
-        for read in fresh:
+        for read in reads:
             held = self._by_read.get(read)
             if held is None:
                 self._by_read[read] = {asset_id}
             else:
                 held.add(asset_id)
-        copy = set(reads) if seen is None else seen[2]
-        if seen is not None:
-            copy |= fresh
-        self._noted[key] = (reads, len(reads), copy)
+        self._noted[key] = (reads, len(reads))
 
     def noted(self, asset_id: str) -> bool:
         """Whether an evaluation of the asset has been noted."""

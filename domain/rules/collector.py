@@ -51,21 +51,20 @@ def before_sweeps(hook: Callable[[float], None]) -> Callable[[], None]:
     return remove
 
 
-def expected_sweep(frozen: int | None = None) -> float:
-    """Seconds the next sweep is expected to take: the objects frozen now (``frozen``,
-    when counted already: ``gc.get_freeze_count`` walks them all) at the last sweep's
-    time per object (:data:`PER_OBJECT_SECONDS` before any), doubled."""
+def expected_sweep() -> float:
+    """Seconds the next sweep is expected to take: the objects frozen now at the last
+    sweep's time per object (:data:`PER_OBJECT_SECONDS` before any), doubled."""
     per_object = _last.get("per_object", 0.0) or PER_OBJECT_SECONDS
-    return 2.0 * per_object * (gc.get_freeze_count() if frozen is None else frozen)
+    return 2.0 * per_object * gc.get_freeze_count()
 
 
 def _sweep() -> None:
-    frozen = gc.get_freeze_count()  # counted once: it walks every frozen object
     for hook in list(_before_sweep):
         try:
-            hook(expected_sweep(frozen))
+            hook(expected_sweep())
         except Exception:  # the sweep and the walk go ahead
             log.exception("a hook before a collector sweep failed")
+    frozen = gc.get_freeze_count()
     start = _clock()
     gc.unfreeze()
     gc.collect()

@@ -122,9 +122,6 @@ class Evaluator:
         self._held_by: dict[str, set[str]] = {}
         # What ``_held_by`` gained since the last :meth:`take_holders`.
         self._holders_new: dict[str, set[str]] = {}
-        # Per asset, the custodians' set of its kept evaluation as last noted and how
-        # many it held (the set grows in place as the evaluation is extended).
-        self._holders_noted: dict[str, tuple[set[str], int]] = {}
         # Seeded from stored findings (:meth:`seed`): the assets not evaluated since,
         # with their stored findings; the cut they were stored at.
         self._seeded: dict[str, dict[ScopeKey, tuple[Finding, ...]]] = {}
@@ -219,12 +216,7 @@ class Evaluator:
     def _holders_of(self, asset_id: str, memo: AssetMemo) -> None:
         """Note each party that held the asset in its kept evaluation (``_held_by``,
         where an inventory's unnamed assets are looked for)."""
-        custodians = memo.index.custodians
-        seen = self._holders_noted.get(asset_id)
-        if seen is not None and seen[0] is custodians and seen[1] == len(custodians):
-            return  # the same custodians: nearly every time
-        self._holders_noted[asset_id] = (custodians, len(custodians))
-        for c in custodians:
+        for c in memo.index.custodians:
             if asset_id not in (held := self._held_by.setdefault(c, set())):
                 held.add(asset_id)
                 self._holders_new.setdefault(c, set()).add(asset_id)

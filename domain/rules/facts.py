@@ -25,7 +25,6 @@ from domain.fold import AssetState
 from domain.history import Event, WorldKey
 from domain.reference import Contract, Reference, Terms
 from domain.rules.findings import Finding, asset_of_event_key
-from domain.rules.journal import Journal, chained
 from domain.state import History, Segment, Step
 from domain.vocabulary import EventType, Status
 
@@ -60,9 +59,6 @@ class CutFacts:
     _inventory_links: dict[int, tuple[int, tuple[Event, ...], tuple[Event, ...]]] = field(
         default_factory=dict, repr=False, compare=False
     )
-    # What a line of cuts added, none removed (a walk's): what a cut holds beyond one
-    # before it is a slice, not a chain of links to follow (decision 0036).
-    _journal: Journal = field(default_factory=lambda: Journal(_LINKS_FOLLOWED), compare=False)
     _lines: dict[str, tuple[Event, Mapping[str, tuple[str, str | None]]]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -104,17 +100,36 @@ class CutFacts:
         links[serial] = (self.inventory_serial, added, removed)
         while len(links) > _LINKS_FOLLOWED:  # the oldest: a chain reaching them is judged whole
             del links[next(iter(links))]
-        self._journal.extended(self.inventory_serial, serial, added, removed)
         return replace(self, **part, inventory_serial=serial)
 
     def inventories_since(self, serial: int) -> tuple[list[Event], list[Event]] | None:
         """The inventory versions these facts hold and the cut numbered ``serial`` did
         not, and those it held and these do not (a retracted or corrected one); ``None``
         when these facts do not derive from it (or from too far back: judge them all)."""
-        sliced = self._journal.since(serial, self.inventory_serial)
-        if sliced is not None:  # of one line of additions: a slice
-            return sliced, []
-        return chained(self._inventory_links, self.inventory_serial, serial)
+        chain: list[tuple[int, tuple[Event, ...], tuple[Event, ...]]] = []
+        at = self.inventory_serial
+        removals = False
+        while at != serial:
+            link = self._inventory_links.get(at)
+            if link is None:
+                return None
+            chain.append(link)
+            removals = removals or bool(link[2])
+            at = link[0]
+        if not removals:  # additions only (the walk's cut): each version added once
+            plain: list[Event] = []
+            for _, plus, _ in reversed(chain):
+                plain.extend(plus)
+            return plain, []
+        added: dict[int, Event] = {}
+        removed: dict[int, Event] = {}
+        for _, plus, minus in reversed(chain):
+            for e in minus:
+                if added.pop(id(e), None) is None:
+                    removed[id(e)] = e
+            for e in plus:
+                added[id(e)] = e
+        return list(added.values()), list(removed.values())
 
     def registered(self, events: Iterable[Event]) -> CutFacts:
         """These facts with more effective registrations (none of those held changed):
